@@ -1,0 +1,63 @@
+"""digest: a daily digest of only the papers never shown before, from saved paper listings.
+
+The library API: parse dumps, decide what is new, render digests, run the whole pipeline.
+
+    >>> from digest import parse_dump, decide, render
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    DigestError,
+    ParseError,
+    StoreError,
+    TransientDeliveryError,
+)
+from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "Digest",
+    "DigestError",
+    "Dump",
+    "Paper",
+    "ParseError",
+    "Rejected",
+    "SeenPaper",
+    "Settings",
+    "Skip",
+    "Store",
+    "StoreError",
+    "TransientDeliveryError",
+    "__version__",
+    "decide",
+    "parse_dump",
+    "render",
+    "run_once",
+]
+
+# Heavier parts load on first use, so that `digest --version` and cron runs start fast.
+_LAZY = {
+    "parse_dump": ("digest.parse", "parse"),
+    "decide": ("digest.match", "decide"),
+    "render": ("digest.render", "render"),
+    "run_once": ("digest.pipeline", "run_once"),
+    "Settings": ("digest.config", "Settings"),
+    "Store": ("digest.store", "Store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'digest' has no attribute {name!r}")

@@ -1,0 +1,105 @@
+"""The values that flow through digest: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote_plus
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One listed paper, as read from a dump."""
+
+    title: str
+    abstract: str
+    source: str = ""  # file name of the dump it was read from
+    listing_date: str | None = None  # as the listing gives it, e.g. "Mar 12"
+    arxiv_id: str | None = None
+    authors: tuple[str, ...] = ()
+    upvotes: int | None = None
+    page_url: str | None = None
+    code_url: str | None = None
+
+    @property
+    def link(self) -> str:
+        """Where to find the paper: its arXiv page when known, else an arXiv title search."""
+        if self.arxiv_id:
+            return f"https://arxiv.org/abs/{self.arxiv_id}"
+        return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class Dump:
+    """One inbox file, parsed."""
+
+    name: str
+    sha256: str
+    papers: tuple[Paper, ...]
+    listing_date: str | None = None
+    encoding: str = "utf-8"
+    format: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An inbox file that could not be read, and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPaper:
+    """A paper already in the store: shown in an earlier digest, or about to be."""
+
+    id: int
+    title: str
+    first_seen: datetime
+    first_dump: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A paper left out of the digest, with the reason it was left out."""
+
+    paper: Paper
+    matched: SeenPaper | None  # None when it repeats a paper earlier in this same run
+    rule: str
+    score: float = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The figures a digest's header summarises."""
+
+    dumps: int
+    listed: int
+    new: int
+    seen_before: int
+    repeated: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one run shows: the new papers, plus what was skipped or rejected and why."""
+
+    papers: tuple[Paper, ...]
+    skipped: tuple[Skip, ...] = ()
+    rejected: tuple[Rejected, ...] = ()
+    dumps: tuple[Dump, ...] = ()
+    created: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+    @property
+    def stats(self) -> Stats:
+        """Counts for the header and the JSON output."""
+        repeated = sum(1 for s in self.skipped if s.matched is None)
+        return Stats(
+            dumps=len(self.dumps),
+            listed=sum(len(d.papers) for d in self.dumps),
+            new=len(self.papers),
+            seen_before=len(self.skipped) - repeated,
+            repeated=repeated,
+            rejected=len(self.rejected),
+        )

@@ -1,0 +1,141 @@
+"""Read a dump's bytes into a Dump: decode, skip the page header, pair titles with abstracts.
+
+Pure: takes bytes and a name, returns values or raises ParseError. No file access here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from digest.errors import ParseError
+from digest.models import Dump, Paper
+
+# Lines the Daily Papers page shows above the listing; matched whole, case-insensitively.
+_HEADER = re.compile(
+    r"""(?ix)^(?:
+        new
+      | get\ trending\ papers\ in\ your\ email\ inbox!?
+      | subscribe
+      | daily\ papers
+      | by\s*ak(?:\ and\ the\ research\ community)?
+    )$"""
+)
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DATE = re.compile(
+    rf"""(?ix)^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?
+        (?:(?:{_MONTHS})[a-z]*\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
+         | \d{{1,2}}\s+(?:{_MONTHS})[a-z]*\.?(?:\s+\d{{4}})?
+         | \d{{4}}-\d{{2}}-\d{{2}})$"""
+)
+# Control characters other than tab and newline, and the bidirectional overrides and isolates
+# that can make a title display as something other than what it says.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_TITLE_MAX = 300  # a block longer than this is never a title
+_ABSTRACT_MIN = 200  # a block at least this long after a title is its abstract
+
+# Errors a reader can act on; the file name is added by ParseError.
+EMPTY = "file is empty"
+BINARY = "not a text dump (binary content)"
+NO_PAPERS = "no papers found: expected title and abstract paragraphs separated by blank lines"
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """Decode a dump's bytes, returning (text, encoding): UTF-8 (with or without BOM), UTF-16
+    with a BOM, else the legacy single-byte cp1252 (latin-1 where cp1252 has holes)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as e:
+            raise ParseError(name, f"invalid UTF-16 at byte {e.start}") from None
+    if b"\x00" in data:
+        raise ParseError(name, BINARY)
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def clean(text: str) -> str:
+    """Text safe to show and to put in a header: NFC, no control or bidi-override characters,
+    runs of white space folded to one space."""
+    text = _UNSAFE.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
+
+
+def _blocks(text: str) -> Iterator[tuple[int, str]]:
+    """Paragraphs separated by blank lines, as (first line number, text joined on one line)."""
+    start, lines = 0, []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            if not lines:
+                start = number
+            lines.append(line)
+        elif lines:
+            yield start, clean(" ".join(lines))
+            lines = []
+    if lines:
+        yield start, clean(" ".join(lines))
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f")
+    return controls > len(sample) // 100
+
+
+def parse(data: bytes, name: str) -> Dump:
+    """Parse a text dump. Raises ParseError when the file holds no papers at all."""
+    if not data.strip():
+        raise ParseError(name, EMPTY)
+    text, encoding = decode(data, name)
+    if _looks_binary(text):
+        raise ParseError(name, BINARY)
+
+    blocks = [b for b in _blocks(text) if b[1]]
+    listing_date = None
+    skip = 0
+    for _, block in blocks:
+        if _HEADER.match(block):
+            skip += 1
+        elif listing_date is None and _DATE.match(block):
+            listing_date = block
+            skip += 1
+        else:
+            break
+    blocks = blocks[skip:]
+
+    papers: list[Paper] = []
+    i = 0
+    while i < len(blocks):
+        line, title = blocks[i]
+        if len(title) > _TITLE_MAX:  # an abstract whose title is missing: nothing to list
+            i += 1
+            continue
+        abstract = ""
+        if i + 1 < len(blocks):
+            following = blocks[i + 1][1]
+            if len(following) >= _ABSTRACT_MIN or len(following) > _TITLE_MAX:
+                abstract = following
+                i += 1
+            elif i + 2 >= len(blocks) or len(blocks[i + 2][1]) < _ABSTRACT_MIN:
+                # Short blocks in a row: still title, abstract while the rhythm holds.
+                abstract = following
+                i += 1
+        papers.append(Paper(title, abstract, source=name, listing_date=listing_date))
+        i += 1
+    if not papers:
+        raise ParseError(name, NO_PAPERS, line=blocks[0][0] if blocks else None)
+    return Dump(
+        name=name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        papers=tuple(papers),
+        listing_date=listing_date,
+        encoding=encoding,
+    )

@@ -1,0 +1,187 @@
+"""The one orchestrator: inbox -> parse -> match -> render -> outbox -> deliver -> record."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from digest import inbox, match, parse
+from digest.config import Settings
+from digest.deliver import Deliverer
+from digest.errors import DeliveryError, ParseError, TransientDeliveryError
+from digest.models import Digest, Dump, Rejected
+from digest.store import Outgoing, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+@dataclass
+class Report:
+    """What one run did, for the CLI and the log."""
+
+    digest: Digest | None = None
+    delivered: list[str] = field(default_factory=list)  # one description per delivery
+    failed: list[str] = field(default_factory=list)
+    pending: int = 0  # digests left in the outbox for a later retry
+    dumps_read: int = 0
+    dumps_known: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """The inbox files not ingested before, read and parsed."""
+
+    dumps: tuple[Dump, ...]
+    rejected: tuple[tuple[Rejected, str | None], ...]  # with the content hash when read
+    known: int
+
+
+def gather(settings: Settings, store: Store) -> Gathered:
+    """Read and parse every inbox file whose content was not ingested before."""
+    folder = settings.require_inbox()
+    max_bytes = settings.max_dump_mb * 1_000_000
+    contents: list[tuple[str, str, bytes]] = []
+    rejected: list[tuple[Rejected, str | None]] = []
+    for candidate in inbox.scan(folder):
+        try:
+            data = inbox.read(candidate.path, folder, max_bytes)
+        except ParseError as e:
+            rejected.append((Rejected(e.file, e.why), None))
+            continue
+        except OSError as e:
+            rejected.append((Rejected(candidate.path.name, f"cannot read: {e.strerror}"), None))
+            continue
+        contents.append((candidate.path.name, hashlib.sha256(data).hexdigest(), data))
+
+    known = store.known_dumps(sha for _, sha, _ in contents)
+    dumps: list[Dump] = []
+    taken: set[str] = set()
+    for name, sha, data in contents:
+        if sha in known or sha in taken:
+            continue  # the same content again, under this name or another
+        taken.add(sha)
+        try:
+            dumps.append(parse.parse(data, name))
+        except ParseError as e:
+            rejected.append((Rejected(e.file, e.why), sha))
+    for r, _ in rejected:
+        log.warning("%s: %s", r.file, r.reason)
+    return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
+
+
+def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
+    """Decide which of the gathered papers are new and make the Digest."""
+    papers = [p for d in gathered.dumps for p in d.papers]
+    seen = store.lookup(k for p in papers for k in match.keys(p))
+    decision = match.decide(papers, seen)
+    return Digest(
+        papers=decision.new,
+        skipped=decision.skipped,
+        rejected=tuple(r for r, _ in gathered.rejected),
+        dumps=gathered.dumps,
+        created=now,
+    )
+
+
+def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
+    """Render a digest into the form the outbox keeps and deliverers take."""
+    from digest import render
+
+    rendered = render.render_all(digest, settings.templates)
+    domain = hostname or socket.getfqdn() or "digest.invalid"
+    return Outgoing(
+        id=0,
+        created=digest.created,
+        status="pending",
+        message_id=make_msgid("digest", domain=domain),
+        subject=rendered.subject,
+        paper_count=len(digest.papers),
+        html=rendered.html,
+        text=rendered.text,
+        markdown=rendered.markdown,
+        json=rendered.json,
+    )
+
+
+def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report) -> None:
+    """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
+    pending with a growing backoff; a permanent one marks it failed, never its papers seen."""
+    try:
+        description = deliverer.deliver(item)
+    except TransientDeliveryError as e:
+        backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), MAX_BACKOFF)
+        store.mark_retry(item.id, str(e), backoff)
+        report.pending += 1
+        report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
+    except DeliveryError as e:
+        store.mark_failed(item.id, str(e))
+        report.failed.append(f"digest {item.id} failed: {e}")
+    else:
+        store.mark_sent(item.id)
+        report.delivered.append(description)
+
+
+def run_once(
+    settings: Settings,
+    store: Store,
+    deliverer: Deliverer,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    retry_all: bool = True,
+) -> Report:
+    """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
+
+    Papers are recorded with their digest before delivery and count as seen only once it
+    has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
+    recorded. Runs on the same state file take turns.
+    """
+    report = Report()
+    with store.lock():
+        if not dry_run:
+            for item in store.outgoing(status="pending", due=None if retry_all else now):
+                send(store, deliverer, item, report)
+
+        gathered = gather(settings, store)
+        digest = build(gathered, store, now)
+        report.digest = digest
+        report.dumps_read = len(gathered.dumps)
+        report.dumps_known = gathered.known
+        new_papers = [(p, match.keys(p)) for p in digest.papers]
+        recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+
+        if not digest.papers and not settings.send_empty:
+            if not dry_run:
+                store.record(gathered.dumps, recorded_rejects, [])
+            if gathered.dumps:
+                log.info("%s; nothing new to deliver", _summary(digest))
+            else:
+                log.info("nothing new: no unread dumps in %s", settings.inbox)
+            return report
+
+        item = outgoing(digest, settings)
+        if dry_run:
+            report.delivered.append(deliverer.deliver(item))
+            return report
+        digest_id = store.record(gathered.dumps, recorded_rejects, new_papers, item)
+        assert digest_id is not None
+        send(store, deliverer, store.get(digest_id) or item, report)
+        log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
+    return report
+
+
+def _summary(digest: Digest) -> str:
+    from digest.render import summary
+
+    return summary(digest)

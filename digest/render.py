@@ -1,0 +1,181 @@
+"""Turn a Digest into what people read: HTML, plain text, Markdown (Jinja2 templates) and JSON.
+
+Pure: a Digest in, strings out. Templates come from the user's folder first (DIGEST_TEMPLATES),
+then the built-in ones, so any single template can be overridden.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digest.models import Digest, Paper, Skip
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATES = {"html": "digest.html.j2", "text": "digest.txt.j2", "markdown": "digest.md.j2"}
+
+# Characters that would start Markdown or inline HTML if left bare in a title or abstract.
+# Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
+# matters at a word's edge.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<!\w)_|_(?!\w))")
+
+
+def builtin_templates() -> Path:
+    """The templates shipped with digest: inside the package when installed from a wheel,
+    beside it in a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "templates"
+    return installed if installed.is_dir() else here.parent / "templates"
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown syntax so the text shows as written; a leading `-`, `#` or `1.` too."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = re.sub(r"^([-=+#])", r"\\\1", text)
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
+
+
+@cache
+def environment(user_templates: Path | None = None) -> jinja2.Environment:
+    """A Jinja2 environment: HTML templates autoescaped, undefined names an error."""
+    import jinja2  # imported here: a run with nothing new never pays for it
+
+    folders = [str(user_templates)] if user_templates else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*folders, str(builtin_templates())]),
+        autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def summary(digest: Digest) -> str:
+    """The header line: '12 new papers of 94 in 2 dumps; 82 seen before'."""
+    s = digest.stats
+    line = f"{_plural(s.new, 'new paper')} of {s.listed} in {_plural(s.dumps, 'dump')}"
+    if s.seen_before:
+        line += f"; {s.seen_before} seen before"
+    if s.repeated:
+        line += f"; {s.repeated} repeated"
+    return line
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def listing_date(digest: Digest) -> str:
+    """The listing dates the digest covers ('Mar 11, Mar 12'), or the day it was made."""
+    dates = list(dict.fromkeys(d.listing_date for d in digest.dumps if d.listing_date))
+    return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
+
+
+def subject(digest: Digest) -> str:
+    """The digest's title: 'Daily papers: 12 new (Mar 12)'."""
+    return f"Daily papers: {digest.stats.new} new ({listing_date(digest)})"
+
+
+def context(digest: Digest) -> dict[str, Any]:
+    """What every template is given."""
+    return {
+        "digest": digest,
+        "papers": digest.papers,
+        "stats": digest.stats,
+        "rejected": digest.rejected,
+        "skipped": digest.skipped,
+        "summary": summary(digest),
+        "subject": subject(digest),
+        "date": listing_date(digest),
+        "created": digest.created,
+    }
+
+
+def render(digest: Digest, fmt: str, templates: Path | None = None) -> str:
+    """Render one format: html, text, markdown or json."""
+    if fmt == "json":
+        return to_json(digest)
+    return environment(templates).get_template(TEMPLATES[fmt]).render(context(digest))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A digest in every format."""
+
+    subject: str
+    html: str
+    text: str
+    markdown: str
+    json: str
+
+
+def render_all(digest: Digest, templates: Path | None = None) -> Rendered:
+    """Render every format of a digest."""
+    return Rendered(
+        subject=subject(digest),
+        html=render(digest, "html", templates),
+        text=render(digest, "text", templates),
+        markdown=render(digest, "markdown", templates),
+        json=render(digest, "json", templates),
+    )
+
+
+def _paper(p: Paper) -> dict[str, Any]:
+    return {
+        "title": p.title,
+        "abstract": p.abstract,
+        "source": p.source,
+        "listing_date": p.listing_date,
+        "link": p.link,
+        "arxiv_id": p.arxiv_id,
+    }
+
+
+def _skip(s: Skip) -> dict[str, Any]:
+    out = {**_paper(s.paper), "rule": s.rule, "score": s.score, "matched": None}
+    if s.matched is not None:
+        out["matched"] = {
+            "id": s.matched.id,
+            "title": s.matched.title,
+            "first_seen": s.matched.first_seen.isoformat(),
+            "first_dump": s.matched.first_dump,
+        }
+    return out
+
+
+def to_json(digest: Digest) -> str:
+    """The JSON contract: papers, rejected, skipped and stats in one object."""
+    s = digest.stats
+    return json.dumps(
+        {
+            "created": digest.created.isoformat(timespec="seconds"),
+            "summary": summary(digest),
+            "papers": [_paper(p) for p in digest.papers],
+            "skipped": [_skip(s) for s in digest.skipped],
+            "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
+            "dumps": [
+                {"file": d.name, "sha256": d.sha256, "listing_date": d.listing_date,
+                 "papers": len(d.papers), "encoding": d.encoding}
+                for d in digest.dumps
+            ],
+            "stats": {
+                "dumps": s.dumps,
+                "listed": s.listed,
+                "new": s.new,
+                "seen_before": s.seen_before,
+                "repeated": s.repeated,
+                "rejected": s.rejected,
+            },
+        },
+        ensure_ascii=False,
+        indent=2,
+    ) + "\n"

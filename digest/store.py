@@ -1,0 +1,374 @@
+"""The state file: which dumps were ingested, which papers were shown, and the outbox.
+
+SQLite in WAL mode with a busy timeout; every write is one short `BEGIN IMMEDIATE`
+transaction and none is held open across delivery. Schema changes are small named
+migrations, applied in order and recorded in `migrations`.
+
+A paper is recorded with the digest that shows it while that digest is still pending: the
+outbox owns it from then on, so it is never offered twice, and it counts as seen only once
+its digest has been delivered (`papers.seen`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest.errors import StoreError
+from digest.models import Dump, Paper, Rejected, SeenPaper
+
+
+def _execute_all(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it would commit the migration's transaction half-way.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    _execute_all(
+        db,
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            paper_count INTEGER NOT NULL,
+            html TEXT NOT NULL,
+            text TEXT NOT NULL,
+            markdown TEXT NOT NULL,
+            json TEXT NOT NULL,
+            eml BLOB,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            sent_at TEXT
+        );
+        CREATE INDEX digests_status ON digests (status, next_attempt_at);
+        CREATE TABLE dumps (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            listing_date TEXT,
+            paper_count INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ingested', 'rejected')),
+            reason TEXT,
+            digest_id INTEGER REFERENCES digests (id),
+            ingested_at TEXT NOT NULL
+        );
+        CREATE TABLE papers (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL,
+            first_dump TEXT NOT NULL,
+            listing_date TEXT,
+            first_seen TEXT NOT NULL,
+            digest_id INTEGER REFERENCES digests (id),
+            seen INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX papers_digest ON papers (digest_id);
+        CREATE TABLE paper_keys (
+            key TEXT PRIMARY KEY,
+            paper_id INTEGER NOT NULL REFERENCES papers (id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE INDEX paper_keys_paper ON paper_keys (paper_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A rendered digest in the outbox, exactly as it will be (or was) delivered."""
+
+    id: int
+    created: datetime
+    status: str
+    message_id: str
+    subject: str
+    paper_count: int
+    html: str
+    text: str
+    markdown: str
+    json: str
+    eml: bytes | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Store:
+    """The SQLite state file. Open with `Store.open(path)`; use as a context manager."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed, owner-only) and migrate the state file at `path`."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            store = cls(db, path)
+            store._migrate()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"state file {path} cannot be used: {e}") from None
+        except OSError as e:
+            raise StoreError(f"state file {path} cannot be created: {e.strerror}") from None
+        return store
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taken at once so concurrent writers queue up."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run lock: one run at a time per state file, across processes."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock, also when the process dies
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+            )
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+            for migration in MIGRATIONS:
+                if migration.__name__ not in done:
+                    migration(db)
+                    db.execute(
+                        "INSERT INTO migrations VALUES (?, ?)", (migration.__name__, _now())
+                    )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def known_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (or rejected) before."""
+        hashes = list(hashes)
+        found: set[str] = set()
+        for chunk in _chunks(hashes):
+            sql = f"SELECT sha256 FROM dumps WHERE sha256 IN ({','.join('?' * len(chunk))})"
+            found.update(row[0] for row in self.db.execute(sql, chunk))
+        return found
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
+        """The stored papers recorded under any of these identity keys."""
+        found: dict[str, SeenPaper] = {}
+        for chunk in _chunks(list(set(keys))):
+            sql = (
+                "SELECT k.key, p.id, p.title, p.first_seen, p.first_dump FROM paper_keys k"
+                f" JOIN papers p ON p.id = k.paper_id WHERE k.key IN ({','.join('?' * len(chunk))})"
+            )
+            for row in self.db.execute(sql, chunk):
+                found[row[0]] = SeenPaper(
+                    row[1], row[2], datetime.fromisoformat(row[3]), row[4]
+                )
+        return found
+
+    def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
+        """Digests with this status, oldest first; with `due`, only those due for a retry."""
+        sql, args = "SELECT * FROM digests WHERE status = ?", [status]
+        if due is not None:
+            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
+        return [_outgoing(row) for row in self.db.execute(sql + " ORDER BY id", args)]
+
+    def get(self, digest_id: int) -> Outgoing | None:
+        """One digest of the outbox by id."""
+        row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
+        return _outgoing(row) if row else None
+
+    def recent(self, limit: int = 10) -> list[Outgoing]:
+        """The most recent digests of any status, newest first."""
+        rows = self.db.execute("SELECT * FROM digests ORDER BY id DESC LIMIT ?", (limit,))
+        return [_outgoing(row) for row in rows]
+
+    def rejected_dumps(self, limit: int = 20) -> list[Rejected]:
+        """Dumps that could not be read, newest first."""
+        rows = self.db.execute(
+            "SELECT name, reason FROM dumps WHERE status = 'rejected' ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [Rejected(row[0], row[1]) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Papers seen, papers pending, dumps ingested."""
+        one = self.db.execute
+        return {
+            "papers_seen": one("SELECT count(*) FROM papers WHERE seen = 1").fetchone()[0],
+            "papers_pending": one("SELECT count(*) FROM papers WHERE seen = 0").fetchone()[0],
+            "dumps": one("SELECT count(*) FROM dumps WHERE status='ingested'").fetchone()[0],
+        }
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record(
+        self,
+        dumps: Sequence[Dump],
+        rejected: Sequence[tuple[Rejected, str]],
+        papers: Sequence[tuple[Paper, Sequence[str]]],
+        outgoing: Outgoing | None = None,
+        *,
+        seen: bool = False,
+    ) -> int | None:
+        """Record, in one transaction, the dumps of a run, its rejected files (with their
+        hashes), its new papers with their identity keys, and the digest that shows them
+        (as pending). Returns the digest's id. With `seen`, the papers count as seen at
+        once (a backlog ingested without a digest)."""
+        now = _now()
+        with self.transaction() as db:
+            digest_id = None
+            if outgoing is not None:
+                digest_id = db.execute(
+                    "INSERT INTO digests (created_at, status, message_id, subject, paper_count,"
+                    " html, text, markdown, json, eml) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        outgoing.created.isoformat(),
+                        "pending",
+                        outgoing.message_id,
+                        outgoing.subject,
+                        outgoing.paper_count,
+                        outgoing.html,
+                        outgoing.text,
+                        outgoing.markdown,
+                        outgoing.json,
+                        outgoing.eml,
+                    ),
+                ).lastrowid
+            db.executemany(
+                "INSERT OR IGNORE INTO dumps (sha256, name, listing_date, paper_count, status,"
+                " digest_id, ingested_at) VALUES (?,?,?,?, 'ingested', ?, ?)",
+                [(d.sha256, d.name, d.listing_date, len(d.papers), digest_id, now) for d in dumps],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO dumps (sha256, name, paper_count, status, reason,"
+                " ingested_at) VALUES (?, ?, 0, 'rejected', ?, ?)",
+                [(sha, r.file, r.reason, now) for r, sha in rejected],
+            )
+            for paper, keys in papers:
+                paper_id = db.execute(
+                    "INSERT INTO papers (title, abstract, first_dump, listing_date, first_seen,"
+                    " digest_id, seen) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        paper.title,
+                        paper.abstract,
+                        paper.source,
+                        paper.listing_date,
+                        now,
+                        digest_id,
+                        int(seen),
+                    ),
+                ).lastrowid
+                db.executemany(
+                    "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
+                    [(key, paper_id) for key in keys],
+                )
+        return digest_id
+
+    def mark_sent(self, digest_id: int) -> None:
+        """The digest was delivered: it is sent and its papers are seen."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE digests SET status='sent', sent_at=?, last_error=NULL,"
+                " attempts=attempts+1 WHERE id=?",
+                (_now(), digest_id),
+            )
+            db.execute("UPDATE papers SET seen=1 WHERE digest_id=?", (digest_id,))
+
+    def mark_retry(self, digest_id: int, error: str, backoff: timedelta) -> None:
+        """Delivery failed for now: keep the digest pending and retry after `backoff`."""
+        retry_at = (datetime.now(UTC) + backoff).isoformat(timespec="seconds")
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?"
+                " WHERE id=?",
+                (error, retry_at, digest_id),
+            )
+
+    def mark_failed(self, digest_id: int, error: str) -> None:
+        """Delivery was refused for good: the digest stays visible and can be resent."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=?"
+                " WHERE id=?",
+                (error, digest_id),
+            )
+
+    def requeue(self, digest_id: int) -> None:
+        """Put a failed (or sent) digest back in the outbox to be delivered again."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE digests SET status='pending', next_attempt_at=NULL WHERE id=?",
+                (digest_id,),
+            )
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _outgoing(row: sqlite3.Row) -> Outgoing:
+    return Outgoing(
+        id=row["id"],
+        created=datetime.fromisoformat(row["created_at"]),
+        status=row["status"],
+        message_id=row["message_id"],
+        subject=row["subject"],
+        paper_count=row["paper_count"],
+        html=row["html"],
+        text=row["text"],
+        markdown=row["markdown"],
+        json=row["json"],
+        eml=row["eml"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        sent_at=_dt(row["sent_at"]),
+    )

@@ -1,0 +1,44 @@
+"""Shared fixtures: every test runs with a clean environment and its own state folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No DIGEST_* variable leaks in, no .env is picked up, state and data go to tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("DIGEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """An empty inbox folder."""
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def seeds() -> list[Path]:
+    """The five bundled sample dumps, in name order."""
+    return sorted(SEEDS.glob("*.txt"))
+
+
+def copy_seeds(inbox: Path, *names: Path) -> None:
+    """Drop the given seed files into the inbox."""
+    for path in names:
+        shutil.copy(path, inbox / path.name)
