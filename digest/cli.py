@@ -73,9 +73,107 @@ def cmd_now(args: argparse.Namespace) -> int:
         report = pipeline.run_once(
             settings, store, deliverer, datetime.now().astimezone(), dry_run=args.dry_run
         )
+    if args.explain and report.digest is not None:
+        from digest.render import explain
+
+        for line in explain(report.digest.skipped):
+            print(line, file=sys.stderr)
     for line in report.failed:
         log.error("%s", line)
     return 0 if report.ok else 1
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Record the papers of dump files as seen, without delivering anything (a backlog).
+
+    They will never appear in a digest. A progress bar shows on a terminal.
+
+    Example:
+      digest ingest ~/papers/archive/*.txt
+    """
+    from tqdm import tqdm
+
+    from digest import pipeline
+    from digest.store import Store
+
+    settings = _settings(args)
+    bar = tqdm(
+        total=len(args.files),
+        unit="file",
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    def progress(files: int, papers: int) -> None:
+        bar.update(files - bar.n)
+        bar.set_postfix(papers=papers, refresh=False)
+
+    with bar, Store.open(settings.state) as store:
+        result = pipeline.ingest(
+            args.files, store, max_dump_mb=settings.max_dump_mb, progress=progress
+        )
+    log.info(
+        "%d papers recorded as seen from %d files; %d already known; %d files could not be read",
+        result.recorded,
+        result.files - len(result.rejected),
+        result.known,
+        len(result.rejected),
+    )
+    return 1 if result.rejected else 0
+
+
+def cmd_seen(args: argparse.Namespace) -> int:
+    """Search the papers seen before by title (words, typos forgiven), best match first.
+
+    Shows each paper's id (for `digest forget`), when and in which dump it was first seen.
+
+    Example:
+      digest seen "gradient noise deep networks"
+    """
+    from digest.store import Store
+
+    settings = _settings(args)
+    with Store.open(settings.state) as store:
+        hits = store.search(" ".join(args.query), args.limit)
+    if not hits:
+        print("no paper seen before matches that")
+        return 1
+    for candidate, score in hits:
+        seen = candidate.seen
+        print(
+            f"{seen.id:>8}  {seen.first_seen:%Y-%m-%d %H:%M}  {score:3.0f}  {seen.title}"
+            f"  [{seen.first_dump}]"
+        )
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Remove papers from the seen ones, so that they can be shown again.
+
+    Give paper ids (from `digest seen`), or title words: then every paper whose title
+    matches with a score of at least --min-score is forgotten.
+
+    Example:
+      digest forget 1042 1043
+      digest forget "Adding Gradient Noise Improves Learning"
+    """
+    from digest.store import Store
+
+    settings = _settings(args)
+    with Store.open(settings.state) as store, store.lock():
+        if all(word.isdigit() for word in args.target):
+            forgotten = store.forget(int(word) for word in args.target)
+        else:
+            hits = store.search(" ".join(args.target), 50)
+            forgotten = store.forget(c.seen.id for c, score in hits if score >= args.min_score)
+    if not forgotten:
+        raise DigestError(
+            f"no paper seen before matches {' '.join(args.target)!r}; see `digest seen`"
+        )
+    for candidate in forgotten:
+        print(f"forgot {candidate.seen.id}: {candidate.seen.title}")
+    return 0
 
 
 def _deliverer(settings: Settings, *, dry_run: bool) -> Any:
@@ -222,12 +320,33 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
     now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
     now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
+    now.add_argument(
+        "--explain", action="store_true",
+        help="say on stderr why each paper left out was taken as seen before",
+    )
+    now.add_argument(
+        "--show-updated", action="store_const", const=True,
+        help="list papers seen before whose abstract changed (DIGEST_SHOW_UPDATED)",
+    )
 
     check = _command(sub, "check", cmd_check, common)
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument("--titles", type=int, default=3, metavar="N", help="titles to show per file (default 3)")
 
     _command(sub, "status", cmd_status, common)
+    ingest = _command(sub, "ingest", cmd_ingest, common)
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    seen = _command(sub, "seen", cmd_seen, common)
+    seen.add_argument("query", nargs="+", metavar="QUERY", help="title words")
+    seen.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="papers to show (default 20)"
+    )
+    forget = _command(sub, "forget", cmd_forget, common)
+    forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
+    forget.add_argument(
+        "--min-score", type=int, default=90, metavar="N",
+        help="title match needed to forget by words (default 90)",
+    )
     resend = _command(sub, "resend", cmd_resend, common)
     resend.add_argument("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
     resend.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")

@@ -10,9 +10,12 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from digest.match import Thresholds
 
 DELIVERIES = ("files", "stdout")
 FORMATS = ("html", "text", "markdown", "json")
@@ -36,6 +39,21 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
+    # The identity rule's thresholds (0-100), see match.Thresholds and the README.
+    match_title: int = 90
+    match_revised: int = 80
+    match_abstract: int = 95
+    match_title_only: int = 95
+    show_updated: bool = False
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The identity rule's thresholds, as match.Thresholds."""
+        from digest.match import Thresholds
+
+        return Thresholds(
+            self.match_title, self.match_revised, self.match_abstract, self.match_title_only
+        )
 
     def require_inbox(self) -> Path:
         """The inbox folder, which must exist."""
@@ -111,5 +129,8 @@ def _validate(s: Settings) -> None:
         )
     if s.format not in FORMATS:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
+    for name in ("match_title", "match_revised", "match_abstract", "match_title_only"):
+        if not 50 <= getattr(s, name) <= 100:
+            raise ConfigError(f"{env_name(name)} must be a score between 50 and 100")
     if s.max_dump_mb <= 0:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")

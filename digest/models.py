@@ -67,6 +67,8 @@ class Skip:
     matched: SeenPaper | None  # None when it repeats a paper earlier in this same run
     rule: str
     score: float = 100.0
+    revised: bool = False  # the same paper, listed again with a changed abstract
+    repeats: Paper | None = None  # the paper of this same run it repeats, when matched is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Digest:
     rejected: tuple[Rejected, ...] = ()
     dumps: tuple[Dump, ...] = ()
     created: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    updated: tuple[Skip, ...] = ()  # seen before, abstract changed: shown when asked for
 
     @property
     def stats(self) -> Stats:

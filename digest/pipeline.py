@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from pathlib import Path
 
 from digest import inbox, match, parse
 from digest.config import Settings
 from digest.deliver import Deliverer
 from digest.errors import DeliveryError, ParseError, TransientDeliveryError
-from digest.models import Digest, Dump, Rejected
+from digest.models import Digest, Dump, Paper, Rejected
 from digest.store import Outgoing, Store
 
 log = logging.getLogger(__name__)
@@ -80,14 +82,34 @@ def gather(settings: Settings, store: Store) -> Gathered:
     return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
 
 
-def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
-    """Decide which of the gathered papers are new and make the Digest."""
+def decide(
+    papers: Sequence[Paper], store: Store, thresholds: match.Thresholds | None = None
+) -> match.Decision:
+    """Which of these papers are new: exact keys and the candidate index from the store,
+    then the pure rule of `match.decide`."""
+    paper_keys = [match.keys(p) for p in papers]
+    seen = store.lookup(k for ks in paper_keys for k in ks)
+    exact = [[seen[k].id for k in ks if k in seen][:1] for ks in paper_keys]
+    candidates = store.candidates([match.grams(p) for p in papers], exact)
+    return match.decide(papers, seen, candidates, thresholds)
+
+
+def build(
+    gathered: Gathered,
+    store: Store,
+    now: datetime,
+    thresholds: match.Thresholds | None = None,
+    *,
+    show_updated: bool = False,
+) -> Digest:
+    """Decide which of the gathered papers are new and make the Digest; with
+    `show_updated`, it also lists the papers seen before whose abstract changed."""
     papers = [p for d in gathered.dumps for p in d.papers]
-    seen = store.lookup(k for p in papers for k in match.keys(p))
-    decision = match.decide(papers, seen)
+    decision = decide(papers, store, thresholds)
     return Digest(
         papers=decision.new,
         skipped=decision.skipped,
+        updated=decision.updated if show_updated else (),
         rejected=tuple(r for r, _ in gathered.rejected),
         dumps=gathered.dumps,
         created=now,
@@ -154,7 +176,9 @@ def run_once(
                 send(store, deliverer, item, report)
 
         gathered = gather(settings, store)
-        digest = build(gathered, store, now)
+        digest = build(
+            gathered, store, now, settings.thresholds, show_updated=settings.show_updated
+        )
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
@@ -179,6 +203,85 @@ def run_once(
         send(store, deliverer, store.get(digest_id) or item, report)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What a backlog ingest did."""
+
+    files: int
+    listed: int
+    recorded: int
+    known: int  # papers already in the store, or repeated in the backlog, by exact key
+    rejected: tuple[Rejected, ...]
+
+
+def _signatures(paper: Paper) -> tuple[Paper, list[str], list[int]]:
+    return paper, match.keys(paper), match.grams(paper)
+
+
+def _read_dumps(paths: Iterable[Path], max_bytes: int) -> Iterator[Dump | Rejected]:
+    for path in paths:
+        try:
+            if path.stat().st_size > max_bytes:
+                yield Rejected(path.name, f"larger than {max_bytes // 1_000_000} MB")
+                continue
+            yield parse.parse(path.read_bytes(), path.name)
+        except ParseError as e:
+            yield Rejected(e.file, e.why)
+        except OSError as e:
+            yield Rejected(path.name, f"cannot read: {e.strerror}")
+
+
+def ingest(
+    paths: Sequence[Path],
+    store: Store,
+    *,
+    max_dump_mb: int = 50,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = 20_000,
+) -> Ingested:
+    """Record the papers of these dump files as seen, without delivering anything (a
+    backlog). Papers already stored, or repeated in the backlog, under an exact key (arXiv
+    id, title, abstract) are not recorded twice; near-duplicates are, since either copy
+    then recognises a re-post. `progress(files_done, papers_done)` is called as it goes."""
+    files = listed = recorded = known = 0
+    rejected: list[Rejected] = []
+    taken: set[str] = set()
+    pending: list[Dump] = []
+
+    def flush() -> None:
+        nonlocal recorded, known
+        papers = [p for d in pending for p in d.papers]
+        signed = [_signatures(p) for p in papers]
+        stored = store.lookup(k for _, keys, _ in signed for k in keys)
+        fresh = []
+        for paper, keys, grams in signed:
+            if any(k in taken or k in stored for k in keys):
+                known += 1
+                continue
+            taken.update(keys)
+            fresh.append((paper, keys, grams))
+        store.record_seen(pending, fresh)
+        recorded += len(fresh)
+        pending.clear()
+        taken.clear()  # later batches find these keys in the store
+
+    with store.lock():
+        for item in _read_dumps(paths, max_dump_mb * 1_000_000):
+            files += 1
+            if isinstance(item, Rejected):
+                rejected.append(item)
+                log.warning("%s: %s", item.file, item.reason)
+            else:
+                listed += len(item.papers)
+                pending.append(item)
+                if sum(len(d.papers) for d in pending) >= batch:
+                    flush()
+            if progress is not None:
+                progress(files, listed)
+        flush()
+    return Ingested(files, listed, recorded, known, tuple(rejected))
 
 
 def _summary(digest: Digest) -> str:

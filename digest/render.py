@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -93,6 +94,7 @@ def context(digest: Digest) -> dict[str, Any]:
         "stats": digest.stats,
         "rejected": digest.rejected,
         "skipped": digest.skipped,
+        "updated": digest.updated,
         "summary": summary(digest),
         "subject": subject(digest),
         "date": listing_date(digest),
@@ -141,7 +143,14 @@ def _paper(p: Paper) -> dict[str, Any]:
 
 
 def _skip(s: Skip) -> dict[str, Any]:
-    out = {**_paper(s.paper), "rule": s.rule, "score": s.score, "matched": None}
+    out = {
+        **_paper(s.paper),
+        "rule": s.rule,
+        "score": round(s.score, 1),
+        "revised": s.revised,
+        "matched": None,
+        "repeats": None if s.repeats is None else _paper(s.repeats),
+    }
     if s.matched is not None:
         out["matched"] = {
             "id": s.matched.id,
@@ -150,6 +159,25 @@ def _skip(s: Skip) -> dict[str, Any]:
             "first_dump": s.matched.first_dump,
         }
     return out
+
+
+def explain(skipped: Sequence[Skip]) -> list[str]:
+    """One paragraph per paper left out: what it matched, when that was first seen, the
+    rule that decided and its score."""
+    lines: list[str] = []
+    for s in skipped:
+        lines.append(f"left out: {s.paper.title!r} ({s.paper.source or 'no dump'})")
+        if s.matched is not None:
+            m = s.matched
+            lines.append(
+                f"  seen before as {m.title!r}, paper {m.id}, first seen"
+                f" {m.first_seen:%Y-%m-%d %H:%M %Z} in {m.first_dump}"
+            )
+        elif s.repeats is not None:
+            lines.append(f"  repeats {s.repeats.title!r} ({s.repeats.source}) of this run")
+        updated = "; abstract changed" if s.revised else ""
+        lines.append(f"  rule: {s.rule}, score {s.score:.0f}{updated}")
+    return lines
 
 
 def to_json(digest: Digest) -> str:
@@ -161,6 +189,7 @@ def to_json(digest: Digest) -> str:
             "summary": summary(digest),
             "papers": [_paper(p) for p in digest.papers],
             "skipped": [_skip(s) for s in digest.skipped],
+            "updated": [_skip(s) for s in digest.updated],
             "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
             "dumps": [
                 {"file": d.name, "sha256": d.sha256, "listing_date": d.listing_date,

@@ -15,13 +15,19 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from digest import match
 from digest.errors import StoreError
 from digest.models import Dump, Paper, Rejected, SeenPaper
+
+# A candidate-index entry shared by more papers than this says nothing about identity
+# ("learning", "in this paper we"); reading it is also what would make lookups slow.
+COMMON = 100
 
 
 def _execute_all(db: sqlite3.Connection, script: str) -> None:
@@ -84,7 +90,29 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m004_identity_index(db: sqlite3.Connection) -> None:
+    # The candidate index: title words and abstract sketch hashes (match.grams). No foreign
+    # key: a second index on paper_id would double the cost of every insert, and forgetting
+    # a paper recomputes its grams instead.
+    db.execute(
+        "CREATE TABLE paper_grams (gram INTEGER NOT NULL, paper_id INTEGER NOT NULL,"
+        " PRIMARY KEY (gram, paper_id)) WITHOUT ROWID"
+    )
+    # Papers recorded before gain their arXiv, abstract and re-normalised title keys.
+    rows = db.execute("SELECT id, title, abstract FROM papers").fetchall()
+    for paper_id, title, abstract in rows:
+        paper = Paper(title, abstract)
+        db.executemany(
+            "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
+            [(key, paper_id) for key in match.keys(paper)],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
+            [(gram, paper_id) for gram in match.grams(paper)],
+        )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m004_identity_index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +338,129 @@ class Store:
                     "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
                     [(key, paper_id) for key in keys],
                 )
+                db.executemany(
+                    "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
+                    [(gram, paper_id) for gram in match.grams(paper)],
+                )
         return digest_id
+
+    def record_seen(
+        self, dumps: Sequence[Dump], papers: Sequence[tuple[Paper, Sequence[str], Sequence[int]]]
+    ) -> None:
+        """Record a batch of a backlog as seen at once, in one transaction: the dumps, and the
+        papers with their identity keys and candidate-index grams (computed by the caller,
+        which may do so in parallel)."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO dumps (sha256, name, listing_date, paper_count, status,"
+                " ingested_at) VALUES (?,?,?,?, 'ingested', ?)",
+                [(d.sha256, d.name, d.listing_date, len(d.papers), now) for d in dumps],
+            )
+            if not papers:
+                return
+            first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM papers").fetchone()[0]
+            ids = range(first, first + len(papers))
+            db.executemany(
+                "INSERT INTO papers (id, title, abstract, first_dump, listing_date, first_seen,"
+                " seen) VALUES (?,?,?,?,?,?,1)",
+                [
+                    (i, p.title, p.abstract, p.source, p.listing_date, now)
+                    for i, (p, _, _) in zip(ids, papers, strict=True)
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
+                [(k, i) for i, (_, keys, _) in zip(ids, papers, strict=True) for k in keys],
+            )
+            # Sorted, the inserts walk the index in order rather than all over it.
+            db.executemany(
+                "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
+                sorted((g, i) for i, (_, _, grams) in zip(ids, papers, strict=True) for g in grams),
+            )
+
+    def candidates(
+        self, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
+    ) -> list[list[match.Candidate]]:
+        """For each paper (given by its grams), the stored papers sharing the most uncommon
+        grams with it, at most `match.CANDIDATES`, plus the stored papers of `exact[i]`."""
+        postings: dict[int, list[int]] = {}
+        for gram in {g for gs in grams for g in gs}:
+            rows = self.db.execute(
+                "SELECT paper_id FROM paper_grams WHERE gram = ? LIMIT ?", (gram, COMMON + 1)
+            ).fetchall()
+            if len(rows) <= COMMON:
+                postings[gram] = [row[0] for row in rows]
+        chosen: list[list[int]] = []
+        for i, paper_grams in enumerate(grams):
+            shared: Counter[int] = Counter()
+            for gram in paper_grams:
+                shared.update(postings.get(gram, ()))
+            ids = [paper_id for paper_id, _ in shared.most_common(match.CANDIDATES)]
+            extra = exact[i] if i < len(exact) else ()
+            chosen.append(list(dict.fromkeys([*extra, *ids])))
+        rows = self._papers({paper_id for ids in chosen for paper_id in ids})
+        return [[rows[paper_id] for paper_id in ids if paper_id in rows] for ids in chosen]
+
+    def _papers(self, ids: Iterable[int]) -> dict[int, match.Candidate]:
+        found: dict[int, match.Candidate] = {}
+        for chunk in _chunks(list(ids)):
+            sql = (
+                "SELECT id, title, abstract, first_seen, first_dump FROM papers"
+                f" WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            for row in self.db.execute(sql, chunk):
+                seen = SeenPaper(row[0], row[1], datetime.fromisoformat(row[3]), row[4])
+                found[row[0]] = match.Candidate(seen, row[1], row[2])
+        return found
+
+    def search(self, query: str, limit: int = 20) -> list[tuple[match.Candidate, float]]:
+        """Stored papers whose titles best match `query` (words, typos forgiven), best first,
+        with their score (0-100)."""
+        from rapidfuzz import fuzz, process
+
+        wanted = match.normalise(query)
+        if not wanted:
+            return []
+        shared: Counter[int] = Counter()
+        for gram in match.title_grams(wanted):
+            shared.update(
+                row[0]
+                for row in self.db.execute(
+                    "SELECT paper_id FROM paper_grams WHERE gram = ? LIMIT 20000", (gram,)
+                )
+            )
+        ids = [paper_id for paper_id, _ in shared.most_common(2000)]
+        titles: dict[int, str] = {}
+        if ids:
+            titles = {pid: c.title for pid, c in self._papers(ids).items()}
+        else:  # no word of the query is indexed as typed: compare with every title
+            titles = dict(self.db.execute("SELECT id, title FROM papers").fetchall())
+        hits = process.extract(
+            wanted,
+            titles,
+            scorer=fuzz.WRatio,
+            processor=match.normalise,
+            limit=limit,
+            score_cutoff=60,
+        )
+        found = self._papers(key for _, _, key in hits)
+        return [(found[key], score) for _, score, key in hits if key in found]
+
+    def forget(self, ids: Iterable[int]) -> list[match.Candidate]:
+        """Remove these papers (their keys and index entries too) so they can be shown again;
+        returns the ones that were there."""
+        found = self._papers(ids)
+        with self.transaction() as db:
+            for paper_id, candidate in found.items():
+                paper = Paper(candidate.title, candidate.abstract)
+                db.executemany(
+                    "DELETE FROM paper_grams WHERE gram = ? AND paper_id = ?",
+                    [(gram, paper_id) for gram in match.grams(paper)],
+                )
+                db.execute("DELETE FROM paper_keys WHERE paper_id = ?", (paper_id,))
+                db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
+        return list(found.values())
 
     def mark_sent(self, digest_id: int) -> None:
         """The digest was delivered: it is sent and its papers are seen."""
