@@ -216,7 +216,7 @@ class Ingested:
     rejected: tuple[Rejected, ...]
 
 
-def _signatures(paper: Paper) -> tuple[Paper, list[str], list[int]]:
+def _signatures(paper: Paper) -> tuple[Paper, list[str], Sequence[int]]:
     return paper, match.keys(paper), match.grams(paper)
 
 
