@@ -185,7 +185,7 @@ def run_once(
         new_papers = [(p, match.keys(p)) for p in digest.papers]
         recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
 
-        if not digest.papers and not settings.send_empty:
+        if not digest.papers and not digest.updated and not settings.send_empty:
             if not dry_run:
                 store.record(gathered.dumps, recorded_rejects, [])
             if gathered.dumps:
