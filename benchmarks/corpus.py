@@ -76,6 +76,7 @@ class Writer:
         self.vocab = vocabulary()
         self.title_words = np.array(self.vocab.title, dtype=object)
         self.abstract_words = np.array(self.vocab.abstract, dtype=object)
+        self.taken: set[str] = set()
 
     def name(self) -> str:
         """A coined method name."""
@@ -85,13 +86,17 @@ class Writer:
 
     def titles(self, count: int) -> list[str]:
         """`count` titles, some with a coined name and a colon."""
-        lengths = self.rng.integers(4, 11, size=count)
-        draws = _zipf(self.rng, len(self.title_words), (count, 11), 1.3)
+        lengths = self.rng.integers(5, 13, size=count)
+        draws = _zipf(self.rng, len(self.title_words), (count, 13), 1.3)
         named = self.rng.random(count) < 0.45
         out = []
         for i in range(count):
             words = " ".join(self.title_words[draws[i, : lengths[i]]])
-            out.append(f"{self.name()}: {words}" if named[i] else words[:1].upper() + words[1:])
+            title = f"{self.name()}: {words}" if named[i] else words[:1].upper() + words[1:]
+            while title.lower() in self.taken:  # every paper of the corpus is another paper
+                title += " " + self.name()
+            self.taken.add(title.lower())
+            out.append(title)
         return out
 
     def abstracts(self, count: int) -> list[str]:

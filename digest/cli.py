@@ -111,7 +111,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     with bar, Store.open(settings.state) as store:
         result = pipeline.ingest(
-            args.files, store, max_dump_mb=settings.max_dump_mb, progress=progress
+            args.files,
+            store,
+            max_dump_mb=settings.max_dump_mb,
+            progress=progress,
+            workers=args.jobs,
         )
     log.info(
         "%d papers recorded as seen from %d files; %d already known; %d files could not be read",
@@ -336,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "status", cmd_status, common)
     ingest = _command(sub, "ingest", cmd_ingest, common)
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ingest.add_argument(
+        "-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+        help="processes reading and signing dumps (default: one per CPU)",
+    )
     seen = _command(sub, "seen", cmd_seen, common)
     seen.add_argument("query", nargs="+", metavar="QUERY", help="title words")
     seen.add_argument(

@@ -407,7 +407,10 @@ def _against_run(
     for key in paper_keys:
         if key in run.keys:
             earlier = run.papers[run.keys[key]][0]
-            return Skip(paper, None, f"repeated in this run: {RULES[key[0]]}", repeats=earlier)
+            rule = "repeated in this run"
+            if key[0] != "t":  # the same title needs no more saying
+                rule += f": {RULES[key[0]]}"
+            return Skip(paper, None, rule, repeats=earlier)
     best: tuple[Verdict, Paper] | None = None
     for index in run.candidates(grams(paper)):
         earlier, old = run.papers[index]

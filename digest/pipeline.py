@@ -216,21 +216,44 @@ class Ingested:
     rejected: tuple[Rejected, ...]
 
 
-def _signatures(paper: Paper) -> tuple[Paper, list[str], Sequence[int]]:
-    return paper, match.keys(paper), match.grams(paper)
+Signed = list[tuple[list[str], tuple[int, ...]]]  # keys and grams of each paper of a dump
 
 
-def _read_dumps(paths: Iterable[Path], max_bytes: int) -> Iterator[Dump | Rejected]:
-    for path in paths:
-        try:
-            if path.stat().st_size > max_bytes:
-                yield Rejected(path.name, f"larger than {max_bytes // 1_000_000} MB")
-                continue
-            yield parse.parse(path.read_bytes(), path.name)
-        except ParseError as e:
-            yield Rejected(e.file, e.why)
-        except OSError as e:
-            yield Rejected(path.name, f"cannot read: {e.strerror}")
+def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
+    """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
+    try:
+        if path.stat().st_size > max_bytes:
+            return Rejected(path.name, f"larger than {max_bytes // 1_000_000} MB"), []
+        dump = parse.parse(path.read_bytes(), path.name)
+    except ParseError as e:
+        return Rejected(e.file, e.why), []
+    except OSError as e:
+        return Rejected(path.name, f"cannot read: {e.strerror}"), []
+    return dump, [(match.keys(p), match.grams(p)) for p in dump.papers]
+
+
+def _prepared(
+    paths: Sequence[Path], max_bytes: int, workers: int
+) -> Iterator[tuple[Dump | Rejected, Signed]]:
+    """`_prepare` of every path in order; in `workers` processes when there is enough to do,
+    with only a few files in flight so memory stays flat however long the backlog."""
+    if workers <= 1 or len(paths) < 2 * workers:
+        for path in paths:
+            yield _prepare(path, max_bytes)
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # spawn: a forked copy of a process with threads (tqdm's monitor) can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window: list[Future[tuple[Dump | Rejected, Signed]]] = []
+        for path in paths:
+            window.append(pool.submit(_prepare, path, max_bytes))
+            if len(window) > 2 * workers:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()
 
 
 def ingest(
@@ -240,21 +263,26 @@ def ingest(
     max_dump_mb: int = 50,
     progress: Callable[[int, int], None] | None = None,
     batch: int = 20_000,
+    workers: int = 1,
 ) -> Ingested:
     """Record the papers of these dump files as seen, without delivering anything (a
     backlog). Papers already stored, or repeated in the backlog, under an exact key (arXiv
     id, title, abstract) are not recorded twice; near-duplicates are, since either copy
-    then recognises a re-post. `progress(files_done, papers_done)` is called as it goes."""
+    then recognises a re-post. Files are read and signed in `workers` processes while this
+    one writes. `progress(files_done, papers_done)` is called as it goes."""
     files = listed = recorded = known = 0
     rejected: list[Rejected] = []
-    taken: set[str] = set()
-    pending: list[Dump] = []
+    pending: list[tuple[Dump, Signed]] = []
 
     def flush() -> None:
         nonlocal recorded, known
-        papers = [p for d in pending for p in d.papers]
-        signed = [_signatures(p) for p in papers]
+        signed = [
+            (paper, keys, grams)
+            for dump, signs in pending
+            for paper, (keys, grams) in zip(dump.papers, signs, strict=True)
+        ]
         stored = store.lookup(k for _, keys, _ in signed for k in keys)
+        taken: set[str] = set()  # later batches find these keys in the store
         fresh = []
         for paper, keys, grams in signed:
             if any(k in taken or k in stored for k in keys):
@@ -262,21 +290,20 @@ def ingest(
                 continue
             taken.update(keys)
             fresh.append((paper, keys, grams))
-        store.record_seen(pending, fresh)
+        store.record_seen([d for d, _ in pending], fresh)
         recorded += len(fresh)
         pending.clear()
-        taken.clear()  # later batches find these keys in the store
 
-    with store.lock():
-        for item in _read_dumps(paths, max_dump_mb * 1_000_000):
+    with store.lock(), store.bulk():
+        for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
             files += 1
             if isinstance(item, Rejected):
                 rejected.append(item)
                 log.warning("%s: %s", item.file, item.reason)
             else:
                 listed += len(item.papers)
-                pending.append(item)
-                if sum(len(d.papers) for d in pending) >= batch:
+                pending.append((item, signs))
+                if sum(len(d.papers) for d, _ in pending) >= batch:
                     flush()
             if progress is not None:
                 progress(files, listed)

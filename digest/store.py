@@ -202,6 +202,17 @@ class Store:
         finally:
             os.close(fd)  # closing releases the lock, also when the process dies
 
+    @contextlib.contextmanager
+    def bulk(self, cache_mb: int = 256) -> Iterator[None]:
+        """A large page cache while a backlog is written: the index's inserts land all over
+        it, and re-reading pages from the file is what makes a big ingest slow."""
+        before = self.db.execute("PRAGMA cache_size").fetchone()[0]
+        self.db.execute(f"PRAGMA cache_size = {-cache_mb * 1024}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA cache_size = {int(before)}")
+
     def _migrate(self) -> None:
         with self.transaction() as db:
             db.execute(

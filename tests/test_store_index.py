@@ -74,6 +74,18 @@ def test_ingest_records_a_backlog_once(tmp_path: Path, seeds: list[Path]) -> Non
     assert counts == {"papers_seen": 268, "papers_pending": 0, "dumps": 5}
 
 
+def test_ingest_in_worker_processes_records_the_same(tmp_path: Path, seeds: list[Path]) -> None:
+    with Store.open(tmp_path / "one.db") as one, Store.open(tmp_path / "two.db") as two:
+        alone = pipeline.ingest(seeds, one, workers=1)
+        parallel = pipeline.ingest([*seeds, tmp_path / "missing.txt"], two, workers=2)
+        rows = "SELECT title, abstract, first_dump FROM papers ORDER BY id"
+        assert one.db.execute(rows).fetchall() == two.db.execute(rows).fetchall()
+        grams = "SELECT * FROM paper_grams ORDER BY 1, 2"
+        assert one.db.execute(grams).fetchall() == two.db.execute(grams).fetchall()
+    assert (alone.recorded, alone.known) == (parallel.recorded, parallel.known) == (268, 121)
+    assert [r.file for r in parallel.rejected] == ["missing.txt"]
+
+
 def test_ingest_names_unreadable_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"")

@@ -156,7 +156,7 @@ def test_every_case_is_also_decided_within_one_run() -> None:
         assert decision.new == (first,), case
         (skip,) = decision.skipped
         assert skip.matched is None and skip.repeats == first, case
-        assert skip.rule.startswith("repeated in this run: "), case
+        assert skip.rule.startswith("repeated in this run"), case
     for case, old_title, old_abstract, title, abstract in DISTINCT:
         pair = [Paper(old_title, old_abstract), Paper(title, abstract)]
         assert decide(pair, {}).new == tuple(pair), case
