@@ -91,7 +91,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     Example:
       digest ingest ~/papers/archive/*.txt
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     from digest import pipeline
     from digest.store import Store

@@ -166,24 +166,29 @@ def word_hashes(text: str) -> np.ndarray:
     h ^= h >> np.uint64(29)
     h *= _C1
     h ^= h >> np.uint64(32)
-    return h
+    hashes: np.ndarray = h
+    return hashes
 
 
 @lru_cache(maxsize=1024)
 def grams(paper: Paper) -> tuple[int, ...]:
-    """The paper's entries in the candidate index: its title's words and word pairs, and the `SKETCH` smallest hashes of its abstract's three-word shingles (a bottom-k
+    """The paper's entries in the candidate index: its title's word pairs, and the `SKETCH` smallest hashes of its abstract's three-word shingles (a bottom-k
     sketch, which a lightly revised abstract mostly keeps)."""
     return (*title_grams(normalise(paper.title)), *abstract_grams(normalise(paper.abstract)))
 
 
 def title_grams(title: str) -> list[int]:
-    """Index entries of a normalised title: its words and neighbouring pairs of words, stop
-    words left out."""
+    """Index entries of a normalised title: its pairs of neighbouring words, stop words left
+    out; a short title's words too. Single words of a longer title are left out: nearly
+    all are too common to tell papers apart, and they would be most of the index."""
     words = [w for w in title.split() if w not in STOPWORDS]
     # Pairs of neighbouring words stay rare where single words are common: a title of
-    # common words ("Efficient Diffusion Models for Image Generation") still has a handle.
+    # common words ("Efficient Diffusion Models for Image Generation") still has a handle,
+    # and a typo in one word leaves the other pairs.
     pairs = {f"p {a} {b}" for a, b in zip(words, words[1:], strict=False)}
-    return [_hash(entry) for entry in sorted({"w " + w for w in words} | pairs)]
+    if len(pairs) < 2:  # too short a title for pairs to survive a typo: its words too
+        pairs |= {"w " + w for w in words}
+    return [_hash(entry) for entry in sorted(pairs)]
 
 
 def abstract_grams(abstract: str) -> list[int]:

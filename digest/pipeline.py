@@ -262,7 +262,7 @@ def ingest(
     *,
     max_dump_mb: int = 50,
     progress: Callable[[int, int], None] | None = None,
-    batch: int = 20_000,
+    batch: int = 50_000,
     workers: int = 1,
 ) -> Ingested:
     """Record the papers of these dump files as seen, without delivering anything (a

@@ -20,10 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 from digest import match
 from digest.errors import StoreError
 from digest.models import Dump, Paper, Rejected, SeenPaper
+
+T = TypeVar("T")
 
 # A candidate-index entry shared by more papers than this says nothing about identity
 # ("learning", "in this paper we"); reading it is also what would make lookups slow.
@@ -380,14 +385,21 @@ class Store:
                     for i, (p, _, _) in zip(ids, papers, strict=True)
                 ],
             )
+            # In index order, the inserts walk each index once instead of all over it: on a
+            # large store that halves the time of a backlog.
             db.executemany(
                 "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
-                [(k, i) for i, (_, keys, _) in zip(ids, papers, strict=True) for k in keys],
+                sorted((k, i) for i, (_, keys, _) in zip(ids, papers, strict=True) for k in keys),
             )
-            # Sorted, the inserts walk the index in order rather than all over it.
+            counts = [len(grams) for _, _, grams in papers]
+            gram = np.fromiter(
+                (g for _, _, grams in papers for g in grams), dtype=np.int64, count=sum(counts)
+            )
+            owner = np.repeat(np.arange(first, first + len(papers), dtype=np.int64), counts)
+            order = np.lexsort((owner, gram))
             db.executemany(
                 "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
-                sorted((g, i) for i, (_, _, grams) in zip(ids, papers, strict=True) for g in grams),
+                zip(gram[order].tolist(), owner[order].tolist(), strict=True),
             )
 
     def candidates(
@@ -410,8 +422,8 @@ class Store:
             ids = [paper_id for paper_id, _ in shared.most_common(match.CANDIDATES)]
             extra = exact[i] if i < len(exact) else ()
             chosen.append(list(dict.fromkeys([*extra, *ids])))
-        rows = self._papers({paper_id for ids in chosen for paper_id in ids})
-        return [[rows[paper_id] for paper_id in ids if paper_id in rows] for ids in chosen]
+        found = self._papers({paper_id for ids in chosen for paper_id in ids})
+        return [[found[paper_id] for paper_id in ids if paper_id in found] for ids in chosen]
 
     def _papers(self, ids: Iterable[int]) -> dict[int, match.Candidate]:
         found: dict[int, match.Candidate] = {}
@@ -511,7 +523,7 @@ class Store:
             )
 
 
-def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -1,0 +1,28 @@
+"""The identity benchmark runs end to end at a small size (the large sizes are run by hand)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_identity_benchmark_small(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "identity.py"), "--sizes", "3000",
+         "--out", str(tmp_path), "--baseline-queries", "20"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    header, rule, row = result.stdout.strip().splitlines()
+    assert "decide 100" in header and "speed-up" in header
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "3,000"
+    precision, recall, lost = float(cells[8]), float(cells[9]), int(cells[10])
+    assert (precision, lost) == (1.0, 0)  # no new paper lost
+    assert recall >= 0.95
+    assert (tmp_path / "corpus" / "dump-00002.txt").is_file()
