@@ -186,7 +186,7 @@ def title_grams(title: str) -> list[int]:
     # common words ("Efficient Diffusion Models for Image Generation") still has a handle,
     # and a typo in one word leaves the other pairs.
     pairs = {f"p {a} {b}" for a, b in zip(words, words[1:], strict=False)}
-    if len(pairs) < 2:  # too short a title for pairs to survive a typo: its words too
+    if len(pairs) < 3:  # a typo in a middle word breaks two pairs: a short title's words too
         pairs |= {"w " + w for w in words}
     return [_hash(entry) for entry in sorted(pairs)]
 
