@@ -338,10 +338,18 @@ class _Run:
         shared: Counter[int] = Counter()
         for gram in grams:
             shared.update(self.grams.get(gram, ()))
-        return [index for index, _ in shared.most_common(CANDIDATES)]
+        return best_shared(shared, len(grams))
 
 
 CANDIDATES = 20  # at most this many candidates are scored per paper
+
+
+def best_shared(shared: Counter[int], grams: int) -> list[int]:
+    """The candidates sharing the most index entries with a paper of `grams` entries, those
+    that share only one left out: a re-post keeps several (a typo breaks at most two title
+    pairs, a light revision one or two sketch entries), a stranger shares one by chance."""
+    least = min(2, grams)
+    return [c for c, n in shared.most_common(CANDIDATES) if n >= least]
 
 
 def decide(

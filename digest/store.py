@@ -419,7 +419,7 @@ class Store:
             shared: Counter[int] = Counter()
             for gram in paper_grams:
                 shared.update(postings.get(gram, ()))
-            ids = [paper_id for paper_id, _ in shared.most_common(match.CANDIDATES)]
+            ids = match.best_shared(shared, len(paper_grams))
             extra = exact[i] if i < len(exact) else ()
             chosen.append(list(dict.fromkeys([*extra, *ids])))
         found = self._papers({paper_id for ids in chosen for paper_id in ids})
