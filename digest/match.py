@@ -335,21 +335,25 @@ class _Run:
             self.grams.setdefault(gram, []).append(index)
 
     def candidates(self, grams: Sequence[int]) -> list[int]:
-        shared: Counter[int] = Counter()
-        for gram in grams:
-            shared.update(self.grams.get(gram, ()))
-        return best_shared(shared, len(grams))
+        return best_shared([self.grams.get(gram, []) for gram in grams])
 
 
 CANDIDATES = 20  # at most this many candidates are scored per paper
+RARE = 10  # an index entry shared by at most this many papers is strong evidence
 
 
-def best_shared(shared: Counter[int], grams: int) -> list[int]:
-    """The candidates sharing the most index entries with a paper of `grams` entries, those
-    that share only one left out: a re-post keeps several (a typo breaks at most two title
-    pairs, a light revision one or two sketch entries), a stranger shares one by chance."""
-    least = min(2, grams)
-    return [c for c, n in shared.most_common(CANDIDATES) if n >= least]
+def best_shared(postings: Sequence[Sequence[int]]) -> list[int]:
+    """The candidates sharing the most evidence with a paper, given the papers listed under
+    each of its index entries. A rare entry counts two, a commoner one one, and one point is
+    not enough: a re-post keeps several entries or a rare one (a typo breaks at most two
+    title pairs, a light revision one or two sketch entries), a stranger shares one common
+    entry by chance."""
+    shared: Counter[int] = Counter()
+    for papers in postings:
+        weight = 2 if len(papers) <= RARE else 1
+        for paper in papers:
+            shared[paper] += weight
+    return [c for c, n in shared.most_common(CANDIDATES) if n >= 2]
 
 
 def decide(

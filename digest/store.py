@@ -416,10 +416,7 @@ class Store:
                 postings[gram] = [row[0] for row in rows]
         chosen: list[list[int]] = []
         for i, paper_grams in enumerate(grams):
-            shared: Counter[int] = Counter()
-            for gram in paper_grams:
-                shared.update(postings.get(gram, ()))
-            ids = match.best_shared(shared, len(paper_grams))
+            ids = match.best_shared([postings.get(gram, []) for gram in paper_grams])
             extra = exact[i] if i < len(exact) else ()
             chosen.append(list(dict.fromkeys([*extra, *ids])))
         found = self._papers({paper_id for ids in chosen for paper_id in ids})
