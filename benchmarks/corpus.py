@@ -28,7 +28,8 @@ from digest.parse import parse  # noqa: E402
 
 PER_FILE = 1000
 SEED = 20240601
-_SYLLABLES = "ka lo mi ra ne tu vi so pe da xi qua zor bel gran tri mor fen lux tal".split()
+_SYLLABLES = ["ka", "lo", "mi", "ra", "ne", "tu", "vi", "so", "pe", "da", "xi", "qua", "zor",
+              "bel", "gran", "tri", "mor", "fen", "lux", "tal"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def vocabulary() -> Vocabulary:
     title_words = sorted(titles, key=lambda w: -titles[w])
     abstract_words = sorted(abstracts, key=lambda w: -abstracts[w])
     extra = sorted(coined - set(abstract_words))
-    return Vocabulary(title_words + [w.capitalize() for w in extra[:20_000]], abstract_words + extra)
+    coined_titles = [w.capitalize() for w in extra[:20_000]]
+    return Vocabulary(title_words + coined_titles, abstract_words + extra)
 
 
 def _zipf(
@@ -114,7 +116,8 @@ class Writer:
 def dump_text(papers: list[tuple[str, str]], day: int) -> str:
     """A dump in the Daily Papers text layout."""
     month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    head = f"Daily Papers\n\nbyAK and the research community\n\n{month[day % 12]} {day % 28 + 1}\n\n"
+    date = f"{month[day % 12]} {day % 28 + 1}"
+    head = f"Daily Papers\n\nbyAK and the research community\n\n{date}\n\n"
     return head + "".join(f"{t}\n\n{a}\n\n" if a else f"{t}\n\n" for t, a in papers)
 
 

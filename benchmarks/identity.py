@@ -107,7 +107,11 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
     ) / 1e6
 
     # The probe draws its re-posts from the stored papers.
-    stored = [(p.title, p.abstract) for f in used[:20] for p in parse.parse(f.read_bytes(), f.name).papers]
+    stored = [
+        (p.title, p.abstract)
+        for f in used[:20]
+        for p in parse.parse(f.read_bytes(), f.name).papers
+    ]
     probe_dir = out / f"probe-{size}"
     shutil.rmtree(probe_dir, ignore_errors=True)
     cases = corpus.probe(stored)
@@ -173,7 +177,9 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="store sizes, comma separated")
+    parser.add_argument(
+        "--sizes", default="10000,100000,1000000", help="store sizes, comma separated"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
     parser.add_argument(
         "--baseline-queries", type=int, default=100, metavar="N",

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -38,7 +39,7 @@ from digest.models import Paper, SeenPaper, Skip
 # Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN" == "Pre–LN".
 _PUNCT = re.compile(r"[\W_]+")
 # TeX as listings carry it: \textit{word}, $\mu$, \mathcal{O}; the braces and $ go as
-# punctuation, a command keeps its name so that "$\mu$P" and "μP" both read "mup".
+# punctuation, a command keeps its name so that "$\mu$P" and "μP" both read "mu p".
 _TEX_COMMAND = re.compile(r"\\(?:text[a-z]*|math[a-z]*|emph|operatorname|mbox|bf|it|rm|sf|tt)\b")
 _TEX_ACCENT = re.compile(r"\\[`'^\"~=.]\{?([A-Za-z])\}?")
 _TEX_NAME = re.compile(r"\\([A-Za-z]+)")
@@ -172,8 +173,9 @@ def word_hashes(text: str) -> np.ndarray:
 
 @lru_cache(maxsize=1024)
 def grams(paper: Paper) -> tuple[int, ...]:
-    """The paper's entries in the candidate index: its title's word pairs, and the `SKETCH` smallest hashes of its abstract's three-word shingles (a bottom-k
-    sketch, which a lightly revised abstract mostly keeps)."""
+    """The paper's entries in the candidate index: its title's word pairs, and the `SKETCH`
+    smallest hashes of its abstract's three-word shingles (a bottom-k sketch, which a lightly
+    revised abstract mostly keeps)."""
     return (*title_grams(normalise(paper.title)), *abstract_grams(normalise(paper.abstract)))
 
 
@@ -185,7 +187,7 @@ def title_grams(title: str) -> list[int]:
     # Pairs of neighbouring words stay rare where single words are common: a title of
     # common words ("Efficient Diffusion Models for Image Generation") still has a handle,
     # and a typo in one word leaves the other pairs.
-    pairs = {f"p {a} {b}" for a, b in zip(words, words[1:], strict=False)}
+    pairs = {f"p {a} {b}" for a, b in pairwise(words)}
     if len(pairs) < 3:  # a typo in a middle word breaks two pairs: a short title's words too
         pairs |= {"w " + w for w in words}
     return [_hash(entry) for entry in sorted(pairs)]

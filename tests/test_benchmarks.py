@@ -18,7 +18,7 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, env=env, check=False,
     )
     assert result.returncode == 0, result.stderr
-    header, rule, row = result.stdout.strip().splitlines()
+    header, _, row = result.stdout.strip().splitlines()
     assert "decide 100" in header and "speed-up" in header
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[0] == "3,000"

@@ -13,11 +13,10 @@ import termios
 from pathlib import Path
 
 import pytest
+from conftest import copy_seeds
 
 from digest.cli import main
 from digest.parse import parse
-
-from conftest import copy_seeds
 
 
 def first_papers(seed: Path, n: int = 3) -> list[tuple[str, str]]:
@@ -97,7 +96,9 @@ def test_ingest_fails_on_unreadable_files_and_records_the_rest(
     assert "empty.txt: file is empty" in err and "1 files could not be read" in err
 
 
-def test_seen_and_forget(tmp_path: Path, seeds: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_seen_and_forget(
+    tmp_path: Path, seeds: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     state = ["--state", str(tmp_path / "s.db")]
     main(["ingest", *state, *map(str, seeds)])
     capsys.readouterr()
@@ -114,7 +115,8 @@ def test_seen_and_forget(tmp_path: Path, seeds: list[Path], capsys: pytest.Captu
     assert main(["seen", *state, "Adding Gradient Noise Improves Learning"]) in (0, 1)
     assert "Adding Gradient Noise Improves" not in capsys.readouterr().out
 
-    assert main(["forget", *state, "NoProp: Training Neural Networks without Back-propagation"]) == 0
+    noprop = "NoProp: Training Neural Networks without Back-propagation"
+    assert main(["forget", *state, noprop]) == 0
     assert capsys.readouterr().out.startswith("forgot ")
     assert main(["forget", *state, "no such paper anywhere at all"]) == 1
     err = capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from digest import match, pipeline
 from digest.models import Paper
 from digest.store import COMMON, Store, _m001_initial
 
-WORDS = (
+TEXT = (
     "we study how noise behaves when networks grow very deep and find that a low overhead"
     " technique of adding it to the gradients makes training stable across many tasks and"
     " model sizes from convolutional to recurrent networks with no tuning at all"
-).split()
+)
+WORDS = re.findall(r"\w+", TEXT)
 
 
 def paper(n: int, title: str | None = None, abstract: str | None = None) -> Paper:
