@@ -155,8 +155,8 @@ def cmd_seen(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove papers from the seen ones, so that they can be shown again.
 
-    Give paper ids (from `digest seen`), or title words: then every paper whose title
-    matches with a score of at least --min-score is forgotten.
+    Give paper ids (from `digest seen`), or a title: then every paper whose whole title
+    matches it with a score of at least --min-score (typos forgiven) is forgotten.
 
     Example:
       digest forget 1042 1043
@@ -169,8 +169,18 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if all(word.isdigit() for word in args.target):
             forgotten = store.forget(int(word) for word in args.target)
         else:
-            hits = store.search(" ".join(args.target), 50)
-            forgotten = store.forget(c.seen.id for c, score in hits if score >= args.min_score)
+            from rapidfuzz import fuzz
+
+            from digest.match import normalise
+
+            # The whole title, nearly as typed: a few words could match too many papers.
+            query = normalise(" ".join(args.target))
+            hits = store.search(query, 50)
+            forgotten = store.forget(
+                c.seen.id
+                for c, _ in hits
+                if fuzz.ratio(query, normalise(c.title)) >= args.min_score
+            )
     if not forgotten:
         raise DigestError(
             f"no paper seen before matches {' '.join(args.target)!r}; see `digest seen`"
@@ -353,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
     forget.add_argument(
         "--min-score", type=int, default=90, metavar="N",
-        help="title match needed to forget by words (default 90)",
+        help="title match needed to forget by title (default 90)",
     )
     resend = _command(sub, "resend", cmd_resend, common)
     resend.add_argument("id", type=int, metavar="ID", help="the digest's number, from `digest status`")

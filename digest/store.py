@@ -437,8 +437,6 @@ class Store:
     def search(self, query: str, limit: int = 20) -> list[tuple[match.Candidate, float]]:
         """Stored papers whose titles best match `query` (words, typos forgiven), best first,
         with their score (0-100)."""
-        from rapidfuzz import fuzz, process
-
         wanted = match.normalise(query)
         if not wanted:
             return []
@@ -451,21 +449,43 @@ class Store:
                 )
             )
         ids = [paper_id for paper_id, _ in shared.most_common(2000)]
-        titles: dict[int, str] = {}
-        if ids:
-            titles = {pid: c.title for pid, c in self._papers(ids).items()}
-        else:  # no word of the query is indexed as typed: compare with every title
-            titles = dict(self.db.execute("SELECT id, title FROM papers").fetchall())
-        hits = process.extract(
-            wanted,
-            titles,
-            scorer=fuzz.WRatio,
-            processor=match.normalise,
-            limit=limit,
-            score_cutoff=60,
-        )
+        titles = {pid: c.title for pid, c in self._papers(ids).items()}
+        hits = self._rank(wanted, titles, limit)
+        if not hits or hits[0][1] < 100:
+            # No title has every word of the query as typed (a typo, or words the index
+            # does not hold on their own): compare with every title. Slower (seconds on a
+            # million papers), but it finds what is there.
+            hits = []
+            rows = self.db.execute("SELECT id, title FROM papers")
+            while chunk := rows.fetchmany(100_000):  # a chunk at a time keeps memory flat
+                hits = sorted([*hits, *self._rank(wanted, dict(chunk), limit)], key=lambda h: -h[1])
+                hits = hits[:limit]
         found = self._papers(key for _, _, key in hits)
         return [(found[key], score) for _, score, key in hits if key in found]
+
+    @staticmethod
+    def _rank(query: str, titles: dict[int, str], limit: int) -> list[tuple[str, float, int]]:
+        from rapidfuzz import fuzz, process
+
+        words = query.split()
+        rough: list[tuple[str, float, int]] = [(t, 0, k) for k, t in titles.items()]
+        if len(titles) > 2000:
+            # A first cut in C on the longest (likely rarest) word of the query, wherever
+            # it sits in the title, typos forgiven.
+            rough = process.extract(
+                max(words, key=len), titles, scorer=fuzz.partial_ratio,
+                processor=match.normalise, limit=2000, score_cutoff=50,
+            )
+        # Then each query word's best match among the title's words: "fentrixgran networks"
+        # finds "... Fentrixigran Networks ..." before "Networks for".
+
+        def score(title: str) -> float:
+            own = match.normalise(title).split()
+            best = [max(fuzz.ratio(w, t) for t in own) for w in words]
+            return sum(best) / len(best)
+
+        ranked = sorted(((t, score(t), k) for t, _, k in rough), key=lambda hit: -hit[1])
+        return [hit for hit in ranked[:limit] if hit[1] >= 60]
 
     def forget(self, ids: Iterable[int]) -> list[match.Candidate]:
         """Remove these papers (their keys and index entries too) so they can be shown again;

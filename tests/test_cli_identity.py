@@ -115,9 +115,11 @@ def test_seen_and_forget(
     assert main(["seen", *state, "Adding Gradient Noise Improves Learning"]) in (0, 1)
     assert "Adding Gradient Noise Improves" not in capsys.readouterr().out
 
-    noprop = "NoProp: Training Neural Networks without Back-propagation"
+    noprop = "NoProp: training neural networks without back propagation or forward propagation"
     assert main(["forget", *state, noprop]) == 0
     assert capsys.readouterr().out.startswith("forgot ")
+    assert main(["forget", *state, "NoProp: Training Neural Networks"]) == 1  # not the title
+    capsys.readouterr()
     assert main(["forget", *state, "no such paper anywhere at all"]) == 1
     err = capsys.readouterr().err
     assert "no paper seen before matches 'no such paper anywhere at all'" in err
