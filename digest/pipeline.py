@@ -200,6 +200,8 @@ def run_once(
             return report
         digest_id = store.record(gathered.dumps, recorded_rejects, new_papers, item)
         assert digest_id is not None
+        # Shown as updated once: the revised abstract is what later listings compare with.
+        store.revise([(s.matched.id, s.paper) for s in digest.updated if s.matched is not None])
         send(store, deliverer, store.get(digest_id) or item, report)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report

@@ -402,6 +402,25 @@ class Store:
                 zip(gram[order].tolist(), owner[order].tolist(), strict=True),
             )
 
+    def revise(self, papers: Sequence[tuple[int, Paper]]) -> None:
+        """Keep the revised abstract of stored papers (by id), under its keys and index
+        entries too; the earlier version's stay, so either is recognised."""
+        if not papers:
+            return
+        with self.transaction() as db:
+            for paper_id, paper in papers:
+                db.execute(
+                    "UPDATE papers SET abstract = ? WHERE id = ?", (paper.abstract, paper_id)
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
+                    [(key, paper_id) for key in match.keys(paper)],
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
+                    [(gram, paper_id) for gram in match.grams(paper)],
+                )
+
     def candidates(
         self, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
     ) -> list[list[match.Candidate]]:

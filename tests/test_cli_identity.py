@@ -149,6 +149,15 @@ def test_updated_section_is_a_setting(
     assert [u["title"] for u in result["updated"]] == [title]
     assert result["updated"][0]["revised"] is True
 
+    # Delivered once, the revision is what a later listing of it is compared with.
+    args.remove("--dry-run")
+    assert main([*args, "--format", "text", "--show-updated"]) == 0
+    write_dump(inbox / "tomorrow.txt", [(title + ".", abstract + " We release the code.")])
+    capsys.readouterr()
+    main([*args, "--format", "json", "--show-updated", "--send-empty"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["updated"] == [] and result["skipped"][0]["rule"] == "same title"
+
 
 def test_thresholds_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     os.environ["DIGEST_MATCH_TITLE"] = "30"
