@@ -40,10 +40,10 @@ class Settings:
     send_empty: bool = False
     max_dump_mb: int = 50
     # The identity rule's thresholds (0-100), see match.Thresholds and the README.
-    match_title: int = 90
+    match_title: int = 85
     match_revised: int = 80
     match_abstract: int = 95
-    match_title_only: int = 95
+    match_title_only: int = 92
     show_updated: bool = False
 
     @property

@@ -32,7 +32,7 @@ from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from digest.models import Paper, SeenPaper, Skip
 
@@ -212,10 +212,10 @@ def abstract_grams(abstract: str) -> list[int]:
 class Thresholds:
     """Similarity scores (0-100, rapidfuzz ratio of normalised text) the fuzzy rule needs."""
 
-    title: int = 90  # titles alike enough, when the abstracts also agree
+    title: int = 85  # titles alike enough, when the abstracts also agree
     revised: int = 80  # abstracts alike enough to be one paper revised, with a similar title
     abstract: int = 95  # abstracts alike enough to be one paper whatever the titles say
-    title_only: int = 95  # titles alike enough when either side has no abstract
+    title_only: int = 92  # titles alike enough when either side has no abstract
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,25 +258,27 @@ def meaningful_difference(a: str, b: str) -> bool:
     wa, wb = a.split(), b.split()
     if "".join(wa) == "".join(wb):
         return False  # only spacing differs: "PreLN" / "Pre-LN"
-    only_a = [w for w in (Counter(wa) - Counter(wb)).elements() if w not in STOPWORDS]
-    only_b = [w for w in (Counter(wb) - Counter(wa)).elements() if w not in STOPWORDS]
-    if len(only_a) != len(only_b):
-        return True
-    for word in only_a:
-        best = min(only_b, key=lambda other: Levenshtein.distance(word, other))
-        if not _slip(word, best):
-            return True
-        only_b.remove(best)
-    return False
+    only_a = list((Counter(wa) - Counter(wb)).elements())
+    only_b = list((Counter(wb) - Counter(wa)).elements())
+    for word in list(only_a):
+        if not only_b:
+            break
+        best = min(only_b, key=lambda other: OSA.distance(word, other))
+        if _slip(word, best):  # "Towrads" / "Towards"
+            only_a.remove(word)
+            only_b.remove(best)
+    # What is left must be small words a re-typed title may gain or lose.
+    return any(w not in STOPWORDS for w in only_a + only_b)
 
 
 def _slip(a: str, b: str) -> bool:
-    """A one-letter typo (two in a long word) rather than another word."""
+    """A one-letter typo (two in a long word) rather than another word. Two letters
+    swapped count as one slip ("Froward" / "Forward")."""
     if not (a.isalpha() and b.isalpha()) or _ROMAN.match(a) or _ROMAN.match(b):
         return False
     if min(len(a), len(b)) < 5:  # "GANs" / "GAPs": short words are too easily other words
         return False
-    return Levenshtein.distance(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)
+    return OSA.distance(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)
 
 
 def compare(new: Identity, old: Identity, thresholds: Thresholds) -> Verdict:

@@ -75,6 +75,8 @@ SAME = [
      "similar title, no abstract to compare"),
     ("one-letter typo, none stored", T, "", T.replace("Networks", "Netwroks"), A,
      "similar title, no abstract to compare"),
+    ("typo in a short title", "Poincar\u00e9 ResNet", "", "Poincar\u00e9 ReseNt", "",
+     "similar title, no abstract to compare"),
     ("words joined", "Pre-LN Transformers Train Stably", "", "PreLN Transformers Train Stably",
      "", "similar title, no abstract to compare"),
     ("re-titled, same abstract", T, A, "Gradient Noise Helps Very Deep Networks Learn", A,
@@ -190,6 +192,9 @@ def test_thresholds_are_settings() -> None:
     ("a", "b", "meaningful"),
     [
         ("deep networks", "deep netwroks", False),
+        ("forward learning", "froward learning", False),  # two letters swapped: one slip
+        ("towards scalable memory", "towrads scalable memory", False),  # a small word's slip
+        ("training with backprop", "training without backprop", True),
         ("deep networks", "the deep networks", False),
         ("pre ln transformers", "preln transformers", False),
         ("models part i", "models part ii", True),
