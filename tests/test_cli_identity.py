@@ -127,7 +127,11 @@ def test_seen_and_forget(
 
 
 def test_updated_section_is_a_setting(
-    inbox: Path, tmp_path: Path, seeds: list[Path], capsys: pytest.CaptureFixture[str]
+    inbox: Path,
+    tmp_path: Path,
+    seeds: list[Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state = ["--state", str(tmp_path / "s.db")]
     main(["ingest", *state, str(seeds[0])])
@@ -140,11 +144,9 @@ def test_updated_section_is_a_setting(
     main([*args, "--format", "text", "--show-updated"])
     shown = capsys.readouterr().out
     assert f"Updated since first shown\n{'-' * 25}\n\n  - {title[:40]}" in shown
-    os.environ["DIGEST_SHOW_UPDATED"] = "true"
-    try:
-        main([*args, "--format", "json"])
-    finally:
-        del os.environ["DIGEST_SHOW_UPDATED"]
+    monkeypatch.setenv("DIGEST_SHOW_UPDATED", "true")
+    main([*args, "--format", "json"])
+    monkeypatch.delenv("DIGEST_SHOW_UPDATED")
     result = json.loads(capsys.readouterr().out)
     assert [u["title"] for u in result["updated"]] == [title]
     assert result["updated"][0]["revised"] is True
@@ -159,12 +161,11 @@ def test_updated_section_is_a_setting(
     assert result["updated"] == [] and result["skipped"][0]["rule"] == "same title"
 
 
-def test_thresholds_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    os.environ["DIGEST_MATCH_TITLE"] = "30"
-    try:
-        assert main(["seen", "--state", str(tmp_path / "s.db"), "x"]) == 1
-    finally:
-        del os.environ["DIGEST_MATCH_TITLE"]
+def test_thresholds_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST_MATCH_TITLE", "30")
+    assert main(["seen", "--state", str(tmp_path / "s.db"), "x"]) == 1
     assert "DIGEST_MATCH_TITLE must be a score between 50 and 100" in capsys.readouterr().err
 
 
