@@ -107,14 +107,16 @@ def _m004_identity_index(db: sqlite3.Connection) -> None:
     rows = db.execute("SELECT id, title, abstract FROM papers").fetchall()
     for paper_id, title, abstract in rows:
         paper = Paper(title, abstract)
-        db.executemany(
-            "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
-            [(key, paper_id) for key in match.keys(paper)],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
-            [(gram, paper_id) for gram in match.grams(paper)],
-        )
+        _index(db, paper_id, paper, match.keys(paper))
+
+
+def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[str]) -> None:
+    """File a stored paper under its identity keys and its candidate-index entries."""
+    db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", [(k, paper_id) for k in keys])
+    db.executemany(
+        "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
+        [(gram, paper_id) for gram in match.grams(paper)],
+    )
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m004_identity_index]
@@ -350,14 +352,8 @@ class Store:
                         int(seen),
                     ),
                 ).lastrowid
-                db.executemany(
-                    "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
-                    [(key, paper_id) for key in keys],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
-                    [(gram, paper_id) for gram in match.grams(paper)],
-                )
+                assert paper_id is not None
+                _index(db, paper_id, paper, keys)
         return digest_id
 
     def record_seen(
@@ -412,14 +408,7 @@ class Store:
                 db.execute(
                     "UPDATE papers SET abstract = ? WHERE id = ?", (paper.abstract, paper_id)
                 )
-                db.executemany(
-                    "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
-                    [(key, paper_id) for key in match.keys(paper)],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
-                    [(gram, paper_id) for gram in match.grams(paper)],
-                )
+                _index(db, paper_id, paper, match.keys(paper))
 
     def candidates(
         self, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
