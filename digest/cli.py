@@ -76,7 +76,7 @@ def cmd_now(args: argparse.Namespace) -> int:
     if args.explain and report.digest is not None:
         from digest.render import explain
 
-        for line in explain(report.digest.skipped):
+        for line in explain(report.digest.skipped) or ["no listed paper was left out"]:
             print(line, file=sys.stderr)
     for line in report.failed:
         log.error("%s", line)

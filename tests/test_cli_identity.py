@@ -43,7 +43,9 @@ def test_now_explains_what_it_left_out(
 ) -> None:
     state = ["--state", str(tmp_path / "s.db")]
     copy_seeds(inbox, seeds[0])
-    assert main(["now", "--inbox", str(inbox), *state, "--out", str(tmp_path / "out")]) == 0
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["now", "--inbox", str(inbox), *state, *out, "--explain"]) == 0
+    assert "no listed paper was left out" in capsys.readouterr().err
     (title, abstract), (title2, _), _ = first_papers(seeds[0])
     write_dump(
         inbox / "later.txt",
