@@ -104,10 +104,11 @@ def _m004_identity_index(db: sqlite3.Connection) -> None:
         " PRIMARY KEY (gram, paper_id)) WITHOUT ROWID"
     )
     # Papers recorded before gain their arXiv, abstract and re-normalised title keys.
-    rows = db.execute("SELECT id, title, abstract FROM papers").fetchall()
-    for paper_id, title, abstract in rows:
-        paper = Paper(title, abstract)
-        _index(db, paper_id, paper, match.keys(paper))
+    rows = db.execute("SELECT id, title, abstract FROM papers ORDER BY id")
+    while chunk := rows.fetchmany(10_000):  # however many there are, a few at a time
+        for paper_id, title, abstract in chunk:
+            paper = Paper(title, abstract)
+            _index(db, paper_id, paper, match.keys(paper))
 
 
 def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[str]) -> None:
