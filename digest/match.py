@@ -22,6 +22,7 @@ for users):
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections import Counter
@@ -40,7 +41,10 @@ from digest.models import Paper, SeenPaper, Skip
 _PUNCT = re.compile(r"[\W_]+")
 # TeX as listings carry it: \textit{word}, $\mu$, \mathcal{O}; the braces and $ go as
 # punctuation, a command keeps its name so that "$\mu$P" and "μP" both read "mu p".
-_TEX_COMMAND = re.compile(r"\\(?:text[a-z]*|math[a-z]*|emph|operatorname|mbox|bf|it|rm|sf|tt)\b")
+_TEX_COMMAND = re.compile(
+    r"\\(?:text[a-z]*|math[a-z]*|emph|em|operatorname|mbox|bf|it|rm|sf|tt|sc|bfseries"
+    r"|itshape|scshape|left|right|big|Big)\b"
+)
 _TEX_ACCENT = re.compile(r"\\[`'^\"~=.]\{?([A-Za-z])\}?")
 _TEX_NAME = re.compile(r"\\([A-Za-z]+)")
 _ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
@@ -67,8 +71,9 @@ def _greek() -> dict[int, str]:
 
 
 _GREEK = _greek()
-_ASCII_FOLD = {
-    c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)
+# "n^2" reads as "n²" does, "n2", once NFKD has spelt the superscript out.
+_ASCII_FOLD = {c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)} | {
+    ord("^"): ""
 }
 
 
@@ -76,6 +81,8 @@ _ASCII_FOLD = {
 def normalise(text: str) -> str:
     """Text reduced to what identifies it: TeX markup and accents gone, Greek letters spelt
     out, case, punctuation and white space folded."""
+    if "&" in text:  # "&amp;" as some listings carry it
+        text = html.unescape(text)
     if "\\" in text:
         text = _TEX_ACCENT.sub(r"\1", text)
         text = _TEX_COMMAND.sub(" ", text)
@@ -86,7 +93,7 @@ def normalise(text: str) -> str:
     else:
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
-        text = text.translate(_GREEK).casefold()
+        text = text.translate(_GREEK).casefold().replace("^", "")
     # Text of punctuation alone keeps its characters rather than folding to nothing.
     return " ".join(_PUNCT.sub(" ", text).split()) or " ".join(text.split())
 

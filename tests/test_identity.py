@@ -216,6 +216,9 @@ def test_meaningful_difference(a: str, b: str, meaningful: bool) -> None:
         ("Pre\u2013LN \u201cTransformers\u201d", "pre ln transformers"),
         (r"$\mu$P and \textit{Hyper} $\mathcal{O}(n)$", "mu p and hyper o n"),
         ("\u03bcP", "mu p"),
+        ("\u00b5P", "mu p"),  # the micro sign
+        (r"{\em Deep} and {\sc Wide} $O(n^2)$", "deep and wide o n2"),
+        ("O(n\u00b2) Q&amp;A", "o n2 q a"),
         (r"Schr\"odinger", "schrodinger"),
         ("Schr\u00f6dinger", "schrodinger"),
         ("?!", "?!"),
