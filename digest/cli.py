@@ -17,7 +17,7 @@ from typing import Any
 
 from digest import __version__
 from digest.config import DELIVERIES, FORMATS, Settings
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 
 log = logging.getLogger("digest")
 
@@ -78,13 +78,15 @@ def cmd_now(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _deliverer(settings: Settings, *, dry_run: bool) -> Any:
+def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Any:
     from digest import deliver
 
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
     if dry_run:
         return deliver.PreviewDeliverer(settings.out, settings.format)
+    if settings.deliver == "smtp":
+        return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
     return deliver.FilesDeliverer(settings.out)
 
 
@@ -136,15 +138,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for status in ("pending", "failed"):
             for item in store.outgoing(status=status):
+                retry = ""
+                if status == "pending" and item.next_attempt:
+                    retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
+                elif status == "failed":
+                    retry = f" send it again with `digest resend {item.id}`;"
                 print(
                     f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
-                    f" {item.paper_count} papers, {item.attempts} attempts;"
+                    f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                     f" last error: {item.last_error or 'none'}"
                 )
         sent = [d for d in store.recent() if d.status == "sent"]
         for item in sent[:5]:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
-            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC")
+            how = f"; {item.delivery_note}" if item.delivery_note else ""
+            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
         for r in store.rejected_dumps(5):
             print(f"rejected: {r.file}: {r.reason}")
     return 0
@@ -153,18 +161,30 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_resend(args: argparse.Namespace) -> int:
     """Deliver a digest from the outbox again, exactly as stored (failed, pending or sent).
 
+    Mail goes out with the same bytes and Message-ID as the first time, so mail clients show
+    one message. With --to, it goes only to those addresses (for instance a recipient the
+    mail server refused), and the digest's status is left as it is.
+
     Example:
       digest resend 12
+      digest resend 12 --to ann@example.org
     """
     from digest import pipeline
     from digest.store import Store
 
     settings = _settings(args)
-    deliverer = _deliverer(settings, dry_run=False)
+    recipients = _resend_to(args.resend_to)
+    if recipients and settings.deliver != "smtp":
+        raise ConfigError("--to needs mail delivery: set DIGEST_SMTP_HOST or pass --deliver smtp")
+    deliverer = _deliverer(settings, dry_run=False, recipients=recipients)
     with Store.open(settings.state) as store, store.lock():
         item = store.get(args.id)
         if item is None:
             raise DigestError(f"no digest {args.id} in {settings.state}; see `digest status`")
+        if recipients:
+            # Only some readers get it again: the digest's own status stays as it is.
+            log.info("digest %s: %s", item.id, deliverer.deliver(item))
+            return 0
         store.requeue(item.id)
         report = pipeline.Report()
         pipeline.send(store, deliverer, item, report)
@@ -232,7 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     resend.add_argument("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
     resend.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
     resend.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    resend.add_argument(
+        "--to",
+        dest="resend_to",
+        action="append",
+        metavar="ADDRESS",
+        help="mail it only to this address (repeat, or separate with commas); needs smtp",
+    )
     return parser
+
+
+def _resend_to(values: Sequence[str] | None) -> list[str]:
+    from digest.config import addresses
+
+    if not values:
+        return []
+    return [a.addr_spec for a in addresses(", ".join(values), "--to")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,14 +3,23 @@ description of what it did, or raises DeliveryError."""
 
 from __future__ import annotations
 
+import logging
 import os
+import smtplib
+import ssl
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransientDeliveryError
 from digest.store import Outgoing
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+
+log = logging.getLogger(__name__)
 
 EXTENSIONS = {"html": "html", "text": "txt", "markdown": "md", "json": "json"}
 
@@ -49,7 +58,8 @@ def file_stem(outgoing: Outgoing) -> str:
 
 
 class FilesDeliverer:
-    """Writes the digest as HTML, text, Markdown and JSON files into a folder."""
+    """Writes the digest as HTML, text, Markdown and JSON files into a folder, and the complete
+    mail message as an .eml file: exactly what would have been mailed."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
@@ -61,6 +71,10 @@ class FilesDeliverer:
             for fmt, ext in EXTENSIONS.items():
                 path = self.out / f"{file_stem(outgoing)}.{ext}"
                 write_atomically(path, getattr(outgoing, fmt).encode("utf-8"))
+                paths.append(path)
+            if outgoing.eml:
+                path = self.out / f"{file_stem(outgoing)}.eml"
+                write_atomically(path, outgoing.eml)
                 paths.append(path)
         except OSError as e:
             raise DeliveryError(f"cannot write the digest to {self.out}: {e.strerror}") from None
@@ -97,3 +111,180 @@ class PreviewDeliverer:
             raise DeliveryError(f"cannot write the preview to {path}: {e.strerror}") from None
         print(path)
         return f"wrote preview {path}"
+
+
+def envelope(eml: bytes) -> tuple[str, list[str]]:
+    """The sender and recipients of a stored message, read from its From, To and Cc headers."""
+    from email import policy
+    from email.parser import BytesParser
+
+    headers = BytesParser(policy=policy.default).parsebytes(eml, headersonly=True)
+    senders = [a.addr_spec for a in getattr(headers["From"], "addresses", ())]
+    recipients = [
+        a.addr_spec for name in ("To", "Cc") for a in getattr(headers[name], "addresses", ())
+    ]
+    if not senders or not recipients:
+        raise DeliveryError(
+            "the stored message has no sender or no recipient; set DIGEST_FROM and DIGEST_TO"
+        )
+    return senders[0], recipients
+
+
+def _reply(e: smtplib.SMTPResponseException) -> str:
+    text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(
+        e.smtp_error
+    )
+    return f"{e.smtp_code} {' '.join(text.split())}"
+
+
+class SmtpDeliverer:
+    """Sends the stored message over SMTP, byte for byte, to the addresses in its headers.
+
+    Failures worth retrying raise TransientDeliveryError: no connection, a timeout, a 4xx
+    reply, and also a refused login or TLS problem, which are fixed in the settings, after
+    which the digest goes out by itself. A 5xx refusal of the message raises DeliveryError.
+    Recipients refused one by one while others accepted the message are reported and
+    logged; the digest counts as delivered, and `digest resend ID --to ADDRESS` sends it to
+    them once fixed.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        user: str = "",
+        password: str = "",
+        timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
+        recipients: Sequence[str] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.recipients = list(recipients)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: object) -> SmtpDeliverer:
+        """The deliverer the DIGEST_SMTP_* settings describe."""
+        return cls(
+            settings.smtp_host,
+            settings.port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def __repr__(self) -> str:
+        return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self.ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.ehlo()
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.user:
+                smtp.login(self.user, self._password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        if not outgoing.eml:
+            raise DeliveryError(
+                f"digest {outgoing.id} has no stored mail message (made before mail delivery"
+                " existed); deliver it with --deliver files"
+            )
+        sender, recipients = envelope(outgoing.eml)
+        recipients = self.recipients or recipients
+        server = f"{self.host}:{self.port}"
+        try:
+            smtp = self._connect()
+            try:
+                refused = smtp.sendmail(sender, recipients, outgoing.eml)
+            finally:
+                _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+        except smtplib.SMTPRecipientsRefused as e:
+            reasons = _refusals(e.recipients)
+            if all(code >= 500 for code, _ in e.recipients.values()):
+                raise DeliveryError(f"{server} refused every recipient: {reasons}") from None
+            raise TransientDeliveryError(f"{server} refused every recipient: {reasons}") from None
+        except smtplib.SMTPAuthenticationError as e:
+            raise TransientDeliveryError(
+                f"{server} refused the login of {self.user!r} ({_reply(e)}); check"
+                " DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            ) from None
+        except smtplib.SMTPResponseException as e:
+            if e.smtp_code >= 500:
+                raise DeliveryError(f"{server} refused the message: {_reply(e)}") from None
+            raise TransientDeliveryError(
+                f"{server} is not taking the message for now: {_reply(e)}"
+            ) from None
+        except smtplib.SMTPNotSupportedError as e:
+            raise TransientDeliveryError(
+                f"{server}: {e}; check DIGEST_SMTP_SECURITY and DIGEST_SMTP_PORT"
+            ) from None
+        except smtplib.SMTPServerDisconnected:
+            raise TransientDeliveryError(
+                f"{server} closed the connection before accepting the message"
+            ) from None
+        except ssl.SSLCertVerificationError as e:
+            raise TransientDeliveryError(
+                f"the TLS certificate of {server} cannot be trusted: {e.verify_message}"
+            ) from None
+        except ssl.SSLError as e:
+            raise TransientDeliveryError(
+                f"TLS with {server} failed ({e.reason or e}); check DIGEST_SMTP_SECURITY"
+                " and DIGEST_SMTP_PORT"
+            ) from None
+        except TimeoutError:
+            raise TransientDeliveryError(
+                f"{server} did not answer within {self.timeout:g} s (DIGEST_SMTP_TIMEOUT)"
+            ) from None
+        except (OSError, smtplib.SMTPException) as e:
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise TransientDeliveryError(f"cannot reach the mail server {server}: {why}") from None
+
+        accepted = len(recipients) - len(refused)
+        description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
+        if refused:
+            for address, reason in refused.items():
+                log.warning(
+                    "digest %s: %s refused recipient %s: %s",
+                    outgoing.id, server, address, _refusals({address: reason}),
+                )
+            description += f"; refused: {_refusals(refused)}"
+        return description
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(
+        f"{address} ({code} {' '.join(msg.decode('utf-8', 'replace').split())})"
+        for address, (code, msg) in refused.items()
+    )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -95,22 +95,26 @@ def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
 
 
 def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
-    """Render a digest into the form the outbox keeps and deliverers take."""
-    from digest import render
+    """Render a digest into the form the outbox keeps and deliverers take, the complete mail
+    message included, so that every retry sends the same bytes with the same Message-ID."""
+    from digest import mail, render
 
-    rendered = render.render_all(digest, settings.templates)
-    domain = hostname or socket.getfqdn() or "digest.invalid"
+    sender = settings.sender
+    domain = hostname or (sender.domain if sender else None) or socket.getfqdn()
+    message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    composed = mail.compose(digest, settings, message_id)
     return Outgoing(
         id=0,
         created=digest.created,
         status="pending",
-        message_id=make_msgid("digest", domain=domain),
-        subject=rendered.subject,
+        message_id=message_id,
+        subject=composed.subject,
         paper_count=len(digest.papers),
-        html=rendered.html,
-        text=rendered.text,
-        markdown=rendered.markdown,
-        json=rendered.json,
+        html=composed.html,
+        text=composed.text,
+        markdown=composed.markdown,
+        json=render.render(digest, "json", settings.templates),
+        eml=composed.eml,
     )
 
 
@@ -128,7 +132,7 @@ def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report) -> 
         store.mark_failed(item.id, str(e))
         report.failed.append(f"digest {item.id} failed: {e}")
     else:
-        store.mark_sent(item.id)
+        store.mark_sent(item.id, description)
         report.delivered.append(description)
 
 

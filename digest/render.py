@@ -85,9 +85,35 @@ def subject(digest: Digest) -> str:
     return f"Daily papers: {digest.stats.new} new ({listing_date(digest)})"
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A paper as a template shows it: its number in the digest, and the abstract to print
+    (shortened when the mail's size budget asks for it, see digest.mail)."""
+
+    number: int
+    paper: Paper
+    abstract: str
+    shortened: bool = False
+
+
+def preheader(digest: Digest, limit: int = 140) -> str:
+    """The line mail clients show after the subject: the first titles of the digest."""
+    if not digest.papers:
+        return "Nothing new today."
+    text = " · ".join(p.title for p in digest.papers[:3])
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def context(digest: Digest) -> dict[str, Any]:
-    """What every template is given."""
+    """What every template is given. `entries` are the papers shown with their abstract,
+    `compact` those listed by title only, `omitted` how many only the attachment holds."""
     return {
+        "entries": [Entry(n, p, p.abstract) for n, p in enumerate(digest.papers, 1)],
+        "compact": [],
+        "omitted": 0,
+        "attachment": None,
+        "unsubscribe": None,
+        "preheader": preheader(digest),
         "digest": digest,
         "papers": digest.papers,
         "stats": digest.stats,

@@ -84,7 +84,15 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_email_delivery_note(db: sqlite3.Connection) -> None:
+    # What the last delivery did, e.g. which recipients the mail server refused.
+    db.execute("ALTER TABLE digests ADD COLUMN delivery_note TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_email_delivery_note,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,8 @@ class Outgoing:
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
+    next_attempt: datetime | None = None
+    delivery_note: str | None = None  # what the last delivery did, refused recipients included
 
 
 def _now() -> str:
@@ -312,13 +322,13 @@ class Store:
                 )
         return digest_id
 
-    def mark_sent(self, digest_id: int) -> None:
-        """The digest was delivered: it is sent and its papers are seen."""
+    def mark_sent(self, digest_id: int, note: str | None = None) -> None:
+        """The digest was delivered: it is sent and its papers are seen. `note` says how."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET status='sent', sent_at=?, last_error=NULL,"
-                " attempts=attempts+1 WHERE id=?",
-                (_now(), digest_id),
+                " attempts=attempts+1, delivery_note=? WHERE id=?",
+                (_now(), note, digest_id),
             )
             db.execute("UPDATE papers SET seen=1 WHERE digest_id=?", (digest_id,))
 
@@ -371,4 +381,6 @@ def _outgoing(row: sqlite3.Row) -> Outgoing:
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=_dt(row["sent_at"]),
+        next_attempt=_dt(row["next_attempt_at"]),
+        delivery_note=row["delivery_note"],
     )
