@@ -10,7 +10,6 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from digest.errors import ConfigError
 
@@ -24,6 +23,11 @@ def _data_dir() -> Path:
     return user_data_path("digest", appauthor=False)
 
 
+def default_out() -> Path:
+    """Where digest files go unless DIGEST_OUT says otherwise."""
+    return _data_dir() / "digests"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a run needs to know, validated."""
@@ -32,7 +36,7 @@ class Settings:
     state: Path = field(default_factory=lambda: _data_dir() / "state.sqlite3")
     deliver: str = "files"
     format: str = "text"
-    out: Path = field(default_factory=lambda: _data_dir() / "digests")
+    out: Path | None = None  # default: default_out()
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
@@ -53,7 +57,7 @@ def env_name(name: str) -> str:
     return "DIGEST_" + name.upper()
 
 
-def _convert(name: str, kind: Any, raw: str) -> object:
+def _convert(name: str, kind: object, raw: str) -> object:
     raw = raw.strip()
     kind = str(kind)
     if "Path" in kind:

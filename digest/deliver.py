@@ -5,27 +5,31 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Protocol, TextIO
 
 from digest.errors import DeliveryError
 from digest.store import Outgoing
 
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from typing import Protocol, TextIO
+
+    class Deliverer(Protocol):
+        """Something that delivers a rendered digest."""
+
+        def deliver(self, outgoing: Outgoing) -> str:
+            """Deliver it; return a one-line description; raise DeliveryError on failure."""
+            ...
+
+
 EXTENSIONS = {"html": "html", "text": "txt", "markdown": "md", "json": "json"}
-
-
-class Deliverer(Protocol):
-    """Something that delivers a rendered digest."""
-
-    def deliver(self, outgoing: Outgoing) -> str:
-        """Deliver it; return a one-line description; raise DeliveryError on failure."""
-        ...
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old content or the whole new one, never a part:
     a temporary file beside it, flushed to disk, then renamed over it."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -51,8 +55,16 @@ def file_stem(outgoing: Outgoing) -> str:
 class FilesDeliverer:
     """Writes the digest as HTML, text, Markdown and JSON files into a folder."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path | None) -> None:
+        self._out = out
+
+    @property
+    def out(self) -> Path:
+        """The folder: as given, else the user data folder's digests/ (looked up only when
+        something is written, so a run with nothing new does not pay for it)."""
+        from digest.config import default_out
+
+        return self._out or default_out()
 
     def deliver(self, outgoing: Outgoing) -> str:
         try:

@@ -5,7 +5,6 @@ Pure: takes bytes and a name, returns values or raises ParseError. No file acces
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -132,6 +131,8 @@ def parse(data: bytes, name: str) -> Dump:
         i += 1
     if not papers:
         raise ParseError(name, NO_PAPERS, line=blocks[0][0] if blocks else None)
+    import hashlib  # here, not at the top: a run with no dumps to read never needs it
+
     return Dump(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),
