@@ -116,6 +116,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         date = dump.listing_date or "no date"
         print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
+        for warning in dump.warnings:
+            print(f"  warning: {warning}")
         for paper in dump.papers[: args.titles]:
             print(f"  - {paper.title}")
         if len(dump.papers) > args.titles:

@@ -40,6 +40,7 @@ class Dump:
     listing_date: str | None = None
     encoding: str = "utf-8"
     format: str = "text"
+    warnings: tuple[str, ...] = ()  # what was skipped inside the file, one line each
 
 
 @dataclass(frozen=True, slots=True)

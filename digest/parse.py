@@ -68,8 +68,8 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _blocks(text: str) -> Iterator[tuple[int, str]]:
-    """Paragraphs separated by blank lines, as (first line number, text joined on one line)."""
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Paragraphs separated by blank lines, as (first line number, cleaned non-empty lines)."""
     start, lines = 0, []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
@@ -77,10 +77,12 @@ def _blocks(text: str) -> Iterator[tuple[int, str]]:
                 start = number
             lines.append(line)
         elif lines:
-            yield start, clean(" ".join(lines))
+            yield start, [c for c in map(clean, lines) if c]
             lines = []
     if lines:
-        yield start, clean(" ".join(lines))
+        yield start, [c for c in map(clean, lines) if c]
+
+
 
 
 def _looks_binary(text: str) -> bool:
@@ -97,10 +99,10 @@ def parse(data: bytes, name: str) -> Dump:
     if _looks_binary(text):
         raise ParseError(name, BINARY)
 
-    blocks = [b for b in _blocks(text) if b[1]]
+    blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
     skip = 0
-    for _, block in blocks:
+    for _, block, _ in blocks:
         if _HEADER.match(block):
             skip += 1
         elif listing_date is None and _DATE.match(block):
@@ -111,24 +113,31 @@ def parse(data: bytes, name: str) -> Dump:
     blocks = blocks[skip:]
 
     papers: list[Paper] = []
+    warnings: list[str] = []
     i = 0
     while i < len(blocks):
-        line, title = blocks[i]
-        if len(title) > _TITLE_MAX:  # an abstract whose title is missing: nothing to list
-            i += 1
+        start, title, lines = blocks[i]
+        i += 1
+        if len(title) > _TITLE_MAX:
+            rest = " ".join(lines[1:])
+            if len(lines[0]) <= _TITLE_MAX and len(rest) >= _ABSTRACT_MIN:
+                # A title line with its abstract right below it, no blank line between.
+                papers.append(Paper(lines[0], rest, source=name, listing_date=listing_date))
+            else:
+                warnings.append(f"line {start}: a paragraph with no title before it; skipped")
             continue
         abstract = ""
-        if i + 1 < len(blocks):
-            following = blocks[i + 1][1]
-            if len(following) >= _ABSTRACT_MIN or len(following) > _TITLE_MAX:
-                abstract = following
-                i += 1
-            elif i + 2 >= len(blocks) or len(blocks[i + 2][1]) < _ABSTRACT_MIN:
-                # Short blocks in a row: still title, abstract while the rhythm holds.
+        if i < len(blocks):
+            following = blocks[i][1]
+            # A long paragraph after a title is its abstract. A short one is too, unless the
+            # paragraph after it is long: then this title has no abstract and the short one
+            # is the next title.
+            if len(following) >= _ABSTRACT_MIN or (
+                i + 1 >= len(blocks) or len(blocks[i + 1][1]) < _ABSTRACT_MIN
+            ):
                 abstract = following
                 i += 1
         papers.append(Paper(title, abstract, source=name, listing_date=listing_date))
-        i += 1
     if not papers:
         raise ParseError(name, NO_PAPERS, line=blocks[0][0] if blocks else None)
     import hashlib  # here, not at the top: a run with no dumps to read never needs it
@@ -139,4 +148,5 @@ def parse(data: bytes, name: str) -> Dump:
         papers=tuple(papers),
         listing_date=listing_date,
         encoding=encoding,
+        warnings=tuple(warnings),
     )

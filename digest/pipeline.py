@@ -74,9 +74,13 @@ def gather(settings: Settings, store: Store) -> Gathered:
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dumps.append(parse.parse(data, name))
+            dump = parse.parse(data, name)
         except ParseError as e:
             rejected.append((Rejected(e.file, e.why), sha))
+            continue
+        dumps.append(dump)
+        for warning in dump.warnings:
+            log.warning("%s: %s", name, warning)
     for r, _ in rejected:
         log.warning("%s: %s", r.file, r.reason)
     return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))

@@ -138,3 +138,29 @@ def test_decode_reports_encoding() -> None:
     assert decode("é".encode(), "x")[1] == "utf-8"
     assert decode("é".encode("cp1252"), "x")[1] == "cp1252"
     assert decode(b"\x81\xe9", "x") == ("\x81é", "latin-1")
+
+
+def test_title_glued_to_its_abstract() -> None:
+    abstract = "A long abstract that runs on for quite a while to make the point. " * 5
+    text = f"Daily Papers\n\nFirst Title\n{abstract}\n\nSecond Title\n{abstract}\n"
+    papers = parse(text.encode(), "x.txt").papers
+    assert [(p.title, p.abstract) for p in papers] == [
+        ("First Title", abstract.strip()),
+        ("Second Title", abstract.strip()),
+    ]
+
+
+def test_hard_wrapped_abstract_is_not_split() -> None:
+    wrapped = "\n".join(["word " * 14] * 6)
+    text = f"A Title\n\n{wrapped}\n\nAnother Title\n\n{wrapped}\n"
+    papers = parse(text.encode(), "x.txt").papers
+    assert [p.title for p in papers] == ["A Title", "Another Title"]
+    assert all(p.abstract.startswith("word word") for p in papers)
+
+
+def test_abstract_without_title_is_skipped_with_a_warning() -> None:
+    long = "This abstract is long enough to be recognised as one. " * 8
+    text = f"Daily Papers\n\n{long}\n\nA Title\n\n{long}\n"
+    dump = parse(text.encode(), "x.txt")
+    assert [p.title for p in dump.papers] == ["A Title"]
+    assert dump.warnings == ("line 3: a paragraph with no title before it; skipped",)
