@@ -50,6 +50,14 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         except UnicodeDecodeError as e:
             raise ParseError(name, f"invalid UTF-16 at byte {e.start}") from None
     if b"\x00" in data:
+        # UTF-16 saved without a byte-order mark: every other byte of ASCII text is zero.
+        sample = data[:4096]
+        for encoding, zeros in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+            if len(data) % 2 == 0 and zeros.count(0) > len(zeros) * 0.9:
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError:
+                    break
         raise ParseError(name, BINARY)
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -123,6 +131,10 @@ def parse(data: bytes, name: str) -> Dump:
             if len(lines[0]) <= _TITLE_MAX and len(rest) >= _ABSTRACT_MIN:
                 # A title line with its abstract right below it, no blank line between.
                 papers.append(Paper(lines[0], rest, source=name, listing_date=listing_date))
+            elif i < len(blocks) and len(blocks[i][1]) >= _ABSTRACT_MIN:
+                # An overlong title, followed by its abstract.
+                papers.append(Paper(title, blocks[i][1], source=name, listing_date=listing_date))
+                i += 1
             else:
                 warnings.append(f"line {start}: a paragraph with no title before it; skipped")
             continue

@@ -164,3 +164,20 @@ def test_abstract_without_title_is_skipped_with_a_warning() -> None:
     dump = parse(text.encode(), "x.txt")
     assert [p.title for p in dump.papers] == ["A Title"]
     assert dump.warnings == ("line 3: a paragraph with no title before it; skipped",)
+
+
+def test_overlong_title_keeps_its_abstract_and_the_rhythm() -> None:
+    long_title = "Attention " * 400
+    abstract = "An abstract long enough to be an abstract, and then some more words. " * 4
+    text = f"{long_title}\n\n{abstract}\n\n{BODY}"
+    papers = parse(text.encode(), "x.txt").papers
+    assert len(papers[0].title) == len(long_title.strip())
+    assert papers[0].abstract == abstract.strip()
+    assert papers[1].title == "Café: Résumé Learning for Naïve Agents"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom(encoding: str) -> None:
+    dump = parse(BODY.encode(encoding), "x.txt")
+    assert dump.papers[0].title == "Café: Résumé Learning for Naïve Agents"
+    assert dump.encoding == encoding
