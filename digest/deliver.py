@@ -48,8 +48,9 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def file_stem(outgoing: Outgoing) -> str:
-    """Output files are named by the digest's date and time: digest-2025-03-12-0700."""
-    return "digest-" + outgoing.created.strftime("%Y-%m-%d-%H%M%S")
+    """Output files are named by the digest's date and number, digest-2025-03-12-0017: a
+    retry rewrites the same files, and two digests made in the same second stay apart."""
+    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}"
 
 
 class FilesDeliverer:

@@ -46,7 +46,9 @@ words = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_s
 titles = st.lists(words, min_size=2, max_size=14).map(" ".join)
 abstracts = st.lists(words, min_size=60, max_size=120).map(lambda w: " ".join(w) + ".")
 headers = st.lists(
-    st.sampled_from(["new", "Subscribe", "Daily Papers", "byAK", "by AK and the research community"]),
+    st.sampled_from(
+        ["new", "Subscribe", "Daily Papers", "byAK", "by AK and the research community"]
+    ),
     max_size=5,
 )
 
@@ -85,8 +87,10 @@ def _tags(html: str) -> list[str]:
 
 
 @fast
-@given(st.lists(st.tuples(st.text(min_size=1, max_size=300), st.text(max_size=600)), max_size=5),
-       st.text(max_size=80))
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=300), st.text(max_size=600)), max_size=5),
+    st.text(max_size=80),
+)
 def test_renderers_never_crash_and_data_never_becomes_markup(
     raw: list[tuple[str, str]], reason: str
 ) -> None:
