@@ -78,7 +78,7 @@ def clean(text: str) -> str:
 
 def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
     """Paragraphs separated by blank lines, as (first line number, cleaned non-empty lines)."""
-    start, lines = 0, []
+    start, lines = 0, list[str]()
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             if not lines:
