@@ -8,34 +8,39 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.config
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, Settings
+from digest.config import DELIVERIES, FORMATS, Settings, default_out
 from digest.errors import ConfigError, DigestError
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from digest.deliver import Deliverer
 
 log = logging.getLogger("digest")
 
 EPILOG = "Settings can also come from DIGEST_* environment variables or an env file (.env)."
 
 
-def logging_config(verbosity: int) -> dict[str, Any]:
-    """Logging as a plain dictConfig: one line per event on stderr, suited to journald."""
-    level = {-1: "WARNING", 0: "INFO"}.get(verbosity, "DEBUG")
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "digest: %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
-        },
-        "loggers": {"digest": {"level": level, "handlers": ["stderr"], "propagate": False}},
-    }
+def log_level(verbosity: int) -> int:
+    """-q: warnings and errors only; default: one line per event; -v: debugging detail."""
+    return {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
+def configure_logging(level: int) -> None:
+    """Plain lines on stderr, suited to a terminal, journald or a log file.
+
+    Set up by hand rather than with logging.config, whose import alone costs more than the
+    rest of a run with nothing new."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("digest: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -78,13 +83,15 @@ def cmd_now(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Any:
+def _deliverer(
+    settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()
+) -> Deliverer:
     from digest import deliver
 
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
     if dry_run:
-        return deliver.PreviewDeliverer(settings.out, settings.format)
+        return deliver.PreviewDeliverer(settings.out or default_out(), settings.format)
     if settings.deliver == "smtp":
         return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
     return deliver.FilesDeliverer(settings.out)
@@ -113,6 +120,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         date = dump.listing_date or "no date"
         print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
+        for warning in dump.warnings:
+            print(f"  warning: {warning}")
         for paper in dump.papers[: args.titles]:
             print(f"  - {paper.title}")
         if len(dump.papers) > args.titles:
@@ -274,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.config.dictConfig(logging_config(-1 if args.quiet else args.verbose))
+    configure_logging(log_level(-1 if args.quiet else args.verbose))
     try:
         result: int = args.func(args)
     except DigestError as e:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from digest.errors import ConfigError
 
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
@@ -33,6 +32,11 @@ def _data_dir() -> Path:
     return user_data_path("digest", appauthor=False)
 
 
+def default_out() -> Path:
+    """Where digest files go unless DIGEST_OUT says otherwise."""
+    return _data_dir() / "digests"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a run needs to know, validated."""
@@ -41,7 +45,7 @@ class Settings:
     state: Path = field(default_factory=lambda: _data_dir() / "state.sqlite3")
     deliver: str = "files"
     format: str = "text"
-    out: Path = field(default_factory=lambda: _data_dir() / "digests")
+    out: Path | None = None  # default: default_out()
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
@@ -125,7 +129,7 @@ def subject_line(template: str, count: int, date: str) -> str:
     return " ".join(template.format(count=count, date=date).split())
 
 
-def _convert(name: str, kind: Any, raw: str) -> object:
+def _convert(name: str, kind: object, raw: str) -> object:
     raw = raw.strip()
     kind = str(kind)
     if "Path" in kind:
@@ -191,6 +195,8 @@ def _validate(s: Settings) -> None:
 
 
 def _validate_email(s: Settings) -> None:
+    import string
+
     if s.smtp_security not in SECURITIES:
         raise ConfigError(
             f"DIGEST_SMTP_SECURITY={s.smtp_security!r} is not one of {', '.join(SECURITIES)}"

@@ -5,36 +5,39 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
-import ssl
 import sys
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO
 
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.store import Outgoing
 
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    import smtplib
+    import ssl
+    from collections.abc import Sequence
+    from typing import Protocol, TextIO
+
     from digest.config import Settings
+
+    class Deliverer(Protocol):
+        """Something that delivers a rendered digest."""
+
+        def deliver(self, outgoing: Outgoing) -> str:
+            """Deliver it; return a one-line description; raise DeliveryError on failure."""
+            ...
+
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = {"html": "html", "text": "txt", "markdown": "md", "json": "json"}
 
 
-class Deliverer(Protocol):
-    """Something that delivers a rendered digest."""
-
-    def deliver(self, outgoing: Outgoing) -> str:
-        """Deliver it; return a one-line description; raise DeliveryError on failure."""
-        ...
-
-
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old content or the whole new one, never a part:
     a temporary file beside it, flushed to disk, then renamed over it."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -53,16 +56,25 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def file_stem(outgoing: Outgoing) -> str:
-    """Output files are named by the digest's date and time: digest-2025-03-12-0700."""
-    return "digest-" + outgoing.created.strftime("%Y-%m-%d-%H%M%S")
+    """Output files are named by the digest's date and number, digest-2025-03-12-0017: a
+    retry rewrites the same files, and two digests made in the same second stay apart."""
+    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}"
 
 
 class FilesDeliverer:
     """Writes the digest as HTML, text, Markdown and JSON files into a folder, and the complete
     mail message as an .eml file: exactly what would have been mailed."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path | None) -> None:
+        self._out = out
+
+    @property
+    def out(self) -> Path:
+        """The folder: as given, else the user data folder's digests/ (looked up only when
+        something is written, so a run with nothing new does not pay for it)."""
+        from digest.config import default_out
+
+        return self._out or default_out()
 
     def deliver(self, outgoing: Outgoing) -> str:
         try:
@@ -186,6 +198,9 @@ class SmtpDeliverer:
         return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
 
     def _connect(self) -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
         context = self.ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.security == "ssl":
@@ -205,6 +220,9 @@ class SmtpDeliverer:
         return smtp
 
     def deliver(self, outgoing: Outgoing) -> str:
+        import smtplib
+        import ssl
+
         if not outgoing.eml:
             raise DeliveryError(
                 f"digest {outgoing.id} has no stored mail message (made before mail delivery"
@@ -273,6 +291,8 @@ class SmtpDeliverer:
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
+    import smtplib
+
     try:
         smtp.quit()
     except (OSError, smtplib.SMTPException):

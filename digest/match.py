@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from digest.models import Paper, SeenPaper, Skip
 
-# Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN" == "Pre–LN".
+# Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN".
 _PUNCT = re.compile(r"[\W_]+")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote_plus
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +23,8 @@ class Paper:
     @property
     def link(self) -> str:
         """Where to find the paper: its arXiv page when known, else an arXiv title search."""
+        from urllib.parse import quote_plus
+
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
         return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
@@ -39,6 +40,7 @@ class Dump:
     listing_date: str | None = None
     encoding: str = "utf-8"
     format: str = "text"
+    warnings: tuple[str, ...] = ()  # what was skipped inside the file, one line each
 
 
 @dataclass(frozen=True, slots=True)

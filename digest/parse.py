@@ -5,7 +5,6 @@ Pure: takes bytes and a name, returns values or raises ParseError. No file acces
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -51,6 +50,14 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         except UnicodeDecodeError as e:
             raise ParseError(name, f"invalid UTF-16 at byte {e.start}") from None
     if b"\x00" in data:
+        # UTF-16 saved without a byte-order mark: every other byte of ASCII text is zero.
+        sample = data[:4096]
+        for encoding, zeros in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+            if len(data) % 2 == 0 and zeros.count(0) > len(zeros) * 0.9:
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError:
+                    break
         raise ParseError(name, BINARY)
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -69,19 +76,21 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _blocks(text: str) -> Iterator[tuple[int, str]]:
-    """Paragraphs separated by blank lines, as (first line number, text joined on one line)."""
-    start, lines = 0, []
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Paragraphs separated by blank lines, as (first line number, cleaned non-empty lines)."""
+    start, lines = 0, list[str]()
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             if not lines:
                 start = number
             lines.append(line)
         elif lines:
-            yield start, clean(" ".join(lines))
+            yield start, [c for c in map(clean, lines) if c]
             lines = []
     if lines:
-        yield start, clean(" ".join(lines))
+        yield start, [c for c in map(clean, lines) if c]
+
+
 
 
 def _looks_binary(text: str) -> bool:
@@ -98,10 +107,10 @@ def parse(data: bytes, name: str) -> Dump:
     if _looks_binary(text):
         raise ParseError(name, BINARY)
 
-    blocks = [b for b in _blocks(text) if b[1]]
+    blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
     skip = 0
-    for _, block in blocks:
+    for _, block, _ in blocks:
         if _HEADER.match(block):
             skip += 1
         elif listing_date is None and _DATE.match(block):
@@ -112,30 +121,44 @@ def parse(data: bytes, name: str) -> Dump:
     blocks = blocks[skip:]
 
     papers: list[Paper] = []
+    warnings: list[str] = []
     i = 0
     while i < len(blocks):
-        line, title = blocks[i]
-        if len(title) > _TITLE_MAX:  # an abstract whose title is missing: nothing to list
-            i += 1
+        start, title, lines = blocks[i]
+        i += 1
+        if len(title) > _TITLE_MAX:
+            rest = " ".join(lines[1:])
+            if len(lines[0]) <= _TITLE_MAX and len(rest) >= _ABSTRACT_MIN:
+                # A title line with its abstract right below it, no blank line between.
+                papers.append(Paper(lines[0], rest, source=name, listing_date=listing_date))
+            elif i < len(blocks) and len(blocks[i][1]) >= _ABSTRACT_MIN:
+                # An overlong title, followed by its abstract.
+                papers.append(Paper(title, blocks[i][1], source=name, listing_date=listing_date))
+                i += 1
+            else:
+                warnings.append(f"line {start}: a paragraph with no title before it; skipped")
             continue
         abstract = ""
-        if i + 1 < len(blocks):
-            following = blocks[i + 1][1]
-            if len(following) >= _ABSTRACT_MIN or len(following) > _TITLE_MAX:
-                abstract = following
-                i += 1
-            elif i + 2 >= len(blocks) or len(blocks[i + 2][1]) < _ABSTRACT_MIN:
-                # Short blocks in a row: still title, abstract while the rhythm holds.
+        if i < len(blocks):
+            following = blocks[i][1]
+            # A long paragraph after a title is its abstract. A short one is too, unless the
+            # paragraph after it is long: then this title has no abstract and the short one
+            # is the next title.
+            if len(following) >= _ABSTRACT_MIN or (
+                i + 1 >= len(blocks) or len(blocks[i + 1][1]) < _ABSTRACT_MIN
+            ):
                 abstract = following
                 i += 1
         papers.append(Paper(title, abstract, source=name, listing_date=listing_date))
-        i += 1
     if not papers:
         raise ParseError(name, NO_PAPERS, line=blocks[0][0] if blocks else None)
+    import hashlib  # here, not at the top: a run with no dumps to read never needs it
+
     return Dump(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),
         papers=tuple(papers),
         listing_date=listing_date,
         encoding=encoding,
+        warnings=tuple(warnings),
     )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 
 from digest import inbox, match, parse
-from digest.config import Settings
-from digest.deliver import Deliverer
 from digest.errors import DeliveryError, ParseError, TransientDeliveryError
 from digest.models import Digest, Dump, Rejected
 from digest.store import Outgoing, Store
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.deliver import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class Gathered:
 
 def gather(settings: Settings, store: Store) -> Gathered:
     """Read and parse every inbox file whose content was not ingested before."""
+    import hashlib
+
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
     contents: list[tuple[str, str, bytes]] = []
@@ -72,9 +74,13 @@ def gather(settings: Settings, store: Store) -> Gathered:
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dumps.append(parse.parse(data, name))
+            dump = parse.parse(data, name)
         except ParseError as e:
             rejected.append((Rejected(e.file, e.why), sha))
+            continue
+        dumps.append(dump)
+        for warning in dump.warnings:
+            log.warning("%s: %s", name, warning)
     for r, _ in rejected:
         log.warning("%s: %s", r.file, r.reason)
     return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
@@ -97,6 +103,9 @@ def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
 def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
     """Render a digest into the form the outbox keeps and deliverers take, the complete mail
     message included, so that every retry sends the same bytes with the same Message-ID."""
+    import socket
+    from email.utils import make_msgid
+
     from digest import mail, render
 
     sender = settings.sender

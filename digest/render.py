@@ -35,8 +35,14 @@ def builtin_templates() -> Path:
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax so the text shows as written; a leading `-`, `#` or `1.` too."""
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Escape Markdown syntax inside a line, so the text shows as written."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def md_block(text: str) -> str:
+    """Escape a paragraph: inline syntax, and a leading `-`, `#` or `1.` that would make it a
+    list or a heading."""
+    text = md_escape(text)
     text = re.sub(r"^([-=+#])", r"\\\1", text)
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
 
@@ -56,6 +62,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["md_block"] = md_block
     return env
 
 
