@@ -197,6 +197,9 @@ class SmtpDeliverer:
     def __repr__(self) -> str:
         return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
 
+    def _timed_out(self, server: str) -> str:
+        return f"{server} did not answer within {self.timeout:g} s (DIGEST_SMTP_TIMEOUT)"
+
     def _connect(self) -> smtplib.SMTP:
         import smtplib
         import ssl
@@ -257,7 +260,9 @@ class SmtpDeliverer:
             raise TransientDeliveryError(
                 f"{server}: {e}; check DIGEST_SMTP_SECURITY and DIGEST_SMTP_PORT"
             ) from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as e:
+            if "timed out" in str(e):  # smtplib turns a read timeout into a disconnection
+                raise TransientDeliveryError(self._timed_out(server)) from None
             raise TransientDeliveryError(
                 f"{server} closed the connection before accepting the message"
             ) from None
@@ -271,9 +276,7 @@ class SmtpDeliverer:
                 " and DIGEST_SMTP_PORT"
             ) from None
         except TimeoutError:
-            raise TransientDeliveryError(
-                f"{server} did not answer within {self.timeout:g} s (DIGEST_SMTP_TIMEOUT)"
-            ) from None
+            raise TransientDeliveryError(self._timed_out(server)) from None
         except (OSError, smtplib.SMTPException) as e:
             why = getattr(e, "strerror", None) or str(e) or type(e).__name__
             raise TransientDeliveryError(f"cannot reach the mail server {server}: {why}") from None

@@ -117,8 +117,9 @@ def shorten(text: str, limit: int = SHORT_CHARS) -> str:
 
 
 def encoded_size(html: str) -> int:
-    """Bytes of the HTML once quoted-printable encoded, as it travels in the message."""
-    return len(binascii.b2a_qp(html.encode("utf-8")))
+    """Bytes of the HTML part's body as it travels: quoted-printable, CRLF line ends."""
+    encoded = binascii.b2a_qp(html.encode("utf-8"))
+    return len(encoded) + encoded.count(b"\n")
 
 
 def inline_css(html: str) -> str:
@@ -127,7 +128,7 @@ def inline_css(html: str) -> str:
     import css_inline
 
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
-    return inliner.inline(html)
+    return inliner.inline(html).rstrip("\n") + "\n"  # as a MIME text part ends
 
 
 def _context(
