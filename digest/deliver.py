@@ -126,7 +126,8 @@ class PreviewDeliverer:
 
 
 def envelope(eml: bytes) -> tuple[str, list[str]]:
-    """The sender and recipients of a stored message, read from its From, To and Cc headers."""
+    """The sender and recipients of a stored message, read from its From, To and Cc headers:
+    what was stored is what is sent, even if DIGEST_TO changed since."""
     from email import policy
     from email.parser import BytesParser
 
@@ -135,10 +136,8 @@ def envelope(eml: bytes) -> tuple[str, list[str]]:
     recipients = [
         a.addr_spec for name in ("To", "Cc") for a in getattr(headers[name], "addresses", ())
     ]
-    if not senders or not recipients:
-        raise DeliveryError(
-            "the stored message has no sender or no recipient; set DIGEST_FROM and DIGEST_TO"
-        )
+    if not senders:
+        raise DeliveryError("the stored message has no sender (From)")
     return senders[0], recipients
 
 
@@ -233,6 +232,11 @@ class SmtpDeliverer:
             )
         sender, recipients = envelope(outgoing.eml)
         recipients = self.recipients or recipients
+        if not recipients:
+            raise DeliveryError(
+                f"digest {outgoing.id} was made without DIGEST_TO, so its message has no"
+                f" recipient; send it with `digest resend {outgoing.id} --to ADDRESS`"
+            )
         server = f"{self.host}:{self.port}"
         try:
             smtp = self._connect()

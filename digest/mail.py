@@ -105,7 +105,7 @@ def plan(total: int, fits: Callable[[Layout], bool]) -> Layout:
 
 def shorten(text: str, limit: int = SHORT_CHARS) -> str:
     """An abstract cut to about `limit` characters: at a sentence end when one is near enough,
-    else at a word, with an ellipsis."""
+    else at a word. The templates mark the cut."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -113,7 +113,7 @@ def shorten(text: str, limit: int = SHORT_CHARS) -> str:
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", head)]
     if ends and ends[-1] >= limit // 2:
         return head[: ends[-1]]
-    return head[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return head[:limit].rsplit(" ", 1)[0].rstrip(",;:")
 
 
 def encoded_size(html: str) -> int:

@@ -164,7 +164,10 @@ def run_once(
     with store.lock():
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
+                delivered = len(report.delivered)
                 send(store, deliverer, item, report)
+                if len(report.delivered) > delivered:
+                    log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
         gathered = gather(settings, store)
         digest = build(gathered, store, now)

@@ -219,3 +219,15 @@ def test_a_digest_without_a_stored_message_is_refused_plainly(
     _, deliverer = plain
     with pytest.raises(DeliveryError, match="digest 7 has no stored mail message"):
         deliverer.deliver(dataclasses.replace(make_outgoing(), eml=None))
+
+
+def test_a_digest_made_without_recipients_says_how_to_send_it(
+    plain: tuple[Handler, SmtpDeliverer],
+) -> None:
+    handler, deliverer = plain
+    item = make_outgoing(DIGEST_TO="")
+    with pytest.raises(DeliveryError, match=r"made without DIGEST_TO.*resend 7 --to ADDRESS"):
+        deliverer.deliver(item)
+    deliverer.recipients = [ANN]
+    deliverer.deliver(item)
+    assert [r.recipients for r in handler.received] == [[ANN]]
