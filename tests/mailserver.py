@@ -46,6 +46,7 @@ class Handler:
 
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     data_reply: str | None = None  # e.g. "550 5.7.1 Rejected": refuse every message
+    hang_up_in_data: bool = False  # the plug pulled after the message came in, before the reply
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
@@ -58,6 +59,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hang_up_in_data:
+            server.transport.close()
+            return "451 never seen by the client"
         if self.data_reply:
             return self.data_reply
         self.received.append(

@@ -104,6 +104,13 @@ def test_a_server_that_hangs_up_is_worth_retrying() -> None:
             deliverer.deliver(make_outgoing())
 
 
+def test_the_plug_pulled_before_the_reply_to_the_message_is_worth_retrying() -> None:
+    with smtp_server(Handler(hang_up_in_data=True)) as server:
+        deliverer = SmtpDeliverer(server.host, server.port, security="none", timeout=5)
+        with pytest.raises(TransientDeliveryError, match="closed the connection"):
+            deliverer.deliver(make_outgoing())
+
+
 def test_greeting_421_is_worth_retrying() -> None:
     with raw_server(b"421 4.3.2 Service not available, closing channel\r\n") as port:
         deliverer = SmtpDeliverer("127.0.0.1", port, security="none", timeout=5)
