@@ -170,7 +170,13 @@ def compose(
         shown = None if layout.complete else attachment
         return inline_css(html_template.render(_context(digest, layout, subject, shown, settings)))
 
+    # Escaping and encoding only add bytes: a digest whose bare text passes the budget cannot
+    # fit whole, and is not rendered whole to find out.
+    bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
+
     def fits(layout: Layout) -> bool:
+        if layout.complete and bare > budget:
+            return False
         return encoded_size(html_for(layout)) <= budget
 
     layout = plan(len(digest.papers), fits)
