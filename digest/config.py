@@ -15,6 +15,7 @@ from digest.errors import ConfigError
 
 DELIVERIES = ("files", "stdout")
 FORMATS = ("html", "text", "markdown", "json")
+PROCESSED = ("leave", "move")
 
 
 def _data_dir() -> Path:
@@ -40,6 +41,11 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
+    # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
+    schedule: str = "0 7 * * *"
+    timezone: str | None = None  # an IANA name; None means the machine's own
+    poll_seconds: float = 60.0
+    processed: str = "leave"
 
     def require_inbox(self) -> Path:
         """The inbox folder, which must exist."""
@@ -74,6 +80,11 @@ def _convert(name: str, kind: object, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{env_name(name)}={raw!r} is not a whole number") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name(name)}={raw!r} is not a number") from None
     return raw
 
 
@@ -117,3 +128,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
     if s.max_dump_mb <= 0:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
+    if not 0 < s.poll_seconds < float("inf"):
+        raise ConfigError("DIGEST_POLL_SECONDS must be a positive number of seconds")
+    if s.processed not in PROCESSED:
+        raise ConfigError(
+            f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"
+        )

@@ -13,6 +13,8 @@ from digest.store import Outgoing, Store
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from collections.abc import Set
+
     from digest.config import Settings
     from digest.deliver import Deliverer
 
@@ -47,8 +49,11 @@ class Gathered:
     known: int
 
 
-def gather(settings: Settings, store: Store) -> Gathered:
-    """Read and parse every inbox file whose content was not ingested before."""
+def gather(
+    settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None
+) -> Gathered:
+    """Read and parse every inbox file whose content was not ingested before. With `ready`,
+    only the files found exactly as listed there (same size and modification time)."""
     import hashlib
 
     folder = settings.require_inbox()
@@ -56,6 +61,8 @@ def gather(settings: Settings, store: Store) -> Gathered:
     contents: list[tuple[str, str, bytes]] = []
     rejected: list[tuple[Rejected, str | None]] = []
     for candidate in inbox.scan(folder):
+        if ready is not None and candidate not in ready:
+            continue  # still being written, or changed since it was found complete
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
         except ParseError as e:
@@ -64,6 +71,8 @@ def gather(settings: Settings, store: Store) -> Gathered:
         except OSError as e:
             rejected.append((Rejected(candidate.path.name, f"cannot read: {e.strerror}"), None))
             continue
+        if ready is not None and len(data) != candidate.size:
+            continue  # written to while being read: wait until it is complete again
         contents.append((candidate.path.name, hashlib.sha256(data).hexdigest(), data))
 
     known = store.known_dumps(sha for _, sha, _ in contents)
@@ -149,12 +158,14 @@ def run_once(
     *,
     dry_run: bool = False,
     retry_all: bool = True,
+    ready: Set[inbox.Candidate] | None = None,
 ) -> Report:
     """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
 
     Papers are recorded with their digest before delivery and count as seen only once it
     has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
-    recorded. Runs on the same state file take turns.
+    recorded. Runs on the same state file take turns. With `ready`, only those inbox files
+    are read (the service passes the files it has seen complete); otherwise every file.
     """
     report = Report()
     with store.lock():
@@ -162,7 +173,7 @@ def run_once(
             for item in store.outgoing(status="pending", due=None if retry_all else now):
                 send(store, deliverer, item, report)
 
-        gathered = gather(settings, store)
+        gathered = gather(settings, store, ready)
         digest = build(gathered, store, now)
         report.digest = digest
         report.dumps_read = len(gathered.dumps)

@@ -84,7 +84,16 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m003_service_state(db: sqlite3.Connection) -> None:
+    # What `digest serve` must remember across restarts (its last scheduled run, for the
+    # catch-up) and shows in `digest status`: a few named values.
+    db.execute(
+        "CREATE TABLE service_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m003_service_state]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +206,15 @@ class Store:
             sql = f"SELECT sha256 FROM dumps WHERE sha256 IN ({','.join('?' * len(chunk))})"
             found.update(row[0] for row in self.db.execute(sql, chunk))
         return found
+
+    def ingested_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (read and recorded, not rejected)."""
+        sql = "SELECT 1 FROM dumps WHERE sha256 = ? AND status = 'ingested'"
+        return {sha for sha in hashes if self.db.execute(sql, (sha,)).fetchone()}
+
+    def service_state(self) -> dict[str, str]:
+        """What `digest serve` recorded about itself: last and next runs, pid, schedule."""
+        return {row[0]: row[1] for row in self.db.execute("SELECT key, value FROM service_state")}
 
     def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
         """The stored papers recorded under any of these identity keys."""
@@ -340,6 +358,18 @@ class Store:
                 " WHERE id=?",
                 (error, digest_id),
             )
+
+    def set_service_state(self, **values: str | None) -> None:
+        """Record values about `digest serve` in one transaction; None removes one."""
+        now = _now()
+        with self.transaction() as db:
+            for key, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM service_state WHERE key = ?", (key,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO service_state VALUES (?, ?, ?)", (key, value, now)
+                    )
 
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
