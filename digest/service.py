@@ -236,7 +236,8 @@ class Service:
         self.watch = Watch()
         self.hashes: dict[Candidate, str] = {}  # content hash of each ready file read so far
         self.next_run: datetime | None = None
-        self._problem: str | None = None  # the last poll failure, logged once until it changes
+        self.runs = 0  # scheduled runs finished since start
+        self._problems: dict[str, str] = {}  # ongoing failures by kind, each logged once
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -250,14 +251,15 @@ class Service:
             folder = self.settings.require_inbox()
             found = inbox.scan(folder)
         except DigestError as e:
-            self._report_problem(str(e))
+            self._report_problem("inbox", str(e))
             return []
         except OSError as e:
-            self._report_problem(f"cannot read the inbox {self.settings.inbox}: {e.strerror}")
+            self._report_problem(
+                "inbox", f"cannot read the inbox {self.settings.inbox}: {e.strerror}"
+            )
             return []
-        if self._problem is not None:
+        if self._problems.pop("inbox", None) is not None:
             log.info("inbox %s can be read again", folder)
-            self._problem = None
         newly = self.watch.update(found)
         hashes = {c: sha for c, sha in self.hashes.items() if c in self.watch.ready}
         for candidate in newly:
@@ -268,10 +270,11 @@ class Service:
         self.retry_due(store)
         return newly
 
-    def _report_problem(self, message: str) -> None:
-        if message != self._problem:
+    def _report_problem(self, kind: str, message: str) -> None:
+        # A service running for months must not repeat the same line every poll.
+        if self._problems.get(kind) != message:
             log.error("%s", message)
-            self._problem = message
+            self._problems[kind] = message
 
     def _announce(self, store: Store, folder: Path, candidate: Candidate) -> str | None:
         """Log a file that became complete; return its content hash when it could be read."""
@@ -325,6 +328,8 @@ class Service:
         except Exception as e:  # a bug or a broken disk: say so, keep serving
             log.error("scheduled run failed: %s: %s", type(e).__name__, e)
             log.debug("the failure in detail", exc_info=True)
+        finally:
+            self.runs += 1
 
     def _run(
         self,
@@ -422,7 +427,8 @@ class Service:
                 while not stop.wait(self.settings.poll_seconds):
                     self._safely(self.poll, store)
                     if missed is not None:  # now the files found at start are proven complete
-                        scheduler.add_job(self.run_scheduled, id="catch-up")
+                        if self.runs == 0:  # else the schedule has made up for it already
+                            scheduler.add_job(self.run_scheduled, id="catch-up")
                         missed = None
                     self._safely(self._note_next_run, store, scheduler)
                 scheduler.shutdown(wait=True)
@@ -460,7 +466,9 @@ class Service:
         try:
             step(*args)
         except Exception as e:  # a locked or broken state file: say so once, keep going
-            self._report_problem(f"{type(e).__name__}: {e}")
+            self._report_problem(step.__name__, f"{type(e).__name__}: {e}")
+        else:
+            self._problems.pop(step.__name__, None)
 
 
 def _unchanged(candidate: Candidate) -> bool:

@@ -278,6 +278,21 @@ def test_a_pending_digest_is_retried_on_a_poll_once_its_backoff_has_passed(
     assert "pending digest delivered: delivered digest 1" in caplog.text
 
 
+def test_an_unreadable_inbox_is_reported_once_until_it_is_back(
+    inbox: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(inbox=inbox, state=tmp_path / "state.sqlite3")
+    service = Service(settings, Flaky(), DAILY, UTC_ZONE)
+    with Store.open(settings.state) as store, caplog.at_level("INFO", logger="digest"):
+        inbox.rename(tmp_path / "away")
+        for _ in range(3):
+            service.poll(store)
+        (tmp_path / "away").rename(inbox)
+        service.poll(store)
+    assert caplog.text.count("is not a folder") == 1
+    assert f"inbox {inbox} can be read again" in caplog.text
+
+
 def test_processed_dumps_move_to_a_folder_inside_the_inbox(
     inbox: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -528,6 +543,9 @@ def test_first_signal_lets_the_run_finish_a_second_stops_at_once(
                     serve.proc.send_signal(signal.SIGTERM)
                     assert serve.proc.wait(3) == 128 + signal.SIGTERM
                     assert "SIGTERM again: stopping at once" in serve.text()
+                    status = digest_cli(tmp_path, "status", env=serve.env).stdout
+                    assert "service: not running (started 20" in status
+                    assert "ended without a clean stop" in status
                 else:
                     time.sleep(0.5)
                     assert serve.proc.poll() is None  # still finishing its run
