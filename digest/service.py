@@ -71,7 +71,13 @@ def zone(name: str | None) -> tzinfo:
     if not name:
         from tzlocal import get_localzone
 
-        return get_localzone()
+        try:
+            return get_localzone()
+        except (LookupError, ValueError, OSError) as e:
+            why = " ".join(str(e.args[0] if e.args else e).split())  # KeyError quotes its text
+            raise ConfigError(
+                f"cannot tell this machine's time zone ({why}); set DIGEST_TIMEZONE"
+            ) from None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -314,7 +320,7 @@ class Service:
         Never raises: a failure is one log line and the service carries on."""
         started = self.now()
         ready, hashes = self.watch.ready, self.hashes
-        log.debug("scheduled run started with %d complete files", len(ready))
+        log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
             with Store.open(self.settings.state) as store:
                 result, ok = self._run(store, started, ready, hashes)

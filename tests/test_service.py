@@ -456,8 +456,8 @@ def test_serve_takes_complete_files_only_delivers_once_and_survives_a_restart(
 
     again = Serve(tmp_path, inbox, out)
     serves.append(again)
-    again.wait_for("scheduled run started with 3 complete files", timeout=10)
-    again.wait_for("scheduled run started with 3 complete files", count=2)
+    again.wait_for("scheduled run started; complete files in the inbox: 3", timeout=10)
+    again.wait_for("scheduled run started; complete files in the inbox: 3", count=2)
     assert again.stop() == 0
     found = digests(out)
     assert len(found) == 2 or sum(len(d) for d in found) == len(expected)
@@ -485,7 +485,7 @@ def test_digest_now_beside_a_running_service_never_repeats_a_paper(
             serve.wait_for(f"read {seed.name}")
         now = digest_cli(tmp_path, "now", "--out", str(once), env=serve.env)
         assert now.returncode == 0, now.stderr
-    serve.wait_for("scheduled run started with 5 complete files", count=2)
+    serve.wait_for("scheduled run started; complete files in the inbox: 5", count=2)
     assert serve.stop() == 0
     assert digests(served) and digests(once), "both should have delivered something"
     # The outbox holds exactly what was delivered (digest files written in the same second
@@ -536,7 +536,7 @@ def test_first_signal_lets_the_run_finish_a_second_stops_at_once(
             with store.lock():
                 serve = Serve(tmp_path, inbox, out)
                 serves.append(serve)
-                serve.wait_for(f"scheduled run started with {files} complete files")
+                serve.wait_for(f"scheduled run started; complete files in the inbox: {files}")
                 serve.proc.send_signal(signal.SIGTERM)
                 serve.wait_for("SIGTERM: stopping once the current run is done")
                 if again:
