@@ -419,25 +419,27 @@ class Service:
                 scheduler.add_job(self.run_scheduled, self.trigger, id="digest")
                 missed = self._start(store)
                 scheduler.start()
-                self._note_next_run(store, scheduler)
-                log.info(
-                    "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
-                    " state %s; delivery: %s",
-                    self.settings.inbox, self.settings.poll_seconds, self.settings.schedule,
-                    self.tz, _when(self.next_run), self.settings.state,
-                    describe_delivery(self.settings),
-                )
-                if missed is not None:
-                    log.info("the run due %s was missed while stopped; running once shortly",
-                             _when(missed))
-                while not stop.wait(self.settings.poll_seconds):
-                    self._safely(self.poll, store)
-                    if missed is not None:  # now the files found at start are proven complete
-                        if self.runs == 0:  # else the schedule has made up for it already
-                            scheduler.add_job(self.run_scheduled, id="catch-up")
-                        missed = None
-                    self._safely(self._note_next_run, store, scheduler)
-                scheduler.shutdown(wait=True)
+                try:
+                    self._note_next_run(store, scheduler)
+                    log.info(
+                        "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
+                        " state %s; delivery: %s",
+                        self.settings.inbox, self.settings.poll_seconds, self.settings.schedule,
+                        self.tz, _when(self.next_run), self.settings.state,
+                        describe_delivery(self.settings),
+                    )
+                    if missed is not None:
+                        log.info("the run due %s was missed while stopped; running once shortly",
+                                 _when(missed))
+                    while not stop.wait(self.settings.poll_seconds):
+                        self._safely(self.poll, store)
+                        if missed is not None:  # the files found at start are proven complete
+                            if self.runs == 0:  # else the schedule has made up for it already
+                                scheduler.add_job(self.run_scheduled, id="catch-up")
+                            missed = None
+                        self._safely(self._note_next_run, store, scheduler)
+                finally:
+                    scheduler.shutdown(wait=True)  # lets the running job finish
                 store.set_service_state(stopped_at=self.now().isoformat(), next_run=None)
         finally:
             for sig, handler in previous.items():
