@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransientDeliveryError
 from digest.store import Outgoing
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -75,8 +75,10 @@ class FilesDeliverer:
                 path = self.out / f"{file_stem(outgoing)}.{ext}"
                 write_atomically(path, getattr(outgoing, fmt).encode("utf-8"))
                 paths.append(path)
-        except OSError as e:
-            raise DeliveryError(f"cannot write the digest to {self.out}: {e.strerror}") from None
+        except OSError as e:  # a full disk or a permission can be fixed: try again next run
+            raise TransientDeliveryError(
+                f"cannot write the digest to {self.out}: {e.strerror}"
+            ) from None
         return "wrote " + ", ".join(str(p) for p in paths)
 
 

@@ -154,14 +154,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken at once so concurrent writers queue up."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One short write transaction, taken at once so concurrent writers queue up.
+
+        A failure of the file itself (disk full, I/O error) becomes a StoreError; the
+        transaction is rolled back, so the state stays as it was before."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"state file {self.path} cannot be written: {e}") from None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
