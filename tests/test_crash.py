@@ -143,3 +143,37 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     }
     assert {title_key(t) for t in titles} == expected
     assert len(titles) == len(expected)  # none twice
+
+
+def test_concurrent_runs_never_show_a_paper_twice(
+    inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    state, out = tmp_path / "state.sqlite3", tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "digest",
+        "now",
+        "--inbox",
+        str(inbox),
+        "--state",
+        str(state),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    for seed in seeds:
+        shutil.copy(seed, inbox)
+    runs = [subprocess.Popen(cmd, env=env) for _ in range(4)]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0, 0, 0]
+    titles = [
+        title_key(p["title"])
+        for f in out.glob("*.json")
+        for p in json.loads(f.read_text())["papers"]
+    ]
+    expected = {title_key(p.title) for s in seeds for p in parse(s.read_bytes(), s.name).papers}
+    assert sorted(titles) == sorted(expected)
+    assert (
+        len(list(out.glob("*.json"))) == 1
+    )  # one run made the digest; the others found nothing new
