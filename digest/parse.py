@@ -203,7 +203,7 @@ def detect(text: str) -> str:
 
 # arXiv identifiers, new style (2503.01234v2) and old (hep-th/9901001), the version dropped.
 _ARXIV_ID = re.compile(r"(?i)^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$")
-_PAGE_ID = re.compile(r"^[\w.\-/]{1,64}$")  # what may go into a paper page's address
+_PAGE_ID = re.compile(r"^\w[\w.\-]{0,63}$")  # what may go into a paper page's address
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 HF_PAPERS = "https://huggingface.co/papers/"
 

@@ -183,6 +183,9 @@ def run_once(
         # Excluded papers go with the digest too, so that they are not offered again.
         new_papers = [(p, match.keys(p)) for p in digest.new_papers]
         recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+        if not dry_run:
+            # A paper seen before under its title may come back under its arXiv id alone.
+            store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
 
         if not digest.stats.new and not settings.send_empty:
             if not dry_run:
