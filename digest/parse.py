@@ -108,8 +108,8 @@ def parse(data: bytes, name: str) -> Dump:
     kind = detect(text)
     if kind != "text":
         read = parse_json if kind == "json" else parse_html
-        papers, date, notes = read(text, name)
-        return _dump(data, name, papers, date, encoding, notes, kind)
+        found, date, notes = read(text, name)
+        return _dump(data, name, found, date, encoding, notes, kind)
 
     blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
@@ -448,8 +448,10 @@ def _page_date(soup: BeautifulSoup, text: str) -> str | None:
     """The day the page lists, from its own address: canonical link, og:url, or the
     "saved from url" comment browsers add. Not from other links: those go to other days."""
     candidates = [text[:2048]]
+    from bs4 import Tag
+
     for tag in (soup.find("link", rel="canonical"), soup.find("meta", property="og:url")):
-        if tag is not None:
+        if isinstance(tag, Tag):
             candidates.append(str(tag.get("href") or tag.get("content") or ""))
     for candidate in candidates:
         match = _PAGE_DATE.search(candidate)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -130,9 +130,15 @@ def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
     reader's words marked: *word* in text, **word** in Markdown, <mark> in HTML."""
     import markupsafe
 
-    escape = {"markdown": md_escape, "html": markupsafe.escape, "text": str}[fmt]
+    escapes: dict[str, Callable[[str], str]] = {
+        "markdown": md_escape,
+        "html": markupsafe.escape,
+        "text": str,
+    }
+    escape = escapes[fmt]
     opening, closing = _MARKS[fmt]
-    out, at = [], 0
+    out: list[str] = []
+    at = 0
     for start, end in [*spans(text, patterns), (len(text), len(text))]:
         before = text[at:start]
         # Only the start of the text can make a Markdown paragraph a heading or a list.

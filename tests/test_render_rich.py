@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +172,28 @@ def test_mark(fmt: str, text: str, out: str) -> None:
 
 def test_summary_counts_exclusions() -> None:
     assert summary(rich()) == "3 new papers of 4 in 1 dump; 1 excluded"
+
+
+SNIPPET = Path(__file__).resolve().parent / "fixtures" / "html-snippet"
+
+
+def test_html_blocks_for_the_richer_fields_are_escaped_and_complete() -> None:
+    hostile = Paper(
+        "<script>x</script> Diffusion", "A <b>diffusion</b> abstract.", source="d.json",
+        page_url="https://huggingface.co/papers/2501.00001", arxiv_id="2501.00001",
+        authors=("Ada <Lovelace>",), upvotes=3,
+    )
+    digest = rich()
+    digest = Digest(
+        papers=(hostile, *digest.papers), more=digest.more, excluded=digest.excluded,
+        highlights=digest.highlights, highlight=digest.highlight, dumps=digest.dumps,
+        created=WHEN,
+    )
+    html = render(digest, "html", SNIPPET)
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "A. &lt;Lovelace&gt;" in html
+    assert "&lt;b&gt;<mark " in html and ">diffusion</mark>&lt;/b&gt;" in html
+    assert '<a href="https://github.com/huggingface/smollm"' in html
+    assert "&#9650; 57" in html
+    assert "Also new (1 more)" in html and "A Plain Text Listing" in html
+    assert "1 new paper was left out by your exclusions" in html
