@@ -383,7 +383,7 @@ def _most_common(values: Iterator[str | None] | list[str | None]) -> str | None:
 
 # -- a page saved from a browser (HTML) --------------------------------------------------------
 
-_PAPER_HREF = re.compile(r"(?:^|//huggingface\.co)/papers/([\w.\-]*\d[\w.\-]*)/?(?:[?#].*)?$")
+_PAPER_HREF = re.compile(r"(?:^|//[^/]+)/papers/([\w.\-]*\d[\w.\-]*)/?(?:[?#].*)?$")
 _PAGE_DATE = re.compile(r"/papers(?:/date/|\?date=)(\d{4}-\d{2}-\d{2})")
 _ABSTRACT_IN_CARD = 80  # shorter paragraphs in a card are captions, not an abstract
 

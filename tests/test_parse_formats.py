@@ -166,11 +166,14 @@ def test_html_tolerates_minimal_markup() -> None:
     page = (
         b"<html><body><h3><a href='/papers/2501.00001'>A  Bare\n Title</a></h3>"
         b"<h3><a href='/papers?date=2025-01-02'>Not a paper</a></h3>"
+        b"<h2><a href='https://huggingface.co/papers/date/2025-01-02'>Nor this</a></h2>"
+        b"<h3><a href='https://hf-mirror.com/papers/2501.00003#community'>Mirrored</a></h3>"
         b"<h3><a href='/papers/2501.00002'>Unclosed <b>markup"
     )
     papers = parse(page, "bare.html").papers
     assert [(p.title, p.arxiv_id) for p in papers] == [
         ("A Bare Title", "2501.00001"),
+        ("Mirrored", "2501.00003"),
         ("Unclosed markup", "2501.00002"),
     ]
 
