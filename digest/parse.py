@@ -234,7 +234,7 @@ def parse_json(text: str, name: str) -> Read:
     if items is None:
         raise ParseError(name, "JSON, but not a Daily Papers list: expected an array of papers")
     papers = _papers_of_items(items, name, warnings)
-    if not papers:
+    if items and not papers:  # an empty list is a day without papers, not a broken file
         raise ParseError(name, "no papers found in the JSON: no item has an id or a title")
     return papers, _most_common(p.listing_date for p in papers), warnings
 

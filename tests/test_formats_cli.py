@@ -175,3 +175,13 @@ def test_check_names_each_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert "daily_papers_2024.json: json dump, utf-8, 3 papers, Feb 28" in out
     assert "warning: item 4: no paper id or title; skipped" in out
     assert "daily_papers_page.html: html dump, utf-8, 3 papers, Apr 1" in out
+
+
+def test_an_empty_api_response_is_read_and_delivers_nothing(
+    capsys: pytest.CaptureFixture[str], inbox: Path, tmp_path: Path
+) -> None:
+    (inbox / "weekend.json").write_text("[]")
+    assert now(capsys, inbox, tmp_path) == {}
+    with Store.open(tmp_path / "state.sqlite3") as store:
+        assert store.counts()["dumps"] == 1
+        assert store.rejected_dumps() == []

@@ -224,7 +224,6 @@ def test_a_download_cut_short_keeps_the_complete_items() -> None:
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        (b"[]", "no papers found in the JSON"),
         (b'[{"paper": {"upvotes": 3}}]', "no papers found in the JSON"),
         (b'{"error": "Invalid"}', "JSON, but not a Daily Papers list"),
         (b'{"title": ', "not valid JSON"),
@@ -243,3 +242,8 @@ def test_text_titles_in_json_are_cleaned() -> None:
     item = {"paper": {"id": "2501.00001", "title": "Bidi \u202eevil\u202c\x07 title"}}
     (paper,) = parse(json.dumps([item]).encode(), "x.json").papers
     assert paper.title == "Bidi evil title"
+
+
+def test_an_empty_list_is_a_day_without_papers() -> None:
+    dump = parse(b"[]\n", "weekend.json")
+    assert (dump.format, dump.papers, dump.warnings) == ("json", (), ())
