@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.errors import ParseError
 from digest.parse import detect, parse
@@ -247,3 +249,54 @@ def test_text_titles_in_json_are_cleaned() -> None:
 def test_an_empty_list_is_a_day_without_papers() -> None:
     dump = parse(b"[]\n", "weekend.json")
     assert (dump.format, dump.papers, dump.warnings) == ("json", (), ())
+
+
+# Any JSON at all, shaped like the API or not: a Dump or a one-line ParseError, never a crash.
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_JSON = st.recursive(
+    _SCALARS,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(
+            ["paper", "id", "title", "summary", "authors", "name", "upvotes", "publishedAt",
+             "submittedOnDailyAt", "githubRepo", "projectPage", "ai_keywords", "numComments",
+             "dailyPapers", "papers"]
+        )
+        | st.text(max_size=5),
+        children,
+        max_size=6,
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_any_json_parses_or_fails_with_a_parse_error(value: object) -> None:
+    try:
+        dump = parse(json.dumps(value).encode(), "any.json")
+    except ParseError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(p.title for p in dump.papers)
+
+
+_PAGE_PARTS = st.sampled_from(
+    ["<article>", "</article>", "<h3>", "</h3>", "<h2 class='x'>", "<a href='/papers/2501.00001'>",
+     "<a href='https://huggingface.co/papers/2501.00002v1#community'>", "</a>", "<p>", "<ul>",
+     "<li title='Ada Lovelace'>", "<div class='leading-none'>", "12", "</div>", "&amp;",
+     "<div data-props='{\"dailyPapers\": [{\"paper\": {\"id\": \"2501.00003\"}}]}'>",
+     "<div data-props='{\"dailyPapers\": 3}'>", "<div data-props='{\"dailyPapers\"'>",
+     "<!-- c -->", "<script>", "</script>"]
+) | st.text(max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PAGE_PARTS, max_size=30))
+def test_any_page_parses_or_fails_with_a_parse_error(parts: list[str]) -> None:
+    try:
+        dump = parse(("<html><body>" + "".join(parts)).encode(), "any.html")
+    except ParseError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(p.title and p.page_url for p in dump.papers)
