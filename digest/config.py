@@ -40,6 +40,11 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
+    # The reader's interests: comma-separated words or regular expressions, an order, a cap.
+    highlight: str = ""
+    exclude: str = ""
+    order: str = "highlights"
+    max_papers: int = 0  # papers shown in full; the rest are listed by title (0: no cap)
 
     def require_inbox(self) -> Path:
         """The inbox folder, which must exist."""
@@ -117,3 +122,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
     if s.max_dump_mb <= 0:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
+    _validate_interests(s)
+
+
+def _validate_interests(s: Settings) -> None:
+    from digest import select
+
+    select.interests(s)  # every term must compile
+    if s.order not in select.ORDERS:
+        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(select.ORDERS)}")
+    if s.max_papers < 0:
+        raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

@@ -319,6 +319,14 @@ class Store:
                 )
         return digest_id
 
+    def add_keys(self, keys: Iterable[tuple[int, Sequence[str]]]) -> None:
+        """Record more identity keys for papers already stored, as (paper id, keys): what a
+        later listing taught about them (an arXiv id first met after a text dump's title)."""
+        rows = [(key, paper_id) for paper_id, ks in keys for key in ks]
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", rows)
+
     def mark_sent(self, digest_id: int) -> None:
         """The digest was delivered: it is sent and its papers are seen."""
         with self.transaction() as db:
