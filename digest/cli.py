@@ -240,6 +240,17 @@ def _command(
     return parser
 
 
+def _interest_flags(parser: argparse.ArgumentParser) -> None:
+    """The reader's interests, for commands that make a digest."""
+    from digest.select import ORDERS
+
+    add = parser.add_argument
+    add("--highlight", metavar="TERMS", help="words or regexes to put first (DIGEST_HIGHLIGHT)")
+    add("--exclude", metavar="TERMS", help="words or regexes to leave out (DIGEST_EXCLUDE)")
+    add("--order", choices=ORDERS, help="order of the papers (DIGEST_ORDER)")
+    add("--max-papers", type=int, metavar="N", help="papers in full (DIGEST_MAX_PAPERS)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -265,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
     now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
     now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
+
+    _interest_flags(now)
 
     check = _command(sub, "check", cmd_check, common)
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -41,6 +41,11 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
+    # The reader's interests: comma-separated words or regular expressions, an order, a cap.
+    highlight: str = ""
+    exclude: str = ""
+    order: str = "highlights"
+    max_papers: int = 0  # papers shown in full; the rest are listed by title (0: no cap)
     # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # an IANA name; None means the machine's own
@@ -134,3 +139,14 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"
         )
+    _validate_interests(s)
+
+
+def _validate_interests(s: Settings) -> None:
+    from digest import select
+
+    select.interests(s)  # every term must compile
+    if s.order not in select.ORDERS:
+        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(select.ORDERS)}")
+    if s.max_papers < 0:
+        raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

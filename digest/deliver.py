@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransientDeliveryError
 from digest.store import Outgoing
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -48,8 +48,9 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def file_stem(outgoing: Outgoing) -> str:
-    """Output files are named by the digest's date and time: digest-2025-03-12-0700."""
-    return "digest-" + outgoing.created.strftime("%Y-%m-%d-%H%M%S")
+    """Output files are named by the digest's date and number, digest-2025-03-12-0017: a
+    retry rewrites the same files, and two digests made in the same second stay apart."""
+    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}"
 
 
 class FilesDeliverer:
@@ -74,8 +75,10 @@ class FilesDeliverer:
                 path = self.out / f"{file_stem(outgoing)}.{ext}"
                 write_atomically(path, getattr(outgoing, fmt).encode("utf-8"))
                 paths.append(path)
-        except OSError as e:
-            raise DeliveryError(f"cannot write the digest to {self.out}: {e.strerror}") from None
+        except OSError as e:  # a full disk or a permission can be fixed: try again next run
+            raise TransientDeliveryError(
+                f"cannot write the digest to {self.out}: {e.strerror}"
+            ) from None
         return "wrote " + ", ".join(str(p) for p in paths)
 
 

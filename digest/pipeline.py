@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from digest.config import Settings
     from digest.deliver import Deliverer
+    from digest.select import Interests
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +96,29 @@ def gather(
     return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
 
 
-def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
-    """Decide which of the gathered papers are new and make the Digest."""
+def build(
+    gathered: Gathered, store: Store, now: datetime, wants: Interests | None = None
+) -> Digest:
+    """Decide which of the gathered papers are new and make the Digest, shaped by the
+    reader's interests (highlights first, exclusions left out, a cap on full entries)."""
+    from digest import select
+
     papers = [p for d in gathered.dumps for p in d.papers]
     seen = store.lookup(k for p in papers for k in match.keys(p))
     decision = match.decide(papers, seen)
+    wants = wants or select.Interests()
+    repeats = (s.paper for s in decision.skipped if s.matched is None)
+    chosen = select.select(select.enrich(decision.new, repeats), wants)
     return Digest(
-        papers=decision.new,
+        papers=chosen.full,
         skipped=decision.skipped,
         rejected=tuple(r for r, _ in gathered.rejected),
         dumps=gathered.dumps,
         created=now,
+        more=chosen.more,
+        excluded=chosen.excluded,
+        highlights=chosen.highlights,
+        highlight=tuple(t.pattern for t in wants.highlight),
     )
 
 
@@ -124,7 +137,7 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
         status="pending",
         message_id=make_msgid("digest", domain=domain),
         subject=rendered.subject,
-        paper_count=len(digest.papers),
+        paper_count=digest.stats.new,
         html=rendered.html,
         text=rendered.text,
         markdown=rendered.markdown,
@@ -174,16 +187,21 @@ def run_once(
                 send(store, deliverer, item, report)
 
         gathered = gather(settings, store, ready)
-        digest = build(gathered, store, now)
+        digest = build(gathered, store, now, _interests(settings))
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
-        new_papers = [(p, match.keys(p)) for p in digest.papers]
+        # Excluded papers go with the digest too, so that they are not offered again.
+        new_papers = [(p, match.keys(p)) for p in digest.new_papers]
         recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+        if not dry_run:
+            # A paper seen before under its title may come back under its arXiv id alone.
+            store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
 
-        if not digest.papers and not settings.send_empty:
+        if not digest.stats.new and not settings.send_empty:
             if not dry_run:
-                store.record(gathered.dumps, recorded_rejects, [])
+                # Nothing to deliver: what the reader excluded is done with at once.
+                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
             else:
@@ -199,6 +217,12 @@ def run_once(
         send(store, deliverer, store.get(digest_id) or item, report)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report
+
+
+def _interests(settings: Settings) -> Interests:
+    from digest import select
+
+    return select.interests(settings)
 
 
 def _summary(digest: Digest) -> str:

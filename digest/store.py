@@ -163,14 +163,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken at once so concurrent writers queue up."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One short write transaction, taken at once so concurrent writers queue up.
+
+        A failure of the file itself (disk full, I/O error) becomes a StoreError; the
+        transaction is rolled back, so the state stays as it was before."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"state file {self.path} cannot be written: {e}") from None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -329,6 +336,14 @@ class Store:
                     [(key, paper_id) for key in keys],
                 )
         return digest_id
+
+    def add_keys(self, keys: Iterable[tuple[int, Sequence[str]]]) -> None:
+        """Record more identity keys for papers already stored, as (paper id, keys): what a
+        later listing taught about them (an arXiv id first met after a text dump's title)."""
+        rows = [(key, paper_id) for paper_id, ks in keys for key in ks]
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", rows)
 
     def mark_sent(self, digest_id: int) -> None:
         """The digest was delivered: it is sent and its papers are seen."""
