@@ -559,10 +559,11 @@ def service_running(state: Path) -> bool:
 
 
 def status_lines(store: Store) -> list[str]:
-    """What `digest status` says about the service: running or not, next and last runs."""
+    """What `digest status` says about the service: running or not, next and last runs.
+    Nothing when `digest serve` never ran with this state file (digest now from cron)."""
     state = store.service_state()
     if "started_at" not in state:
-        return ["service: digest serve has never run with this state file"]
+        return []
     started = _when(_parse_time(state["started_at"]))
     if service_running(store.path):
         lines = [
