@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, Settings, default_out
+from digest.config import DELIVERIES, FORMATS, PROCESSED, Settings, default_out
 from digest.errors import ConfigError, DigestError
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -164,7 +164,43 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
         for r in store.rejected_dumps(5):
             print(f"rejected: {r.file}: {r.reason}")
+        from digest import service
+
+        for line in service.status_lines(store):
+            print(line)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run as a service: watch the inbox and deliver the digest on a schedule, until stopped.
+
+    A dump is taken once complete (the same size and time on two checks in a row) and goes
+    into the next scheduled digest. The schedule is a crontab line, @hourly, @daily, @weekly
+    or `every N[s|m|h]`; a run missed while stopped is made up once on start. SIGTERM or
+    Ctrl-C stops it once the current run is done; a second one stops it at once.
+
+    Example:
+      digest serve --inbox ~/papers --schedule '0 7 * * *' --timezone Europe/Paris
+      digest serve --inbox ~/papers --schedule 'every 6h' --processed move
+    """
+    from digest import service
+
+    settings = _settings(args)
+    _service_logging()
+    return service.serve(settings, _deliverer(settings, dry_run=False))
+
+
+def _service_logging() -> None:
+    # journald stamps each line itself; a terminal or a plain log file needs the time.
+    if not os.environ.get("JOURNAL_STREAM"):
+        stamped = logging.Formatter("%(asctime)s digest: %(message)s", "%Y-%m-%d %H:%M:%S%z")
+        for handler in log.handlers:
+            handler.setFormatter(stamped)
+    # The scheduler's own warnings (a run skipped or late) go to the same place.
+    scheduler_log = logging.getLogger("apscheduler")
+    scheduler_log.handlers[:] = log.handlers
+    scheduler_log.setLevel(logging.WARNING)
+    scheduler_log.propagate = False
 
 
 def cmd_resend(args: argparse.Namespace) -> int:
@@ -226,6 +262,17 @@ def _command(
     return parser
 
 
+def _interest_flags(parser: argparse.ArgumentParser) -> None:
+    """The reader's interests, for commands that make a digest."""
+    from digest.select import ORDERS
+
+    add = parser.add_argument
+    add("--highlight", metavar="TERMS", help="words or regexes to put first (DIGEST_HIGHLIGHT)")
+    add("--exclude", metavar="TERMS", help="words or regexes to leave out (DIGEST_EXCLUDE)")
+    add("--order", choices=ORDERS, help="order of the papers (DIGEST_ORDER)")
+    add("--max-papers", type=int, metavar="N", help="papers in full (DIGEST_MAX_PAPERS)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -252,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
     now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
 
+    _interest_flags(now)
+
     check = _command(sub, "check", cmd_check, common)
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument("--titles", type=int, default=3, metavar="N", help="titles to show per file (default 3)")
@@ -267,6 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ADDRESS",
         help="mail it only to this address (repeat, or separate with commas); needs smtp",
+    )
+
+    serve = _command(sub, "serve", cmd_serve, common)
+    # Every option of `now` but --dry-run, so that both read the same settings the same way.
+    skip = {a.dest for a in common._actions} | {"help", "dry_run"}
+    for action in now._actions:
+        if action.dest not in skip:
+            serve._add_action(action)
+    serve.add_argument(
+        "--schedule", metavar="SPEC",
+        help="when to deliver: '0 7 * * *', @daily, 'every 6h' (DIGEST_SCHEDULE)",
+    )
+    serve.add_argument(
+        "--timezone", metavar="ZONE",
+        help="time zone of the schedule, e.g. Europe/Paris (DIGEST_TIMEZONE)",
+    )
+    serve.add_argument(
+        "--poll-seconds", type=float, metavar="N",
+        help="how often to look into the inbox, in seconds (DIGEST_POLL_SECONDS)",
+    )
+    serve.add_argument(
+        "--processed", choices=PROCESSED,
+        help="what to do with a dump once read: leave it, or move it (DIGEST_PROCESSED)",
     )
     return parser
 

@@ -24,6 +24,7 @@ SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_FIELDS = ("count", "date")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
+PROCESSED = ("leave", "move")
 
 
 def _data_dir() -> Path:
@@ -49,6 +50,16 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
+    # The reader's interests: comma-separated words or regular expressions, an order, a cap.
+    highlight: str = ""
+    exclude: str = ""
+    order: str = "highlights"
+    max_papers: int = 0  # papers shown in full; the rest are listed by title (0: no cap)
+    # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
+    schedule: str = "0 7 * * *"
+    timezone: str | None = None  # an IANA name; None means the machine's own
+    poll_seconds: float = 60.0
+    processed: str = "leave"
     smtp_host: str = ""
     smtp_port: int = 0  # 0: the usual port of smtp_security
     smtp_user: str = ""
@@ -146,6 +157,11 @@ def _convert(name: str, kind: object, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{env_name(name)}={raw!r} is not a whole number") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name(name)}={raw!r} is not a number") from None
     return raw
 
 
@@ -191,6 +207,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
     if s.max_dump_mb <= 0:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
+    if not 0 < s.poll_seconds < float("inf"):
+        raise ConfigError("DIGEST_POLL_SECONDS must be a positive number of seconds")
+    if s.processed not in PROCESSED:
+        raise ConfigError(
+            f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"
+        )
+    _validate_interests(s)
     _validate_email(s)
 
 
@@ -248,3 +271,13 @@ def _validate_email(s: Settings) -> None:
             "DIGEST_SMTP_SECURITY=none would send the SMTP password unencrypted to"
             f" {s.smtp_host}; use starttls or ssl"
         )
+
+
+def _validate_interests(s: Settings) -> None:
+    from digest import select
+
+    select.interests(s)  # every term must compile
+    if s.order not in select.ORDERS:
+        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(select.ORDERS)}")
+    if s.max_papers < 0:
+        raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

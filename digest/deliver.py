@@ -88,8 +88,10 @@ class FilesDeliverer:
                 path = self.out / f"{file_stem(outgoing)}.eml"
                 write_atomically(path, outgoing.eml)
                 paths.append(path)
-        except OSError as e:
-            raise DeliveryError(f"cannot write the digest to {self.out}: {e.strerror}") from None
+        except OSError as e:  # a full disk or a permission can be fixed: try again next run
+            raise TransientDeliveryError(
+                f"cannot write the digest to {self.out}: {e.strerror}"
+            ) from None
         return "wrote " + ", ".join(str(p) for p in paths)
 
 

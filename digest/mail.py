@@ -38,13 +38,15 @@ MAIL_POLICY = policy.SMTP.clone(max_line_length=76)
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How many papers, in listing order, get a full abstract, a shortened one, a title line;
-    the rest are only in the attachment."""
+    """How many papers, in order, get a full abstract, a shortened one, a title line; the
+    rest are only in the attachment. Only the first `abstracts` may show one (the others
+    are past the reader's DIGEST_MAX_PAPERS); None means all of them."""
 
     total: int
     full: int
     short: int = 0
     compact: int = 0
+    abstracts: int | None = None
 
     @property
     def omitted(self) -> int:
@@ -53,8 +55,9 @@ class Layout:
 
     @property
     def complete(self) -> bool:
-        """Every paper is shown with its full abstract: no attachment needed."""
-        return self.full == self.total
+        """Every paper is shown as the reader asked: no attachment needed."""
+        wanted = self.total if self.abstracts is None else self.abstracts
+        return self.full == wanted and self.omitted == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +86,32 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
     return best
 
 
-def plan(total: int, fits: Callable[[Layout], bool]) -> Layout:
-    """Choose the layout, given a test of whether one fits the size budget.
+def plan(
+    total: int, fits: Callable[[Layout], bool], abstracts: int | None = None
+) -> Layout:
+    """Choose the layout, given a test of whether one fits the size budget; only the first
+    `abstracts` papers (all by default) may show their abstract.
 
-    Everything in full when it fits. Otherwise the reader should first see that every new
+    Everything as asked when it fits. Otherwise the reader should first see that every new
     paper is there, so: the first FULL_FIRST papers in full, then as many titles as fit;
     when all titles fit, the top of that list is upgraded, to full abstracts (up to FULL_MAX)
     and then to shortened ones, for as long as the budget allows.
     """
-    everything = Layout(total, full=total)
+    most = total if abstracts is None else min(abstracts, total)
+
+    def layout(full: int, short: int, compact: int) -> Layout:
+        return Layout(total, full, short, compact, abstracts)
+
+    everything = layout(most, 0, total - most)
     if fits(everything):
         return everything
-    first = max(0, _largest(0, min(total, FULL_FIRST), lambda f: fits(Layout(total, f))))
-    compact = max(0, _largest(0, total - first, lambda c: fits(Layout(total, first, 0, c))))
+    first = max(0, _largest(0, min(most, FULL_FIRST), lambda f: fits(layout(f, 0, 0))))
+    compact = max(0, _largest(0, total - first, lambda c: fits(layout(first, 0, c))))
     if first + compact < total:
-        return Layout(total, first, 0, compact)
-    full = _largest(first, min(total, FULL_MAX), lambda f: fits(Layout(total, f, 0, total - f)))
-    short = _largest(0, total - full, lambda s: fits(Layout(total, full, s, total - full - s)))
-    return Layout(total, full, short, total - full - short)
+        return layout(first, 0, compact)
+    full = _largest(first, min(most, FULL_MAX), lambda f: fits(layout(f, 0, total - f)))
+    short = _largest(0, most - full, lambda s: fits(layout(full, s, total - full - s)))
+    return layout(full, short, total - full - short)
 
 
 def shorten(text: str, limit: int = SHORT_CHARS) -> str:
@@ -134,23 +145,23 @@ def inline_css(html: str) -> str:
 def _context(
     digest: Digest, layout: Layout, subject: str, attachment: str | None, settings: Settings
 ) -> dict[str, Any]:
-    papers = digest.papers
+    context = render.context(digest)
+    views = context["papers"] + context["more"]  # those past DIGEST_MAX_PAPERS come last
     Entry = render.Entry
-    full = [Entry(n, p, p.abstract) for n, p in enumerate(papers[: layout.full], 1)]
+    full = [Entry(n, v, v["abstract"]) for n, v in enumerate(views[: layout.full], 1)]
     start = layout.full
     short = [
-        Entry(n, p, cut, shortened=cut != " ".join(p.abstract.split()))
-        for n, p in enumerate(papers[start : start + layout.short], start + 1)
-        for cut in [shorten(p.abstract)]
+        Entry(n, v, cut, shortened=cut != " ".join(v["abstract"].split()))
+        for n, v in enumerate(views[start : start + layout.short], start + 1)
+        for cut in [shorten(v["abstract"])]
     ]
     start += layout.short
-    listed = papers[start : start + layout.compact]
-    compact = [Entry(n, p, "") for n, p in enumerate(listed, start + 1)]
+    listed = views[start : start + layout.compact]
     return {
-        **render.context(digest),
+        **context,
         "subject": subject,
         "entries": full + short,
-        "compact": compact,
+        "compact": [Entry(n, v, "") for n, v in enumerate(listed, start + 1)],
         "omitted": layout.omitted,
         "attachment": attachment,
         "unsubscribe": settings.unsubscribe or None,
@@ -179,7 +190,7 @@ def compose(
             return False
         return encoded_size(html_for(layout)) <= budget
 
-    layout = plan(len(digest.papers), fits)
+    layout = plan(len(digest.papers) + len(digest.more), fits, len(digest.papers))
     shown = None if layout.complete else attachment
     context = _context(digest, layout, subject, shown, settings)
     html = html_for(layout)

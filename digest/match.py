@@ -25,7 +25,10 @@ def title_key(title: str) -> str:
 
 def keys(paper: Paper) -> list[str]:
     """Every exact key the store should be asked about for (or record under) this paper."""
-    return ["t:" + title_key(paper.title)]
+    found = ["t:" + title_key(paper.title)]
+    if paper.arxiv_id:  # one paper across formats and re-titlings; any version is the same
+        found.append("x:" + re.sub(r"v\d+$", "", paper.arxiv_id.casefold()))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +48,14 @@ def decide(papers: Iterable[Paper], seen: Mapping[str, SeenPaper]) -> Decision:
     skipped: list[Skip] = []
     shown: set[str] = set()
     for paper in papers:
-        key = keys(paper)[0]
-        if key in seen:
-            skipped.append(Skip(paper, seen[key], rule="same title"))
-        elif key in shown:
+        ids = keys(paper)
+        hit = next((k for k in reversed(ids) if k in seen), None)
+        if hit is not None:
+            rule = "same arXiv id" if hit.startswith("x:") else "same title"
+            skipped.append(Skip(paper, seen[hit], rule=rule))
+        elif any(k in shown for k in ids):
             skipped.append(Skip(paper, None, rule="repeated in this run"))
         else:
-            shown.add(key)
+            shown.update(ids)
             new.append(paper)
     return Decision(tuple(new), tuple(skipped))

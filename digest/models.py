@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    import re
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +22,13 @@ class Paper:
     arxiv_id: str | None = None
     authors: tuple[str, ...] = ()
     upvotes: int | None = None
-    page_url: str | None = None
+    page_url: str | None = None  # the paper's page on Hugging Face
     code_url: str | None = None
+    project_url: str | None = None
+    published: str | None = None  # ISO date the paper was published, e.g. "2025-03-11"
+    comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
 
     @property
     def link(self) -> str:
@@ -28,6 +38,11 @@ class Paper:
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
         return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
+
+    @property
+    def arxiv_url(self) -> str | None:
+        """The paper's arXiv page, when its identifier is known."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +96,31 @@ class Stats:
     seen_before: int
     repeated: int
     rejected: int
+    excluded: int = 0  # new papers left out by the reader's exclusions
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """What one run shows: the new papers, plus what was skipped or rejected and why."""
+    """What one run shows: the new papers, plus what was skipped or rejected and why.
+
+    `papers` are shown in full, `more` only by title and link (past DIGEST_MAX_PAPERS);
+    `excluded` are new papers the reader asked not to see: left out, but recorded with it.
+    """
 
     papers: tuple[Paper, ...]
     skipped: tuple[Skip, ...] = ()
     rejected: tuple[Rejected, ...] = ()
     dumps: tuple[Dump, ...] = ()
     created: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    more: tuple[Paper, ...] = ()
+    excluded: tuple[Paper, ...] = ()
+    highlights: Mapping[Paper, tuple[str, ...]] = field(default_factory=dict)  # terms matched
+    highlight: tuple[re.Pattern[str], ...] = ()  # the reader's words, to mark where they occur
+
+    @property
+    def new_papers(self) -> tuple[Paper, ...]:
+        """Every new paper of the run: shown in full, listed compactly, or excluded."""
+        return self.papers + self.more + self.excluded
 
     @property
     def stats(self) -> Stats:
@@ -100,8 +129,9 @@ class Digest:
         return Stats(
             dumps=len(self.dumps),
             listed=sum(len(d.papers) for d in self.dumps),
-            new=len(self.papers),
+            new=len(self.papers) + len(self.more),
             seen_before=len(self.skipped) - repeated,
             repeated=repeated,
             rejected=len(self.rejected),
+            excluded=len(self.excluded),
         )

@@ -13,8 +13,11 @@ from digest.store import Outgoing, Store
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from collections.abc import Set
+
     from digest.config import Settings
     from digest.deliver import Deliverer
+    from digest.select import Interests
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,11 @@ class Gathered:
     known: int
 
 
-def gather(settings: Settings, store: Store) -> Gathered:
-    """Read and parse every inbox file whose content was not ingested before."""
+def gather(
+    settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None
+) -> Gathered:
+    """Read and parse every inbox file whose content was not ingested before. With `ready`,
+    only the files found exactly as listed there (same size and modification time)."""
     import hashlib
 
     folder = settings.require_inbox()
@@ -56,6 +62,8 @@ def gather(settings: Settings, store: Store) -> Gathered:
     contents: list[tuple[str, str, bytes]] = []
     rejected: list[tuple[Rejected, str | None]] = []
     for candidate in inbox.scan(folder):
+        if ready is not None and candidate not in ready:
+            continue  # still being written, or changed since it was found complete
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
         except ParseError as e:
@@ -64,6 +72,8 @@ def gather(settings: Settings, store: Store) -> Gathered:
         except OSError as e:
             rejected.append((Rejected(candidate.path.name, f"cannot read: {e.strerror}"), None))
             continue
+        if ready is not None and len(data) != candidate.size:
+            continue  # written to while being read: wait until it is complete again
         contents.append((candidate.path.name, hashlib.sha256(data).hexdigest(), data))
 
     known = store.known_dumps(sha for _, sha, _ in contents)
@@ -86,17 +96,29 @@ def gather(settings: Settings, store: Store) -> Gathered:
     return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
 
 
-def build(gathered: Gathered, store: Store, now: datetime) -> Digest:
-    """Decide which of the gathered papers are new and make the Digest."""
+def build(
+    gathered: Gathered, store: Store, now: datetime, wants: Interests | None = None
+) -> Digest:
+    """Decide which of the gathered papers are new and make the Digest, shaped by the
+    reader's interests (highlights first, exclusions left out, a cap on full entries)."""
+    from digest import select
+
     papers = [p for d in gathered.dumps for p in d.papers]
     seen = store.lookup(k for p in papers for k in match.keys(p))
     decision = match.decide(papers, seen)
+    wants = wants or select.Interests()
+    repeats = (s.paper for s in decision.skipped if s.matched is None)
+    chosen = select.select(select.enrich(decision.new, repeats), wants)
     return Digest(
-        papers=decision.new,
+        papers=chosen.full,
         skipped=decision.skipped,
         rejected=tuple(r for r, _ in gathered.rejected),
         dumps=gathered.dumps,
         created=now,
+        more=chosen.more,
+        excluded=chosen.excluded,
+        highlights=chosen.highlights,
+        highlight=tuple(t.pattern for t in wants.highlight),
     )
 
 
@@ -118,7 +140,7 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
         status="pending",
         message_id=message_id,
         subject=composed.subject,
-        paper_count=len(digest.papers),
+        paper_count=digest.stats.new,
         html=composed.html,
         text=composed.text,
         markdown=composed.markdown,
@@ -153,12 +175,14 @@ def run_once(
     *,
     dry_run: bool = False,
     retry_all: bool = True,
+    ready: Set[inbox.Candidate] | None = None,
 ) -> Report:
     """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
 
     Papers are recorded with their digest before delivery and count as seen only once it
     has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
-    recorded. Runs on the same state file take turns.
+    recorded. Runs on the same state file take turns. With `ready`, only those inbox files
+    are read (the service passes the files it has seen complete); otherwise every file.
     """
     report = Report()
     with store.lock():
@@ -169,17 +193,22 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
-        gathered = gather(settings, store)
-        digest = build(gathered, store, now)
+        gathered = gather(settings, store, ready)
+        digest = build(gathered, store, now, _interests(settings))
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
-        new_papers = [(p, match.keys(p)) for p in digest.papers]
+        # Excluded papers go with the digest too, so that they are not offered again.
+        new_papers = [(p, match.keys(p)) for p in digest.new_papers]
         recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+        if not dry_run:
+            # A paper seen before under its title may come back under its arXiv id alone.
+            store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
 
-        if not digest.papers and not settings.send_empty:
+        if not digest.stats.new and not settings.send_empty:
             if not dry_run:
-                store.record(gathered.dumps, recorded_rejects, [])
+                # Nothing to deliver: what the reader excluded is done with at once.
+                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
             else:
@@ -195,6 +224,12 @@ def run_once(
         send(store, deliverer, store.get(digest_id) or item, report)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report
+
+
+def _interests(settings: Settings) -> Interests:
+    from digest import select
+
+    return select.interests(settings)
 
 
 def _summary(digest: Digest) -> str:

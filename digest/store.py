@@ -89,9 +89,19 @@ def _m002_email_delivery_note(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE digests ADD COLUMN delivery_note TEXT")
 
 
+def _m003_service_state(db: sqlite3.Connection) -> None:
+    # What `digest serve` must remember across restarts (its last scheduled run, for the
+    # catch-up) and shows in `digest status`: a few named values.
+    db.execute(
+        "CREATE TABLE service_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
+    _m003_service_state,
 ]
 
 
@@ -164,14 +174,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken at once so concurrent writers queue up."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One short write transaction, taken at once so concurrent writers queue up.
+
+        A failure of the file itself (disk full, I/O error) becomes a StoreError; the
+        transaction is rolled back, so the state stays as it was before."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"state file {self.path} cannot be written: {e}") from None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -207,6 +224,15 @@ class Store:
             sql = f"SELECT sha256 FROM dumps WHERE sha256 IN ({','.join('?' * len(chunk))})"
             found.update(row[0] for row in self.db.execute(sql, chunk))
         return found
+
+    def ingested_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (read and recorded, not rejected)."""
+        sql = "SELECT 1 FROM dumps WHERE sha256 = ? AND status = 'ingested'"
+        return {sha for sha in hashes if self.db.execute(sql, (sha,)).fetchone()}
+
+    def service_state(self) -> dict[str, str]:
+        """What `digest serve` recorded about itself: last and next runs, pid, schedule."""
+        return {row[0]: row[1] for row in self.db.execute("SELECT key, value FROM service_state")}
 
     def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
         """The stored papers recorded under any of these identity keys."""
@@ -322,6 +348,14 @@ class Store:
                 )
         return digest_id
 
+    def add_keys(self, keys: Iterable[tuple[int, Sequence[str]]]) -> None:
+        """Record more identity keys for papers already stored, as (paper id, keys): what a
+        later listing taught about them (an arXiv id first met after a text dump's title)."""
+        rows = [(key, paper_id) for paper_id, ks in keys for key in ks]
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", rows)
+
     def mark_sent(self, digest_id: int, note: str | None = None) -> None:
         """The digest was delivered: it is sent and its papers are seen. `note` says how."""
         with self.transaction() as db:
@@ -350,6 +384,18 @@ class Store:
                 " WHERE id=?",
                 (error, digest_id),
             )
+
+    def set_service_state(self, **values: str | None) -> None:
+        """Record values about `digest serve` in one transaction; None removes one."""
+        now = _now()
+        with self.transaction() as db:
+            for key, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM service_state WHERE key = ?", (key,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO service_state VALUES (?, ?, ?)", (key, value, now)
+                    )
 
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""

@@ -29,6 +29,10 @@ def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None
         ({"DIGEST_SEND_EMPTY": "perhaps"}, "not a yes/no value"),
         ({"DIGEST_MAX_DUMP_MB": "ten"}, "not a whole number"),
         ({"DIGEST_MAX_DUMP_MB": "0"}, "positive"),
+        ({"DIGEST_POLL_SECONDS": "soon"}, "DIGEST_POLL_SECONDS='soon' is not a number"),
+        ({"DIGEST_POLL_SECONDS": "0"}, "DIGEST_POLL_SECONDS must be a positive number"),
+        ({"DIGEST_POLL_SECONDS": "nan"}, "DIGEST_POLL_SECONDS must be a positive number"),
+        ({"DIGEST_PROCESSED": "delete"}, "DIGEST_PROCESSED='delete' is not one of leave, move"),
     ],
 )
 def test_bad_values(environ: dict[str, str], message: str) -> None:
@@ -52,3 +56,15 @@ def test_booleans_and_home_expansion() -> None:
     s = load({}, {"DIGEST_SEND_EMPTY": "Yes", "DIGEST_OUT": "~/digests"})
     assert s.send_empty is True
     assert s.out == Path.home() / "digests"
+
+
+def test_service_settings() -> None:
+    s = load({}, {"DIGEST_POLL_SECONDS": "0.2", "DIGEST_PROCESSED": "move",
+                  "DIGEST_SCHEDULE": "every 1s", "DIGEST_TIMEZONE": "Europe/Paris"})
+    assert (s.poll_seconds, s.processed, s.schedule, s.timezone) == (
+        0.2, "move", "every 1s", "Europe/Paris"
+    )
+    d = load({}, {})
+    assert (d.poll_seconds, d.processed, d.schedule, d.timezone) == (
+        60.0, "leave", "0 7 * * *", None
+    )

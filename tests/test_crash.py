@@ -3,6 +3,7 @@ file is intact, and the next run completes the work."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -18,6 +19,20 @@ from digest.match import title_key
 from digest.parse import parse
 
 KILLS = 24
+
+
+def _pending(state: Path) -> int:
+    """Digests stored but not yet delivered (0 while the state file is not there yet, or
+    was killed before its first migration)."""
+    if not state.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        try:
+            return int(
+                db.execute("SELECT count(*) FROM digests WHERE status = 'pending'").fetchone()[0]
+            )
+        except sqlite3.OperationalError:
+            return 0
 
 
 def test_sigkill_at_random_moments_loses_nothing(
@@ -49,10 +64,7 @@ def test_sigkill_at_random_moments_loses_nothing(
             time.sleep(rng.uniform(0.02, 0.4))
             process.send_signal(signal.SIGKILL)
             process.wait()
-            if state.exists():
-                with sqlite3.connect(state) as db:
-                    sql = "SELECT count(*) FROM digests WHERE status = 'pending'"
-                    left_pending += db.execute(sql).fetchone()[0] > 0
+            left_pending += _pending(state) > 0
         finished = subprocess.run(cmd, env=env, timeout=60)
         assert finished.returncode == 0, f"day {day}"
 
@@ -109,10 +121,7 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     pending = 0
     while not pending and time.monotonic() < deadline:
         time.sleep(0.05)
-        if state.exists():
-            with sqlite3.connect(state) as db:
-                sql = "SELECT count(*) FROM digests WHERE status = 'pending'"
-                pending = db.execute(sql).fetchone()[0]
+        pending = _pending(state)
     stuck.send_signal(signal.SIGKILL)
     stuck.wait()
     assert stuck.stdout is not None
@@ -134,3 +143,37 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     }
     assert {title_key(t) for t in titles} == expected
     assert len(titles) == len(expected)  # none twice
+
+
+def test_concurrent_runs_never_show_a_paper_twice(
+    inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    state, out = tmp_path / "state.sqlite3", tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "digest",
+        "now",
+        "--inbox",
+        str(inbox),
+        "--state",
+        str(state),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    for seed in seeds:
+        shutil.copy(seed, inbox)
+    runs = [subprocess.Popen(cmd, env=env) for _ in range(4)]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0, 0, 0]
+    titles = [
+        title_key(p["title"])
+        for f in out.glob("*.json")
+        for p in json.loads(f.read_text())["papers"]
+    ]
+    expected = {title_key(p.title) for s in seeds for p in parse(s.read_bytes(), s.name).papers}
+    assert sorted(titles) == sorted(expected)
+    assert (
+        len(list(out.glob("*.json"))) == 1
+    )  # one run made the digest; the others found nothing new

@@ -211,7 +211,7 @@ def test_text_part_is_its_own_rendering_within_72_columns() -> None:
     assert "<" not in text  # not converted HTML
     assert all(len(line) <= 72 for line in text.splitlines())
     assert "  1. A rather long title number 1" in text
-    assert "     https://arxiv.org/abs/2503.00003" in text
+    assert "     arXiv:   https://arxiv.org/abs/2503.00003" in text
 
 
 # -- the size budget: the five seeds at once --------------------------------------------------
@@ -259,3 +259,32 @@ def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() 
     assert f"And {layout.omitted} more new papers" in composed.html
     assert f"And {layout.omitted} more new papers" in composed.text
     assert composed.markdown.count("Synthetic paper") == 1500
+
+
+def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
+    rich = Paper(
+        "NoProp: learning by diffusion",
+        "We introduce a method inspired by diffusion.",
+        page_url="https://huggingface.co/papers/2503.24322",
+        arxiv_id="2503.24322",
+        authors=("Qinyu Li", "Yee Whye Teh"),
+        upvotes=57,
+        code_url="https://github.com/example/noprop",
+    )
+    capped = Paper("A Plain Text Listing", "Its abstract, and nothing more.")
+    dump = Dump("d.json", "0" * 64, (rich, capped), listing_date="Apr 1", format="json")
+    digest = Digest(
+        (rich,), more=(capped,), dumps=(dump,), created=CREATED,
+        highlight=(re.compile(r"\bdiffusion\b", re.I),), highlights={rich: ("diffusion",)},
+    )
+    composed = mail.compose(digest, settings(), "<1@example.org>")
+    assert composed.attachment is None  # past the cap is the reader's choice: nothing cut
+    html, text = composed.html, composed.text
+    assert "Q. Li, Y. W. Teh" in html and "Q. Li, Y. W. Teh" in text
+    assert ">diffusion</mark>" in html and "*diffusion*" in text
+    assert 'href="https://huggingface.co/papers/2503.24322"' in html
+    assert 'href="https://github.com/example/noprop"' in html
+    assert "57 upvotes" in text and "57" in visible_text(html)
+    assert "Also new (1 more)" in html and "Also new (1 more):" in text
+    assert "  2. A Plain Text Listing" in text and "2. <a href=" in html
+    assert "Its abstract" not in html and "Its abstract" not in text

@@ -32,4 +32,4 @@ def test_a_state_file_from_before_gets_the_delivery_note(tmp_path: Path) -> None
         assert sent is not None and sent.status == "sent"
         assert sent.delivery_note == "mailed to 2 recipients via mail.example.org:587"
         applied = [r[0] for r in store.db.execute("SELECT name FROM migrations ORDER BY name")]
-    assert applied == ["_m001_initial", "_m002_email_delivery_note"]
+    assert applied[:2] == ["_m001_initial", "_m002_email_delivery_note"]
