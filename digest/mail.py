@@ -86,9 +86,7 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
     return best
 
 
-def plan(
-    total: int, fits: Callable[[Layout], bool], abstracts: int | None = None
-) -> Layout:
+def plan(total: int, fits: Callable[[Layout], bool], abstracts: int | None = None) -> Layout:
     """Choose the layout, given a test of whether one fits the size budget; only the first
     `abstracts` papers (all by default) may show their abstract.
 

@@ -274,8 +274,12 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     capped = Paper("A Plain Text Listing", "Its abstract, and nothing more.")
     dump = Dump("d.json", "0" * 64, (rich, capped), listing_date="Apr 1", format="json")
     digest = Digest(
-        (rich,), more=(capped,), dumps=(dump,), created=CREATED,
-        highlight=(re.compile(r"\bdiffusion\b", re.I),), highlights={rich: ("diffusion",)},
+        (rich,),
+        more=(capped,),
+        dumps=(dump,),
+        created=CREATED,
+        highlight=(re.compile(r"\bdiffusion\b", re.I),),
+        highlights={rich: ("diffusion",)},
     )
     composed = mail.compose(digest, settings(), "<1@example.org>")
     assert composed.attachment is None  # past the cap is the reader's choice: nothing cut
