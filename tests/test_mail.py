@@ -144,12 +144,20 @@ def test_a_small_digest_is_text_and_html_alternatives_with_every_header() -> Non
 
 def test_raw_bytes_are_ascii_crlf_and_short_lines() -> None:
     papers = [Paper("Ünïcode " * 30, "ü" * 3000 + " " + "https://x.org/" + "a" * 200)]
-    eml = mail.compose(digest_of(papers), settings(), "<1@example.org>").eml
+    many = ", ".join(
+        f"Réader Number {i} With A Long Name <reader{i}@example.org>" for i in range(9)
+    )
+    s = settings(DIGEST_TO=many, DIGEST_SUBJECT="Neue Artikel für heute – {count} ({date}) " * 3)
+    eml = mail.compose(digest_of(papers), s, "<1@example.org>").eml
     assert eml.isascii()  # non-ASCII only as RFC 2047 words and quoted-printable
     assert b"\n" not in eml.replace(b"\r\n", b"")
     assert max(len(line) for line in eml.split(b"\r\n")) <= 76
-    assert b"Subject: Daily papers" in eml
+    assert b"Subject: Neue Artikel =?utf-8?q?f=C3=BCr" in eml
     assert b"=?utf-8?" in eml.split(b"\r\n\r\n")[0]  # the From display name
+    msg = parsed(eml)
+    assert len(msg["To"].addresses) == 9
+    assert msg["To"].addresses[8].display_name == "Réader Number 8 With A Long Name"
+    assert msg["Subject"].startswith("Neue Artikel für heute – 1 (Mar 12) Neue")
 
 
 def test_subject_template_and_list_headers() -> None:
