@@ -144,10 +144,13 @@ def envelope(eml: bytes) -> tuple[str, list[str]]:
 
 
 def _reply(e: smtplib.SMTPResponseException) -> str:
-    text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(
-        e.smtp_error
-    )
-    return f"{e.smtp_code} {' '.join(text.split())}"
+    return _reason(e.smtp_code, e.smtp_error)
+
+
+def _reason(code: int, message: bytes | str) -> str:
+    """A server's reply on one line: '550 5.1.1 No such user'."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}"
 
 
 class SmtpDeliverer:
@@ -290,10 +293,10 @@ class SmtpDeliverer:
         accepted = len(recipients) - len(refused)
         description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
         if refused:
-            for address, reason in refused.items():
+            for address, (code, message) in refused.items():
                 log.warning(
-                    "digest %s: %s refused recipient %s: %s",
-                    outgoing.id, server, address, _refusals({address: reason}),
+                    "digest %s: %s refused recipient %s (%s)",
+                    outgoing.id, server, address, _reason(code, message),
                 )
             description += f"; refused: {_refusals(refused)}"
         return description
@@ -309,10 +312,7 @@ def _quit(smtp: smtplib.SMTP) -> None:
 
 
 def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
-    return ", ".join(
-        f"{address} ({code} {' '.join(msg.decode('utf-8', 'replace').split())})"
-        for address, (code, msg) in refused.items()
-    )
+    return ", ".join(f"{address} ({_reason(*reply)})" for address, reply in refused.items())
 
 
 def _plural(n: int, noun: str) -> str:
