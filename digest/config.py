@@ -109,6 +109,8 @@ def addresses(raw: str, setting: str) -> tuple[Address, ...]:
     as Address objects; raises ConfigError naming `setting` for one that is not valid.
 
     Domains may be international (sent as IDNA); local parts must be ASCII."""
+    if not raw.strip():
+        return ()  # and a run without mail settings never loads the email package
     from email.headerregistry import Address
     from email.utils import getaddresses
 
