@@ -122,10 +122,15 @@ def parse(data: bytes, name: str) -> Dump:
     blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
     skip = 0
-    for _, block, _ in blocks:
+    for at, (_, block, _) in enumerate(blocks):
         if _HEADER.match(block):
             skip += 1
-        elif listing_date is None and _DATE.match(block):
+        elif (
+            listing_date is None
+            and _DATE.match(block)
+            # A date line is followed by a title; a paper titled like a date, by its abstract.
+            and (at + 1 >= len(blocks) or len(blocks[at + 1][1]) < _ABSTRACT_MIN)
+        ):
             listing_date = block
             skip += 1
         else:

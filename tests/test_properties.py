@@ -60,6 +60,7 @@ headers = st.lists(
     st.integers(min_value=1, max_value=4),
     st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
 )
+@example([("0 DEC", "word " * 60)], [], "\n", 1, "utf-8")  # a title that looks like a date
 def test_parse_recovers_every_listed_paper(
     papers: list[tuple[str, str]], header: list[str], newline: str, blanks: int, encoding: str
 ) -> None:
