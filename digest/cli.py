@@ -91,7 +91,9 @@ def _deliverer(
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
     if dry_run:
-        return deliver.PreviewDeliverer(settings.out or default_out(), settings.format)
+        return deliver.PreviewDeliverer(
+            settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"
+        )
     if settings.deliver == "smtp":
         return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
     return deliver.FilesDeliverer(settings.out)

@@ -110,21 +110,40 @@ class StdoutDeliverer:
 
 
 class PreviewDeliverer:
-    """Writes one format of the digest to a preview file, for a dry run; records nothing."""
+    """Writes one format of the digest to a preview file, for a dry run; records nothing.
 
-    def __init__(self, out: Path, fmt: str) -> None:
+    With `mailed`, the HTML and text previews are the parts of the mail message, exactly as
+    a reader's mail client gets them; otherwise the digest files as written."""
+
+    def __init__(self, out: Path, fmt: str, *, mailed: bool = False) -> None:
         self.out = out
         self.fmt = fmt
+        self.mailed = mailed
 
     def deliver(self, outgoing: Outgoing) -> str:
         path = self.out / f"preview.{EXTENSIONS[self.fmt]}"
+        content = getattr(outgoing, self.fmt)
+        if self.mailed and outgoing.eml and self.fmt in ("html", "text"):
+            content = mail_part(outgoing.eml, "html" if self.fmt == "html" else "plain")
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, getattr(outgoing, self.fmt).encode("utf-8"))
+            write_atomically(path, content.encode("utf-8"))
         except OSError as e:
             raise DeliveryError(f"cannot write the preview to {path}: {e.strerror}") from None
         print(path)
         return f"wrote preview {path}"
+
+
+def mail_part(eml: bytes, subtype: str) -> str:
+    """The text/html or text/plain body of a stored message, decoded."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.default).parsebytes(eml)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body((subtype,))
+    return str(body.get_content()) if body is not None else ""
 
 
 def envelope(eml: bytes) -> tuple[str, list[str]]:

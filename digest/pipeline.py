@@ -50,9 +50,7 @@ class Gathered:
     known: int
 
 
-def gather(
-    settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None
-) -> Gathered:
+def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None) -> Gathered:
     """Read and parse every inbox file whose content was not ingested before. With `ready`,
     only the files found exactly as listed there (same size and modification time)."""
     import hashlib
@@ -141,8 +139,14 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
         message_id=message_id,
         subject=composed.subject,
         paper_count=digest.stats.new,
-        html=composed.html,
-        text=composed.text,
+        # Files and stdout get the whole digest; the mail keeps to its size budget and
+        # attaches what does not fit (see digest.mail).
+        html=composed.html
+        if composed.layout.complete
+        else render.render(digest, "html", settings.templates),
+        text=composed.text
+        if composed.layout.complete
+        else render.render(digest, "text", settings.templates),
         markdown=composed.markdown,
         json=render.render(digest, "json", settings.templates),
         eml=composed.eml,
