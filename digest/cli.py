@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, PROCESSED, Settings, default_out
+from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
 from digest.errors import ConfigError, DigestError
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -50,7 +50,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
     flags = {name: getattr(args, name, None) for name in Settings.__slots__}
-    return config.load(flags, os.environ, env_file)
+    settings = config.load(flags, os.environ, env_file)
+    if env_file is not None and (warning := config.exposed_secret(env_file)):
+        log.warning("%s", warning)
+    return settings
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -216,6 +219,8 @@ def cmd_resend(args: argparse.Namespace) -> int:
       digest resend 12
       digest resend 12 --to ann@example.org
     """
+    from datetime import datetime
+
     from digest import pipeline
     from digest.store import Store
 
@@ -234,7 +239,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
             return 0
         store.requeue(item.id)
         report = pipeline.Report()
-        pipeline.send(store, deliverer, item, report)
+        pipeline.send(store, deliverer, item, report, datetime.now().astimezone())
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
     for line in report.failed:
@@ -299,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
     now.add_argument("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
     now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
+    now.add_argument("--rejected", choices=REJECTED, help="a dump that cannot be read: keep it in the inbox, or move it to rejected/ inside it (DIGEST_REJECTED)")
     now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
 
     _interest_flags(now)

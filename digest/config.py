@@ -25,6 +25,7 @@ SUBJECT_FIELDS = ("count", "date")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
 PROCESSED = ("leave", "move")
+REJECTED = ("keep", "move")
 
 
 def _data_dir() -> Path:
@@ -60,6 +61,7 @@ class Settings:
     timezone: str | None = None  # an IANA name; None means the machine's own
     poll_seconds: float = 60.0
     processed: str = "leave"
+    rejected: str = "keep"  # a dump that cannot be read: keep it in the inbox, or move it
     smtp_host: str = ""
     smtp_port: int = 0  # 0: the usual port of smtp_security
     smtp_user: str = ""
@@ -167,6 +169,23 @@ def _convert(name: str, kind: object, raw: str) -> object:
     return raw
 
 
+def exposed_secret(env_file: Path) -> str | None:
+    """A warning when an env file holding the SMTP password can be read by other users."""
+    import stat
+
+    try:
+        mode = env_file.stat().st_mode
+        holds_password = "DIGEST_SMTP_PASSWORD" in env_file.read_text(errors="replace")
+    except OSError:
+        return None
+    if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (
+            f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it;"
+            f" run: chmod 600 {env_file}"
+        )
+    return None
+
+
 def load(
     flags: Mapping[str, object | None],
     environ: Mapping[str, str],
@@ -211,6 +230,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
     if not 0 < s.poll_seconds < float("inf"):
         raise ConfigError("DIGEST_POLL_SECONDS must be a positive number of seconds")
+    if s.rejected not in REJECTED:
+        raise ConfigError(f"DIGEST_REJECTED={s.rejected!r} is not one of {', '.join(REJECTED)}")
     if s.processed not in PROCESSED:
         raise ConfigError(
             f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"

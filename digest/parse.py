@@ -420,7 +420,7 @@ def parse_html(text: str, name: str) -> Read:
     warnings: list[str] = []
     papers: list[Paper] = []
     listing_date = _page_date(soup, text)
-    for element in soup.find_all(attrs={"data-props": True}):
+    for element in soup.select("[data-props]"):
         props = _props(element.get("data-props"))
         if not isinstance(props, dict) or not isinstance(props.get("dailyPapers"), list):
             continue

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from digest import inbox, match, parse
 from digest.errors import DeliveryError, ParseError, TransientDeliveryError
 from digest.models import Digest, Dump, Rejected
-from digest.store import Outgoing, Store
+from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -21,7 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
+REJECTED_FOLDER = "rejected"
+MAX_BACKOFF = LONGEST_BACKOFF
 
 
 @dataclass
@@ -42,11 +46,22 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An inbox file that could not be read: why, and how it is remembered so that it is
+    reported once, not on every run (its content hash, or its name, size and time when it
+    could not even be read)."""
+
+    rejected: Rejected
+    key: str | None
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Gathered:
     """The inbox files not ingested before, read and parsed."""
 
     dumps: tuple[Dump, ...]
-    rejected: tuple[tuple[Rejected, str | None], ...]  # with the content hash when read
+    unreadable: tuple[Unreadable, ...]
     known: int
 
 
@@ -57,41 +72,67 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
 
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
-    contents: list[tuple[str, str, bytes]] = []
-    rejected: list[tuple[Rejected, str | None]] = []
+    contents: list[tuple[Path, str, str, bytes]] = []
+    unreadable: list[Unreadable] = []
     for candidate in inbox.scan(folder):
         if ready is not None and candidate not in ready:
             continue  # still being written, or changed since it was found complete
+        # A name is shown in digests and logs: no control characters from it.
+        name = parse.clean(candidate.path.name) or "(unnamed)"
+        unread_key = f"unread:{name}:{candidate.size}:{candidate.mtime_ns}"
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
         except ParseError as e:
-            rejected.append((Rejected(e.file, e.why), None))
+            unreadable.append(Unreadable(Rejected(name, e.why), unread_key, candidate.path))
             continue
         except OSError as e:
-            rejected.append((Rejected(candidate.path.name, f"cannot read: {e.strerror}"), None))
+            # Not remembered: a permission or a vanished file is worth trying again.
+            why = f"cannot read: {e.strerror}"
+            unreadable.append(Unreadable(Rejected(name, why), None, candidate.path))
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
-        contents.append((candidate.path.name, hashlib.sha256(data).hexdigest(), data))
+        contents.append((candidate.path, name, hashlib.sha256(data).hexdigest(), data))
 
-    known = store.known_dumps(sha for _, sha, _ in contents)
+    known = store.known_dumps([sha for _, _, sha, _ in contents]
+                              + [u.key for u in unreadable if u.key])
+    unreadable = [u for u in unreadable if u.key not in known]
     dumps: list[Dump] = []
     taken: set[str] = set()
-    for name, sha, data in contents:
+    for path, name, sha, data in contents:
         if sha in known or sha in taken:
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
             dump = parse.parse(data, name)
         except ParseError as e:
-            rejected.append((Rejected(e.file, e.why), sha))
+            unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
         dumps.append(dump)
         for warning in dump.warnings:
             log.warning("%s: %s", name, warning)
-    for r, _ in rejected:
-        log.warning("%s: %s", r.file, r.reason)
-    return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
+    for u in unreadable:
+        log.warning("%s: %s", u.rejected.file, u.rejected.reason)
+    return Gathered(tuple(dumps), tuple(unreadable), len(contents) - len(taken))
+
+
+def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
+    """Move files that cannot be read to `folder` (inside the inbox, which scans skip), so
+    that what is left in the inbox is what digest reads. A file that failed for a reason
+    that may pass (a permission, say) stays, to be tried again."""
+    for u in unreadable:
+        if u.key is None or not (u.path.is_file() or u.path.is_symlink()):
+            continue  # a FIFO or device is left alone; it is remembered, not moved
+        target = folder / u.path.name
+        try:
+            folder.mkdir(exist_ok=True)
+            if target.exists():
+                target = folder / f"{u.path.stem}-{u.path.stat().st_mtime_ns}{u.path.suffix}"
+            os.replace(u.path, target)
+        except OSError as e:
+            log.warning("cannot move %s to %s: %s", u.rejected.file, folder, e.strerror)
+            continue
+        log.info("moved %s to %s", u.rejected.file, folder)
 
 
 def build(
@@ -110,7 +151,7 @@ def build(
     return Digest(
         papers=chosen.full,
         skipped=decision.skipped,
-        rejected=tuple(r for r, _ in gathered.rejected),
+        rejected=tuple(u.rejected for u in gathered.unreadable),
         dumps=gathered.dumps,
         created=now,
         more=chosen.more,
@@ -153,14 +194,17 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     )
 
 
-def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report) -> None:
+def send(
+    store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime
+) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
-    pending with a growing backoff; a permanent one marks it failed, never its papers seen."""
+    pending with a growing backoff from `now`; a permanent one marks it failed, never its
+    papers seen."""
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:
         backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), MAX_BACKOFF)
-        store.mark_retry(item.id, str(e), backoff)
+        store.mark_retry(item.id, str(e), now + backoff)
         report.pending += 1
         report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
     except DeliveryError as e:
@@ -193,7 +237,7 @@ def run_once(
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
                 delivered = len(report.delivered)
-                send(store, deliverer, item, report)
+                send(store, deliverer, item, report, now)
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
@@ -204,7 +248,9 @@ def run_once(
         report.dumps_known = gathered.known
         # Excluded papers go with the digest too, so that they are not offered again.
         new_papers = [(p, match.keys(p)) for p in digest.new_papers]
-        recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+        recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
+        if not dry_run and settings.rejected == "move":
+            set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
         if not dry_run:
             # A paper seen before under its title may come back under its arXiv id alone.
             store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
@@ -225,7 +271,7 @@ def run_once(
             return report
         digest_id = store.record(gathered.dumps, recorded_rejects, new_papers, item)
         assert digest_id is not None
-        send(store, deliverer, store.get(digest_id) or item, report)
+        send(store, deliverer, store.get(digest_id) or item, report, now)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report
 

@@ -307,7 +307,7 @@ class Service:
         report = pipeline.Report()
         with store.lock():
             for item in store.outgoing(status="pending", due=now):
-                pipeline.send(store, self.deliverer, item, report)
+                pipeline.send(store, self.deliverer, item, report, now)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:

@@ -127,6 +127,9 @@ class Outgoing:
     delivery_note: str | None = None  # what the last delivery did, refused recipients included
 
 
+LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -252,8 +255,11 @@ class Store:
         """Digests with this status, oldest first; with `due`, only those due for a retry."""
         sql, args = "SELECT * FROM digests WHERE status = ?", [status]
         if due is not None:
-            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            # A retry set further ahead than the longest backoff means the clock was turned
+            # back since: the digest is due now rather than in however long the jump was.
+            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
             args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
+            args.append((due + LONGEST_BACKOFF).astimezone(UTC).isoformat(timespec="seconds"))
         return [_outgoing(row) for row in self.db.execute(sql + " ORDER BY id", args)]
 
     def get(self, digest_id: int) -> Outgoing | None:
@@ -366,14 +372,14 @@ class Store:
             )
             db.execute("UPDATE papers SET seen=1 WHERE digest_id=?", (digest_id,))
 
-    def mark_retry(self, digest_id: int, error: str, backoff: timedelta) -> None:
-        """Delivery failed for now: keep the digest pending and retry after `backoff`."""
-        retry_at = (datetime.now(UTC) + backoff).isoformat(timespec="seconds")
+    def mark_retry(self, digest_id: int, error: str, retry_at: datetime) -> None:
+        """Delivery failed for now: keep the digest pending, to be retried from `retry_at`."""
+        when = retry_at.astimezone(UTC).isoformat(timespec="seconds")
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?"
                 " WHERE id=?",
-                (error, retry_at, digest_id),
+                (error, when, digest_id),
             )
 
     def mark_failed(self, digest_id: int, error: str) -> None:

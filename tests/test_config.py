@@ -68,3 +68,20 @@ def test_service_settings() -> None:
     assert (d.poll_seconds, d.processed, d.schedule, d.timezone) == (
         60.0, "leave", "0 7 * * *", None
     )
+
+
+def test_env_file_holding_the_password_readable_by_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from digest.cli import main
+
+    env_file = tmp_path / "secret.env"
+    env_file.write_text("DIGEST_SMTP_PASSWORD=hunter2\n")
+    env_file.chmod(0o644)
+    main(["status", "--env-file", str(env_file), "--state", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it" in err
+    assert "hunter2" not in err
+    env_file.chmod(0o600)
+    main(["status", "--env-file", str(env_file), "--state", str(tmp_path / "s.db")])
+    assert "other users can read it" not in capsys.readouterr().err

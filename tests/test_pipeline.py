@@ -131,3 +131,29 @@ def test_nothing_new_delivers_nothing_unless_asked(
         wants_empty = Settings(inbox=inbox, state=settings.state, send_empty=True)
         run_once(wants_empty, store, sink, NOW)
         assert len(sink.delivered) == 1 and "Nothing new" in sink.delivered[0].text
+
+
+def test_unreadable_files_are_reported_once_and_can_be_set_aside(
+    inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    shutil.copy(seeds[0], inbox)
+    (inbox / "garbage.txt").write_bytes(bytes(range(256)) * 10)
+    (inbox / "huge.txt").write_bytes(b"x" * 2_000_001)
+    (inbox / "bad\x1b[31mname\n.txt").write_bytes(b"")
+    keep = Settings(inbox=inbox, state=tmp_path / "s.db", max_dump_mb=2)
+    with Store.open(keep.state) as store:
+        first = run_once(keep, store, Recorder(), NOW, dry_run=True)
+        assert first.digest is not None
+        assert sorted(r.file for r in first.digest.rejected) == [
+            "bad[31mname .txt", "garbage.txt", "huge.txt"]  # no control characters shown
+        run_once(keep, store, Recorder(), NOW)
+        again = run_once(keep, store, Recorder(), NOW)
+        assert again.digest is not None and again.digest.rejected == ()  # reported once
+        assert {r.file for r in store.rejected_dumps()} >= {"garbage.txt", "huge.txt"}
+
+        (inbox / "huge.txt").write_bytes(b"y" * 2_000_002)  # changed: reported again
+        moved = Settings(inbox=inbox, state=keep.state, max_dump_mb=2, rejected="move")
+        report = run_once(moved, store, Recorder(), NOW)
+        assert report.digest is not None
+        assert [r.file for r in report.digest.rejected] == ["huge.txt"]
+        assert (inbox / "rejected" / "huge.txt").exists() and not (inbox / "huge.txt").exists()

@@ -51,7 +51,7 @@ def test_record_lookup_and_outbox_lifecycle(tmp_path: Path) -> None:
         assert store.counts() == {"papers_seen": 0, "papers_pending": 1, "dumps": 1}
         assert [o.id for o in store.outgoing(status="pending")] == [digest_id]
 
-        store.mark_retry(digest_id, "server down", timedelta(minutes=5))
+        store.mark_retry(digest_id, "server down", datetime.now(UTC) + timedelta(minutes=5))
         assert store.outgoing(status="pending", due=datetime.now(UTC)) == []
         later = datetime.now(UTC) + timedelta(minutes=6)
         assert [o.attempts for o in store.outgoing(status="pending", due=later)] == [1]
@@ -70,3 +70,16 @@ def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
             store.record([], [], [(Paper("B", "b", "d.txt"), ["t:b"])], _outgoing())
         assert store.lookup(["t:b"]) == {}
         assert store.counts()["papers_pending"] == 1
+
+
+def test_a_clock_turned_back_does_not_hold_a_retry_for_the_length_of_the_jump(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        digest_id = store.record([], [], [], _outgoing())
+        assert digest_id is not None
+        store.mark_retry(digest_id, "down", datetime.now(UTC) + timedelta(minutes=30))
+        now = datetime.now(UTC)
+        assert store.outgoing(status="pending", due=now) == []  # backing off
+        turned_back = now - timedelta(days=2)
+        assert [o.id for o in store.outgoing(status="pending", due=turned_back)] == [digest_id]
