@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from mailserver import smtp_server
 
 from digest.cli import main
-from mailserver import smtp_server
 
 ABSTRACT = "An abstract long enough to count as one, about safety and escaping. " * 4
 HOSTILE_TITLES = [
