@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -47,6 +48,7 @@ class Handler:
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     data_reply: str | None = None  # e.g. "550 5.7.1 Rejected": refuse every message
     hang_up_in_data: bool = False  # the plug pulled after the message came in, before the reply
+    delay: float = 0.0  # seconds to think before answering a message, like a busy server
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
@@ -59,6 +61,8 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.hang_up_in_data:
             server.transport.close()
             return "451 never seen by the client"
@@ -114,10 +118,12 @@ def smtp_server(
     tls_context: ssl.SSLContext | None = None,
     starttls: bool = False,
     auth: tuple[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """Run aiosmtpd on a free loopback port: plain, STARTTLS, or TLS from the first byte."""
+    """Run aiosmtpd on a loopback port (a free one unless given): plain, STARTTLS, or TLS from
+    the first byte."""
     handler = handler or Handler()
-    port = free_port()
+    port = port or free_port()
     options: dict[str, Any] = {}
     if auth:
         options.update(
