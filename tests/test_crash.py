@@ -5,80 +5,46 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
+from collections import Counter
 from pathlib import Path
 
+from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys, pending_digests
+
 from digest.match import title_key
-from digest.parse import parse
 
 KILLS = 24
-
-
-def _pending(state: Path) -> int:
-    """Digests stored but not yet delivered (0 while the state file is not there yet, or
-    was killed before its first migration)."""
-    if not state.exists():
-        return 0
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        try:
-            return int(
-                db.execute("SELECT count(*) FROM digests WHERE status = 'pending'").fetchone()[0]
-            )
-        except sqlite3.OperationalError:
-            return 0
 
 
 def test_sigkill_at_random_moments_loses_nothing(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
     state, out = tmp_path / "state.sqlite3", tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    cmd = digest_now(inbox, state, "--out", str(out), "--quiet")
     rng = random.Random(20251125)
-    expected: set[str] = set()
     left_pending = 0  # kills that fell between storing a digest and recording its delivery
     for day, seed in enumerate(seeds):
         shutil.copy(seed, inbox)
-        expected |= {title_key(p.title) for p in parse(seed.read_bytes(), seed.name).papers}
         for _ in range(KILLS // len(seeds)):
-            process = subprocess.Popen(cmd, env=env)
+            process = subprocess.Popen(cmd, env=clean_env())
             time.sleep(rng.uniform(0.02, 0.4))
             process.send_signal(signal.SIGKILL)
             process.wait()
-            left_pending += _pending(state) > 0
-        finished = subprocess.run(cmd, env=env, timeout=60)
+            left_pending += pending_digests(state) > 0
+        finished = subprocess.run(cmd, env=clean_env(), timeout=60)
         assert finished.returncode == 0, f"day {day}"
 
     print(f"{KILLS} kills, {left_pending} left a digest pending")
-    delivered: dict[str, int] = {}
-    for path in out.glob("digest-*.json"):
-        for paper in json.loads(path.read_text())["papers"]:
-            key = title_key(paper["title"])
-            delivered[key] = delivered.get(key, 0) + 1
-    assert set(delivered) == expected  # every paper delivered...
+    delivered = Counter(delivered_keys(out))
+    assert set(delivered) == paper_keys(*seeds)  # every paper delivered...
     assert max(delivered.values()) == 1  # ...in one digest only (retries rewrite the same file)
-
-    with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert integrity(state) == "ok"
+    with contextlib.closing(sqlite3.connect(state)) as db:
         assert db.execute("SELECT count(*) FROM digests WHERE status != 'sent'").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM papers WHERE seen = 0").fetchone()[0] == 0
 
@@ -99,29 +65,14 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     """A reader that does not take the digest (a full pipe) blocks delivery after the digest
     was stored: killed there, the digest is delivered by the next run, once."""
     state = tmp_path / "state.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--deliver",
-        "stdout",
-        "--format",
-        "json",
-        "--quiet",
-    ]
+    cmd = digest_now(inbox, state, "--deliver", "stdout", "--format", "json", "--quiet")
     shutil.copy(seeds[2], inbox)
-    stuck = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE)  # never read
+    stuck = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE)  # never read
     deadline = time.monotonic() + 30
     pending = 0
     while not pending and time.monotonic() < deadline:
         time.sleep(0.05)
-        pending = _pending(state)
+        pending = pending_digests(state)
     stuck.send_signal(signal.SIGKILL)
     stuck.wait()
     assert stuck.stdout is not None
@@ -129,51 +80,25 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     assert pending == 1
 
     shutil.copy(seeds[3], inbox)
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    first = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=60)
+    again = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=60)
     assert first.returncode == again.returncode == 0
     assert again.stdout == ""
     digests = _json_objects(first.stdout)
     assert len(digests) == 2  # the stored one, then the new day's
-    titles = [p["title"] for d in digests for p in d["papers"]]  # type: ignore[attr-defined]
-    expected = {
-        title_key(p.title)
-        for s in (seeds[2], seeds[3])
-        for p in parse(s.read_bytes(), s.name).papers
-    }
-    assert {title_key(t) for t in titles} == expected
-    assert len(titles) == len(expected)  # none twice
+    titles = [title_key(p["title"]) for d in digests for p in d["papers"]]  # type: ignore[attr-defined]
+    assert sorted(titles) == sorted(paper_keys(seeds[2], seeds[3]))  # each once
 
 
 def test_concurrent_runs_never_show_a_paper_twice(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
-    state, out = tmp_path / "state.sqlite3", tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    out = tmp_path / "out"
+    cmd = digest_now(inbox, tmp_path / "state.sqlite3", "--out", str(out), "--quiet")
     for seed in seeds:
         shutil.copy(seed, inbox)
-    runs = [subprocess.Popen(cmd, env=env) for _ in range(4)]
+    runs = [subprocess.Popen(cmd, env=clean_env()) for _ in range(4)]
     assert [run.wait(timeout=60) for run in runs] == [0, 0, 0, 0]
-    titles = [
-        title_key(p["title"])
-        for f in out.glob("*.json")
-        for p in json.loads(f.read_text())["papers"]
-    ]
-    expected = {title_key(p.title) for s in seeds for p in parse(s.read_bytes(), s.name).papers}
-    assert sorted(titles) == sorted(expected)
-    assert (
-        len(list(out.glob("*.json"))) == 1
-    )  # one run made the digest; the others found nothing new
+    assert delivered_keys(out) == sorted(paper_keys(*seeds))
+    # One run made the digest; the others, after it, found nothing new.
+    assert len(list(out.glob("*.json"))) == 1

@@ -5,17 +5,16 @@ message (same Message-ID), when a kill fell between the server's acceptance and 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 from mailserver import Handler, free_port, smtp_server
+from processes import clean_env, digest_now, integrity, pending_digests
 
 from digest.match import title_key
 from digest.parse import parse
@@ -28,8 +27,7 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
 ) -> None:
     state = tmp_path / "state.sqlite3"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env.update(
+    env = clean_env(
         DIGEST_SMTP_HOST="127.0.0.1",
         DIGEST_SMTP_PORT=str(port),
         DIGEST_SMTP_SECURITY="none",
@@ -37,17 +35,7 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
         DIGEST_FROM="Papers <papers@example.org>",
         DIGEST_TO="Ann <ann@example.org>",
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--quiet",
-    ]
+    cmd = digest_now(inbox, state, "--quiet")
     handler = Handler(delay=0.3)  # slow enough for kills to land mid-delivery
     rng = random.Random(1125)
     links: dict[str, set[str]] = defaultdict(set)  # every way a paper's link can read
@@ -68,12 +56,7 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 kills += 1
-        with (
-            contextlib.closing(sqlite3.connect(state)) as db,
-            contextlib.suppress(sqlite3.OperationalError),
-        ):
-            sql = "SELECT count(*) FROM digests WHERE status = 'pending'"
-            pending_seen += db.execute(sql).fetchone()[0] > 0
+        pending_seen += pending_digests(state) > 0
 
     with smtp_server(handler, port=port):
         for _ in range(2):  # `digest now` retries the outbox whatever its backoff
@@ -99,6 +82,6 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
     assert set(ids_by_paper) == set(links)  # every paper arrived
     twice = {t for t, n in copies_by_paper.items() if n > 1}
     assert all(len(ids_by_paper[t]) == 1 for t in twice)  # twice only as the same message
+    assert integrity(state) == "ok"
     with contextlib.closing(sqlite3.connect(state)) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM papers WHERE seen = 0").fetchone()[0] == 0

@@ -3,37 +3,20 @@ enforces on a real `digest` process) while writing the store or the digest files
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from digest.match import title_key
-from digest.parse import parse
+from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys
 
 
 def _run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-
-def _expected(*dumps: Path) -> list[str]:
-    return sorted({title_key(p.title) for s in dumps for p in parse(s.read_bytes(), s.name).papers})
-
-
-def _delivered(out: Path) -> list[str]:
-    return sorted(
-        title_key(p["title"])
-        for f in out.glob("*.json")
-        for p in json.loads(f.read_text())["papers"]
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        cmd, env=clean_env(), capture_output=True, text=True, timeout=60, **kwargs
     )
 
 
@@ -47,18 +30,7 @@ def test_disk_full_loses_nothing_and_the_next_run_completes(
     inbox: Path, seeds: list[Path], tmp_path: Path, limit: int
 ) -> None:
     state, out = tmp_path / "state.sqlite3", tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--out",
-        str(out),
-    ]
+    cmd = digest_now(inbox, state, "--out", str(out))
     assert _run(cmd).returncode == 0  # create the store
     shutil.copy(seeds[1], inbox)
     shutil.copy(seeds[2], inbox)
@@ -73,9 +45,8 @@ def test_disk_full_loses_nothing_and_the_next_run_completes(
 
     fine = _run(cmd)
     assert fine.returncode == 0, fine.stderr
-    assert _delivered(out) == _expected(*seeds[1:3])
-    with sqlite3.connect(state) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert delivered_keys(out) == sorted(paper_keys(*seeds[1:3]))
+    assert integrity(state) == "ok"
 
 
 @pytest.fixture
@@ -96,18 +67,7 @@ def test_digest_files_on_a_full_disk_stay_pending_until_there_is_room(
     inbox: Path, seeds: list[Path], tmp_path: Path, small_disk: Path
 ) -> None:
     state, out = tmp_path / "state.sqlite3", small_disk / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "digest",
-        "now",
-        "--inbox",
-        str(inbox),
-        "--state",
-        str(state),
-        "--out",
-        str(out),
-    ]
+    cmd = digest_now(inbox, state, "--out", str(out))
     shutil.copy(seeds[2], inbox)
     full = _run(cmd)
     assert full.returncode == 1 and "Traceback" not in full.stderr
@@ -117,4 +77,4 @@ def test_digest_files_on_a_full_disk_stay_pending_until_there_is_room(
     roomy = tmp_path / "out"
     retry = _run([*cmd[:-1], str(roomy)])
     assert retry.returncode == 0, retry.stderr
-    assert _delivered(roomy) == _expected(seeds[2])
+    assert delivered_keys(roomy) == sorted(paper_keys(seeds[2]))
