@@ -7,8 +7,6 @@ The library API: parse dumps, decide what is new, render digests, run the whole 
 
 from __future__ import annotations
 
-from typing import Any
-
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -54,7 +52,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 

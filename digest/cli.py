@@ -8,34 +8,39 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.config
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, Settings
-from digest.errors import DigestError
+from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
+from digest.errors import ConfigError, DigestError
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from digest.deliver import Deliverer
 
 log = logging.getLogger("digest")
 
 EPILOG = "Settings can also come from DIGEST_* environment variables or an env file (.env)."
 
 
-def logging_config(verbosity: int) -> dict[str, Any]:
-    """Logging as a plain dictConfig: one line per event on stderr, suited to journald."""
-    level = {-1: "WARNING", 0: "INFO"}.get(verbosity, "DEBUG")
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "digest: %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
-        },
-        "loggers": {"digest": {"level": level, "handlers": ["stderr"], "propagate": False}},
-    }
+def log_level(verbosity: int) -> int:
+    """-q: warnings and errors only; default: one line per event; -v: debugging detail."""
+    return {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
+def configure_logging(level: int) -> None:
+    """Plain lines on stderr, suited to a terminal, journald or a log file.
+
+    Set up by hand rather than with logging.config, whose import alone costs more than the
+    rest of a run with nothing new."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("digest: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -45,7 +50,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
     flags = {name: getattr(args, name, None) for name in Settings.__slots__}
-    return config.load(flags, os.environ, env_file)
+    settings = config.load(flags, os.environ, env_file)
+    if env_file is not None and (warning := config.exposed_secret(env_file)):
+        log.warning("%s", warning)
+    return settings
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -190,13 +198,19 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deliverer(settings: Settings, *, dry_run: bool) -> Any:
+def _deliverer(
+    settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()
+) -> Deliverer:
     from digest import deliver
 
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
     if dry_run:
-        return deliver.PreviewDeliverer(settings.out, settings.format)
+        return deliver.PreviewDeliverer(
+            settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"
+        )
+    if settings.deliver == "smtp":
+        return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
     return deliver.FilesDeliverer(settings.out)
 
 
@@ -223,6 +237,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         date = dump.listing_date or "no date"
         print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
+        for warning in dump.warnings:
+            print(f"  warning: {warning}")
         for paper in dump.papers[: args.titles]:
             print(f"  - {paper.title}")
         if len(dump.papers) > args.titles:
@@ -248,38 +264,94 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for status in ("pending", "failed"):
             for item in store.outgoing(status=status):
+                retry = ""
+                if status == "pending" and item.next_attempt:
+                    retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
+                elif status == "failed":
+                    retry = f" send it again with `digest resend {item.id}`;"
                 print(
                     f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
-                    f" {item.paper_count} papers, {item.attempts} attempts;"
+                    f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                     f" last error: {item.last_error or 'none'}"
                 )
         sent = [d for d in store.recent() if d.status == "sent"]
         for item in sent[:5]:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
-            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC")
+            how = f"; {item.delivery_note}" if item.delivery_note else ""
+            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
         for r in store.rejected_dumps(5):
             print(f"rejected: {r.file}: {r.reason}")
+        from digest import service
+
+        for line in service.status_lines(store):
+            print(line)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run as a service: watch the inbox and deliver the digest on a schedule, until stopped.
+
+    A dump is taken once complete (the same size and time on two checks in a row) and goes
+    into the next scheduled digest. The schedule is a crontab line, @hourly, @daily, @weekly
+    or `every N[s|m|h]`; a run missed while stopped is made up once on start. SIGTERM or
+    Ctrl-C stops it once the current run is done; a second one stops it at once.
+
+    Example:
+      digest serve --inbox ~/papers --schedule '0 7 * * *' --timezone Europe/Paris
+      digest serve --inbox ~/papers --schedule 'every 6h' --processed move
+    """
+    from digest import service
+
+    settings = _settings(args)
+    _service_logging()
+    return service.serve(settings, _deliverer(settings, dry_run=False))
+
+
+def _service_logging() -> None:
+    # journald stamps each line itself; a terminal or a plain log file needs the time.
+    if not os.environ.get("JOURNAL_STREAM"):
+        stamped = logging.Formatter("%(asctime)s digest: %(message)s", "%Y-%m-%d %H:%M:%S%z")
+        for handler in log.handlers:
+            handler.setFormatter(stamped)
+    # The scheduler's own warnings (a run skipped or late) go to the same place.
+    scheduler_log = logging.getLogger("apscheduler")
+    scheduler_log.handlers[:] = log.handlers
+    scheduler_log.setLevel(logging.WARNING)
+    scheduler_log.propagate = False
 
 
 def cmd_resend(args: argparse.Namespace) -> int:
     """Deliver a digest from the outbox again, exactly as stored (failed, pending or sent).
 
+    Mail goes out with the same bytes and Message-ID as the first time, so mail clients show
+    one message. With --to, it goes only to those addresses (for instance a recipient the
+    mail server refused), and the digest's status is left as it is.
+
     Example:
       digest resend 12
+      digest resend 12 --to ann@example.org
     """
+    from datetime import datetime
+
     from digest import pipeline
     from digest.store import Store
 
     settings = _settings(args)
-    deliverer = _deliverer(settings, dry_run=False)
+    recipients = _resend_to(args.resend_to)
+    if recipients and settings.deliver != "smtp":
+        raise ConfigError("--to needs mail delivery: set DIGEST_SMTP_HOST or pass --deliver smtp")
+    deliverer = _deliverer(settings, dry_run=False, recipients=recipients)
     with Store.open(settings.state) as store, store.lock():
         item = store.get(args.id)
         if item is None:
             raise DigestError(f"no digest {args.id} in {settings.state}; see `digest status`")
+        if recipients:
+            # Only some readers get it again: the digest's own status stays as it is.
+            log.info("digest %s: %s", item.id, deliverer.deliver(item))
+            return 0
         store.requeue(item.id)
         report = pipeline.Report()
-        pipeline.send(store, deliverer, item, report)
+        pipeline.send(store, deliverer, item, report, datetime.now().astimezone())
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
     for line in report.failed:
@@ -309,6 +381,17 @@ def _command(
     return parser
 
 
+def _interest_flags(parser: argparse.ArgumentParser) -> None:
+    """The reader's interests, for commands that make a digest."""
+    from digest.select import ORDERS
+
+    add = parser.add_argument
+    add("--highlight", metavar="TERMS", help="words or regexes to put first (DIGEST_HIGHLIGHT)")
+    add("--exclude", metavar="TERMS", help="words or regexes to leave out (DIGEST_EXCLUDE)")
+    add("--order", choices=ORDERS, help="order of the papers (DIGEST_ORDER)")
+    add("--max-papers", type=int, metavar="N", help="papers in full (DIGEST_MAX_PAPERS)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -333,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     now.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
     now.add_argument("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
     now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
+    now.add_argument("--rejected", choices=REJECTED, help="a dump that cannot be read: keep it in the inbox, or move it to rejected/ inside it (DIGEST_REJECTED)")
     now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
     now.add_argument(
         "--explain", action="store_true",
@@ -342,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-updated", action="store_const", const=True,
         help="list papers seen before whose abstract changed (DIGEST_SHOW_UPDATED)",
     )
+
+    _interest_flags(now)
 
     check = _command(sub, "check", cmd_check, common)
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -369,14 +455,52 @@ def build_parser() -> argparse.ArgumentParser:
     resend.add_argument("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
     resend.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
     resend.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    resend.add_argument(
+        "--to",
+        dest="resend_to",
+        action="append",
+        metavar="ADDRESS",
+        help="mail it only to this address (repeat, or separate with commas); needs smtp",
+    )
+
+    serve = _command(sub, "serve", cmd_serve, common)
+    # Every option of `now` but --dry-run, so that both read the same settings the same way.
+    skip = {a.dest for a in common._actions} | {"help", "dry_run"}
+    for action in now._actions:
+        if action.dest not in skip:
+            serve._add_action(action)
+    serve.add_argument(
+        "--schedule", metavar="SPEC",
+        help="when to deliver: '0 7 * * *', @daily, 'every 6h' (DIGEST_SCHEDULE)",
+    )
+    serve.add_argument(
+        "--timezone", metavar="ZONE",
+        help="time zone of the schedule, e.g. Europe/Paris (DIGEST_TIMEZONE)",
+    )
+    serve.add_argument(
+        "--poll-seconds", type=float, metavar="N",
+        help="how often to look into the inbox, in seconds (DIGEST_POLL_SECONDS)",
+    )
+    serve.add_argument(
+        "--processed", choices=PROCESSED,
+        help="what to do with a dump once read: leave it, or move it (DIGEST_PROCESSED)",
+    )
     return parser
+
+
+def _resend_to(values: Sequence[str] | None) -> list[str]:
+    from digest.config import addresses
+
+    if not values:
+        return []
+    return [a.addr_spec for a in addresses(", ".join(values), "--to")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.config.dictConfig(logging_config(-1 if args.quiet else args.verbose))
+    configure_logging(log_level(-1 if args.quiet else args.verbose))
     try:
         result: int = args.func(args)
     except DigestError as e:

@@ -7,24 +7,38 @@ The rest of digest never reads the environment: it is handed a Settings.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from digest.errors import ConfigError
 
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from email.headerregistry import Address
+
     from digest.match import Thresholds
 
-DELIVERIES = ("files", "stdout")
+DELIVERIES = ("files", "stdout", "smtp")
+SECURITIES = ("starttls", "ssl", "none")
+SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+SUBJECT_FIELDS = ("count", "date")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
+PROCESSED = ("leave", "move")
+REJECTED = ("keep", "move")
 
 
 def _data_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("digest", appauthor=False)
+
+
+def default_out() -> Path:
+    """Where digest files go unless DIGEST_OUT says otherwise."""
+    return _data_dir() / "digests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +49,7 @@ class Settings:
     state: Path = field(default_factory=lambda: _data_dir() / "state.sqlite3")
     deliver: str = "files"
     format: str = "text"
-    out: Path = field(default_factory=lambda: _data_dir() / "digests")
+    out: Path | None = None  # default: default_out()
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
@@ -45,6 +59,28 @@ class Settings:
     match_abstract: int = 95
     match_title_only: int = 92
     show_updated: bool = False
+    # The reader's interests: comma-separated words or regular expressions, an order, a cap.
+    highlight: str = ""
+    exclude: str = ""
+    order: str = "highlights"
+    max_papers: int = 0  # papers shown in full; the rest are listed by title (0: no cap)
+    # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
+    schedule: str = "0 7 * * *"
+    timezone: str | None = None  # an IANA name; None means the machine's own
+    poll_seconds: float = 60.0
+    processed: str = "leave"
+    rejected: str = "keep"  # a dump that cannot be read: keep it in the inbox, or move it
+    smtp_host: str = ""
+    smtp_port: int = 0  # 0: the usual port of smtp_security
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_security: str = "starttls"
+    smtp_timeout: int = 30
+    from_: str = ""  # DIGEST_FROM
+    to: str = ""
+    subject: str = "Daily papers: {count} new ({date})"
+    unsubscribe: str = ""
+    list_id: str = ""
 
     @property
     def thresholds(self) -> Thresholds:
@@ -54,6 +90,22 @@ class Settings:
         return Thresholds(
             self.match_title, self.match_revised, self.match_abstract, self.match_title_only
         )
+
+    @property
+    def port(self) -> int:
+        """The SMTP port: DIGEST_SMTP_PORT, or the usual one for DIGEST_SMTP_SECURITY."""
+        return self.smtp_port or SMTP_PORTS.get(self.smtp_security, 587)
+
+    @property
+    def sender(self) -> Address | None:
+        """DIGEST_FROM as an address, display name included; None when not set."""
+        found = addresses(self.from_, "DIGEST_FROM")
+        return found[0] if found else None
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        """DIGEST_TO as addresses, display names included."""
+        return addresses(self.to, "DIGEST_TO")
 
     def require_inbox(self) -> Path:
         """The inbox folder, which must exist."""
@@ -67,11 +119,49 @@ class Settings:
 
 
 def env_name(name: str) -> str:
-    """The environment variable of a setting."""
-    return "DIGEST_" + name.upper()
+    """The environment variable of a setting (`from_` is DIGEST_FROM)."""
+    return "DIGEST_" + name.rstrip("_").upper()
 
 
-def _convert(name: str, kind: Any, raw: str) -> object:
+def addresses(raw: str, setting: str) -> tuple[Address, ...]:
+    """Comma-separated addresses with optional display names ('Ann <ann@example.org>, bob@x.org')
+    as Address objects; raises ConfigError naming `setting` for one that is not valid.
+
+    Domains may be international (sent as IDNA); local parts must be ASCII."""
+    if not raw.strip():
+        return ()  # and a run without mail settings never loads the email package
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    if any(ch in raw for ch in "\r\n\x00"):
+        raise ConfigError(f"{setting} must be on one line")
+    found = []
+    for name, spec in getaddresses([raw]):
+        if not name and not spec:
+            continue
+        local, at, domain = spec.rpartition("@")
+        try:
+            if not (local and at and "." in domain.strip(".")) or not local.isascii():
+                raise ValueError
+            address = Address(name, local, domain.encode("idna").decode("ascii"))
+            if address.addr_spec != f"{local}@{address.domain}":
+                raise ValueError  # the local part needed quoting: not a plain address
+        except (ValueError, IndexError, UnicodeError):
+            shown = spec or name
+            raise ConfigError(
+                f"{setting}: {shown!r} is not an email address (expected name@example.org,"
+                " optionally as 'Name <name@example.org>', several separated by commas)"
+            ) from None
+        found.append(address)
+    return tuple(found)
+
+
+def subject_line(template: str, count: int, date: str) -> str:
+    """The subject from DIGEST_SUBJECT, on one line whatever the listing's date says."""
+    return " ".join(template.format(count=count, date=date).split())
+
+
+def _convert(name: str, kind: object, raw: str) -> object:
     raw = raw.strip()
     kind = str(kind)
     if "Path" in kind:
@@ -88,7 +178,29 @@ def _convert(name: str, kind: Any, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{env_name(name)}={raw!r} is not a whole number") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name(name)}={raw!r} is not a number") from None
     return raw
+
+
+def exposed_secret(env_file: Path) -> str | None:
+    """A warning when an env file holding the SMTP password can be read by other users."""
+    import stat
+
+    try:
+        mode = env_file.stat().st_mode
+        holds_password = "DIGEST_SMTP_PASSWORD" in env_file.read_text(errors="replace")
+    except OSError:
+        return None
+    if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (
+            f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it;"
+            f" run: chmod 600 {env_file}"
+        )
+    return None
 
 
 def load(
@@ -117,6 +229,8 @@ def load(
             chosen[name] = _convert(name, f.type, environ[var])
         elif file_values.get(var) is not None:
             chosen[name] = _convert(name, f.type, str(file_values[var]))
+    if "deliver" not in chosen and chosen.get("smtp_host"):
+        chosen["deliver"] = "smtp"  # configuring a mail server means mail is wanted
     settings = Settings(**chosen)  # type: ignore[arg-type]
     _validate(settings)
     return settings
@@ -134,3 +248,79 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{env_name(name)} must be a score between 50 and 100")
     if s.max_dump_mb <= 0:
         raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
+    if not 0 < s.poll_seconds < float("inf"):
+        raise ConfigError("DIGEST_POLL_SECONDS must be a positive number of seconds")
+    if s.rejected not in REJECTED:
+        raise ConfigError(f"DIGEST_REJECTED={s.rejected!r} is not one of {', '.join(REJECTED)}")
+    if s.processed not in PROCESSED:
+        raise ConfigError(
+            f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"
+        )
+    _validate_interests(s)
+    _validate_email(s)
+
+
+def _validate_email(s: Settings) -> None:
+    import string
+
+    if s.smtp_security not in SECURITIES:
+        raise ConfigError(
+            f"DIGEST_SMTP_SECURITY={s.smtp_security!r} is not one of {', '.join(SECURITIES)}"
+        )
+    if not 0 <= s.smtp_port <= 65535:
+        raise ConfigError(f"DIGEST_SMTP_PORT={s.smtp_port} is not a port number")
+    if s.smtp_timeout <= 0:
+        raise ConfigError("DIGEST_SMTP_TIMEOUT must be a positive number of seconds")
+    for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_SMTP_USER", s.smtp_user)):
+        if any(ch.isspace() for ch in value):
+            raise ConfigError(f"{name}={value!r} must not contain spaces")
+    if len(addresses(s.from_, "DIGEST_FROM")) > 1:
+        raise ConfigError("DIGEST_FROM must be a single address")
+    s.recipients  # noqa: B018 -- validates DIGEST_TO
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(s.subject) if f is not None]
+    except ValueError as e:
+        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
+    unknown = [f for f in fields if f not in SUBJECT_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}} and {{date}}"
+            " can be used"
+        )
+    if s.unsubscribe and not s.unsubscribe.startswith(("mailto:", "https://")):
+        raise ConfigError(
+            f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https:// URL"
+        )
+    if any(ch in s.unsubscribe for ch in "<>\r\n \t"):
+        raise ConfigError("DIGEST_UNSUBSCRIBE must be a single address or URL, without <>")
+    if s.list_id and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", s.list_id):
+        raise ConfigError(
+            f"DIGEST_LIST_ID={s.list_id!r} is not a list identifier like papers.example.org"
+        )
+    if s.deliver == "smtp":
+        missing = [
+            name
+            for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_FROM", s.from_),
+                                ("DIGEST_TO", s.to))
+            if not value.strip()
+        ]
+        if missing:
+            raise ConfigError(f"mail delivery needs {' and '.join(missing)}; set them or"
+                              " choose another DIGEST_DELIVER")
+        if not s.recipients:
+            raise ConfigError("DIGEST_TO holds no address")
+    if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:
+        raise ConfigError(
+            "DIGEST_SMTP_SECURITY=none would send the SMTP password unencrypted to"
+            f" {s.smtp_host}; use starttls or ssl"
+        )
+
+
+def _validate_interests(s: Settings) -> None:
+    from digest import select
+
+    select.interests(s)  # every term must compile
+    if s.order not in select.ORDERS:
+        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(select.ORDERS)}")
+    if s.max_papers < 0:
+        raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

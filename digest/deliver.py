@@ -3,29 +3,41 @@ description of what it did, or raises DeliveryError."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Protocol, TextIO
 
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransientDeliveryError
 from digest.store import Outgoing
 
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
+    from collections.abc import Sequence
+    from typing import Protocol, TextIO
+
+    from digest.config import Settings
+
+    class Deliverer(Protocol):
+        """Something that delivers a rendered digest."""
+
+        def deliver(self, outgoing: Outgoing) -> str:
+            """Deliver it; return a one-line description; raise DeliveryError on failure."""
+            ...
+
+
+log = logging.getLogger(__name__)
+
 EXTENSIONS = {"html": "html", "text": "txt", "markdown": "md", "json": "json"}
-
-
-class Deliverer(Protocol):
-    """Something that delivers a rendered digest."""
-
-    def deliver(self, outgoing: Outgoing) -> str:
-        """Deliver it; return a one-line description; raise DeliveryError on failure."""
-        ...
 
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old content or the whole new one, never a part:
     a temporary file beside it, flushed to disk, then renamed over it."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -44,15 +56,25 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def file_stem(outgoing: Outgoing) -> str:
-    """Output files are named by the digest's date and time: digest-2025-03-12-0700."""
-    return "digest-" + outgoing.created.strftime("%Y-%m-%d-%H%M%S")
+    """Output files are named by the digest's date and number, digest-2025-03-12-0017: a
+    retry rewrites the same files, and two digests made in the same second stay apart."""
+    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}"
 
 
 class FilesDeliverer:
-    """Writes the digest as HTML, text, Markdown and JSON files into a folder."""
+    """Writes the digest as HTML, text, Markdown and JSON files into a folder, and the complete
+    mail message as an .eml file: exactly what would have been mailed."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path | None) -> None:
+        self._out = out
+
+    @property
+    def out(self) -> Path:
+        """The folder: as given, else the user data folder's digests/ (looked up only when
+        something is written, so a run with nothing new does not pay for it)."""
+        from digest.config import default_out
+
+        return self._out or default_out()
 
     def deliver(self, outgoing: Outgoing) -> str:
         try:
@@ -62,8 +84,14 @@ class FilesDeliverer:
                 path = self.out / f"{file_stem(outgoing)}.{ext}"
                 write_atomically(path, getattr(outgoing, fmt).encode("utf-8"))
                 paths.append(path)
-        except OSError as e:
-            raise DeliveryError(f"cannot write the digest to {self.out}: {e.strerror}") from None
+            if outgoing.eml:
+                path = self.out / f"{file_stem(outgoing)}.eml"
+                write_atomically(path, outgoing.eml)
+                paths.append(path)
+        except OSError as e:  # a full disk or a permission can be fixed: try again next run
+            raise TransientDeliveryError(
+                f"cannot write the digest to {self.out}: {e.strerror}"
+            ) from None
         return "wrote " + ", ".join(str(p) for p in paths)
 
 
@@ -82,18 +110,229 @@ class StdoutDeliverer:
 
 
 class PreviewDeliverer:
-    """Writes one format of the digest to a preview file, for a dry run; records nothing."""
+    """Writes one format of the digest to a preview file, for a dry run; records nothing.
 
-    def __init__(self, out: Path, fmt: str) -> None:
+    With `mailed`, the HTML and text previews are the parts of the mail message, exactly as
+    a reader's mail client gets them; otherwise the digest files as written."""
+
+    def __init__(self, out: Path, fmt: str, *, mailed: bool = False) -> None:
         self.out = out
         self.fmt = fmt
+        self.mailed = mailed
 
     def deliver(self, outgoing: Outgoing) -> str:
         path = self.out / f"preview.{EXTENSIONS[self.fmt]}"
+        content = getattr(outgoing, self.fmt)
+        if self.mailed and outgoing.eml and self.fmt in ("html", "text"):
+            content = mail_part(outgoing.eml, "html" if self.fmt == "html" else "plain")
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, getattr(outgoing, self.fmt).encode("utf-8"))
+            write_atomically(path, content.encode("utf-8"))
         except OSError as e:
             raise DeliveryError(f"cannot write the preview to {path}: {e.strerror}") from None
         print(path)
         return f"wrote preview {path}"
+
+
+def mail_part(eml: bytes, subtype: str) -> str:
+    """The text/html or text/plain body of a stored message, decoded."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.default).parsebytes(eml)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body((subtype,))
+    return str(body.get_content()) if body is not None else ""
+
+
+def envelope(eml: bytes) -> tuple[str, list[str]]:
+    """The sender and recipients of a stored message, read from its From, To and Cc headers:
+    what was stored is what is sent, even if DIGEST_TO changed since."""
+    from email import policy
+    from email.parser import BytesParser
+
+    headers = BytesParser(policy=policy.default).parsebytes(eml, headersonly=True)
+    senders = [a.addr_spec for a in getattr(headers["From"], "addresses", ())]
+    recipients = [
+        a.addr_spec for name in ("To", "Cc") for a in getattr(headers[name], "addresses", ())
+    ]
+    if not senders:
+        raise DeliveryError("the stored message has no sender (From)")
+    return senders[0], recipients
+
+
+def _reply(e: smtplib.SMTPResponseException) -> str:
+    return _reason(e.smtp_code, e.smtp_error)
+
+
+def _reason(code: int, message: bytes | str) -> str:
+    """A server's reply on one line: '550 5.1.1 No such user'."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpDeliverer:
+    """Sends the stored message over SMTP, byte for byte, to the addresses in its headers.
+
+    Failures worth retrying raise TransientDeliveryError: no connection, a timeout, a 4xx
+    reply, and also a refused login or TLS problem, which are fixed in the settings, after
+    which the digest goes out by itself. A 5xx refusal of the message raises DeliveryError.
+    Recipients refused one by one while others accepted the message are reported and
+    logged; the digest counts as delivered, and `digest resend ID --to ADDRESS` sends it to
+    them once fixed.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        user: str = "",
+        password: str = "",
+        timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
+        recipients: Sequence[str] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.recipients = list(recipients)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: object) -> SmtpDeliverer:
+        """The deliverer the DIGEST_SMTP_* settings describe."""
+        return cls(
+            settings.smtp_host,
+            settings.port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def __repr__(self) -> str:
+        return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
+
+    def _timed_out(self, server: str) -> str:
+        return f"{server} did not answer within {self.timeout:g} s (DIGEST_SMTP_TIMEOUT)"
+
+    def _connect(self) -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
+        context = self.ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.ehlo()
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.user:
+                smtp.login(self.user, self._password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        import smtplib
+        import ssl
+
+        if not outgoing.eml:
+            raise DeliveryError(
+                f"digest {outgoing.id} has no stored mail message (made before mail delivery"
+                " existed); deliver it with --deliver files"
+            )
+        sender, recipients = envelope(outgoing.eml)
+        recipients = self.recipients or recipients
+        if not recipients:
+            raise DeliveryError(
+                f"digest {outgoing.id} was made without DIGEST_TO, so its message has no"
+                f" recipient; send it with `digest resend {outgoing.id} --to ADDRESS`"
+            )
+        server = f"{self.host}:{self.port}"
+        try:
+            smtp = self._connect()
+            try:
+                refused = smtp.sendmail(sender, recipients, outgoing.eml)
+            finally:
+                _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+        except smtplib.SMTPRecipientsRefused as e:
+            reasons = _refusals(e.recipients)
+            if all(code >= 500 for code, _ in e.recipients.values()):
+                raise DeliveryError(f"{server} refused every recipient: {reasons}") from None
+            raise TransientDeliveryError(f"{server} refused every recipient: {reasons}") from None
+        except smtplib.SMTPAuthenticationError as e:
+            raise TransientDeliveryError(
+                f"{server} refused the login of {self.user!r} ({_reply(e)}); check"
+                " DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            ) from None
+        except smtplib.SMTPResponseException as e:
+            if e.smtp_code >= 500:
+                raise DeliveryError(f"{server} refused the message: {_reply(e)}") from None
+            raise TransientDeliveryError(
+                f"{server} is not taking the message for now: {_reply(e)}"
+            ) from None
+        except smtplib.SMTPNotSupportedError as e:
+            raise TransientDeliveryError(
+                f"{server}: {e}; check DIGEST_SMTP_SECURITY and DIGEST_SMTP_PORT"
+            ) from None
+        except smtplib.SMTPServerDisconnected as e:
+            if "timed out" in str(e):  # smtplib turns a read timeout into a disconnection
+                raise TransientDeliveryError(self._timed_out(server)) from None
+            raise TransientDeliveryError(
+                f"{server} closed the connection before accepting the message"
+            ) from None
+        except ssl.SSLCertVerificationError as e:
+            raise TransientDeliveryError(
+                f"the TLS certificate of {server} cannot be trusted: {e.verify_message}"
+            ) from None
+        except ssl.SSLError as e:
+            raise TransientDeliveryError(
+                f"TLS with {server} failed ({e.reason or e}); check DIGEST_SMTP_SECURITY"
+                " and DIGEST_SMTP_PORT"
+            ) from None
+        except TimeoutError:
+            raise TransientDeliveryError(self._timed_out(server)) from None
+        except (OSError, smtplib.SMTPException) as e:
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise TransientDeliveryError(f"cannot reach the mail server {server}: {why}") from None
+
+        accepted = len(recipients) - len(refused)
+        description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
+        if refused:
+            for address, (code, message) in refused.items():
+                log.warning(
+                    "digest %s: %s refused recipient %s (%s)",
+                    outgoing.id, server, address, _reason(code, message),
+                )
+            description += f"; refused: {_refusals(refused)}"
+        return description
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    import smtplib
+
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{address} ({_reason(*reply)})" for address, reply in refused.items())
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -37,7 +37,7 @@ from rapidfuzz.distance import OSA
 
 from digest.models import Paper, SeenPaper, Skip
 
-# Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN" == "Pre–LN".
+# Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN".
 _PUNCT = re.compile(r"[\W_]+")
 # TeX as listings carry it: \textit{word}, $\mu$, \mathcal{O}; the braces and $ go as
 # punctuation, a command keeps its name so that "$\mu$P" and "μP" both read "mu p".

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote_plus
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    import re
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,15 +22,27 @@ class Paper:
     arxiv_id: str | None = None
     authors: tuple[str, ...] = ()
     upvotes: int | None = None
-    page_url: str | None = None
+    page_url: str | None = None  # the paper's page on Hugging Face
     code_url: str | None = None
+    project_url: str | None = None
+    published: str | None = None  # ISO date the paper was published, e.g. "2025-03-11"
+    comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
 
     @property
     def link(self) -> str:
         """Where to find the paper: its arXiv page when known, else an arXiv title search."""
+        from urllib.parse import quote_plus
+
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
         return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
+
+    @property
+    def arxiv_url(self) -> str | None:
+        """The paper's arXiv page, when its identifier is known."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,7 @@ class Dump:
     listing_date: str | None = None
     encoding: str = "utf-8"
     format: str = "text"
+    warnings: tuple[str, ...] = ()  # what was skipped inside the file, one line each
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +98,16 @@ class Stats:
     seen_before: int
     repeated: int
     rejected: int
+    excluded: int = 0  # new papers left out by the reader's exclusions
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """What one run shows: the new papers, plus what was skipped or rejected and why."""
+    """What one run shows: the new papers, plus what was skipped or rejected and why.
+
+    `papers` are shown in full, `more` only by title and link (past DIGEST_MAX_PAPERS);
+    `excluded` are new papers the reader asked not to see: left out, but recorded with it.
+    """
 
     papers: tuple[Paper, ...]
     skipped: tuple[Skip, ...] = ()
@@ -93,6 +115,15 @@ class Digest:
     dumps: tuple[Dump, ...] = ()
     created: datetime = field(default_factory=lambda: datetime.now().astimezone())
     updated: tuple[Skip, ...] = ()  # seen before, abstract changed: shown when asked for
+    more: tuple[Paper, ...] = ()
+    excluded: tuple[Paper, ...] = ()
+    highlights: Mapping[Paper, tuple[str, ...]] = field(default_factory=dict)  # terms matched
+    highlight: tuple[re.Pattern[str], ...] = ()  # the reader's words, to mark where they occur
+
+    @property
+    def new_papers(self) -> tuple[Paper, ...]:
+        """Every new paper of the run: shown in full, listed compactly, or excluded."""
+        return self.papers + self.more + self.excluded
 
     @property
     def stats(self) -> Stats:
@@ -101,8 +132,9 @@ class Digest:
         return Stats(
             dumps=len(self.dumps),
             listed=sum(len(d.papers) for d in self.dumps),
-            new=len(self.papers),
+            new=len(self.papers) + len(self.more),
             seen_before=len(self.skipped) - repeated,
             repeated=repeated,
             rejected=len(self.rejected),
+            excluded=len(self.excluded),
         )

@@ -1,17 +1,22 @@
-"""Read a dump's bytes into a Dump: decode, skip the page header, pair titles with abstracts.
+"""Read a dump's bytes into a Dump, whatever its format, told by its content.
 
+Three formats: text copied from the Daily Papers page (skip the page header, pair titles with
+abstracts), the JSON the Daily Papers API returns, and the page saved from a browser as HTML.
 Pure: takes bytes and a name, returns values or raises ParseError. No file access here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
 
 from digest.errors import ParseError
 from digest.models import Dump, Paper
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 # Lines the Daily Papers page shows above the listing; matched whole, case-insensitively.
 _HEADER = re.compile(
@@ -51,6 +56,14 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         except UnicodeDecodeError as e:
             raise ParseError(name, f"invalid UTF-16 at byte {e.start}") from None
     if b"\x00" in data:
+        # UTF-16 saved without a byte-order mark: every other byte of ASCII text is zero.
+        sample = data[:4096]
+        for encoding, zeros in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+            if len(data) % 2 == 0 and zeros.count(0) > len(zeros) * 0.9:
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError:
+                    break
         raise ParseError(name, BINARY)
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -69,19 +82,21 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _blocks(text: str) -> Iterator[tuple[int, str]]:
-    """Paragraphs separated by blank lines, as (first line number, text joined on one line)."""
-    start, lines = 0, []
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Paragraphs separated by blank lines, as (first line number, cleaned non-empty lines)."""
+    start, lines = 0, list[str]()
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             if not lines:
                 start = number
             lines.append(line)
         elif lines:
-            yield start, clean(" ".join(lines))
+            yield start, [c for c in map(clean, lines) if c]
             lines = []
     if lines:
-        yield start, clean(" ".join(lines))
+        yield start, [c for c in map(clean, lines) if c]
+
+
 
 
 def _looks_binary(text: str) -> bool:
@@ -91,20 +106,31 @@ def _looks_binary(text: str) -> bool:
 
 
 def parse(data: bytes, name: str) -> Dump:
-    """Parse a text dump. Raises ParseError when the file holds no papers at all."""
+    """Parse a dump of any format (see `detect`). Raises ParseError when the file holds no
+    papers at all."""
     if not data.strip():
         raise ParseError(name, EMPTY)
     text, encoding = decode(data, name)
     if _looks_binary(text):
         raise ParseError(name, BINARY)
+    kind = detect(text)
+    if kind != "text":
+        read = parse_json if kind == "json" else parse_html
+        found, date, notes = read(text, name)
+        return _dump(data, name, found, date, encoding, notes, kind)
 
-    blocks = [b for b in _blocks(text) if b[1]]
+    blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
     skip = 0
-    for _, block in blocks:
+    for at, (_, block, _) in enumerate(blocks):
         if _HEADER.match(block):
             skip += 1
-        elif listing_date is None and _DATE.match(block):
+        elif (
+            listing_date is None
+            and _DATE.match(block)
+            # A date line is followed by a title; a paper titled like a date, by its abstract.
+            and (at + 1 >= len(blocks) or len(blocks[at + 1][1]) < _ABSTRACT_MIN)
+        ):
             listing_date = block
             skip += 1
         else:
@@ -112,30 +138,379 @@ def parse(data: bytes, name: str) -> Dump:
     blocks = blocks[skip:]
 
     papers: list[Paper] = []
+    warnings: list[str] = []
     i = 0
     while i < len(blocks):
-        line, title = blocks[i]
-        if len(title) > _TITLE_MAX:  # an abstract whose title is missing: nothing to list
-            i += 1
+        start, title, lines = blocks[i]
+        i += 1
+        if len(title) > _TITLE_MAX:
+            rest = " ".join(lines[1:])
+            if len(lines[0]) <= _TITLE_MAX and len(rest) >= _ABSTRACT_MIN:
+                # A title line with its abstract right below it, no blank line between.
+                papers.append(Paper(lines[0], rest, source=name, listing_date=listing_date))
+            elif i < len(blocks) and len(blocks[i][1]) >= _ABSTRACT_MIN:
+                # An overlong title, followed by its abstract.
+                papers.append(Paper(title, blocks[i][1], source=name, listing_date=listing_date))
+                i += 1
+            else:
+                warnings.append(f"line {start}: a paragraph with no title before it; skipped")
             continue
         abstract = ""
-        if i + 1 < len(blocks):
-            following = blocks[i + 1][1]
-            if len(following) >= _ABSTRACT_MIN or len(following) > _TITLE_MAX:
-                abstract = following
-                i += 1
-            elif i + 2 >= len(blocks) or len(blocks[i + 2][1]) < _ABSTRACT_MIN:
-                # Short blocks in a row: still title, abstract while the rhythm holds.
+        if i < len(blocks):
+            following = blocks[i][1]
+            # A long paragraph after a title is its abstract. A short one is too, unless the
+            # paragraph after it is long: then this title has no abstract and the short one
+            # is the next title.
+            if len(following) >= _ABSTRACT_MIN or (
+                i + 1 >= len(blocks) or len(blocks[i + 1][1]) < _ABSTRACT_MIN
+            ):
                 abstract = following
                 i += 1
         papers.append(Paper(title, abstract, source=name, listing_date=listing_date))
-        i += 1
     if not papers:
         raise ParseError(name, NO_PAPERS, line=blocks[0][0] if blocks else None)
+    return _dump(data, name, papers, listing_date, encoding, warnings, "text")
+
+
+def _dump(
+    data: bytes,
+    name: str,
+    papers: list[Paper],
+    listing_date: str | None,
+    encoding: str,
+    warnings: list[str],
+    kind: str,
+) -> Dump:
+    import hashlib  # here, not at the top: a run with no dumps to read never needs it
+
     return Dump(
         name=name,
         sha256=hashlib.sha256(data).hexdigest(),
         papers=tuple(papers),
         listing_date=listing_date,
         encoding=encoding,
+        format=kind,
+        warnings=tuple(warnings),
     )
+
+
+# -- format detection -------------------------------------------------------------------------
+
+# A JSON dump opens an array or object whose first token is JSON too; a text title that
+# merely starts with a bracket ("[Re] ...") does not.
+_JSON_START = re.compile(r'[\[{]\s*(?:["{\[\]}]|$)')
+# A saved page opens with a doctype, a comment, an XML declaration or a common HTML tag.
+_HTML_START = re.compile(
+    r"<(?:!doctype\s+html|!--|\?xml|(?:html|head|body|meta|title|div|main|section|article)\b)",
+    re.IGNORECASE,
+)
+
+
+def detect(text: str) -> str:
+    """The format of a dump, from its content: "json", "html" or "text"."""
+    head = text.lstrip()[:1024]
+    if _JSON_START.match(head):
+        return "json"
+    if _HTML_START.match(head):
+        return "html"
+    return "text"
+
+
+# -- the Daily Papers API (JSON) ---------------------------------------------------------------
+
+# arXiv identifiers, new style (2503.01234v2) and old (hep-th/9901001), the version dropped.
+_ARXIV_ID = re.compile(r"(?i)^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$")
+_PAGE_ID = re.compile(r"^\w[\w.\-]{0,63}$")  # what may go into a paper page's address
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+HF_PAPERS = "https://huggingface.co/papers/"
+
+Read = tuple[list[Paper], str | None, list[str]]  # papers, listing date, warnings
+
+
+def parse_json(text: str, name: str) -> Read:
+    """Papers of a Daily Papers API response: an array of items, each with a `paper` object.
+
+    Fields come and go between versions of the API: only an identifier or a title is
+    required. An item that has neither is skipped with a warning; so is the broken end of a
+    download cut short.
+    """
+    import json
+
+    warnings: list[str] = []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        data = _salvage(text)
+        if not data:
+            raise ParseError(name, f"not valid JSON: {e.msg}", line=e.lineno) from None
+        warnings.append(
+            f"line {e.lineno}: the JSON breaks off ({e.msg}); read the {len(data)} complete"
+            " papers before it"
+        )
+    items = _json_items(data)
+    if items is None:
+        raise ParseError(name, "JSON, but not a Daily Papers list: expected an array of papers")
+    papers = _papers_of_items(items, name, warnings)
+    if items and not papers:  # an empty list is a day without papers, not a broken file
+        raise ParseError(name, "no papers found in the JSON: no item has an id or a title")
+    return papers, _most_common(p.listing_date for p in papers), warnings
+
+
+def _salvage(text: str) -> list[object]:
+    """The complete items at the start of a JSON array whose end is missing or broken."""
+    import json
+
+    decoder = json.JSONDecoder()
+    start = text.find("[")
+    if start < 0:
+        return []
+    items: list[object] = []
+    i = start + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        try:
+            item, i = decoder.raw_decode(text, i)
+        except ValueError:
+            return items
+        items.append(item)
+
+
+def _json_items(data: object) -> list[object] | None:
+    """The list of paper items in a decoded response, whatever wraps it."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for key in ("dailyPapers", "papers"):
+            if isinstance(data.get(key), list):
+                return list(data[key])
+        if any(k in data for k in ("paper", "id", "title")):
+            return [data]  # one paper on its own
+    return None
+
+
+def _papers_of_items(items: list[object], name: str, warnings: list[str]) -> list[Paper]:
+    papers = []
+    for number, item in enumerate(items, 1):
+        paper = _json_paper(item, name) if isinstance(item, dict) else None
+        if paper is not None:
+            papers.append(paper)
+        elif isinstance(item, dict):
+            warnings.append(f"item {number}: no paper id or title; skipped")
+        else:
+            warnings.append(f"item {number}: not a paper object ({type(item).__name__}); skipped")
+    return papers
+
+
+def _json_paper(item: dict[str, object], name: str) -> Paper | None:
+    """One item of the API; None when it has neither an identifier nor a title."""
+    inner = item.get("paper")
+    paper: dict[str, object] = inner if isinstance(inner, dict) else {}
+
+    def field(key: str) -> object:
+        value = paper.get(key)
+        return item.get(key) if value is None or value == "" else value
+
+    raw_id = _text(field("id")) or ""
+    page_id = raw_id if _PAGE_ID.match(raw_id) else ""
+    arxiv = _ARXIV_ID.match(raw_id)
+    title = _text(paper.get("title")) or _text(item.get("title"))
+    if not title:
+        if not page_id:
+            return None
+        title = f"arXiv:{raw_id}" if arxiv else raw_id
+    keywords = field("ai_keywords")
+    # The day it was listed: when it was put on Daily Papers; older responses only have
+    # the item's own publishedAt, which is that day too.
+    listed = _iso_date(field("submittedOnDailyAt")) or _iso_date(item.get("publishedAt"))
+    return Paper(
+        title=title,
+        abstract=_text(paper.get("summary")) or _text(item.get("summary")) or "",
+        source=name,
+        listing_date=_short_date(listed) if listed else None,
+        arxiv_id=arxiv.group(1) if arxiv else None,
+        authors=_authors(field("authors")),
+        upvotes=_count(field("upvotes")),
+        page_url=HF_PAPERS + page_id if page_id else None,
+        code_url=_url(field("githubRepo")),
+        project_url=_url(field("projectPage")),
+        published=_iso_date(paper.get("publishedAt")),
+        comments=_count(field("numComments")),
+        ai_summary=_text(field("ai_summary")),
+        ai_keywords=tuple(
+            k for k in (_text(k) for k in (keywords if isinstance(keywords, list) else [])) if k
+        ),
+    )
+
+
+def _text(value: object) -> str | None:
+    return (clean(value) or None) if isinstance(value, str) else None
+
+
+def _count(value: object) -> int | None:
+    # bool is an int in Python, never a count here.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _url(value: object) -> str | None:
+    """A web address safe to link to: http(s) only, so no javascript: or data: links."""
+    text = _text(value)
+    if text and re.match(r"(?i)^https?://[^\s\"'<>]+$", text):
+        return text
+    return None
+
+
+def _authors(value: object) -> tuple[str, ...]:
+    names = []
+    for author in value if isinstance(value, list) else []:
+        name = _text(author.get("name")) if isinstance(author, dict) else _text(author)
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _iso_date(value: object) -> str | None:
+    """The date part of an ISO timestamp ("2025-03-12T00:00:00.000Z" -> "2025-03-12")."""
+    match = _ISO_DATE.match(value) if isinstance(value, str) else None
+    if not match:
+        return None
+    import datetime
+
+    try:
+        return datetime.date(*map(int, match.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+def _short_date(iso: str) -> str:
+    """A listing date as the page shows it: "2025-03-12" -> "Mar 12"."""
+    import datetime
+
+    day = datetime.date.fromisoformat(iso)
+    return f"{day:%b} {day.day}"
+
+
+def _most_common(values: Iterator[str | None] | list[str | None]) -> str | None:
+    counts: dict[str, int] = {}
+    for value in values:
+        if value:
+            counts[value] = counts.get(value, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+# -- a page saved from a browser (HTML) --------------------------------------------------------
+
+_PAPER_HREF = re.compile(r"(?:^|//[^/]+)/papers/([\w.\-]*\d[\w.\-]*)/?(?:[?#].*)?$")
+_PAGE_DATE = re.compile(r"/papers(?:/date/|\?date=)(\d{4}-\d{2}-\d{2})")
+_ABSTRACT_IN_CARD = 80  # shorter paragraphs in a card are captions, not an abstract
+
+
+def parse_html(text: str, name: str) -> Read:
+    """Papers of the Daily Papers page saved from a browser.
+
+    The page carries the listing as JSON in its `data-props` attributes (the same items as
+    the API): those are read first, for every field. The cards themselves (a heading
+    linking to /papers/<id>) add any paper that JSON lacks, with what they show.
+    """
+    # html.parser: the standard library's tokenizer behind a maintained, forgiving API; no
+    # compiled parser to install, and saved pages are small.
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    warnings: list[str] = []
+    papers: list[Paper] = []
+    listing_date = _page_date(soup, text)
+    for element in soup.select("[data-props]"):
+        props = _props(element.get("data-props"))
+        if not isinstance(props, dict) or not isinstance(props.get("dailyPapers"), list):
+            continue
+        papers += _papers_of_items(props["dailyPapers"], name, warnings)
+        listing_date = listing_date or _iso_date(props.get("date"))
+
+    known = {p.page_url for p in papers} | {p.title for p in papers}
+    for paper in _cards(soup, name):
+        if paper.page_url not in known and paper.title not in known:
+            papers.append(paper)
+            known |= {paper.page_url, paper.title}
+    if not papers:
+        raise ParseError(
+            name,
+            "no papers found in this HTML page: expected Daily Papers cards (headings linking"
+            " to /papers/<id>)",
+        )
+    date = _short_date(listing_date) if listing_date else None
+    if date:
+        papers = [p if p.listing_date else _with_date(p, date) for p in papers]
+    return papers, date or _most_common(p.listing_date for p in papers), warnings
+
+
+def _with_date(paper: Paper, date: str) -> Paper:
+    import dataclasses
+
+    return dataclasses.replace(paper, listing_date=date)
+
+
+def _props(raw: object) -> object:
+    import json
+
+    if not isinstance(raw, str) or "dailyPapers" not in raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _page_date(soup: BeautifulSoup, text: str) -> str | None:
+    """The day the page lists, from its own address: canonical link, og:url, or the
+    "saved from url" comment browsers add. Not from other links: those go to other days."""
+    candidates = [text[:2048]]
+    from bs4 import Tag
+
+    for tag in (soup.find("link", rel="canonical"), soup.find("meta", property="og:url")):
+        if isinstance(tag, Tag):
+            candidates.append(str(tag.get("href") or tag.get("content") or ""))
+    for candidate in candidates:
+        match = _PAGE_DATE.search(candidate)
+        if match and _iso_date(match.group(1)):
+            return match.group(1)
+    return None
+
+
+def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
+    """Papers read from the page's cards: a heading whose link goes to a paper page."""
+    from bs4 import Tag
+    for heading in soup.find_all(["h3", "h2", "h1"]):
+        link = heading.find("a", href=True)
+        if not isinstance(link, Tag):
+            continue
+        match = _PAPER_HREF.search(str(link["href"]))
+        title = clean(link.get_text(" "))
+        if not match or not title:
+            continue
+        paper_id = match.group(1)
+        card = heading.find_parent("article") or heading.parent or heading
+        arxiv = _ARXIV_ID.match(paper_id)
+        paragraphs = [clean(p.get_text(" ")) for p in card.find_all("p")]
+        abstract = max(paragraphs, key=len, default="")
+        authors = [clean(str(li["title"])) for li in card.find_all("li", title=True)]
+        votes = [
+            t.get_text(strip=True)
+            for t in card.find_all(class_="leading-none")
+            if t.get_text(strip=True).isdigit()
+        ]
+        comments = [
+            a.get_text(strip=True)
+            for a in card.find_all("a", href=re.compile(r"#community$"))
+            if a.get_text(strip=True).isdigit()
+        ]
+        yield Paper(
+            title=title,
+            abstract=abstract if len(abstract) >= _ABSTRACT_IN_CARD else "",
+            source=name,
+            arxiv_id=arxiv.group(1) if arxiv else None,
+            authors=tuple(a for a in authors if a),
+            upvotes=int(votes[0]) if votes else None,
+            page_url=HF_PAPERS + paper_id,
+            comments=int(comments[0]) if comments else None,
+        )

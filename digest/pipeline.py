@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import socket
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from pathlib import Path
 
 from digest import inbox, match, parse
-from digest.config import Settings
-from digest.deliver import Deliverer
 from digest.errors import DeliveryError, ParseError, TransientDeliveryError
 from digest.models import Digest, Dump, Paper, Rejected
-from digest.store import Outgoing, Store
+from digest.store import LONGEST_BACKOFF, Outgoing, Store
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from collections.abc import Set
+
+    from digest.config import Settings
+    from digest.deliver import Deliverer
+    from digest.select import Interests
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(hours=6)
+REJECTED_FOLDER = "rejected"
+MAX_BACKOFF = LONGEST_BACKOFF
 
 
 @dataclass
@@ -41,45 +46,93 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An inbox file that could not be read: why, and how it is remembered so that it is
+    reported once, not on every run (its content hash, or its name, size and time when it
+    could not even be read)."""
+
+    rejected: Rejected
+    key: str | None
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Gathered:
     """The inbox files not ingested before, read and parsed."""
 
     dumps: tuple[Dump, ...]
-    rejected: tuple[tuple[Rejected, str | None], ...]  # with the content hash when read
+    unreadable: tuple[Unreadable, ...]
     known: int
 
 
-def gather(settings: Settings, store: Store) -> Gathered:
-    """Read and parse every inbox file whose content was not ingested before."""
+def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None) -> Gathered:
+    """Read and parse every inbox file whose content was not ingested before. With `ready`,
+    only the files found exactly as listed there (same size and modification time)."""
+    import hashlib
+
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
-    contents: list[tuple[str, str, bytes]] = []
-    rejected: list[tuple[Rejected, str | None]] = []
+    contents: list[tuple[Path, str, str, bytes]] = []
+    unreadable: list[Unreadable] = []
     for candidate in inbox.scan(folder):
+        if ready is not None and candidate not in ready:
+            continue  # still being written, or changed since it was found complete
+        # A name is shown in digests and logs: no control characters from it.
+        name = parse.clean(candidate.path.name) or "(unnamed)"
+        unread_key = f"unread:{name}:{candidate.size}:{candidate.mtime_ns}"
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
         except ParseError as e:
-            rejected.append((Rejected(e.file, e.why), None))
+            unreadable.append(Unreadable(Rejected(name, e.why), unread_key, candidate.path))
             continue
         except OSError as e:
-            rejected.append((Rejected(candidate.path.name, f"cannot read: {e.strerror}"), None))
+            # Not remembered: a permission or a vanished file is worth trying again.
+            why = f"cannot read: {e.strerror}"
+            unreadable.append(Unreadable(Rejected(name, why), None, candidate.path))
             continue
-        contents.append((candidate.path.name, hashlib.sha256(data).hexdigest(), data))
+        if ready is not None and len(data) != candidate.size:
+            continue  # written to while being read: wait until it is complete again
+        contents.append((candidate.path, name, hashlib.sha256(data).hexdigest(), data))
 
-    known = store.known_dumps(sha for _, sha, _ in contents)
+    known = store.known_dumps([sha for _, _, sha, _ in contents]
+                              + [u.key for u in unreadable if u.key])
+    unreadable = [u for u in unreadable if u.key not in known]
     dumps: list[Dump] = []
     taken: set[str] = set()
-    for name, sha, data in contents:
+    for path, name, sha, data in contents:
         if sha in known or sha in taken:
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dumps.append(parse.parse(data, name))
+            dump = parse.parse(data, name)
         except ParseError as e:
-            rejected.append((Rejected(e.file, e.why), sha))
-    for r, _ in rejected:
-        log.warning("%s: %s", r.file, r.reason)
-    return Gathered(tuple(dumps), tuple(rejected), len(contents) - len(taken))
+            unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
+            continue
+        dumps.append(dump)
+        for warning in dump.warnings:
+            log.warning("%s: %s", name, warning)
+    for u in unreadable:
+        log.warning("%s: %s", u.rejected.file, u.rejected.reason)
+    return Gathered(tuple(dumps), tuple(unreadable), len(contents) - len(taken))
+
+
+def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
+    """Move files that cannot be read to `folder` (inside the inbox, which scans skip), so
+    that what is left in the inbox is what digest reads. A file that failed for a reason
+    that may pass (a permission, say) stays, to be tried again."""
+    for u in unreadable:
+        if u.key is None or not (u.path.is_file() or u.path.is_symlink()):
+            continue  # a FIFO or device is left alone; it is remembered, not moved
+        target = folder / u.path.name
+        try:
+            folder.mkdir(exist_ok=True)
+            if target.exists():
+                target = folder / f"{u.path.stem}-{u.path.stat().st_mtime_ns}{u.path.suffix}"
+            os.replace(u.path, target)
+        except OSError as e:
+            log.warning("cannot move %s to %s: %s", u.rejected.file, folder, e.strerror)
+            continue
+        log.info("moved %s to %s", u.rejected.file, folder)
 
 
 def decide(
@@ -98,59 +151,86 @@ def build(
     gathered: Gathered,
     store: Store,
     now: datetime,
+    wants: Interests | None = None,
     thresholds: match.Thresholds | None = None,
     *,
     show_updated: bool = False,
 ) -> Digest:
-    """Decide which of the gathered papers are new and make the Digest; with
+    """Decide which of the gathered papers are new and make the Digest, shaped by the
+    reader's interests (highlights first, exclusions left out, a cap on full entries); with
     `show_updated`, it also lists the papers seen before whose abstract changed."""
+    from digest import select
+
     papers = [p for d in gathered.dumps for p in d.papers]
     decision = decide(papers, store, thresholds)
+    wants = wants or select.Interests()
+    repeats = (s.paper for s in decision.skipped if s.matched is None)
+    chosen = select.select(select.enrich(decision.new, repeats), wants)
     return Digest(
-        papers=decision.new,
+        papers=chosen.full,
         skipped=decision.skipped,
         updated=decision.updated if show_updated else (),
-        rejected=tuple(r for r, _ in gathered.rejected),
+        rejected=tuple(u.rejected for u in gathered.unreadable),
         dumps=gathered.dumps,
         created=now,
+        more=chosen.more,
+        excluded=chosen.excluded,
+        highlights=chosen.highlights,
+        highlight=tuple(t.pattern for t in wants.highlight),
     )
 
 
 def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
-    """Render a digest into the form the outbox keeps and deliverers take."""
-    from digest import render
+    """Render a digest into the form the outbox keeps and deliverers take, the complete mail
+    message included, so that every retry sends the same bytes with the same Message-ID."""
+    import socket
+    from email.utils import make_msgid
 
-    rendered = render.render_all(digest, settings.templates)
-    domain = hostname or socket.getfqdn() or "digest.invalid"
+    from digest import mail, render
+
+    sender = settings.sender
+    domain = hostname or (sender.domain if sender else None) or socket.getfqdn()
+    message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    composed = mail.compose(digest, settings, message_id)
     return Outgoing(
         id=0,
         created=digest.created,
         status="pending",
-        message_id=make_msgid("digest", domain=domain),
-        subject=rendered.subject,
-        paper_count=len(digest.papers),
-        html=rendered.html,
-        text=rendered.text,
-        markdown=rendered.markdown,
-        json=rendered.json,
+        message_id=message_id,
+        subject=composed.subject,
+        paper_count=digest.stats.new,
+        # Files and stdout get the whole digest; the mail keeps to its size budget and
+        # attaches what does not fit (see digest.mail).
+        html=composed.html
+        if composed.layout.complete
+        else render.render(digest, "html", settings.templates),
+        text=composed.text
+        if composed.layout.complete
+        else render.render(digest, "text", settings.templates),
+        markdown=composed.markdown,
+        json=render.render(digest, "json", settings.templates),
+        eml=composed.eml,
     )
 
 
-def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report) -> None:
+def send(
+    store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime
+) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
-    pending with a growing backoff; a permanent one marks it failed, never its papers seen."""
+    pending with a growing backoff from `now`; a permanent one marks it failed, never its
+    papers seen."""
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:
         backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), MAX_BACKOFF)
-        store.mark_retry(item.id, str(e), backoff)
+        store.mark_retry(item.id, str(e), now + backoff)
         report.pending += 1
         report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
     except DeliveryError as e:
         store.mark_failed(item.id, str(e))
         report.failed.append(f"digest {item.id} failed: {e}")
     else:
-        store.mark_sent(item.id)
+        store.mark_sent(item.id, description)
         report.delivered.append(description)
 
 
@@ -162,32 +242,49 @@ def run_once(
     *,
     dry_run: bool = False,
     retry_all: bool = True,
+    ready: Set[inbox.Candidate] | None = None,
 ) -> Report:
     """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
 
     Papers are recorded with their digest before delivery and count as seen only once it
     has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
-    recorded. Runs on the same state file take turns.
+    recorded. Runs on the same state file take turns. With `ready`, only those inbox files
+    are read (the service passes the files it has seen complete); otherwise every file.
     """
     report = Report()
     with store.lock():
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
-                send(store, deliverer, item, report)
+                delivered = len(report.delivered)
+                send(store, deliverer, item, report, now)
+                if len(report.delivered) > delivered:
+                    log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
-        gathered = gather(settings, store)
+        gathered = gather(settings, store, ready)
         digest = build(
-            gathered, store, now, settings.thresholds, show_updated=settings.show_updated
+            gathered,
+            store,
+            now,
+            _interests(settings),
+            settings.thresholds,
+            show_updated=settings.show_updated,
         )
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
-        new_papers = [(p, match.keys(p)) for p in digest.papers]
-        recorded_rejects = [(r, sha) for r, sha in gathered.rejected if sha is not None]
+        # Excluded papers go with the digest too, so that they are not offered again.
+        new_papers = [(p, match.keys(p)) for p in digest.new_papers]
+        recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
+        if not dry_run and settings.rejected == "move":
+            set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
+        if not dry_run:
+            # A paper seen before under its title may come back under its arXiv id alone.
+            store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
 
-        if not digest.papers and not digest.updated and not settings.send_empty:
+        if not digest.stats.new and not digest.updated and not settings.send_empty:
             if not dry_run:
-                store.record(gathered.dumps, recorded_rejects, [])
+                # Nothing to deliver: what the reader excluded is done with at once.
+                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
             else:
@@ -202,7 +299,7 @@ def run_once(
         assert digest_id is not None
         # Shown as updated once: the revised abstract is what later listings compare with.
         store.revise([(s.matched.id, s.paper) for s in digest.updated if s.matched is not None])
-        send(store, deliverer, store.get(digest_id) or item, report)
+        send(store, deliverer, store.get(digest_id) or item, report, now)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report
 
@@ -311,6 +408,12 @@ def ingest(
                 progress(files, listed)
         flush()
     return Ingested(files, listed, recorded, known, tuple(rejected))
+
+
+def _interests(settings: Settings) -> Interests:
+    from digest import select
+
+    return select.interests(settings)
 
 
 def _summary(digest: Digest) -> str:

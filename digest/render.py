@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,8 +36,14 @@ def builtin_templates() -> Path:
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax so the text shows as written; a leading `-`, `#` or `1.` too."""
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Escape Markdown syntax inside a line, so the text shows as written."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def md_block(text: str) -> str:
+    """Escape a paragraph: inline syntax, and a leading `-`, `#` or `1.` that would make it a
+    list or a heading."""
+    text = md_escape(text)
     text = re.sub(r"^([-=+#])", r"\\\1", text)
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
 
@@ -57,7 +63,117 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["md_block"] = md_block
+    # {{ paper.title | mark("markdown") }}: escaped for the format, the reader's words marked.
+    env.filters["mark"] = jinja2.pass_context(
+        lambda ctx, text, fmt: mark(text, ctx.get("highlight", ()), fmt)
+    )
     return env
+
+
+# -- the richer fields: authors, links, highlights --------------------------------------------
+
+# Lower-case words that belong to the surname that follows ("Leandro von Werra" -> "L. von
+# Werra"), and suffixes that belong to the one before.
+_PARTICLES = {"al", "bin", "da", "das", "de", "del", "della", "der", "di", "do", "dos", "du",
+              "la", "le", "ten", "ter", "van", "von", "zu"}
+_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
+
+
+def short_name(name: str) -> str:
+    """A name with its given names as initials: "Yee Whye Teh" -> "Y. W. Teh"."""
+    parts = name.split()
+    end = len(parts) - 1
+    if end > 1 and parts[end].casefold() in _SUFFIXES:
+        end -= 1
+    start = end
+    while start > 1 and parts[start - 1] in _PARTICLES:
+        start -= 1
+    if start < 1:
+        return name  # one word: an organisation, or a name written in one piece
+    initials = ["-".join(p[0] + "." for p in given.split("-") if p) for given in parts[:start]]
+    return " ".join([*initials, *parts[start:]])
+
+
+def short_authors(authors: Sequence[str], most: int = 3) -> str:
+    """Up to `most` authors with initials, else the first two and "et al."."""
+    if not authors:
+        return ""
+    shown = authors if len(authors) <= most else authors[:2]
+    line = ", ".join(short_name(a) for a in shown)
+    return line + (" et al." if len(shown) < len(authors) else "")
+
+
+def spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
+    """Where the patterns occur in the text, overlapping matches merged, in order."""
+    found = sorted(
+        m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+_MARKS = {
+    "text": ("*", "*"),
+    "markdown": ("**", "**"),
+    "html": ('<mark style="background-color:#fff1a8;color:#1f2328;">', "</mark>"),
+}
+
+
+def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
+    """The text escaped for its format (markdown, html or text), with every occurrence of the
+    reader's words marked: *word* in text, **word** in Markdown, <mark> in HTML."""
+    import markupsafe
+
+    escapes: dict[str, Callable[[str], str]] = {
+        "markdown": md_escape,
+        "html": markupsafe.escape,
+        "text": str,
+    }
+    escape = escapes[fmt]
+    opening, closing = _MARKS[fmt]
+    out: list[str] = []
+    at = 0
+    for start, end in [*spans(text, patterns), (len(text), len(text))]:
+        before = text[at:start]
+        # Only the start of the text can make a Markdown paragraph a heading or a list.
+        out.append(md_block(before) if fmt == "markdown" and at == 0 else escape(before))
+        if end > start:
+            out += [opening, escape(text[start:end]), closing]
+        at = end
+    joined = "".join(str(part) for part in out)
+    return markupsafe.Markup(joined) if fmt == "html" else joined
+
+
+def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
+    """What a template or the JSON output shows of a paper; every richer field is there,
+    empty (None, "" or []) when the dump did not have it."""
+    terms = digest.highlights.get(paper, ()) if digest else ()
+    return {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "source": paper.source,
+        "listing_date": paper.listing_date,
+        "link": paper.link,
+        "arxiv_id": paper.arxiv_id,
+        "arxiv_url": paper.arxiv_url,
+        "page_url": paper.page_url,
+        "code_url": paper.code_url,
+        "project_url": paper.project_url,
+        "authors": list(paper.authors),
+        "authors_short": short_authors(paper.authors),
+        "upvotes": paper.upvotes,
+        "comments": paper.comments,
+        "published": paper.published,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": list(paper.ai_keywords),
+        "highlights": list(terms),
+    }
 
 
 def summary(digest: Digest) -> str:
@@ -68,6 +184,8 @@ def summary(digest: Digest) -> str:
         line += f"; {s.seen_before} seen before"
     if s.repeated:
         line += f"; {s.repeated} repeated"
+    if s.excluded:
+        line += f"; {s.excluded} excluded"
     return line
 
 
@@ -86,11 +204,43 @@ def subject(digest: Digest) -> str:
     return f"Daily papers: {digest.stats.new} new ({listing_date(digest)})"
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A paper as a template shows it: its number in the digest, and the abstract to print
+    (shortened when the mail's size budget asks for it, see digest.mail)."""
+
+    number: int
+    paper: dict[str, Any]  # paper_view(): every field, richer ones included
+    abstract: str
+    shortened: bool = False
+
+
+def preheader(digest: Digest, limit: int = 140) -> str:
+    """The line mail clients show after the subject: the first titles of the digest."""
+    if not digest.papers:
+        return "Nothing new today."
+    text = " · ".join(p.title for p in digest.papers[:3])
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def context(digest: Digest) -> dict[str, Any]:
-    """What every template is given."""
+    """What every template is given. `entries` are the papers shown with their abstract,
+    `compact` those listed by title only (past DIGEST_MAX_PAPERS, or the mail's size budget),
+    `omitted` how many only the mail's attachment holds."""
+    papers = [paper_view(p, digest) for p in digest.papers]
+    more = [paper_view(p, digest) for p in digest.more]
     return {
+        "entries": [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)],
+        "compact": [Entry(n, v, "") for n, v in enumerate(more, len(papers) + 1)],
+        "omitted": 0,
+        "attachment": None,
+        "unsubscribe": None,
+        "preheader": preheader(digest),
         "digest": digest,
-        "papers": digest.papers,
+        "papers": papers,
+        "more": more,
+        "excluded": [paper_view(p, digest) for p in digest.excluded],
+        "highlight": digest.highlight,
         "stats": digest.stats,
         "rejected": digest.rejected,
         "skipped": digest.skipped,
@@ -131,15 +281,8 @@ def render_all(digest: Digest, templates: Path | None = None) -> Rendered:
     )
 
 
-def _paper(p: Paper) -> dict[str, Any]:
-    return {
-        "title": p.title,
-        "abstract": p.abstract,
-        "source": p.source,
-        "listing_date": p.listing_date,
-        "link": p.link,
-        "arxiv_id": p.arxiv_id,
-    }
+def _paper(p: Paper, digest: Digest | None = None) -> dict[str, Any]:
+    return paper_view(p, digest)
 
 
 def _skip(s: Skip) -> dict[str, Any]:
@@ -187,7 +330,9 @@ def to_json(digest: Digest) -> str:
         {
             "created": digest.created.isoformat(timespec="seconds"),
             "summary": summary(digest),
-            "papers": [_paper(p) for p in digest.papers],
+            "papers": [_paper(p, digest) for p in digest.papers],
+            "more": [_paper(p, digest) for p in digest.more],
+            "excluded": [_paper(p, digest) for p in digest.excluded],
             "skipped": [_skip(s) for s in digest.skipped],
             "updated": [_skip(s) for s in digest.updated],
             "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
@@ -203,6 +348,7 @@ def to_json(digest: Digest) -> str:
                 "seen_before": s.seen_before,
                 "repeated": s.repeated,
                 "rejected": s.rejected,
+                "excluded": s.excluded,
             },
         },
         ensure_ascii=False,

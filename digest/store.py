@@ -95,6 +95,20 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _m002_email_delivery_note(db: sqlite3.Connection) -> None:
+    # What the last delivery did, e.g. which recipients the mail server refused.
+    db.execute("ALTER TABLE digests ADD COLUMN delivery_note TEXT")
+
+
+def _m003_service_state(db: sqlite3.Connection) -> None:
+    # What `digest serve` must remember across restarts (its last scheduled run, for the
+    # catch-up) and shows in `digest status`: a few named values.
+    db.execute(
+        "CREATE TABLE service_state (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    )
+
+
 def _m004_identity_index(db: sqlite3.Connection) -> None:
     # The candidate index: title words and abstract sketch hashes (match.grams). No foreign
     # key: a second index on paper_id would double the cost of every insert, and forgetting
@@ -120,7 +134,12 @@ def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[s
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m004_identity_index]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_email_delivery_note,
+    _m003_service_state,
+    _m004_identity_index,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +160,11 @@ class Outgoing:
     attempts: int = 0
     last_error: str | None = None
     sent_at: datetime | None = None
+    next_attempt: datetime | None = None
+    delivery_note: str | None = None  # what the last delivery did, refused recipients included
+
+
+LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
 
 
 def _now() -> str:
@@ -190,14 +214,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken at once so concurrent writers queue up."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One short write transaction, taken at once so concurrent writers queue up.
+
+        A failure of the file itself (disk full, I/O error) becomes a StoreError; the
+        transaction is rolled back, so the state stays as it was before."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"state file {self.path} cannot be written: {e}") from None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -245,6 +276,15 @@ class Store:
             found.update(row[0] for row in self.db.execute(sql, chunk))
         return found
 
+    def ingested_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (read and recorded, not rejected)."""
+        sql = "SELECT 1 FROM dumps WHERE sha256 = ? AND status = 'ingested'"
+        return {sha for sha in hashes if self.db.execute(sql, (sha,)).fetchone()}
+
+    def service_state(self) -> dict[str, str]:
+        """What `digest serve` recorded about itself: last and next runs, pid, schedule."""
+        return {row[0]: row[1] for row in self.db.execute("SELECT key, value FROM service_state")}
+
     def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
         """The stored papers recorded under any of these identity keys."""
         found: dict[str, SeenPaper] = {}
@@ -263,8 +303,11 @@ class Store:
         """Digests with this status, oldest first; with `due`, only those due for a retry."""
         sql, args = "SELECT * FROM digests WHERE status = ?", [status]
         if due is not None:
-            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            # A retry set further ahead than the longest backoff means the clock was turned
+            # back since: the digest is due now rather than in however long the jump was.
+            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
             args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
+            args.append((due + LONGEST_BACKOFF).astimezone(UTC).isoformat(timespec="seconds"))
         return [_outgoing(row) for row in self.db.execute(sql + " ORDER BY id", args)]
 
     def get(self, digest_id: int) -> Outgoing | None:
@@ -511,24 +554,32 @@ class Store:
                 db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
         return list(found.values())
 
-    def mark_sent(self, digest_id: int) -> None:
-        """The digest was delivered: it is sent and its papers are seen."""
+    def add_keys(self, keys: Iterable[tuple[int, Sequence[str]]]) -> None:
+        """Record more identity keys for papers already stored, as (paper id, keys): what a
+        later listing taught about them (an arXiv id first met after a text dump's title)."""
+        rows = [(key, paper_id) for paper_id, ks in keys for key in ks]
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", rows)
+
+    def mark_sent(self, digest_id: int, note: str | None = None) -> None:
+        """The digest was delivered: it is sent and its papers are seen. `note` says how."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET status='sent', sent_at=?, last_error=NULL,"
-                " attempts=attempts+1 WHERE id=?",
-                (_now(), digest_id),
+                " attempts=attempts+1, delivery_note=? WHERE id=?",
+                (_now(), note, digest_id),
             )
             db.execute("UPDATE papers SET seen=1 WHERE digest_id=?", (digest_id,))
 
-    def mark_retry(self, digest_id: int, error: str, backoff: timedelta) -> None:
-        """Delivery failed for now: keep the digest pending and retry after `backoff`."""
-        retry_at = (datetime.now(UTC) + backoff).isoformat(timespec="seconds")
+    def mark_retry(self, digest_id: int, error: str, retry_at: datetime) -> None:
+        """Delivery failed for now: keep the digest pending, to be retried from `retry_at`."""
+        when = retry_at.astimezone(UTC).isoformat(timespec="seconds")
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?"
                 " WHERE id=?",
-                (error, retry_at, digest_id),
+                (error, when, digest_id),
             )
 
     def mark_failed(self, digest_id: int, error: str) -> None:
@@ -539,6 +590,18 @@ class Store:
                 " WHERE id=?",
                 (error, digest_id),
             )
+
+    def set_service_state(self, **values: str | None) -> None:
+        """Record values about `digest serve` in one transaction; None removes one."""
+        now = _now()
+        with self.transaction() as db:
+            for key, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM service_state WHERE key = ?", (key,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO service_state VALUES (?, ?, ?)", (key, value, now)
+                    )
 
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
@@ -570,4 +633,6 @@ def _outgoing(row: sqlite3.Row) -> Outgoing:
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=_dt(row["sent_at"]),
+        next_attempt=_dt(row["next_attempt_at"]),
+        delivery_note=row["delivery_note"],
     )

@@ -1,0 +1,83 @@
+"""Whole-process cost of `digest now`, as cron pays it, against bare Python in the same run.
+
+Prints, as medians over several runs:
+  - `python -c pass` (the baseline),
+  - `digest now` on an empty inbox with an existing state file (start-up cost),
+  - `digest now` on the five bundled seeds with a fresh state file (ingest + render + write),
+  - `digest --version`,
+each with its ratio to the baseline.
+
+    python benchmarks/startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(cmd: list[str], env: dict[str, str], setup: object = None) -> float:
+    if callable(setup):
+        setup()
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_OUT"] = str(work / "out")
+    empty_inbox, seed_inbox = work / "empty", work / "seeds"
+    empty_inbox.mkdir()
+    shutil.copytree(ROOT / "seeds", seed_inbox)
+    state = work / "state.sqlite3"
+    py = sys.executable
+    # The console script, as cron runs it (`python -m` adds runpy's own import cost).
+    script = shutil.which("digest", path=str(Path(py).parent))
+    digest = [script] if script else [py, "-m", "digest"]
+    subprocess.run([*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
+                   env=env, check=True, capture_output=True)
+
+    def fresh_state() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{state}{suffix}.seeds").unlink(missing_ok=True)
+        shutil.rmtree(work / "out", ignore_errors=True)
+
+    cases = {
+        "python -c pass": ([py, "-c", "pass"], None),
+        "digest --version": ([*digest, "--version"], None),
+        "digest now, empty inbox": (
+            [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)], None),
+        "digest now, five seeds": (
+            [*digest, "now", "--inbox", str(seed_inbox), "--state", f"{state}.seeds"],
+            fresh_state),
+    }
+    results: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
+        for name, (cmd, setup) in cases.items():
+            results[name].append(timed(cmd, env, setup))
+
+    base = statistics.median(results["python -c pass"])
+    print(f"{'case':28} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
+    for name, times in results.items():
+        med = statistics.median(times)
+        print(f"{name:28} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

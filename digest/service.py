@@ -1,0 +1,600 @@
+"""`digest serve`: watch the inbox, deliver the digest on a schedule, stop cleanly.
+
+How the parts fit together:
+
+- The main thread polls the inbox every DIGEST_POLL_SECONDS. A file is *ready* once two polls
+  in a row found it with the same size and modification time. Polling logs what it finds and
+  retries outbox digests whose backoff has passed; it records nothing about dumps.
+- An APScheduler job runs the pipeline on the schedule, reading only the ready files. The run is
+  the unit of work: dumps, papers and the digest are recorded in one transaction before
+  delivery, and papers count as seen only after it, so a kill at any moment leaves either
+  nothing done or a pending digest that the next tick delivers (with the same Message-ID).
+- The time up to which scheduled runs are done is kept in the state file; when a fire time
+  passed while the service was down, it runs once on start (after one poll interval, so that
+  files found at start are proven complete first), however many fire times were missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest import inbox, pipeline
+from digest.errors import ConfigError, DigestError, ParseError
+from digest.inbox import Candidate
+from digest.store import Store
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.deliver import Deliverer
+
+log = logging.getLogger(__name__)
+
+ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+_EVERY = re.compile(r"every\s*(\d+)\s*([smh])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+PROCESSED_FOLDER = "processed"
+
+
+# -- the schedule (pure) ----------------------------------------------------------------------
+
+
+def zone(name: str | None) -> tzinfo:
+    """The schedule's time zone: an IANA name such as Europe/Paris, or the machine's own."""
+    if not name:
+        from tzlocal import get_localzone
+
+        try:
+            return get_localzone()
+        except (LookupError, ValueError, OSError) as e:
+            why = " ".join(str(e.args[0] if e.args else e).split())  # KeyError quotes its text
+            raise ConfigError(
+                f"cannot tell this machine's time zone ({why}); set DIGEST_TIMEZONE"
+            ) from None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"DIGEST_TIMEZONE={name!r} is not a known time zone;"
+            " use an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
+
+
+def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
+    """An APScheduler trigger from a schedule: a five-field crontab line (`0 7 * * *`),
+    @hourly, @daily, @weekly (and @monthly, @yearly), or `every N` seconds, minutes or hours
+    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError saying what is wrong."""
+    spec = " ".join(text.split()).lower()
+    if spec.startswith("every"):
+        m = _EVERY.fullmatch(spec)
+        if m is None or int(m[1]) == 0:
+            raise ConfigError(
+                f"DIGEST_SCHEDULE={text!r}: write `every N` with a unit s, m or h,"
+                " and N at least 1, e.g. `every 30m`"
+            )
+        return IntervalTrigger(timezone=tz, **{_UNITS[m[2]]: int(m[1])})
+    spec = ALIASES.get(spec, spec)
+    fields = spec.split()
+    if len(fields) != 5 or spec.startswith("@"):
+        raise ConfigError(
+            f"DIGEST_SCHEDULE={text!r} is not a schedule; use a crontab line of five fields"
+            " (minute hour day month weekday, e.g. `0 7 * * *`), @hourly, @daily, @weekly,"
+            " or `every 30m`"
+        )
+    return Crontab(text, fields, tz)
+
+
+class Crontab(BaseTrigger):  # type: ignore[misc]
+    """A crontab line, with crontab's meaning where APScheduler 3 differs from it: weekdays
+    count from Sunday (0 or 7), a restricted day of month and day of week both match (either
+    one fires), and a job at a fixed hour runs once, not twice, when clocks go back."""
+
+    def __init__(self, text: str, fields: list[str], tz: tzinfo) -> None:
+        minute, hour, day, month, weekday = fields
+        try:
+            days = _weekdays(weekday)
+            if day.startswith("*") or weekday.startswith("*"):
+                self.cron: BaseTrigger = CronTrigger(
+                    minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=tz
+                )
+            else:
+                self.cron = OrTrigger(
+                    [
+                        CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=tz),
+                        CronTrigger(
+                            minute=minute, hour=hour, month=month, day_of_week=days, timezone=tz
+                        ),
+                    ]
+                )
+        except ValueError as e:
+            raise ConfigError(f"DIGEST_SCHEDULE={text!r}: {e}") from None
+        self.text = text
+        self.fixed_hour = not hour.startswith("*")
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        while True:
+            fire: datetime | None = self.cron.get_next_fire_time(previous_fire_time, now)
+            if fire is None or not (self.fixed_hour and _repeated(fire)):
+                return fire
+            previous_fire_time, now = fire, fire.astimezone(UTC) + timedelta(microseconds=1)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _repeated(moment: datetime) -> bool:
+    """True for the second pass through a wall-clock time that occurs twice (clocks went back)."""
+    return moment.fold == 1 and moment.utcoffset() != moment.replace(fold=0).utcoffset()
+
+
+def _weekdays(weekday: str) -> str:
+    """A crontab weekday field as APScheduler day names: APScheduler 3 counts from Monday,
+    crontab from Sunday, so numbers (and steps, which count from Sunday) are spelled out."""
+    if weekday == "*":
+        return weekday
+    chosen: set[int] = set()
+    for part in weekday.split(","):
+        span, slash, step_text = part.partition("/")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            start, dash, end = span.partition("-")
+            first = _day(start)
+            last = _day(end) if dash else (6 if slash else first)
+        step = int(step_text) if step_text.isdigit() else 0 if slash else 1
+        if step < 1 or first > last:
+            raise ValueError(f"weekday field {weekday!r} is not valid")
+        chosen.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_DAYS[d] for d in sorted(chosen))
+
+
+def _day(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    if text in _DAYS:
+        return _DAYS.index(text)
+    raise ValueError(f"{text!r} is not a day of the week (0-7 or sun-sat)")
+
+
+def missed_run(trigger: BaseTrigger, done_until: datetime | None, now: datetime) -> datetime | None:
+    """The first fire time after `done_until` that is already past at `now`, if any: a run
+    the service missed while it was down. None when nothing was missed or nothing is known."""
+    if done_until is None:
+        return None
+    after = done_until.astimezone(UTC) + timedelta(microseconds=1)
+    fire: datetime | None = trigger.get_next_fire_time(done_until, after)
+    return fire if fire is not None and fire <= now else None
+
+
+# -- the inbox (pure bookkeeping) -------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """Which inbox files are complete: found with the same size and modification time by two
+    polls in a row. Pure bookkeeping; the caller scans the folder."""
+
+    last: dict[Path, Candidate] = field(default_factory=dict)
+    ready: frozenset[Candidate] = frozenset()
+
+    def update(self, found: Iterable[Candidate]) -> list[Candidate]:
+        """Take one poll's findings; return the files that became ready with it, by name."""
+        current = {c.path: c for c in found}
+        ready = frozenset(c for c in current.values() if self.last.get(c.path) == c)
+        newly = sorted(ready - self.ready, key=lambda c: c.path.name)
+        # Replaced, never changed in place: the scheduled job reads `ready` from its thread.
+        self.last, self.ready = current, ready
+        return newly
+
+
+# -- the service ------------------------------------------------------------------------------
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """The long-running service: polls the inbox, runs the pipeline on the schedule."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        deliverer: Deliverer,
+        trigger: BaseTrigger,
+        tz: tzinfo,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.settings = settings
+        self.deliverer = deliverer
+        self.trigger = trigger
+        self.tz = tz
+        self.clock = clock
+        self.watch = Watch()
+        self.hashes: dict[Candidate, str] = {}  # content hash of each ready file read so far
+        self.next_run: datetime | None = None
+        self.runs = 0  # scheduled runs finished since start
+        self._problems: dict[str, str] = {}  # ongoing failures by kind, each logged once
+
+    def now(self) -> datetime:
+        """The current time in the schedule's time zone."""
+        return self.clock().astimezone(self.tz)
+
+    # -- polling (main thread) -----------------------------------------------------------
+
+    def poll(self, store: Store) -> list[Candidate]:
+        """One look at the inbox: note the files that became complete, retry due digests."""
+        try:
+            folder = self.settings.require_inbox()
+            found = inbox.scan(folder)
+        except DigestError as e:
+            self._report_problem("inbox", str(e))
+            return []
+        except OSError as e:
+            self._report_problem(
+                "inbox", f"cannot read the inbox {self.settings.inbox}: {e.strerror}"
+            )
+            return []
+        if self._problems.pop("inbox", None) is not None:
+            log.info("inbox %s can be read again", folder)
+        newly = self.watch.update(found)
+        hashes = {c: sha for c, sha in self.hashes.items() if c in self.watch.ready}
+        for candidate in newly:
+            sha = self._announce(store, folder, candidate)
+            if sha is not None:
+                hashes[candidate] = sha
+        self.hashes = hashes  # replaced whole, for the job's thread
+        self.retry_due(store)
+        return newly
+
+    def _report_problem(self, kind: str, message: str) -> None:
+        # A service running for months must not repeat the same line every poll.
+        if self._problems.get(kind) != message:
+            log.error("%s", message)
+            self._problems[kind] = message
+
+    def _announce(self, store: Store, folder: Path, candidate: Candidate) -> str | None:
+        """Log a file that became complete; return its content hash when it could be read."""
+        name = candidate.path.name
+        try:
+            data = inbox.read(candidate.path, folder, self.settings.max_dump_mb * 1_000_000)
+        except (ParseError, OSError):
+            log.info("%s is complete; the next run will say why it cannot be read", name)
+            return None
+        sha = hashlib.sha256(data).hexdigest()
+        if store.known_dumps([sha]):
+            log.info("%s is complete: same content as a dump read before, nothing new", name)
+        else:
+            when = f"at {_when(self.next_run)}" if self.next_run else "when the schedule fires"
+            log.info("%s is complete (%s bytes); it goes into the next digest, %s",
+                     name, f"{len(data):,}", when)
+        return sha
+
+    def retry_due(self, store: Store) -> None:
+        """Deliver the outbox's pending digests whose backoff has passed."""
+        now = self.clock()
+        if not store.outgoing(status="pending", due=now):
+            return  # the common case, without taking the run lock
+        report = pipeline.Report()
+        with store.lock():
+            for item in store.outgoing(status="pending", due=now):
+                pipeline.send(store, self.deliverer, item, report, now)
+        for line in report.delivered:
+            log.info("pending digest delivered: %s", line)
+        for line in report.failed:
+            log.warning("%s", line)
+
+    # -- the scheduled run (the scheduler's thread) -------------------------------------
+
+    def run_scheduled(self) -> None:
+        """The scheduled job: the pipeline on the ready files, then record the run.
+        Never raises: a failure is one log line and the service carries on."""
+        started = self.now()
+        ready, hashes = self.watch.ready, self.hashes
+        log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
+        try:
+            with Store.open(self.settings.state) as store:
+                result, ok = self._run(store, started, ready, hashes)
+                done = started.isoformat()
+                values = {"done_until": done, "last_run": done, "last_result": result}
+                if ok:
+                    values["last_success"] = done
+                store.set_service_state(**values)
+        except DigestError as e:
+            log.error("scheduled run failed: %s", e)
+        except Exception as e:  # a bug or a broken disk: say so, keep serving
+            log.error("scheduled run failed: %s: %s", type(e).__name__, e)
+            log.debug("the failure in detail", exc_info=True)
+        finally:
+            self.runs += 1
+
+    def _run(
+        self,
+        store: Store,
+        started: datetime,
+        ready: frozenset[Candidate],
+        hashes: dict[Candidate, str],
+    ) -> tuple[str, bool]:
+        try:
+            report = pipeline.run_once(
+                self.settings, store, self.deliverer, started, retry_all=False, ready=ready
+            )
+        except DigestError as e:
+            log.error("scheduled run failed: %s", e)
+            return f"failed: {e}", False
+        digest = report.digest
+        for dump in digest.dumps if digest else ():
+            date = f", listed {dump.listing_date}" if dump.listing_date else ""
+            log.info("read %s: %d papers%s", dump.name, len(dump.papers), date)
+        for line in report.failed:
+            log.error("%s", line)
+        if self.settings.processed == "move":
+            self.move_processed(store, ready, hashes)
+        result = _result(report)
+        return result, report.ok
+
+    def move_processed(
+        self, store: Store, ready: Iterable[Candidate], hashes: dict[Candidate, str]
+    ) -> None:
+        """Move the ready files whose content was read into the digest to processed/ inside
+        the inbox (scans skip subfolders). Files that could not be read stay, for you to see."""
+        ingested = store.ingested_dumps(sha for c, sha in hashes.items() if c in ready)
+        folder = self.settings.require_inbox() / PROCESSED_FOLDER
+        with store.lock():  # a `digest now` beside us must not find a file gone mid-run
+            for candidate in sorted(ready, key=lambda c: c.path.name):
+                sha = hashes.get(candidate)
+                if sha not in ingested or not _unchanged(candidate):
+                    continue
+                source = candidate.path
+                target = folder / source.name
+                try:
+                    folder.mkdir(exist_ok=True)
+                    if target.exists():  # a dump saved under the same name another day
+                        target = folder / f"{source.stem}-{sha[:12]}{source.suffix}"
+                    os.replace(source, target)
+                except OSError as e:
+                    log.warning("cannot move %s to %s: %s", source.name, folder, e.strerror)
+                    continue
+                log.info("moved %s to %s", source.name, target)
+
+    # -- the whole service (main thread) ------------------------------------------------
+
+    def serve(self) -> int:
+        """Run until SIGTERM or SIGINT: the first lets a running digest finish, a second stops
+        at once. Returns the exit code."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            name = signal.Signals(signum).name
+            if stop.is_set():
+                log.warning("%s again: stopping at once", name)
+                os._exit(128 + signum)  # the state file stays consistent: see the module doc
+            log.info("%s: stopping once the current run is done (send it again to stop now)",
+                     name)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            with service_lock(self.settings.state), Store.open(self.settings.state) as store:
+                # UTC for the scheduler's own clock: comparing times in one zone ignores DST
+                # folds, comparing across zones does not. Triggers keep the schedule's zone.
+                scheduler = BackgroundScheduler(
+                    timezone=UTC,
+                    executors={"default": ThreadPoolExecutor(1)},
+                    job_defaults={"coalesce": True, "max_instances": 1,
+                                  "misfire_grace_time": None},
+                )
+                scheduler.add_job(self.run_scheduled, self.trigger, id="digest")
+                missed = self._start(store)
+                scheduler.start()
+                try:
+                    self._note_next_run(store, scheduler)
+                    log.info(
+                        "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
+                        " state %s; delivery: %s",
+                        self.settings.inbox, self.settings.poll_seconds, self.settings.schedule,
+                        self.tz, _when(self.next_run), self.settings.state,
+                        describe_delivery(self.settings),
+                    )
+                    if missed is not None:
+                        log.info("the run due %s was missed while stopped; running once shortly",
+                                 _when(missed))
+                    while not stop.wait(self.settings.poll_seconds):
+                        self._safely(self.poll, store)
+                        if missed is not None:  # the files found at start are proven complete
+                            if self.runs == 0:  # else the schedule has made up for it already
+                                scheduler.add_job(self.run_scheduled, id="catch-up")
+                            missed = None
+                        self._safely(self._note_next_run, store, scheduler)
+                finally:
+                    scheduler.shutdown(wait=True)  # lets the running job finish
+                store.set_service_state(stopped_at=self.now().isoformat(), next_run=None)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        log.info("stopped")
+        return 0
+
+    def _start(self, store: Store) -> datetime | None:
+        """Record the start, make the first poll, and say whether a run was missed."""
+        now = self.now()
+        state = store.service_state()
+        done_until = _parse_time(state.get("done_until"))
+        store.set_service_state(
+            pid=str(os.getpid()),
+            started_at=now.isoformat(),
+            schedule=f"{self.settings.schedule} ({self.tz})",
+            stopped_at=None,
+            # On the very first start nothing was due before now.
+            done_until=state.get("done_until") or now.isoformat(),
+        )
+        self._safely(self.poll, store)
+        return missed_run(self.trigger, done_until, now)
+
+    def _note_next_run(self, store: Store, scheduler: object) -> None:
+        job = scheduler.get_job("digest")  # type: ignore[attr-defined]
+        upcoming = job.next_run_time.astimezone(self.tz) if job and job.next_run_time else None
+        if upcoming != self.next_run:
+            self.next_run = upcoming
+            store.set_service_state(next_run=upcoming.isoformat() if upcoming else None)
+
+    def _safely(self, step: Callable[..., object], *args: object) -> None:
+        try:
+            step(*args)
+        except Exception as e:  # a locked or broken state file: say so once, keep going
+            self._report_problem(step.__name__, f"{type(e).__name__}: {e}")
+        else:
+            self._problems.pop(step.__name__, None)
+
+
+def _unchanged(candidate: Candidate) -> bool:
+    try:
+        st = candidate.path.stat()
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
+
+
+def _result(report: pipeline.Report) -> str:
+    from digest.render import summary
+
+    if report.digest is None:
+        return "nothing done"
+    if report.failed:
+        return "; ".join(report.failed)
+    if not report.delivered:
+        return "nothing new"
+    return f"{summary(report.digest)}; delivered"
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip() if moment else "none"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def describe_delivery(settings: Settings) -> str:
+    """Where digests go, in a few words, for the start-up line."""
+    if settings.deliver == "files":
+        from digest.config import default_out
+
+        return f"files in {settings.out or default_out()}"
+    if settings.deliver == "stdout":
+        return "standard output"
+    return settings.deliver
+
+
+# -- one service per state file ---------------------------------------------------------------
+
+
+def _service_lock_path(state: Path) -> Path:
+    return state.with_name(state.name + ".serve.lock")
+
+
+@contextlib.contextmanager
+def service_lock(state: Path) -> Iterator[None]:
+    """Hold the service lock of a state file for as long as the service runs: a second
+    `digest serve` on it is refused, and `digest status` can tell whether one is running."""
+    state.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_service_lock_path(state), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DigestError(
+                f"digest serve is already running with state file {state}; stop it first"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # also released by the kernel when the process dies
+
+
+def service_running(state: Path) -> bool:
+    """Whether a `digest serve` holds this state file's service lock."""
+    try:
+        fd = os.open(_service_lock_path(state), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def status_lines(store: Store) -> list[str]:
+    """What `digest status` says about the service: running or not, next and last runs.
+    Nothing when `digest serve` never ran with this state file (digest now from cron)."""
+    state = store.service_state()
+    if "started_at" not in state:
+        return []
+    started = _when(_parse_time(state["started_at"]))
+    if service_running(store.path):
+        lines = [
+            f"service: running (pid {state.get('pid', '?')}) since {started},"
+            f" schedule {state.get('schedule', '?')}",
+            f"next scheduled run: {_when(_parse_time(state.get('next_run')))}",
+        ]
+    else:
+        how = (
+            f"stopped at {_when(_parse_time(state['stopped_at']))}"
+            if state.get("stopped_at")
+            else f"started {started}, ended without a clean stop"
+        )
+        lines = [
+            f"service: not running ({how})",
+            "next scheduled run: none until digest serve starts again"
+            " (a missed run is made up once on start)",
+        ]
+    last = _parse_time(state.get("last_run"))
+    lines.append(
+        f"last scheduled run: {_when(last)}: {state.get('last_result', '')}"
+        if last
+        else "last scheduled run: none yet"
+    )
+    lines.append(f"last successful run: {_when(_parse_time(state.get('last_success')))}")
+    return lines
+
+
+def serve(settings: Settings, deliverer: Deliverer) -> int:
+    """Check the service's settings, then run it until stopped. Returns the exit code."""
+    settings.require_inbox()
+    tz = zone(settings.timezone)
+    trigger = parse_schedule(settings.schedule, tz)
+    return Service(settings, deliverer, trigger, tz).serve()

@@ -1,0 +1,183 @@
+"""Real SMTP servers on loopback for the tests: aiosmtpd, and raw sockets for the rude ones."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Received:
+    """One message as the server received it."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        """The message parsed back with the standard library."""
+        parsed = BytesParser(policy=policy.default).parsebytes(self.data)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class Handler:
+    """Accepts mail and keeps it; or answers with the configured refusals."""
+
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
+    data_reply: str | None = None  # e.g. "550 5.7.1 Rejected": refuse every message
+    hang_up_in_data: bool = False  # the plug pulled after the message came in, before the reply
+    delay: float = 0.0  # seconds to think before answering a message, like a busy server
+    received: list[Received] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.hang_up_in_data:
+            server.transport.close()
+            return "451 never seen by the client"
+        if self.data_reply:
+            return self.data_reply
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class Server:
+    """A running SMTP server: where it listens and what it received."""
+
+    host: str
+    port: int
+    handler: Handler
+
+    @property
+    def received(self) -> list[Received]:
+        """The messages accepted so far."""
+        return self.handler.received
+
+    def environment(self, security: str = "none") -> dict[str, str]:
+        """The DIGEST_SMTP_* settings that point digest at this server."""
+        return {
+            "DIGEST_SMTP_HOST": self.host,
+            "DIGEST_SMTP_PORT": str(self.port),
+            "DIGEST_SMTP_SECURITY": security,
+        }
+
+
+def _authenticator(handler: Handler, user: str, password: str) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            user.encode(),
+            password.encode(),
+        )
+        if ok:
+            handler.logins.append((user, password))
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+@contextmanager
+def smtp_server(
+    handler: Handler | None = None,
+    *,
+    tls_context: ssl.SSLContext | None = None,
+    starttls: bool = False,
+    auth: tuple[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    """Run aiosmtpd on a loopback port (a free one unless given): plain, STARTTLS, or TLS from
+    the first byte."""
+    handler = handler or Handler()
+    port = port or free_port()
+    options: dict[str, Any] = {}
+    if auth:
+        options.update(
+            authenticator=_authenticator(handler, *auth),
+            auth_require_tls=tls_context is not None,
+            auth_required=True,
+        )
+    if starttls:
+        options.update(tls_context=tls_context, require_starttls=True)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=None if starttls else tls_context,
+        **options,
+    )
+    controller.start()
+    try:
+        yield Server("127.0.0.1", port, handler)
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def raw_server(script: bytes | None) -> Iterator[int]:
+    """A listening socket that answers every connection with `script` and hangs up, or (None)
+    accepts and never says a word, like a mail server that hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port: int = listener.getsockname()[1]
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            if script is None:
+                held.append(conn)
+                continue
+            with conn:
+                conn.sendall(script)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()

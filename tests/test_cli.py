@@ -1,0 +1,181 @@
+"""The command line, end to end: day-by-day digests, formats, exit codes, manners."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+from digest.match import title_key
+from digest.parse import parse
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_day_by_day_each_digest_holds_exactly_the_papers_never_seen(
+    capsys: pytest.CaptureFixture[str], inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    state = str(tmp_path / "state.sqlite3")
+    shown: set[str] = set()
+    for day, seed in enumerate(seeds):
+        shutil.copy(seed, inbox)
+        expected: list[str] = []
+        for paper in parse(seed.read_bytes(), seed.name).papers:
+            key = title_key(paper.title)
+            if key not in shown:
+                shown.add(key)
+                expected.append(paper.title)
+        out_dir = tmp_path / f"day{day}"
+        code, _, _ = run(
+            capsys, "now", "--inbox", str(inbox), "--state", state, "--out", str(out_dir)
+        )
+        assert code == 0
+        if not expected:
+            assert not out_dir.exists()
+            continue
+        files = {p.suffix: p.read_text() for p in out_dir.iterdir()}
+        data = json.loads(files[".json"])
+        assert [p["title"] for p in data["papers"]] == expected
+        for suffix in (".txt", ".md", ".html"):
+            body = files[suffix]
+            assert body.count("arxiv.org/search") == len(expected), suffix
+        assert f"{len(expected)} new paper" in files[".txt"]
+
+    code, out, err = run(
+        capsys,
+        "now",
+        "--inbox",
+        str(inbox),
+        "--state",
+        state,
+        "--deliver",
+        "stdout",
+        "--format",
+        "json",
+    )
+    assert code == 0 and out == "" and "nothing new" in err
+
+
+def test_stdout_json_contract(
+    capsys: pytest.CaptureFixture[str], inbox: Path, seeds: list[Path]
+) -> None:
+    shutil.copy(seeds[3], inbox)
+    (inbox / "bad.txt").write_bytes(b"\x00\x01\x02" * 100)
+    code, out, _ = run(
+        capsys, "now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert len(data["papers"]) == 56
+    assert data["rejected"] == [{"file": "bad.txt", "reason": "not a text dump (binary content)"}]
+    assert data["stats"]["new"] == 56
+
+
+def test_dry_run_writes_a_preview_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    shutil.copy(seeds[0], inbox)
+    state = tmp_path / "s.db"
+    for _ in range(2):
+        code, out, _ = run(
+            capsys,
+            "now",
+            "--inbox",
+            str(inbox),
+            "--state",
+            str(state),
+            "--out",
+            str(tmp_path / "o"),
+            "--dry-run",
+            "--format",
+            "html",
+        )
+        assert code == 0
+        preview = Path(out.strip())
+        assert preview.name == "preview.html" and "<table" in preview.read_text()
+    code, out, _ = run(capsys, "status", "--state", str(state))
+    assert code == 0 and "papers seen: 0; awaiting delivery: 0; dumps ingested: 0" in out
+
+
+def test_env_file_and_environment(
+    capsys: pytest.CaptureFixture[str],
+    inbox: Path,
+    seeds: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copy(seeds[3], inbox)
+    (tmp_path / ".env").write_text(f"DIGEST_INBOX={inbox}\nDIGEST_DELIVER=stdout\n")
+    monkeypatch.setenv("DIGEST_FORMAT", "markdown")
+    code, out, _ = run(capsys, "now", "--dry-run")  # ./.env is read by default
+    assert code == 0 and out.startswith("# Daily papers: 56 new (Mar 11)")
+
+
+def test_check(capsys: pytest.CaptureFixture[str], seeds: list[Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"")
+    code, out, _ = run(capsys, "check", str(seeds[0]), str(bad), str(tmp_path / "missing.txt"))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].endswith("text dump, utf-8, 63 papers, Jul 29")
+    assert (
+        lines[1] == "  - Prediction of speech intelligibility with DNN-based performance measures"
+    )
+    assert f"{bad}: cannot be read: file is empty" in lines
+    assert any("missing.txt: cannot be read: No such file" in line for line in lines)
+
+
+def test_expected_failures_are_one_line_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "now", "--inbox", str(tmp_path / "nowhere"))
+    assert code == 1
+    assert err.strip().count("\n") == 0 and "set DIGEST_INBOX or pass --inbox" in err
+    assert "Traceback" not in err
+
+
+def test_status_and_resend(
+    capsys: pytest.CaptureFixture[str], inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    shutil.copy(seeds[0], inbox)
+    state, out_dir = str(tmp_path / "s.db"), tmp_path / "o"
+    run(capsys, "now", "--inbox", str(inbox), "--state", state, "--out", str(out_dir))
+    code, out, _ = run(capsys, "status", "--state", state)
+    assert code == 0 and "papers seen: 63" in out and "sent: digest 1, 63 papers" in out
+    shutil.rmtree(out_dir)
+    code, _, _ = run(capsys, "resend", "1", "--state", state, "--out", str(out_dir))
+    assert code == 0 and len(list(out_dir.glob("digest-*.html"))) == 1
+    code, _, err = run(capsys, "resend", "9", "--state", state)
+    assert code == 1 and "no digest 9" in err
+
+
+def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_process_manners(tmp_path: Path) -> None:
+    assert _digest("--version", cwd=tmp_path).stdout.startswith("digest ")
+    for command in ("now", "check", "status", "resend"):
+        result = _digest(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0 and "Example:" in result.stdout, command
+    usage = _digest("now", "--deliver", "pigeon", cwd=tmp_path)
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+    assert _digest(cwd=tmp_path).returncode == 2

@@ -1,0 +1,87 @@
+"""Settings: precedence, conversion, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import Settings, load
+from digest.errors import ConfigError
+
+
+def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None:
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("DIGEST_FORMAT=markdown\nDIGEST_DELIVER=stdout\nDIGEST_INBOX=/from/file\n")
+    environ = {"DIGEST_FORMAT": "json", "DIGEST_INBOX": "/from/env"}
+    s = load({"inbox": Path("/from/flag")}, environ, env_file)
+    assert s.inbox == Path("/from/flag")  # flag beats environment
+    assert s.format == "json"  # environment beats file
+    assert s.deliver == "stdout"  # file beats default
+    assert s.max_dump_mb == Settings().max_dump_mb  # default
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DIGEST_DELIVER": "pigeon"}, "DIGEST_DELIVER='pigeon' is not one of"),
+        ({"DIGEST_FORMAT": "pdf"}, "DIGEST_FORMAT='pdf' is not one of"),
+        ({"DIGEST_SEND_EMPTY": "perhaps"}, "not a yes/no value"),
+        ({"DIGEST_MAX_DUMP_MB": "ten"}, "not a whole number"),
+        ({"DIGEST_MAX_DUMP_MB": "0"}, "positive"),
+        ({"DIGEST_POLL_SECONDS": "soon"}, "DIGEST_POLL_SECONDS='soon' is not a number"),
+        ({"DIGEST_POLL_SECONDS": "0"}, "DIGEST_POLL_SECONDS must be a positive number"),
+        ({"DIGEST_POLL_SECONDS": "nan"}, "DIGEST_POLL_SECONDS must be a positive number"),
+        ({"DIGEST_PROCESSED": "delete"}, "DIGEST_PROCESSED='delete' is not one of leave, move"),
+    ],
+)
+def test_bad_values(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load({}, environ)
+
+
+def test_missing_env_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load({}, {}, tmp_path / "nope.env")
+
+
+def test_inbox_required_and_must_be_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_INBOX"):
+        Settings().require_inbox()
+    with pytest.raises(ConfigError, match="is not a folder"):
+        Settings(inbox=tmp_path / "missing").require_inbox()
+
+
+def test_booleans_and_home_expansion() -> None:
+    s = load({}, {"DIGEST_SEND_EMPTY": "Yes", "DIGEST_OUT": "~/digests"})
+    assert s.send_empty is True
+    assert s.out == Path.home() / "digests"
+
+
+def test_service_settings() -> None:
+    s = load({}, {"DIGEST_POLL_SECONDS": "0.2", "DIGEST_PROCESSED": "move",
+                  "DIGEST_SCHEDULE": "every 1s", "DIGEST_TIMEZONE": "Europe/Paris"})
+    assert (s.poll_seconds, s.processed, s.schedule, s.timezone) == (
+        0.2, "move", "every 1s", "Europe/Paris"
+    )
+    d = load({}, {})
+    assert (d.poll_seconds, d.processed, d.schedule, d.timezone) == (
+        60.0, "leave", "0 7 * * *", None
+    )
+
+
+def test_env_file_holding_the_password_readable_by_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from digest.cli import main
+
+    env_file = tmp_path / "secret.env"
+    env_file.write_text("DIGEST_SMTP_PASSWORD=hunter2\n")
+    env_file.chmod(0o644)
+    main(["status", "--env-file", str(env_file), "--state", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it" in err
+    assert "hunter2" not in err
+    env_file.chmod(0o600)
+    main(["status", "--env-file", str(env_file), "--state", str(tmp_path / "s.db")])
+    assert "other users can read it" not in capsys.readouterr().err

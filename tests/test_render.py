@@ -1,0 +1,130 @@
+"""Rendering: golden files for every format, escaping, the JSON contract, user templates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
+from digest.render import md_block, md_escape, render, render_all, subject, summary
+
+WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
+
+
+def sample() -> Digest:
+    papers = (
+        Paper(
+            "Mix-LN: Unleashing the Power of Deeper Layers by Combining Pre-LN and Post-LN",
+            "Large Language Models (LLMs) have achieved remarkable success, yet recent findings "
+            "reveal that their deeper layers often contribute minimally and can be pruned "
+            "without affecting overall performance.",
+            source="001.txt",
+            listing_date="Mar 12",
+        ),
+        Paper(
+            "<script>alert(1)</script> *Bold* [link](http://x) # not a heading",
+            "An abstract with <b>tags</b>, {{ jinja }} and {% raw %} & ampersands.",
+            source="002.txt",
+            listing_date="Mar 12",
+        ),
+    )
+    old = SeenPaper(3, "Old", WHEN, "000.txt")
+    dump = Dump("001.txt", "ab" * 32, papers[:1], "Mar 12")
+    dump2 = Dump("002.txt", "cd" * 32, (papers[1], Paper("Old", "x", "002.txt")), "Mar 12")
+    return Digest(
+        papers=papers,
+        skipped=(Skip(Paper("Old", "x", "002.txt"), old, "same title"),),
+        rejected=(Rejected("broken.txt", "not a text dump (binary content)"),),
+        dumps=(dump, dump2),
+        created=WHEN,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [
+        ("html", "digest.html"),
+        ("text", "digest.txt"),
+        ("markdown", "digest.md"),
+        ("json", "digest.json"),
+    ],
+)
+def test_golden(fmt: str, name: str, golden: Any) -> None:
+    golden(name, render(sample(), fmt))
+
+
+def test_summary_and_subject() -> None:
+    assert summary(sample()) == "2 new papers of 3 in 2 dumps; 1 seen before"
+    assert subject(sample()) == "Daily papers: 2 new (Mar 12)"
+
+
+def test_html_is_escaped() -> None:
+    html = render(sample(), "html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;tags&lt;/b&gt;" in html
+    assert "{{ jinja }}" in html  # template syntax in data stays literal
+
+
+def test_text_is_not_escaped_and_fits_72_columns() -> None:
+    text = render(sample(), "text")
+    assert "<script>alert(1)</script>" in text
+    assert "&lt;" not in text
+    long_lines = [line for line in text.splitlines() if len(line) > 72 and "://" not in line]
+    assert long_lines == []
+
+
+def test_markdown_escapes_specials_in_titles() -> None:
+    md = render(sample(), "markdown")
+    assert "## 2. \\<script\\>alert(1)\\</script\\> \\*Bold\\* \\[link\\](http://x) # not" in md
+    assert "&lt;" not in md
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("plain words", "plain words"),
+        ("*a* _b_ `c`", "\\*a\\* \\_b\\_ \\`c\\`"),
+        ("snake_case stays", "snake_case stays"),
+        ("# heading", "\\# heading"),
+        ("- item", "\\- item"),
+        ("1. item", "1\\. item"),
+        ("a | b", "a \\| b"),
+        ("<b>", "\\<b\\>"),
+    ],
+)
+def test_md_block(raw: str, escaped: str) -> None:
+    assert md_block(raw) == escaped
+
+
+def test_md_escape_leaves_line_starts_alone_inside_a_line() -> None:
+    assert md_escape("001.txt") == "001.txt"
+    assert md_escape("# x") == "# x"
+
+
+def test_json_contract() -> None:
+    data = json.loads(render(sample(), "json"))
+    assert {"papers", "rejected", "stats", "skipped"} <= data.keys()
+    assert {"title", "abstract", "source"} <= data["papers"][0].keys()
+    assert data["rejected"] == [
+        {"file": "broken.txt", "reason": "not a text dump (binary content)"}
+    ]
+    assert data["stats"]["new"] == 2 and data["stats"]["seen_before"] == 1
+    assert data["skipped"][0]["matched"]["first_dump"] == "000.txt"
+
+
+def test_empty_digest_says_nothing_new() -> None:
+    empty = Digest(papers=(), created=WHEN)
+    for fmt in ("html", "text", "markdown"):
+        assert "Nothing new" in render(empty, fmt)
+
+
+def test_user_templates_override_one_format(tmp_path: Path) -> None:
+    (tmp_path / "digest.txt.j2").write_text("{{ stats.new }} new: {{ papers[0].title }}\n")
+    rendered = render_all(sample(), tmp_path)
+    assert rendered.text.startswith("2 new: Mix-LN")
+    assert "<table" in rendered.html  # the others stay built in

@@ -1,0 +1,199 @@
+"""Richer digests: authors, upvotes and links when a dump has them, the reader's highlights
+marked, the capped rest listed compactly, exclusions counted; and none of it when absent."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.models import Digest, Dump, Paper
+from digest.render import mark, render, short_authors, short_name, summary
+from digest.select import Interests, select, terms
+
+WHEN = datetime(2025, 4, 1, 7, 0, tzinfo=UTC)
+
+NOPROP = Paper(
+    "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
+    "We introduce a new learning method named NoProp, inspired by diffusion and flow matching.",
+    source="2025-04-01.json",
+    listing_date="Apr 1",
+    arxiv_id="2503.24322",
+    authors=("Qinyu Li", "Yee Whye Teh", "Razvan Pascanu"),
+    upvotes=57,
+    page_url="https://huggingface.co/papers/2503.24322",
+    comments=5,
+    published="2025-03-31",
+    ai_summary="Each layer learns to denoise on its own.",
+    ai_keywords=("diffusion", "flow matching"),
+)
+SMOL = Paper(
+    "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small Language Model",
+    "We document the development of SmolLM2, a small language model.",
+    source="2025-04-01.json",
+    listing_date="Apr 1",
+    arxiv_id="2502.02737",
+    authors=("Loubna Ben Allal", "Anton Lozhkov", "Elie Bakouch", "Leandro von Werra"),
+    upvotes=1,
+    page_url="https://huggingface.co/papers/2502.02737",
+    code_url="https://github.com/huggingface/smollm",
+    project_url="https://huggingface.co/collections/HuggingFaceTB/smollm2",
+)
+TEXT_ONLY = Paper("A Plain Text Listing", "Its abstract, and nothing more.", source="day.txt")
+FLUID = Paper("Fluid Benchmarks", "CFD.", source="2025-04-01.json", arxiv_id="2310.05963")
+
+
+def rich() -> Digest:
+    papers = (TEXT_ONLY, SMOL, NOPROP, FLUID)
+    wants = Interests(
+        terms("diffusion, small language model", "H"), terms("fluid", "E"), "highlights", 2
+    )
+    chosen = select(papers, wants)
+    return Digest(
+        papers=chosen.full,
+        more=chosen.more,
+        excluded=chosen.excluded,
+        highlights=chosen.highlights,
+        highlight=tuple(t.pattern for t in wants.highlight),
+        dumps=(Dump("2025-04-01.json", "ab" * 32, papers, "Apr 1", format="json"),),
+        created=WHEN,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [("text", "digest-rich.txt"), ("markdown", "digest-rich.md"), ("json", "digest-rich.json")],
+)
+def test_golden_rich(fmt: str, name: str, golden: Any) -> None:
+    golden(name, render(rich(), fmt))
+
+
+def test_rich_fields_in_every_format() -> None:
+    text, md = render(rich(), "text"), render(rich(), "markdown")
+    for out in (text, md):
+        assert "L. B. Allal, A. Lozhkov et al." in out
+        assert "Q. Li, Y. W. Teh, R. Pascanu" in out
+        assert "57 upvotes" in out and "1 upvote " in out
+        assert "https://huggingface.co/papers/2503.24322" in out
+        assert "https://arxiv.org/abs/2503.24322" in out
+        assert "https://github.com/huggingface/smollm" in out
+        assert "https://huggingface.co/collections/HuggingFaceTB/smollm2" in out
+        assert "Fluid Benchmarks" not in out  # excluded
+        assert "1 new paper was left out by your exclusions" in out
+    assert "*diffusion*" in text and "**diffusion**" in md
+    assert "**Small Language Model**" in md
+    data = json.loads(render(rich(), "json"))
+    first = data["papers"][0]
+    assert first["title"].startswith("SmolLM2")  # highlighted first
+    assert first["highlights"] == ["small language model"]
+    assert first["authors"][3] == "Leandro von Werra"
+    assert data["papers"][1]["ai_keywords"] == ["diffusion", "flow matching"]
+    assert [p["title"] for p in data["more"]] == ["A Plain Text Listing"]
+    assert [p["title"] for p in data["excluded"]] == ["Fluid Benchmarks"]
+    assert data["stats"]["excluded"] == 1 and data["stats"]["new"] == 3
+
+
+def test_the_rest_past_the_cap_is_listed_by_title_and_link() -> None:
+    text = render(rich(), "text")
+    rest = text[text.index("Also new (1 more):") :]
+    assert "A Plain Text Listing" in rest
+    assert "https://arxiv.org/search/?searchtype=title&query=A+Plain+Text+Listing" in rest
+    assert "Its abstract" not in text  # compact: no abstract
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_text_dump_renders_without_any_richer_field(fmt: str) -> None:
+    digest = Digest(papers=(TEXT_ONLY,), dumps=(Dump("day.txt", "cd" * 32, (TEXT_ONLY,)),),
+                    created=WHEN)
+    out = render(digest, fmt)
+    for absent in ("upvote", "Paper:", "Paper page", "Code", "Project", "Matches", "None",
+                   "[]", "et al", "Also new", "exclusions"):
+        assert absent not in out, absent
+    assert "arxiv.org/search" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("Yee Whye Teh", "Y. W. Teh"),
+        ("Leandro von Werra", "L. von Werra"),
+        ("Jean-Pierre de la Tour", "J.-P. de la Tour"),
+        ("Martin Luther King Jr.", "M. L. King Jr."),
+        ("DeepSeek-AI", "DeepSeek-AI"),
+        ("张三", "张三"),
+        ("Quoc V. Le", "Q. V. Le"),
+    ],
+)
+def test_short_name(name: str, short: str) -> None:
+    assert short_name(name) == short
+
+
+@pytest.mark.parametrize(
+    ("authors", "line"),
+    [
+        ((), ""),
+        (("Ada Lovelace",), "A. Lovelace"),
+        (("Ada Lovelace", "Alan Turing", "Grace Hopper"), "A. Lovelace, A. Turing, G. Hopper"),
+        (("Ada Lovelace", "Alan Turing", "Grace Hopper", "X Y"), "A. Lovelace, A. Turing et al."),
+    ],
+)
+def test_short_authors(authors: tuple[str, ...], line: str) -> None:
+    assert short_authors(authors) == line
+
+
+WORDS = (
+    re.compile(r"(?<!\w)llm(?!\w)", re.I),
+    re.compile(r"diff\w*", re.I),
+    re.compile("ll", re.I),
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "out"),
+    [
+        ("text", "LLM <b> and diffusion", "*LLM* <b> and *diffusion*"),
+        ("markdown", "# LLM *x* diffusion_y", r"\# **LLM** \*x\* **diffusion_y**"),
+        ("markdown", "LLM first", "**LLM** first"),
+        ("markdown", "- a list? no LLM", r"\- a list? no **LLM**"),
+        ("html", "<i>LLM</i> & diffusion",
+         '&lt;i&gt;<mark style="background-color:#fff1a8;color:#1f2328;">LLM</mark>&lt;/i&gt;'
+         ' &amp; <mark style="background-color:#fff1a8;color:#1f2328;">diffusion</mark>'),
+        ("text", "nothing to see", "nothing to see"),
+        ("text", "smaLLM", "sma*LL*M"),  # overlapping terms merge into one mark
+    ],
+)
+def test_mark(fmt: str, text: str, out: str) -> None:
+    assert str(mark(text, WORDS, fmt)) == out
+
+
+def test_summary_counts_exclusions() -> None:
+    assert summary(rich()) == "3 new papers of 4 in 1 dump; 1 excluded"
+
+
+SNIPPET = Path(__file__).resolve().parent / "fixtures" / "html-snippet"
+
+
+def test_html_blocks_for_the_richer_fields_are_escaped_and_complete() -> None:
+    hostile = Paper(
+        "<script>x</script> Diffusion", "A <b>diffusion</b> abstract.", source="d.json",
+        page_url="https://huggingface.co/papers/2501.00001", arxiv_id="2501.00001",
+        authors=("Ada <Lovelace>",), upvotes=3,
+    )
+    digest = rich()
+    digest = Digest(
+        papers=(hostile, *digest.papers), more=digest.more, excluded=digest.excluded,
+        highlights=digest.highlights, highlight=digest.highlight, dumps=digest.dumps,
+        created=WHEN,
+    )
+    html = render(digest, "html", SNIPPET)
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "A. &lt;Lovelace&gt;" in html
+    assert "&lt;b&gt;<mark " in html and ">diffusion</mark>&lt;/b&gt;" in html
+    assert '<a href="https://github.com/huggingface/smollm"' in html
+    assert "&#9650; 57" in html
+    assert "Also new (1 more)" in html and "A Plain Text Listing" in html
+    assert "1 new paper was left out by your exclusions" in html

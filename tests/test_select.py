@@ -1,0 +1,136 @@
+"""The reader's interests: terms, exclusion, highlights, order, the cap, and enrichment."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.errors import ConfigError
+from digest.models import Paper
+from digest.select import Interests, enrich, select, terms
+
+
+def paper(title: str, abstract: str = "", upvotes: int | None = None, **more: object) -> Paper:
+    return Paper(title, abstract, source="d.json", upvotes=upvotes, **more)  # type: ignore[arg-type]
+
+
+LISTING = (
+    paper("Graph Transformers at Scale", upvotes=3),
+    paper("Speech Models", "We study diffusion for audio.", upvotes=40),
+    paper("A Survey of Everything", upvotes=None),
+    paper("Fluid Dynamics with Neural Operators", upvotes=12),
+    paper("Diffusion Policies", "Robots.", upvotes=7),
+)
+
+
+def titles(papers: tuple[Paper, ...]) -> list[str]:
+    return [p.title.split()[0] for p in papers]
+
+
+@pytest.mark.parametrize(
+    ("highlight", "exclude", "order", "cap", "full", "more", "excluded"),
+    [
+        # No interests: the listing as it is.
+        ("", "", "highlights", 0, ["Graph", "Speech", "A", "Fluid", "Diffusion"], [], []),
+        # Highlights first, each group in listing order.
+        ("diffusion", "", "highlights", 0, ["Speech", "Diffusion", "Graph", "A", "Fluid"], [], []),
+        # Listing order keeps highlights where they are.
+        ("diffusion", "", "listing", 0, ["Graph", "Speech", "A", "Fluid", "Diffusion"], [], []),
+        # Upvotes: most first, unknown last.
+        ("", "", "upvotes", 0, ["Speech", "Fluid", "Diffusion", "Graph", "A"], [], []),
+        # Exclusions leave papers out whatever else matches.
+        ("fluid", "fluid, survey", "highlights", 0, ["Graph", "Speech", "Diffusion"], [],
+         ["A", "Fluid"]),
+        # The cap: the rest is listed compactly, in the same order.
+        ("graph", "", "highlights", 2, ["Graph", "Speech"], ["A", "Fluid", "Diffusion"], []),
+        ("", "", "upvotes", 1, ["Speech"], ["Fluid", "Diffusion", "Graph", "A"], []),
+        # A cap above the count changes nothing.
+        ("", "", "listing", 99, ["Graph", "Speech", "A", "Fluid", "Diffusion"], [], []),
+    ],
+)
+def test_select(
+    highlight: str,
+    exclude: str,
+    order: str,
+    cap: int,
+    full: list[str],
+    more: list[str],
+    excluded: list[str],
+) -> None:
+    wants = Interests(terms(highlight, "H"), terms(exclude, "E"), order, cap)
+    chosen = select(LISTING, wants)
+    assert (titles(chosen.full), titles(chosen.more), titles(chosen.excluded)) == (
+        full,
+        more,
+        excluded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "matches"),
+    [
+        ("RL", "Offline RL for robots", True),
+        ("RL", "A world model", False),  # whole words: not inside "world"
+        ("rl", "Offline RL", True),  # case ignored
+        ("large language model", "Large  language\nmodel", True),  # any white space
+        ("diffusion", "diffusion-based", True),
+        ("diffusion", "diffusions", False),
+        (r"diffusion\w*", "diffusions", True),  # a regular expression, as written
+        (r"^Speech", "Speech Models", True),
+        ("GPT-4o", "GPT-4o mini", True),
+        (r"LLMs?\b", "Small LLMs", True),
+    ],
+)
+def test_terms(raw: str, text: str, matches: bool) -> None:
+    (term,) = terms(raw, "DIGEST_HIGHLIGHT")
+    assert term.text == raw
+    assert bool(term.pattern.search(text)) is matches
+
+
+def test_terms_are_comma_separated_and_blank_ones_ignored() -> None:
+    assert [t.text for t in terms(" graph , ,diffusion\\w*,", "H")] == ["graph", "diffusion\\w*"]
+    assert terms("", "H") == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("graph, (unclosed", "DIGEST_HIGHLIGHT: '(unclosed' is not a valid regular expression"),
+        ("x*", "DIGEST_HIGHLIGHT: 'x*' matches empty text"),
+    ],
+)
+def test_bad_terms_are_config_errors(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        terms(raw, "DIGEST_HIGHLIGHT")
+    assert str(e.value).startswith(message)
+
+
+def test_highlights_list_the_terms_matched_in_title_abstract_authors_keywords() -> None:
+    papers = (
+        paper("Graph Nets", "with diffusion"),
+        paper("Other", authors=("Yee Whye Teh",)),
+        paper("Keyworded", ai_keywords=("flow matching",)),
+    )
+    wants = Interests(terms("graph, diffusion, teh, flow matching, absent", "H"))
+    chosen = select(papers, wants)
+    assert [chosen.highlights.get(p) for p in papers] == [
+        ("graph", "diffusion"),
+        ("teh",),
+        ("flow matching",),
+    ]
+
+
+def test_enrich_completes_a_paper_from_its_repeat_in_the_run() -> None:
+    text = Paper("Forward Learning of GNNs", "From the text dump.", source="day.txt")
+    rich = Paper(
+        "Forward learning of GNNs",
+        "From the JSON.",
+        source="day.json",
+        arxiv_id="2403.11004",
+        upvotes=9,
+        authors=("Namyong Park",),
+    )
+    other = Paper("Unrelated", "", source="day.json", arxiv_id="2403.99999")
+    (merged,) = enrich([text], [rich, other])
+    assert merged.title == text.title and merged.abstract == text.abstract  # kept
+    assert merged.source == "day.txt"
+    assert (merged.arxiv_id, merged.upvotes, merged.authors) == ("2403.11004", 9, ("Namyong Park",))
