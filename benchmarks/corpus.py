@@ -28,8 +28,28 @@ from digest.parse import parse  # noqa: E402
 
 PER_FILE = 1000
 SEED = 20240601
-_SYLLABLES = ["ka", "lo", "mi", "ra", "ne", "tu", "vi", "so", "pe", "da", "xi", "qua", "zor",
-              "bel", "gran", "tri", "mor", "fen", "lux", "tal"]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "ne",
+    "tu",
+    "vi",
+    "so",
+    "pe",
+    "da",
+    "xi",
+    "qua",
+    "zor",
+    "bel",
+    "gran",
+    "tri",
+    "mor",
+    "fen",
+    "lux",
+    "tal",
+]
 
 
 @dataclass(frozen=True)
@@ -51,10 +71,7 @@ def vocabulary() -> Vocabulary:
             for word in re.findall(r"[A-Za-z][A-Za-z0-9-]*", paper.abstract):
                 abstracts[word.lower()] = abstracts.get(word.lower(), 0) + 1
     rng = np.random.default_rng(SEED)
-    coined = {
-        "".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 5))))
-        for _ in range(60_000)
-    }
+    coined = {"".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 5)))) for _ in range(60_000)}
     title_words = sorted(titles, key=lambda w: -titles[w])
     abstract_words = sorted(abstracts, key=lambda w: -abstracts[w])
     extra = sorted(coined - set(abstract_words))
@@ -229,12 +246,24 @@ def probe(stored: list[tuple[str, str]], seed: int = 7) -> list[tuple[str, str, 
     misses = ["part", "dim", "swap", "subtitle"]
     for i in range(12):
         title, _ = pick()
-        out.append((_near_miss(title, misses[i % 4]), fresh_abstracts[40 + i], False,
-                    f"near miss ({misses[i % 4]})"))
+        out.append(
+            (
+                _near_miss(title, misses[i % 4]),
+                fresh_abstracts[40 + i],
+                False,
+                f"near miss ({misses[i % 4]})",
+            )
+        )
     for i in range(6):
         title, _ = pick()
-        out.append((_near_miss(title, misses[i % 4]), "", False,
-                    f"near miss without abstract ({misses[i % 4]})"))
+        out.append(
+            (
+                _near_miss(title, misses[i % 4]),
+                "",
+                False,
+                f"near miss without abstract ({misses[i % 4]})",
+            )
+        )
     # A paper without abstract is followed by one with, or a text dump would pair it with
     # the next title.
     full = [out[int(i)] for i in rng.permutation(len(out)) if out[int(i)][1]]

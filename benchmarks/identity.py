@@ -102,15 +102,18 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
         [*DIGEST, "ingest", "--state", str(state), *map(str, used)], env
     )
     ingest = (wall, size / wall, peak)
-    store_mb = sum(
-        Path(str(state) + s).stat().st_size for s in ("", "-wal") if Path(str(state) + s).exists()
-    ) / 1e6
+    store_mb = (
+        sum(
+            Path(str(state) + s).stat().st_size
+            for s in ("", "-wal")
+            if Path(str(state) + s).exists()
+        )
+        / 1e6
+    )
 
     # The probe draws its re-posts from the stored papers.
     stored = [
-        (p.title, p.abstract)
-        for f in used[:20]
-        for p in parse.parse(f.read_bytes(), f.name).papers
+        (p.title, p.abstract) for f in used[:20] for p in parse.parse(f.read_bytes(), f.name).papers
     ]
     probe_dir = out / f"probe-{size}"
     shutil.rmtree(probe_dir, ignore_errors=True)
@@ -121,8 +124,19 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
         a["title"] = clean(a["title"])
 
     now_wall, now_peak, stdout, _ = measure_child(
-        [*DIGEST, "now", "--inbox", str(probe_dir), "--state", str(state), "--deliver",
-         "stdout", "--format", "json", "--dry-run"],
+        [
+            *DIGEST,
+            "now",
+            "--inbox",
+            str(probe_dir),
+            "--state",
+            str(state),
+            "--deliver",
+            "stdout",
+            "--format",
+            "json",
+            "--dry-run",
+        ],
         env,
     )
     result = json.loads(stdout)
@@ -152,8 +166,20 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
     b_precision, b_recall, _ = score([a for a in answers if a["title"] in asked], baseline_seen)
 
     return Row(
-        size, ingest[0], ingest[1], ingest[2], store_mb, decide_s, now_wall, now_peak,
-        precision, recall, lost, baseline_s, b_precision, b_recall,
+        size,
+        ingest[0],
+        ingest[1],
+        ingest[2],
+        store_mb,
+        decide_s,
+        now_wall,
+        now_peak,
+        precision,
+        recall,
+        lost,
+        baseline_s,
+        b_precision,
+        b_recall,
     )
 
 
@@ -182,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
     parser.add_argument(
-        "--baseline-queries", type=int, default=100, metavar="N",
+        "--baseline-queries",
+        type=int,
+        default=100,
+        metavar="N",
         help="probe titles the baseline really runs (its time is scaled to 100)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list wrong decisions")

@@ -49,8 +49,12 @@ def main() -> None:
     # The console script, as cron runs it (`python -m` adds runpy's own import cost).
     script = shutil.which("digest", path=str(Path(py).parent))
     digest = [script] if script else [py, "-m", "digest"]
-    subprocess.run([*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
     def fresh_state() -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -61,10 +65,13 @@ def main() -> None:
         "python -c pass": ([py, "-c", "pass"], None),
         "digest --version": ([*digest, "--version"], None),
         "digest now, empty inbox": (
-            [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)], None),
+            [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
+            None,
+        ),
         "digest now, five seeds": (
             [*digest, "now", "--inbox", str(seed_inbox), "--state", f"{state}.seeds"],
-            fresh_state),
+            fresh_state,
+        ),
     }
     results: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.runs):  # interleaved, so machine noise hits every case alike

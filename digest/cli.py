@@ -198,9 +198,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deliverer(
-    settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()
-) -> Deliverer:
+def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:
     from digest import deliver
 
     if settings.deliver == "stdout":
@@ -395,7 +393,12 @@ def _interest_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env-file", type=Path, metavar="FILE", help="read settings from FILE (default: ./.env when present)")
+    common.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="FILE",
+        help="read settings from FILE (default: ./.env when present)",
+    )
     common.add_argument("--state", type=Path, metavar="FILE", help="state file (DIGEST_STATE)")
     common.add_argument("-v", "--verbose", action="count", default=0, help="say more")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -410,20 +413,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     now = _command(sub, "now", cmd_now, common)
-    now.add_argument("--inbox", type=Path, metavar="DIR", help="folder of dump files (DIGEST_INBOX)")
-    now.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
-    now.add_argument("--format", choices=FORMATS, help="format for stdout and previews (DIGEST_FORMAT)")
-    now.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
-    now.add_argument("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
-    now.add_argument("--send-empty", action="store_const", const=True, help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)")
-    now.add_argument("--rejected", choices=REJECTED, help="a dump that cannot be read: keep it in the inbox, or move it to rejected/ inside it (DIGEST_REJECTED)")
-    now.add_argument("--dry-run", action="store_true", help="render and show the digest; record and send nothing")
     now.add_argument(
-        "--explain", action="store_true",
+        "--inbox", type=Path, metavar="DIR", help="folder of dump files (DIGEST_INBOX)"
+    )
+    now.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
+    now.add_argument(
+        "--format", choices=FORMATS, help="format for stdout and previews (DIGEST_FORMAT)"
+    )
+    now.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    now.add_argument(
+        "--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)"
+    )
+    now.add_argument(
+        "--send-empty",
+        action="store_const",
+        const=True,
+        help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)",
+    )
+    now.add_argument(
+        "--rejected",
+        choices=REJECTED,
+        help="a dump that cannot be read: keep it in the inbox, or move it to rejected/"
+        " inside it (DIGEST_REJECTED)",
+    )
+    now.add_argument(
+        "--dry-run", action="store_true", help="render and show the digest; record and send nothing"
+    )
+    now.add_argument(
+        "--explain",
+        action="store_true",
         help="say on stderr why each paper left out was taken as seen before",
     )
     now.add_argument(
-        "--show-updated", action="store_const", const=True,
+        "--show-updated",
+        action="store_const",
+        const=True,
         help="list papers seen before whose abstract changed (DIGEST_SHOW_UPDATED)",
     )
 
@@ -431,13 +455,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = _command(sub, "check", cmd_check, common)
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    check.add_argument("--titles", type=int, default=3, metavar="N", help="titles to show per file (default 3)")
+    check.add_argument(
+        "--titles", type=int, default=3, metavar="N", help="titles to show per file (default 3)"
+    )
 
     _command(sub, "status", cmd_status, common)
     ingest = _command(sub, "ingest", cmd_ingest, common)
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument(
-        "-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+        "-j",
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
         help="processes reading and signing dumps (default: one per CPU)",
     )
     seen = _command(sub, "seen", cmd_seen, common)
@@ -448,13 +478,22 @@ def build_parser() -> argparse.ArgumentParser:
     forget = _command(sub, "forget", cmd_forget, common)
     forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
     forget.add_argument(
-        "--min-score", type=int, default=90, metavar="N",
+        "--min-score",
+        type=int,
+        default=90,
+        metavar="N",
         help="title match needed to forget by title (default 90)",
     )
     resend = _command(sub, "resend", cmd_resend, common)
-    resend.add_argument("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
-    resend.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
-    resend.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    resend.add_argument(
+        "id", type=int, metavar="ID", help="the digest's number, from `digest status`"
+    )
+    resend.add_argument(
+        "--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)"
+    )
+    resend.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)"
+    )
     resend.add_argument(
         "--to",
         dest="resend_to",
@@ -470,19 +509,24 @@ def build_parser() -> argparse.ArgumentParser:
         if action.dest not in skip:
             serve._add_action(action)
     serve.add_argument(
-        "--schedule", metavar="SPEC",
+        "--schedule",
+        metavar="SPEC",
         help="when to deliver: '0 7 * * *', @daily, 'every 6h' (DIGEST_SCHEDULE)",
     )
     serve.add_argument(
-        "--timezone", metavar="ZONE",
+        "--timezone",
+        metavar="ZONE",
         help="time zone of the schedule, e.g. Europe/Paris (DIGEST_TIMEZONE)",
     )
     serve.add_argument(
-        "--poll-seconds", type=float, metavar="N",
+        "--poll-seconds",
+        type=float,
+        metavar="N",
         help="how often to look into the inbox, in seconds (DIGEST_POLL_SECONDS)",
     )
     serve.add_argument(
-        "--processed", choices=PROCESSED,
+        "--processed",
+        choices=PROCESSED,
         help="what to do with a dump once read: leave it, or move it (DIGEST_PROCESSED)",
     )
     return parser

@@ -18,7 +18,7 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
-    from digest.match import Thresholds
+    from digest.models import Thresholds
 
 DELIVERIES = ("files", "stdout", "smtp")
 SECURITIES = ("starttls", "ssl", "none")
@@ -53,7 +53,7 @@ class Settings:
     templates: Path | None = None
     send_empty: bool = False
     max_dump_mb: int = 50
-    # The identity rule's thresholds (0-100), see match.Thresholds and the README.
+    # The identity rule's thresholds (0-100), see models.Thresholds and the README.
     match_title: int = 85
     match_revised: int = 80
     match_abstract: int = 95
@@ -84,8 +84,8 @@ class Settings:
 
     @property
     def thresholds(self) -> Thresholds:
-        """The identity rule's thresholds, as match.Thresholds."""
-        from digest.match import Thresholds
+        """The identity rule's thresholds, as models.Thresholds."""
+        from digest.models import Thresholds
 
         return Thresholds(
             self.match_title, self.match_revised, self.match_abstract, self.match_title_only
@@ -238,9 +238,7 @@ def load(
 
 def _validate(s: Settings) -> None:
     if s.deliver not in DELIVERIES:
-        raise ConfigError(
-            f"DIGEST_DELIVER={s.deliver!r} is not one of {', '.join(DELIVERIES)}"
-        )
+        raise ConfigError(f"DIGEST_DELIVER={s.deliver!r} is not one of {', '.join(DELIVERIES)}")
     if s.format not in FORMATS:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
     for name in ("match_title", "match_revised", "match_abstract", "match_title_only"):
@@ -253,9 +251,7 @@ def _validate(s: Settings) -> None:
     if s.rejected not in REJECTED:
         raise ConfigError(f"DIGEST_REJECTED={s.rejected!r} is not one of {', '.join(REJECTED)}")
     if s.processed not in PROCESSED:
-        raise ConfigError(
-            f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}"
-        )
+        raise ConfigError(f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}")
     _validate_interests(s)
     _validate_email(s)
 
@@ -300,13 +296,18 @@ def _validate_email(s: Settings) -> None:
     if s.deliver == "smtp":
         missing = [
             name
-            for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_FROM", s.from_),
-                                ("DIGEST_TO", s.to))
+            for name, value in (
+                ("DIGEST_SMTP_HOST", s.smtp_host),
+                ("DIGEST_FROM", s.from_),
+                ("DIGEST_TO", s.to),
+            )
             if not value.strip()
         ]
         if missing:
-            raise ConfigError(f"mail delivery needs {' and '.join(missing)}; set them or"
-                              " choose another DIGEST_DELIVER")
+            raise ConfigError(
+                f"mail delivery needs {' and '.join(missing)}; set them or"
+                " choose another DIGEST_DELIVER"
+            )
         if not s.recipients:
             raise ConfigError("DIGEST_TO holds no address")
     if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:

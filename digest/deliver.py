@@ -315,7 +315,10 @@ class SmtpDeliverer:
             for address, (code, message) in refused.items():
                 log.warning(
                     "digest %s: %s refused recipient %s (%s)",
-                    outgoing.id, server, address, _reason(code, message),
+                    outgoing.id,
+                    server,
+                    address,
+                    _reason(code, message),
                 )
             description += f"; refused: {_refusals(refused)}"
         return description

@@ -35,7 +35,7 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from digest.models import Paper, SeenPaper, Skip
+from digest.models import Paper, SeenPaper, Skip, Thresholds
 
 # Dashes, quotes and other punctuation all fold to a space: "Pre-LN" == "Pre LN".
 _PUNCT = re.compile(r"[\W_]+")
@@ -216,16 +216,6 @@ def abstract_grams(abstract: str) -> list[int]:
 
 
 @dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Similarity scores (0-100, rapidfuzz ratio of normalised text) the fuzzy rule needs."""
-
-    title: int = 85  # titles alike enough, when the abstracts also agree
-    revised: int = 80  # abstracts alike enough to be one paper revised, with a similar title
-    abstract: int = 95  # abstracts alike enough to be one paper whatever the titles say
-    title_only: int = 92  # titles alike enough when either side has no abstract
-
-
-@dataclass(frozen=True, slots=True)
 class Identity:
     """A paper's normalised title and abstract, as the fuzzy rule compares them."""
 
@@ -335,9 +325,7 @@ class _Run:
     keys: dict[str, int] = field(default_factory=dict)
     grams: dict[int, list[int]] = field(default_factory=dict)
 
-    def add(
-        self, paper: Paper, identity: Identity, keys: list[str], grams: Sequence[int]
-    ) -> None:
+    def add(self, paper: Paper, identity: Identity, keys: list[str], grams: Sequence[int]) -> None:
         index = len(self.papers)
         self.papers.append((paper, identity))
         for key in keys:

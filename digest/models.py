@@ -138,3 +138,13 @@ class Digest:
             rejected=len(self.rejected),
             excluded=len(self.excluded),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Similarity scores (0-100, rapidfuzz ratio of normalised text) the fuzzy rule needs."""
+
+    title: int = 85  # titles alike enough, when the abstracts also agree
+    revised: int = 80  # abstracts alike enough to be one paper revised, with a similar title
+    abstract: int = 95  # abstracts alike enough to be one paper whatever the titles say
+    title_only: int = 92  # titles alike enough when either side has no abstract

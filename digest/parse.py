@@ -97,8 +97,6 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
         yield start, [c for c in map(clean, lines) if c]
 
 
-
-
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
     controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f")
@@ -480,6 +478,7 @@ def _page_date(soup: BeautifulSoup, text: str) -> str | None:
 def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
     """Papers read from the page's cards: a heading whose link goes to a paper page."""
     from bs4 import Tag
+
     for heading in soup.find_all(["h3", "h2", "h1"]):
         link = heading.find("a", href=True)
         if not isinstance(link, Tag):

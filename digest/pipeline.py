@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digest import inbox, match, parse
+from digest import inbox, parse
 from digest.errors import DeliveryError, ParseError, TransientDeliveryError
-from digest.models import Digest, Dump, Paper, Rejected
+from digest.models import Digest, Dump, Paper, Rejected, Thresholds
 from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from collections.abc import Set
 
+    from digest import match
     from digest.config import Settings
     from digest.deliver import Deliverer
     from digest.select import Interests
@@ -94,8 +95,9 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
             continue  # written to while being read: wait until it is complete again
         contents.append((candidate.path, name, hashlib.sha256(data).hexdigest(), data))
 
-    known = store.known_dumps([sha for _, _, sha, _ in contents]
-                              + [u.key for u in unreadable if u.key])
+    known = store.known_dumps(
+        [sha for _, _, sha, _ in contents] + [u.key for u in unreadable if u.key]
+    )
     unreadable = [u for u in unreadable if u.key not in known]
     dumps: list[Dump] = []
     taken: set[str] = set()
@@ -136,10 +138,12 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
 
 
 def decide(
-    papers: Sequence[Paper], store: Store, thresholds: match.Thresholds | None = None
+    papers: Sequence[Paper], store: Store, thresholds: Thresholds | None = None
 ) -> match.Decision:
     """Which of these papers are new: exact keys and the candidate index from the store,
     then the pure rule of `match.decide`."""
+    from digest import match
+
     paper_keys = [match.keys(p) for p in papers]
     seen = store.lookup(k for ks in paper_keys for k in ks)
     exact = [[seen[k].id for k in ks if k in seen][:1] for ks in paper_keys]
@@ -152,7 +156,7 @@ def build(
     store: Store,
     now: datetime,
     wants: Interests | None = None,
-    thresholds: match.Thresholds | None = None,
+    thresholds: Thresholds | None = None,
     *,
     show_updated: bool = False,
 ) -> Digest:
@@ -162,8 +166,16 @@ def build(
     from digest import select
 
     papers = [p for d in gathered.dumps for p in d.papers]
-    decision = decide(papers, store, thresholds)
     wants = wants or select.Interests()
+    if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
+        return Digest(
+            papers=(),
+            rejected=tuple(u.rejected for u in gathered.unreadable),
+            dumps=gathered.dumps,
+            created=now,
+            highlight=tuple(t.pattern for t in wants.highlight),
+        )
+    decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
     chosen = select.select(select.enrich(decision.new, repeats), wants)
     return Digest(
@@ -213,9 +225,7 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     )
 
 
-def send(
-    store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime
-) -> None:
+def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
     pending with a growing backoff from `now`; a permanent one marks it failed, never its
     papers seen."""
@@ -273,13 +283,13 @@ def run_once(
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
         # Excluded papers go with the digest too, so that they are not offered again.
-        new_papers = [(p, match.keys(p)) for p in digest.new_papers]
+        new_papers = [(p, _keys(p)) for p in digest.new_papers]
         recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
         if not dry_run and settings.rejected == "move":
             set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
         if not dry_run:
             # A paper seen before under its title may come back under its arXiv id alone.
-            store.add_keys((s.matched.id, match.keys(s.paper)) for s in digest.skipped if s.matched)
+            store.add_keys((s.matched.id, _keys(s.paper)) for s in digest.skipped if s.matched)
 
         if not digest.stats.new and not digest.updated and not settings.send_empty:
             if not dry_run:
@@ -320,6 +330,8 @@ Signed = list[tuple[list[str], tuple[int, ...]]]  # keys and grams of each paper
 
 def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
+    from digest import match
+
     try:
         if path.stat().st_size > max_bytes:
             return Rejected(path.name, f"larger than {max_bytes // 1_000_000} MB"), []
@@ -408,6 +420,12 @@ def ingest(
                 progress(files, listed)
         flush()
     return Ingested(files, listed, recorded, known, tuple(rejected))
+
+
+def _keys(paper: Paper) -> list[str]:
+    from digest import match
+
+    return match.keys(paper)
 
 
 def _interests(settings: Settings) -> Interests:

@@ -75,8 +75,27 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
 
 # Lower-case words that belong to the surname that follows ("Leandro von Werra" -> "L. von
 # Werra"), and suffixes that belong to the one before.
-_PARTICLES = {"al", "bin", "da", "das", "de", "del", "della", "der", "di", "do", "dos", "du",
-              "la", "le", "ten", "ter", "van", "von", "zu"}
+_PARTICLES = {
+    "al",
+    "bin",
+    "da",
+    "das",
+    "de",
+    "del",
+    "della",
+    "der",
+    "di",
+    "do",
+    "dos",
+    "du",
+    "la",
+    "le",
+    "ten",
+    "ter",
+    "van",
+    "von",
+    "zu",
+}
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 
 
@@ -106,9 +125,7 @@ def short_authors(authors: Sequence[str], most: int = 3) -> str:
 
 def spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
     """Where the patterns occur in the text, overlapping matches merged, in order."""
-    found = sorted(
-        m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()
-    )
+    found = sorted(m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start())
     merged: list[tuple[int, int]] = []
     for start, end in found:
         if merged and start <= merged[-1][1]:
@@ -326,31 +343,39 @@ def explain(skipped: Sequence[Skip]) -> list[str]:
 def to_json(digest: Digest) -> str:
     """The JSON contract: papers, rejected, skipped and stats in one object."""
     s = digest.stats
-    return json.dumps(
-        {
-            "created": digest.created.isoformat(timespec="seconds"),
-            "summary": summary(digest),
-            "papers": [_paper(p, digest) for p in digest.papers],
-            "more": [_paper(p, digest) for p in digest.more],
-            "excluded": [_paper(p, digest) for p in digest.excluded],
-            "skipped": [_skip(s) for s in digest.skipped],
-            "updated": [_skip(s) for s in digest.updated],
-            "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
-            "dumps": [
-                {"file": d.name, "sha256": d.sha256, "listing_date": d.listing_date,
-                 "papers": len(d.papers), "encoding": d.encoding}
-                for d in digest.dumps
-            ],
-            "stats": {
-                "dumps": s.dumps,
-                "listed": s.listed,
-                "new": s.new,
-                "seen_before": s.seen_before,
-                "repeated": s.repeated,
-                "rejected": s.rejected,
-                "excluded": s.excluded,
+    return (
+        json.dumps(
+            {
+                "created": digest.created.isoformat(timespec="seconds"),
+                "summary": summary(digest),
+                "papers": [_paper(p, digest) for p in digest.papers],
+                "more": [_paper(p, digest) for p in digest.more],
+                "excluded": [_paper(p, digest) for p in digest.excluded],
+                "skipped": [_skip(s) for s in digest.skipped],
+                "updated": [_skip(s) for s in digest.updated],
+                "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
+                "dumps": [
+                    {
+                        "file": d.name,
+                        "sha256": d.sha256,
+                        "listing_date": d.listing_date,
+                        "papers": len(d.papers),
+                        "encoding": d.encoding,
+                    }
+                    for d in digest.dumps
+                ],
+                "stats": {
+                    "dumps": s.dumps,
+                    "listed": s.listed,
+                    "new": s.new,
+                    "seen_before": s.seen_before,
+                    "repeated": s.repeated,
+                    "rejected": s.rejected,
+                    "excluded": s.excluded,
+                },
             },
-        },
-        ensure_ascii=False,
-        indent=2,
-    ) + "\n"
+            ensure_ascii=False,
+            indent=2,
+        )
+        + "\n"
+    )

@@ -295,8 +295,12 @@ class Service:
             log.info("%s is complete: same content as a dump read before, nothing new", name)
         else:
             when = f"at {_when(self.next_run)}" if self.next_run else "when the schedule fires"
-            log.info("%s is complete (%s bytes); it goes into the next digest, %s",
-                     name, f"{len(data):,}", when)
+            log.info(
+                "%s is complete (%s bytes); it goes into the next digest, %s",
+                name,
+                f"{len(data):,}",
+                when,
+            )
         return sha
 
     def retry_due(self, store: Store) -> None:
@@ -401,8 +405,7 @@ class Service:
             if stop.is_set():
                 log.warning("%s again: stopping at once", name)
                 os._exit(128 + signum)  # the state file stays consistent: see the module doc
-            log.info("%s: stopping once the current run is done (send it again to stop now)",
-                     name)
+            log.info("%s: stopping once the current run is done (send it again to stop now)", name)
             stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -413,8 +416,7 @@ class Service:
                 scheduler = BackgroundScheduler(
                     timezone=UTC,
                     executors={"default": ThreadPoolExecutor(1)},
-                    job_defaults={"coalesce": True, "max_instances": 1,
-                                  "misfire_grace_time": None},
+                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
                 )
                 scheduler.add_job(self.run_scheduled, self.trigger, id="digest")
                 missed = self._start(store)
@@ -424,13 +426,19 @@ class Service:
                     log.info(
                         "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
                         " state %s; delivery: %s",
-                        self.settings.inbox, self.settings.poll_seconds, self.settings.schedule,
-                        self.tz, _when(self.next_run), self.settings.state,
+                        self.settings.inbox,
+                        self.settings.poll_seconds,
+                        self.settings.schedule,
+                        self.tz,
+                        _when(self.next_run),
+                        self.settings.state,
                         describe_delivery(self.settings),
                     )
                     if missed is not None:
-                        log.info("the run due %s was missed while stopped; running once shortly",
-                                 _when(missed))
+                        log.info(
+                            "the run due %s was missed while stopped; running once shortly",
+                            _when(missed),
+                        )
                     while not stop.wait(self.settings.poll_seconds):
                         self._safely(self.poll, store)
                         if missed is not None:  # the files found at start are proven complete

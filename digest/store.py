@@ -20,15 +20,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
-import numpy as np
-
-from digest import match
 from digest.errors import StoreError
 from digest.models import Dump, Paper, Rejected, SeenPaper
 
-T = TypeVar("T")
+# typing, numpy and the matcher cost start-up time that a cron run with nothing new does not
+# need to pay: they are imported where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from digest import match
+
+    T = TypeVar("T")
 
 # A candidate-index entry shared by more papers than this says nothing about identity
 # ("learning", "in this paper we"); reading it is also what would make lookups slow.
@@ -91,7 +95,7 @@ def _m001_initial(db: sqlite3.Connection) -> None:
             paper_id INTEGER NOT NULL REFERENCES papers (id) ON DELETE CASCADE
         ) WITHOUT ROWID;
         CREATE INDEX paper_keys_paper ON paper_keys (paper_id);
-        """
+        """,
     )
 
 
@@ -113,6 +117,8 @@ def _m004_identity_index(db: sqlite3.Connection) -> None:
     # The candidate index: title words and abstract sketch hashes (match.grams). No foreign
     # key: a second index on paper_id would double the cost of every insert, and forgetting
     # a paper recomputes its grams instead.
+    from digest import match
+
     db.execute(
         "CREATE TABLE paper_grams (gram INTEGER NOT NULL, paper_id INTEGER NOT NULL,"
         " PRIMARY KEY (gram, paper_id)) WITHOUT ROWID"
@@ -127,6 +133,8 @@ def _m004_identity_index(db: sqlite3.Connection) -> None:
 
 def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[str]) -> None:
     """File a stored paper under its identity keys and its candidate-index entries."""
+    from digest import match
+
     db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", [(k, paper_id) for k in keys])
     db.executemany(
         "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
@@ -261,9 +269,7 @@ class Store:
             for migration in MIGRATIONS:
                 if migration.__name__ not in done:
                     migration(db)
-                    db.execute(
-                        "INSERT INTO migrations VALUES (?, ?)", (migration.__name__, _now())
-                    )
+                    db.execute("INSERT INTO migrations VALUES (?, ?)", (migration.__name__, _now()))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -294,9 +300,7 @@ class Store:
                 f" JOIN papers p ON p.id = k.paper_id WHERE k.key IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                found[row[0]] = SeenPaper(
-                    row[1], row[2], datetime.fromisoformat(row[3]), row[4]
-                )
+                found[row[0]] = SeenPaper(row[1], row[2], datetime.fromisoformat(row[3]), row[4])
         return found
 
     def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
@@ -406,6 +410,8 @@ class Store:
         """Record a batch of a backlog as seen at once, in one transaction: the dumps, and the
         papers with their identity keys and candidate-index grams (computed by the caller,
         which may do so in parallel)."""
+        import numpy as np
+
         now = _now()
         with self.transaction() as db:
             db.executemany(
@@ -445,6 +451,8 @@ class Store:
     def revise(self, papers: Sequence[tuple[int, Paper]]) -> None:
         """Keep the revised abstract of stored papers (by id), under its keys and index
         entries too; the earlier version's stay, so either is recognised."""
+        from digest import match
+
         if not papers:
             return
         with self.transaction() as db:
@@ -459,6 +467,8 @@ class Store:
     ) -> list[list[match.Candidate]]:
         """For each paper (given by its grams), the stored papers sharing the most uncommon
         grams with it, at most `match.CANDIDATES`, plus the stored papers of `exact[i]`."""
+        from digest import match
+
         postings: dict[int, list[int]] = {}
         for gram in {g for gs in grams for g in gs}:
             rows = self.db.execute(
@@ -475,6 +485,8 @@ class Store:
         return [[found[paper_id] for paper_id in ids if paper_id in found] for ids in chosen]
 
     def _papers(self, ids: Iterable[int]) -> dict[int, match.Candidate]:
+        from digest import match
+
         found: dict[int, match.Candidate] = {}
         for chunk in _chunks(list(ids)):
             sql = (
@@ -489,6 +501,8 @@ class Store:
     def search(self, query: str, limit: int = 20) -> list[tuple[match.Candidate, float]]:
         """Stored papers whose titles best match `query` (words, typos forgiven), best first,
         with their score (0-100)."""
+        from digest import match
+
         wanted = match.normalise(query)
         if not wanted:
             return []
@@ -519,14 +533,20 @@ class Store:
     def _rank(query: str, titles: dict[int, str], limit: int) -> list[tuple[str, float, int]]:
         from rapidfuzz import fuzz, process
 
+        from digest import match
+
         words = query.split()
         rough: list[tuple[str, float, int]] = [(t, 0, k) for k, t in titles.items()]
         if len(titles) > 2000:
             # A first cut in C on the longest (likely rarest) word of the query, wherever
             # it sits in the title, typos forgiven.
             rough = process.extract(
-                max(words, key=len), titles, scorer=fuzz.partial_ratio,
-                processor=match.normalise, limit=2000, score_cutoff=50,
+                max(words, key=len),
+                titles,
+                scorer=fuzz.partial_ratio,
+                processor=match.normalise,
+                limit=2000,
+                score_cutoff=50,
             )
         # Then each query word's best match among the title's words: "fentrixgran networks"
         # finds "... Fentrixigran Networks ..." before "Networks for".
@@ -542,6 +562,8 @@ class Store:
     def forget(self, ids: Iterable[int]) -> list[match.Candidate]:
         """Remove these papers (their keys and index entries too) so they can be shown again;
         returns the ones that were there."""
+        from digest import match
+
         found = self._papers(ids)
         with self.transaction() as db:
             for paper_id, candidate in found.items():
@@ -586,8 +608,7 @@ class Store:
         """Delivery was refused for good: the digest stays visible and can be resent."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=?"
-                " WHERE id=?",
+                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=? WHERE id=?",
                 (error, digest_id),
             )
 

@@ -13,9 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_identity_benchmark_small(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "identity.py"), "--sizes", "3000",
-         "--out", str(tmp_path), "--baseline-queries", "20"],
-        capture_output=True, text=True, timeout=300, env=env, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "identity.py"),
+            "--sizes",
+            "3000",
+            "--out",
+            str(tmp_path),
+            "--baseline-queries",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     header, _, row = result.stdout.strip().splitlines()

@@ -53,8 +53,17 @@ def test_now_explains_what_it_left_out(
     )
     capsys.readouterr()
     code = main(
-        ["now", "--inbox", str(inbox), *state, "--deliver", "stdout", "--format", "json",
-         "--explain"]
+        [
+            "now",
+            "--inbox",
+            str(inbox),
+            *state,
+            "--deliver",
+            "stdout",
+            "--format",
+            "json",
+            "--explain",
+        ]
     )
     out, err = capsys.readouterr()
     assert code == 0
@@ -173,8 +182,15 @@ def test_thresholds_are_checked(
 
 def _ingest(tmp_path: Path, seeds: list[Path], stderr: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "digest", "ingest", "--state", str(tmp_path / "s.db"),
-         *map(str, seeds)],
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "ingest",
+            "--state",
+            str(tmp_path / "s.db"),
+            *map(str, seeds),
+        ],
         stderr=stderr,
         stdout=subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},

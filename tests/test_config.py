@@ -59,14 +59,27 @@ def test_booleans_and_home_expansion() -> None:
 
 
 def test_service_settings() -> None:
-    s = load({}, {"DIGEST_POLL_SECONDS": "0.2", "DIGEST_PROCESSED": "move",
-                  "DIGEST_SCHEDULE": "every 1s", "DIGEST_TIMEZONE": "Europe/Paris"})
+    s = load(
+        {},
+        {
+            "DIGEST_POLL_SECONDS": "0.2",
+            "DIGEST_PROCESSED": "move",
+            "DIGEST_SCHEDULE": "every 1s",
+            "DIGEST_TIMEZONE": "Europe/Paris",
+        },
+    )
     assert (s.poll_seconds, s.processed, s.schedule, s.timezone) == (
-        0.2, "move", "every 1s", "Europe/Paris"
+        0.2,
+        "move",
+        "every 1s",
+        "Europe/Paris",
     )
     d = load({}, {})
     assert (d.poll_seconds, d.processed, d.schedule, d.timezone) == (
-        60.0, "leave", "0 7 * * *", None
+        60.0,
+        "leave",
+        "0 7 * * *",
+        None,
     )
 
 

@@ -23,8 +23,18 @@ SHARED = (
 
 def now(capsys: pytest.CaptureFixture[str], inbox: Path, tmp: Path, *more: str) -> dict:  # type: ignore[type-arg]
     code = main(
-        ["now", "--inbox", str(inbox), "--state", str(tmp / "state.sqlite3"),
-         "--deliver", "stdout", "--format", "json", *more]
+        [
+            "now",
+            "--inbox",
+            str(inbox),
+            "--state",
+            str(tmp / "state.sqlite3"),
+            "--deliver",
+            "stdout",
+            "--format",
+            "json",
+            *more,
+        ]
     )
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -100,9 +100,7 @@ def test_every_seed_paper_reposted_is_recognised(
 
 
 @pytest.mark.parametrize("how", LOOKALIKES)
-def test_every_lookalike_of_a_seed_paper_is_new(
-    seeded: tuple[Path, list[Paper]], how: str
-) -> None:
+def test_every_lookalike_of_a_seed_paper_is_new(seeded: tuple[Path, list[Paper]], how: str) -> None:
     state, papers = seeded
     # Each look-alike has an abstract of its own: another paper's words, shuffled.
     abstracts = []

@@ -65,8 +65,7 @@ def test_detect_by_content(text: str, kind: str) -> None:
             [
                 "DeepSeek-R1: Incentivizing Reasoning Capability in LLMs via Reinforcement"
                 " Learning",
-                "NoProp: Training Neural Networks without Back-propagation or"
-                " Forward-propagation",
+                "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
                 "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small Language Model",
             ],
             "Apr 1",
@@ -74,8 +73,7 @@ def test_detect_by_content(text: str, kind: str) -> None:
         (
             "daily_papers_page.html",
             [
-                "NoProp: Training Neural Networks without Back-propagation or"
-                " Forward-propagation",
+                "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
                 "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small Language Model",
                 "Mix-LN: Unleashing the Power of Deeper Layers by Combining Pre-LN and Post-LN",
             ],
@@ -84,8 +82,7 @@ def test_detect_by_content(text: str, kind: str) -> None:
         (
             "daily_papers_cards.html",
             [
-                "NoProp: Training Neural Networks without Back-propagation or"
-                " Forward-propagation",
+                "NoProp: Training Neural Networks without Back-propagation or Forward-propagation",
                 "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small Language Model",
                 "Mix-LN: Unleashing the Power of Deeper Layers by Combining Pre-LN and Post-LN",
             ],
@@ -255,16 +252,32 @@ def test_an_empty_list_is_a_day_without_papers() -> None:
 _SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 _JSON = st.recursive(
     _SCALARS,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["paper", "id", "title", "summary", "authors", "name", "upvotes", "publishedAt",
-             "submittedOnDailyAt", "githubRepo", "projectPage", "ai_keywords", "numComments",
-             "dailyPapers", "papers"]
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "paper",
+                    "id",
+                    "title",
+                    "summary",
+                    "authors",
+                    "name",
+                    "upvotes",
+                    "publishedAt",
+                    "submittedOnDailyAt",
+                    "githubRepo",
+                    "projectPage",
+                    "ai_keywords",
+                    "numComments",
+                    "dailyPapers",
+                    "papers",
+                ]
+            )
+            | st.text(max_size=5),
+            children,
+            max_size=6,
         )
-        | st.text(max_size=5),
-        children,
-        max_size=6,
     ),
     max_leaves=25,
 )
@@ -282,12 +295,29 @@ def test_any_json_parses_or_fails_with_a_parse_error(value: object) -> None:
 
 
 _PAGE_PARTS = st.sampled_from(
-    ["<article>", "</article>", "<h3>", "</h3>", "<h2 class='x'>", "<a href='/papers/2501.00001'>",
-     "<a href='https://huggingface.co/papers/2501.00002v1#community'>", "</a>", "<p>", "<ul>",
-     "<li title='Ada Lovelace'>", "<div class='leading-none'>", "12", "</div>", "&amp;",
-     "<div data-props='{\"dailyPapers\": [{\"paper\": {\"id\": \"2501.00003\"}}]}'>",
-     "<div data-props='{\"dailyPapers\": 3}'>", "<div data-props='{\"dailyPapers\"'>",
-     "<!-- c -->", "<script>", "</script>"]
+    [
+        "<article>",
+        "</article>",
+        "<h3>",
+        "</h3>",
+        "<h2 class='x'>",
+        "<a href='/papers/2501.00001'>",
+        "<a href='https://huggingface.co/papers/2501.00002v1#community'>",
+        "</a>",
+        "<p>",
+        "<ul>",
+        "<li title='Ada Lovelace'>",
+        "<div class='leading-none'>",
+        "12",
+        "</div>",
+        "&amp;",
+        '<div data-props=\'{"dailyPapers": [{"paper": {"id": "2501.00003"}}]}\'>',
+        "<div data-props='{\"dailyPapers\": 3}'>",
+        "<div data-props='{\"dailyPapers\"'>",
+        "<!-- c -->",
+        "<script>",
+        "</script>",
+    ]
 ) | st.text(max_size=20)
 
 

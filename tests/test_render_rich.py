@@ -107,11 +107,23 @@ def test_the_rest_past_the_cap_is_listed_by_title_and_link() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_a_text_dump_renders_without_any_richer_field(fmt: str) -> None:
-    digest = Digest(papers=(TEXT_ONLY,), dumps=(Dump("day.txt", "cd" * 32, (TEXT_ONLY,)),),
-                    created=WHEN)
+    digest = Digest(
+        papers=(TEXT_ONLY,), dumps=(Dump("day.txt", "cd" * 32, (TEXT_ONLY,)),), created=WHEN
+    )
     out = render(digest, fmt)
-    for absent in ("upvote", "Paper:", "Paper page", "Code", "Project", "Matches", "None",
-                   "[]", "et al", "Also new", "exclusions"):
+    for absent in (
+        "upvote",
+        "Paper:",
+        "Paper page",
+        "Code",
+        "Project",
+        "Matches",
+        "None",
+        "[]",
+        "et al",
+        "Also new",
+        "exclusions",
+    ):
         assert absent not in out, absent
     assert "arxiv.org/search" in out
 
@@ -159,9 +171,12 @@ WORDS = (
         ("markdown", "# LLM *x* diffusion_y", r"\# **LLM** \*x\* **diffusion_y**"),
         ("markdown", "LLM first", "**LLM** first"),
         ("markdown", "- a list? no LLM", r"\- a list? no **LLM**"),
-        ("html", "<i>LLM</i> & diffusion",
-         '&lt;i&gt;<mark style="background-color:#fff1a8;color:#1f2328;">LLM</mark>&lt;/i&gt;'
-         ' &amp; <mark style="background-color:#fff1a8;color:#1f2328;">diffusion</mark>'),
+        (
+            "html",
+            "<i>LLM</i> & diffusion",
+            '&lt;i&gt;<mark style="background-color:#fff1a8;color:#1f2328;">LLM</mark>&lt;/i&gt;'
+            ' &amp; <mark style="background-color:#fff1a8;color:#1f2328;">diffusion</mark>',
+        ),
         ("text", "nothing to see", "nothing to see"),
         ("text", "smaLLM", "sma*LL*M"),  # overlapping terms merge into one mark
     ],
@@ -179,14 +194,22 @@ SNIPPET = Path(__file__).resolve().parent / "fixtures" / "html-snippet"
 
 def test_html_blocks_for_the_richer_fields_are_escaped_and_complete() -> None:
     hostile = Paper(
-        "<script>x</script> Diffusion", "A <b>diffusion</b> abstract.", source="d.json",
-        page_url="https://huggingface.co/papers/2501.00001", arxiv_id="2501.00001",
-        authors=("Ada <Lovelace>",), upvotes=3,
+        "<script>x</script> Diffusion",
+        "A <b>diffusion</b> abstract.",
+        source="d.json",
+        page_url="https://huggingface.co/papers/2501.00001",
+        arxiv_id="2501.00001",
+        authors=("Ada <Lovelace>",),
+        upvotes=3,
     )
     digest = rich()
     digest = Digest(
-        papers=(hostile, *digest.papers), more=digest.more, excluded=digest.excluded,
-        highlights=digest.highlights, highlight=digest.highlight, dumps=digest.dumps,
+        papers=(hostile, *digest.papers),
+        more=digest.more,
+        excluded=digest.excluded,
+        highlights=digest.highlights,
+        highlight=digest.highlight,
+        dumps=digest.dumps,
         created=WHEN,
     )
     html = render(digest, "html", SNIPPET)

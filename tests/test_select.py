@@ -38,8 +38,15 @@ def titles(papers: tuple[Paper, ...]) -> list[str]:
         # Upvotes: most first, unknown last.
         ("", "", "upvotes", 0, ["Speech", "Fluid", "Diffusion", "Graph", "A"], [], []),
         # Exclusions leave papers out whatever else matches.
-        ("fluid", "fluid, survey", "highlights", 0, ["Graph", "Speech", "Diffusion"], [],
-         ["A", "Fluid"]),
+        (
+            "fluid",
+            "fluid, survey",
+            "highlights",
+            0,
+            ["Graph", "Speech", "Diffusion"],
+            [],
+            ["A", "Fluid"],
+        ),
         # The cap: the rest is listed compactly, in the same order.
         ("graph", "", "highlights", 2, ["Graph", "Speech"], ["A", "Fluid", "Diffusion"], []),
         ("", "", "upvotes", 1, ["Speech"], ["Fluid", "Diffusion", "Graph", "A"], []),

@@ -122,24 +122,53 @@ def test_a_bad_schedule_is_one_clear_error(spec: str, says: str) -> None:
     [
         # Spring forward (Berlin, 29 March 2026: 02:00 CET -> 03:00 CEST): 02:30 does not
         # exist that night; the run still happens once, an hour later in real time.
-        ("30 2 * * *", BERLIN, datetime(2026, 3, 28, 12, tzinfo=BERLIN),
-         [utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30)]),
+        (
+            "30 2 * * *",
+            BERLIN,
+            datetime(2026, 3, 28, 12, tzinfo=BERLIN),
+            [utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30)],
+        ),
         # Fall back (25 October 2026: 03:00 CEST -> 02:00 CET): 02:30 happens twice; a
         # daily run at a fixed hour runs once, not twice.
-        ("30 2 * * *", BERLIN, datetime(2026, 10, 24, 12, tzinfo=BERLIN),
-         [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]),
+        (
+            "30 2 * * *",
+            BERLIN,
+            datetime(2026, 10, 24, 12, tzinfo=BERLIN),
+            [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)],
+        ),
         # ...while a run every half hour keeps running through the repeated hour.
-        ("*/30 * * * *", BERLIN, datetime(2026, 10, 25, 1, 45, tzinfo=BERLIN),
-         [utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 0),
-          utc(2026, 10, 25, 1, 30), utc(2026, 10, 25, 2, 0)]),
+        (
+            "*/30 * * * *",
+            BERLIN,
+            datetime(2026, 10, 25, 1, 45, tzinfo=BERLIN),
+            [
+                utc(2026, 10, 25, 0, 0),
+                utc(2026, 10, 25, 0, 30),
+                utc(2026, 10, 25, 1, 0),
+                utc(2026, 10, 25, 1, 30),
+                utc(2026, 10, 25, 2, 0),
+            ],
+        ),
         # A 07:00 digest stays at 07:00 local time across both changes.
-        ("0 7 * * *", NEW_YORK, datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
-         [utc(2026, 3, 8, 11), utc(2026, 3, 9, 11)]),
-        ("0 7 * * *", NEW_YORK, datetime(2026, 10, 31, 12, tzinfo=NEW_YORK),
-         [utc(2026, 11, 1, 12), utc(2026, 11, 2, 12)]),
+        (
+            "0 7 * * *",
+            NEW_YORK,
+            datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
+            [utc(2026, 3, 8, 11), utc(2026, 3, 9, 11)],
+        ),
+        (
+            "0 7 * * *",
+            NEW_YORK,
+            datetime(2026, 10, 31, 12, tzinfo=NEW_YORK),
+            [utc(2026, 11, 1, 12), utc(2026, 11, 2, 12)],
+        ),
         # An interval is real time: every hour is 3600 s, whatever the clocks do.
-        ("every 1h", BERLIN, datetime(2026, 10, 25, 1, 30, tzinfo=BERLIN),
-         [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30), utc(2026, 10, 25, 2, 30)]),
+        (
+            "every 1h",
+            BERLIN,
+            datetime(2026, 10, 25, 1, 30, tzinfo=BERLIN),
+            [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30), utc(2026, 10, 25, 2, 30)],
+        ),
     ],
 )
 def test_daylight_saving_edges(
@@ -345,7 +374,10 @@ class Serve:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "digest", "serve", "-v"],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=tmp_path,
             )
 
     def text(self) -> str:
@@ -410,8 +442,12 @@ def digest_cli(
     tmp_path: Path, *argv: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "digest", *argv], capture_output=True, text=True,
-        env=env or os.environ, cwd=tmp_path, timeout=30,
+        [sys.executable, "-m", "digest", *argv],
+        capture_output=True,
+        text=True,
+        env=env or os.environ,
+        cwd=tmp_path,
+        timeout=30,
     )
 
 
@@ -572,7 +608,8 @@ def test_serve_refuses_bad_settings_in_one_line(
     tmp_path: Path, inbox: Path, env: dict[str, str], says: str
 ) -> None:
     result = digest_cli(
-        tmp_path, "serve",
+        tmp_path,
+        "serve",
         env={**os.environ, "DIGEST_INBOX": str(inbox), "DIGEST_STATE": str(tmp_path / "s"), **env},
     )
     assert result.returncode == 1

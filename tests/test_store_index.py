@@ -57,7 +57,9 @@ def test_decide_against_the_store(tmp_path: Path) -> None:
         decision = pipeline.decide(listed, store)
     assert [p.title for p in decision.new] == [listed[3].title, listed[4].title]
     assert [s.rule for s in decision.skipped] == [
-        "same title", "similar title, no abstract to compare", "same abstract"
+        "same title",
+        "similar title, no abstract to compare",
+        "same abstract",
     ]
     assert [s.matched.id for s in decision.skipped if s.matched] == [4, 5, 6]
     assert all(s.matched and s.matched.first_dump == "old.txt" for s in decision.skipped)
