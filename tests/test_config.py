@@ -98,3 +98,41 @@ def test_env_file_holding_the_password_readable_by_others(
     env_file.chmod(0o600)
     main(["status", "--env-file", str(env_file), "--state", str(tmp_path / "s.db")])
     assert "other users can read it" not in capsys.readouterr().err
+
+
+def test_the_password_appears_in_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from mailserver import free_port
+
+    from digest.cli import main
+
+    secret = "s3cret-Pa55word"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))[0], inbox)
+    for name, value in {
+        "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(free_port()),  # nobody listens: the run fails, and says so
+        "DIGEST_SMTP_USER": "me",
+        "DIGEST_SMTP_PASSWORD": secret,
+        "DIGEST_SMTP_SECURITY": "ssl",
+        "DIGEST_FROM": "papers@example.org",
+        "DIGEST_TO": "ann@example.org",
+        "DIGEST_INBOX": str(inbox),
+        "DIGEST_STATE": str(tmp_path / "s.db"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    outputs = []
+    for argv in (["now", "-vv"], ["status", "-vv"], ["resend", "1", "-vv"]):
+        main(argv)
+        outputs.append(capsys.readouterr())
+    for argv in (["--help"], ["now", "--help"], ["serve", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        outputs.append(capsys.readouterr())
+    text = "".join(o.out + o.err for o in outputs)
+    assert "not delivered yet" in text  # the failure was reported...
+    assert secret not in text and "Traceback" not in text  # ...without the password

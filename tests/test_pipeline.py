@@ -160,3 +160,30 @@ def test_unreadable_files_are_reported_once_and_can_be_set_aside(
         assert report.digest is not None
         assert [r.file for r in report.digest.rejected] == ["huge.txt"]
         assert (inbox / "rejected" / "huge.txt").exists() and not (inbox / "huge.txt").exists()
+
+
+def test_fifo_symlink_out_of_the_inbox_and_a_cut_off_dump(
+    settings: Settings, inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    import os
+
+    os.mkfifo(inbox / "pipe.txt")  # must not block the run
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Daily Papers\n\nNot Yours\n\n" + "private words " * 30)
+    (inbox / "link.txt").symlink_to(outside)
+    data = seeds[3].read_bytes()
+    cut = data.rfind(b"\n\n", 0, len(data) // 2) + 2 + 150  # 150 bytes into a paragraph
+    (inbox / "cut.txt").write_bytes(data[:cut])
+    with Store.open(settings.state) as store:
+        sink = Recorder()
+        report = run_once(settings, store, sink, NOW)
+    assert report.digest is not None
+    reasons = {r.file: r.reason for r in report.digest.rejected}
+    assert reasons == {
+        "pipe.txt": "not a regular file",
+        "link.txt": "symbolic link pointing outside the inbox; not read",
+    }
+    shown = [p.title for p in report.digest.papers]
+    assert "Not Yours" not in shown
+    full = [p.title for p in report.digest.papers if p.abstract and len(p.abstract) > 500]
+    assert len(full) >= 25  # the good papers before the cut
