@@ -381,7 +381,7 @@ def _command(
 
 def _interest_flags(parser: argparse.ArgumentParser) -> None:
     """The reader's interests, for commands that make a digest."""
-    from digest.select import ORDERS
+    from digest.config import ORDERS
 
     add = parser.add_argument
     add("--highlight", metavar="TERMS", help="words or regexes to put first (DIGEST_HIGHLIGHT)")

@@ -28,6 +28,7 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
+ORDERS = ("highlights", "listing", "upvotes")
 
 
 def _data_dir() -> Path:
@@ -318,10 +319,11 @@ def _validate_email(s: Settings) -> None:
 
 
 def _validate_interests(s: Settings) -> None:
-    from digest import select
+    if s.highlight or s.exclude:
+        from digest import select
 
-    select.interests(s)  # every term must compile
-    if s.order not in select.ORDERS:
-        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(select.ORDERS)}")
+        select.interests(s)  # every term must compile
+    if s.order not in ORDERS:
+        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")
     if s.max_papers < 0:
         raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

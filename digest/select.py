@@ -17,8 +17,6 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     from digest.config import Settings
 
-ORDERS = ("highlights", "listing", "upvotes")
-
 # A term of words alone (letters, digits, spaces, hyphens, apostrophes) matches whole words,
 # so "RL" does not match "world"; anything else is a regular expression used as written.
 _PLAIN = re.compile(r"[\w\s'-]+")
