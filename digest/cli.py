@@ -218,12 +218,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     Example:
       digest check seeds/*.txt
     """
+    from digest import inbox
     from digest.parse import parse
 
+    settings = _settings(args)
     bad = 0
     for path in args.files:
         try:
-            data = path.read_bytes()
+            data = inbox.read(path, None, settings.max_dump_mb * 1_000_000)
             dump = parse(data, path.name)
         except DigestError as e:
             print(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
@@ -504,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = _command(sub, "serve", cmd_serve, common)
     # Every option of `now` but --dry-run, so that both read the same settings the same way.
-    skip = {a.dest for a in common._actions} | {"help", "dry_run"}
+    skip = {a.dest for a in common._actions} | {"help", "dry_run", "explain"}
     for action in now._actions:
         if action.dest not in skip:
             serve._add_action(action)

@@ -28,6 +28,7 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
+DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"
 ORDERS = ("highlights", "listing", "upvotes")
 
 
@@ -79,7 +80,7 @@ class Settings:
     smtp_timeout: int = 30
     from_: str = ""  # DIGEST_FROM
     to: str = ""
-    subject: str = "Daily papers: {count} new ({date})"
+    subject: str = DEFAULT_SUBJECT
     unsubscribe: str = ""
     list_id: str = ""
 
@@ -230,6 +231,8 @@ def load(
             chosen[name] = _convert(name, f.type, environ[var])
         elif file_values.get(var) is not None:
             chosen[name] = _convert(name, f.type, str(file_values[var]))
+        if name in chosen and chosen[name] is None and "None" not in str(f.type):
+            del chosen[name]  # an empty value for a path that must be set: its default
     if "deliver" not in chosen and chosen.get("smtp_host"):
         chosen["deliver"] = "smtp"  # configuring a mail server means mail is wanted
     settings = Settings(**chosen)  # type: ignore[arg-type]
@@ -284,6 +287,10 @@ def _validate_email(s: Settings) -> None:
             f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}} and {{date}}"
             " can be used"
         )
+    try:  # a format spec that does not fit its value ({date:d}) fails only when used
+        subject_line(s.subject, 0, "Mar 12")
+    except (ValueError, TypeError, IndexError) as e:
+        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
     if s.unsubscribe and not s.unsubscribe.startswith(("mailto:", "https://")):
         raise ConfigError(
             f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https:// URL"

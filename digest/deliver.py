@@ -104,8 +104,13 @@ class StdoutDeliverer:
 
     def deliver(self, outgoing: Outgoing) -> str:
         stream = self.stream or sys.stdout
-        stream.write(getattr(outgoing, self.fmt))
-        stream.flush()
+        try:
+            stream.write(getattr(outgoing, self.fmt))
+            stream.flush()
+        except OSError as e:  # a closed pipe or a full disk: the digest stays pending
+            raise TransientDeliveryError(
+                f"cannot write the digest to standard output: {e.strerror or e}"
+            ) from None
         return "printed to standard output"
 
 

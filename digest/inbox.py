@@ -44,11 +44,12 @@ def scan(inbox: Path) -> list[Candidate]:
     return sorted(found, key=lambda c: c.path.name)
 
 
-def read(path: Path, inbox: Path, max_bytes: int) -> bytes:
-    """A dump's bytes. Raises ParseError for what is not a regular file inside the inbox, or
-    is larger than `max_bytes` (read no further than that, so memory stays bounded)."""
+def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
+    """A dump's bytes. Raises ParseError for what is not a regular file (inside the inbox,
+    when one is given), or is larger than `max_bytes` (read no further than that, so memory
+    stays bounded)."""
     name = path.name
-    if path.is_symlink() and not path.resolve().is_relative_to(inbox.resolve()):
+    if inbox and path.is_symlink() and not path.resolve().is_relative_to(inbox.resolve()):
         raise ParseError(name, "symbolic link pointing outside the inbox; not read")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the run
     fd = os.open(path, flags)

@@ -19,10 +19,11 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import cache
 from typing import Any
 
 from digest import render
-from digest.config import Settings, subject_line
+from digest.config import Settings
 from digest.models import Digest
 
 # Gmail clips at about 102 KB of HTML. The budget is counted on the quoted-printable form, as
@@ -141,9 +142,9 @@ def inline_css(html: str) -> str:
 
 
 def _context(
-    digest: Digest, layout: Layout, subject: str, attachment: str | None, settings: Settings
+    context: dict[str, Any], layout: Layout, attachment: str | None, settings: Settings
 ) -> dict[str, Any]:
-    context = render.context(digest)
+    """The templates' context for one layout, from the digest's whole `render.context`."""
     views = context["papers"] + context["more"]  # those past DIGEST_MAX_PAPERS come last
     Entry = render.Entry
     full = [Entry(n, v, v["abstract"]) for n, v in enumerate(views[: layout.full], 1)]
@@ -157,7 +158,6 @@ def _context(
     listed = views[start : start + layout.compact]
     return {
         **context,
-        "subject": subject,
         "entries": full + short,
         "compact": [Entry(n, v, "") for n, v in enumerate(listed, start + 1)],
         "omitted": layout.omitted,
@@ -172,12 +172,14 @@ def compose(
     """Render a digest for mail, its HTML within `budget` bytes, and build the message."""
     env = render.environment(settings.templates)
     html_template = env.get_template(render.TEMPLATES["html"])
-    subject = subject_line(settings.subject, len(digest.papers), render.listing_date(digest))
+    subject = render.subject(digest, settings.subject)
     attachment = digest.created.strftime("daily-papers-%Y-%m-%d-%H%M.md")
+    base = render.context(digest, settings.subject)
 
+    @cache  # the plan tries layouts more than once; the chosen one is rendered again below
     def html_for(layout: Layout) -> str:
         shown = None if layout.complete else attachment
-        return inline_css(html_template.render(_context(digest, layout, subject, shown, settings)))
+        return inline_css(html_template.render(_context(base, layout, shown, settings)))
 
     # Escaping and encoding only add bytes: a digest whose bare text passes the budget cannot
     # fit whole, and is not rendered whole to find out.
@@ -190,10 +192,10 @@ def compose(
 
     layout = plan(len(digest.papers) + len(digest.more), fits, len(digest.papers))
     shown = None if layout.complete else attachment
-    context = _context(digest, layout, subject, shown, settings)
+    context = _context(base, layout, shown, settings)
     html = html_for(layout)
     text = env.get_template(render.TEMPLATES["text"]).render(context)
-    markdown = render.render(digest, "markdown", settings.templates)
+    markdown = render.render(digest, "markdown", settings.templates, settings.subject)
     domain = message_id.rpartition("@")[2].rstrip(">") or "localhost"
     msg = message(
         subject=subject,

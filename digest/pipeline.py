@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from digest import inbox, parse
-from digest.errors import DeliveryError, ParseError, TransientDeliveryError
+from digest.errors import ConfigError, DeliveryError, ParseError, TransientDeliveryError
 from digest.models import Digest, Dump, Paper, Rejected, Thresholds
 from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
@@ -75,7 +75,11 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
     max_bytes = settings.max_dump_mb * 1_000_000
     contents: list[tuple[Path, str, str, bytes]] = []
     unreadable: list[Unreadable] = []
-    for candidate in inbox.scan(folder):
+    try:
+        candidates = inbox.scan(folder)
+    except OSError as e:
+        raise ConfigError(f"cannot read the inbox {folder}: {e.strerror}") from None
+    for candidate in candidates:
         if ready is not None and candidate not in ready:
             continue  # still being written, or changed since it was found complete
         # A name is shown in digests and logs: no control characters from it.
@@ -201,7 +205,8 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     from digest import mail, render
 
     sender = settings.sender
-    domain = hostname or (sender.domain if sender else None) or socket.getfqdn()
+    # Not getfqdn(): a DNS lookup, made while the run lock is held.
+    domain = hostname or (sender.domain if sender else None) or socket.gethostname()
     message_id = make_msgid("digest", domain=domain or "digest.invalid")
     composed = mail.compose(digest, settings, message_id)
     return Outgoing(
@@ -215,10 +220,10 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
         # attaches what does not fit (see digest.mail).
         html=composed.html
         if composed.layout.complete
-        else render.render(digest, "html", settings.templates),
+        else render.render(digest, "html", settings.templates, settings.subject),
         text=composed.text
         if composed.layout.complete
-        else render.render(digest, "text", settings.templates),
+        else render.render(digest, "text", settings.templates, settings.subject),
         markdown=composed.markdown,
         json=render.render(digest, "json", settings.templates),
         eml=composed.eml,
@@ -333,9 +338,7 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     from digest import match
 
     try:
-        if path.stat().st_size > max_bytes:
-            return Rejected(path.name, f"larger than {max_bytes // 1_000_000} MB"), []
-        dump = parse.parse(path.read_bytes(), path.name)
+        dump = parse.parse(inbox.read(path, None, max_bytes), path.name)
     except ParseError as e:
         return Rejected(e.file, e.why), []
     except OSError as e:

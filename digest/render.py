@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digest.config import DEFAULT_SUBJECT, subject_line
 from digest.models import Digest, Paper, Skip
 
 if TYPE_CHECKING:
@@ -216,9 +217,9 @@ def listing_date(digest: Digest) -> str:
     return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
 
 
-def subject(digest: Digest) -> str:
-    """The digest's title: 'Daily papers: 12 new (Mar 12)'."""
-    return f"Daily papers: {digest.stats.new} new ({listing_date(digest)})"
+def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
+    """The digest's title from a DIGEST_SUBJECT template: 'Daily papers: 12 new (Mar 12)'."""
+    return subject_line(template, digest.stats.new, listing_date(digest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ def preheader(digest: Digest, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def context(digest: Digest) -> dict[str, Any]:
+def context(digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> dict[str, Any]:
     """What every template is given. `entries` are the papers shown with their abstract,
     `compact` those listed by title only (past DIGEST_MAX_PAPERS, or the mail's size budget),
     `omitted` how many only the mail's attachment holds."""
@@ -263,17 +264,23 @@ def context(digest: Digest) -> dict[str, Any]:
         "skipped": digest.skipped,
         "updated": digest.updated,
         "summary": summary(digest),
-        "subject": subject(digest),
+        "subject": subject(digest, subject_template),
         "date": listing_date(digest),
         "created": digest.created,
     }
 
 
-def render(digest: Digest, fmt: str, templates: Path | None = None) -> str:
+def render(
+    digest: Digest,
+    fmt: str,
+    templates: Path | None = None,
+    subject_template: str = DEFAULT_SUBJECT,
+) -> str:
     """Render one format: html, text, markdown or json."""
     if fmt == "json":
         return to_json(digest)
-    return environment(templates).get_template(TEMPLATES[fmt]).render(context(digest))
+    template = environment(templates).get_template(TEMPLATES[fmt])
+    return template.render(context(digest, subject_template))
 
 
 @dataclass(frozen=True, slots=True)
