@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import ParseError
+
+log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
 
@@ -70,3 +73,20 @@ def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise ParseError(name, f"file grew past the {max_bytes / 1e6:.0f} MB limit while read")
     return data
+
+
+def move_into(path: Path, folder: Path, tag: str) -> Path | None:
+    """Move an inbox file into `folder` (a subfolder of the inbox: the same file system, so
+    the move is atomic, and scans skip it). A name already taken there gets `tag` added.
+    Returns where it went, or None (with a warning logged) when it could not be moved."""
+    target = folder / path.name
+    try:
+        folder.mkdir(exist_ok=True)
+        if target.exists():  # a dump saved under the same name another day
+            target = folder / f"{path.stem}-{tag}{path.suffix}"
+        os.replace(path, target)
+    except OSError as e:
+        log.warning("cannot move %s to %s: %s", path.name, folder, e.strerror)
+        return None
+    log.info("moved %s to %s", path.name, target)
+    return target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -129,16 +128,7 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
     for u in unreadable:
         if u.key is None or not (u.path.is_file() or u.path.is_symlink()):
             continue  # a FIFO or device is left alone; it is remembered, not moved
-        target = folder / u.path.name
-        try:
-            folder.mkdir(exist_ok=True)
-            if target.exists():
-                target = folder / f"{u.path.stem}-{u.path.stat().st_mtime_ns}{u.path.suffix}"
-            os.replace(u.path, target)
-        except OSError as e:
-            log.warning("cannot move %s to %s: %s", u.rejected.file, folder, e.strerror)
-            continue
-        log.info("moved %s to %s", u.rejected.file, folder)
+        inbox.move_into(u.path, folder, str(u.path.lstat().st_mtime_ns))
 
 
 def decide(

@@ -378,17 +378,7 @@ class Service:
                 sha = hashes.get(candidate)
                 if sha not in ingested or not _unchanged(candidate):
                     continue
-                source = candidate.path
-                target = folder / source.name
-                try:
-                    folder.mkdir(exist_ok=True)
-                    if target.exists():  # a dump saved under the same name another day
-                        target = folder / f"{source.stem}-{sha[:12]}{source.suffix}"
-                    os.replace(source, target)
-                except OSError as e:
-                    log.warning("cannot move %s to %s: %s", source.name, folder, e.strerror)
-                    continue
-                log.info("moved %s to %s", source.name, target)
+                inbox.move_into(candidate.path, folder, sha[:12])
 
     # -- the whole service (main thread) ------------------------------------------------
 
