@@ -283,40 +283,14 @@ def render(
     return template.render(context(digest, subject_template))
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A digest in every format."""
-
-    subject: str
-    html: str
-    text: str
-    markdown: str
-    json: str
-
-
-def render_all(digest: Digest, templates: Path | None = None) -> Rendered:
-    """Render every format of a digest."""
-    return Rendered(
-        subject=subject(digest),
-        html=render(digest, "html", templates),
-        text=render(digest, "text", templates),
-        markdown=render(digest, "markdown", templates),
-        json=render(digest, "json", templates),
-    )
-
-
-def _paper(p: Paper, digest: Digest | None = None) -> dict[str, Any]:
-    return paper_view(p, digest)
-
-
 def _skip(s: Skip) -> dict[str, Any]:
     out = {
-        **_paper(s.paper),
+        **paper_view(s.paper),
         "rule": s.rule,
         "score": round(s.score, 1),
         "revised": s.revised,
         "matched": None,
-        "repeats": None if s.repeats is None else _paper(s.repeats),
+        "repeats": None if s.repeats is None else paper_view(s.repeats),
     }
     if s.matched is not None:
         out["matched"] = {
@@ -355,9 +329,9 @@ def to_json(digest: Digest) -> str:
             {
                 "created": digest.created.isoformat(timespec="seconds"),
                 "summary": summary(digest),
-                "papers": [_paper(p, digest) for p in digest.papers],
-                "more": [_paper(p, digest) for p in digest.more],
-                "excluded": [_paper(p, digest) for p in digest.excluded],
+                "papers": [paper_view(p, digest) for p in digest.papers],
+                "more": [paper_view(p, digest) for p in digest.more],
+                "excluded": [paper_view(p, digest) for p in digest.excluded],
                 "skipped": [_skip(s) for s in digest.skipped],
                 "updated": [_skip(s) for s in digest.updated],
                 "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],

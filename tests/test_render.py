@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
-from digest.render import md_block, md_escape, render, render_all, subject, summary
+from digest.render import md_block, md_escape, render, subject, summary
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 
@@ -125,6 +125,5 @@ def test_empty_digest_says_nothing_new() -> None:
 
 def test_user_templates_override_one_format(tmp_path: Path) -> None:
     (tmp_path / "digest.txt.j2").write_text("{{ stats.new }} new: {{ papers[0].title }}\n")
-    rendered = render_all(sample(), tmp_path)
-    assert rendered.text.startswith("2 new: Mix-LN")
-    assert "<table" in rendered.html  # the others stay built in
+    assert render(sample(), "text", tmp_path).startswith("2 new: Mix-LN")
+    assert "<table" in render(sample(), "html", tmp_path)  # the others stay built in
