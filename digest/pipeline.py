@@ -282,14 +282,13 @@ def run_once(
         recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
         if not dry_run and settings.rejected == "move":
             set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
-        if not dry_run:
-            # A paper seen before under its title may come back under its arXiv id alone.
-            store.add_keys((s.matched.id, _keys(s.paper)) for s in digest.skipped if s.matched)
+        # A paper seen before under its title may come back under its arXiv id alone.
+        known = [(s.matched.id, _keys(s.paper)) for s in digest.skipped if s.matched]
 
         if not digest.stats.new and not digest.updated and not settings.send_empty:
             if not dry_run:
                 # Nothing to deliver: what the reader excluded is done with at once.
-                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True)
+                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True, known=known)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
             else:
@@ -300,10 +299,12 @@ def run_once(
         if dry_run:
             report.delivered.append(deliverer.deliver(item))
             return report
-        digest_id = store.record(gathered.dumps, recorded_rejects, new_papers, item)
-        assert digest_id is not None
         # Shown as updated once: the revised abstract is what later listings compare with.
-        store.revise([(s.matched.id, s.paper) for s in digest.updated if s.matched is not None])
+        revised = [(s.matched.id, s.paper) for s in digest.updated if s.matched is not None]
+        digest_id = store.record(
+            gathered.dumps, recorded_rejects, new_papers, item, known=known, revised=revised
+        )
+        assert digest_id is not None
         send(store, deliverer, store.get(digest_id) or item, report, now)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
     return report

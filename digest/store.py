@@ -142,6 +142,14 @@ def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[s
     )
 
 
+def _revise(db: sqlite3.Connection, papers: Sequence[tuple[int, Paper]]) -> None:
+    from digest import match
+
+    for paper_id, paper in papers:
+        db.execute("UPDATE papers SET abstract = ? WHERE id = ?", (paper.abstract, paper_id))
+        _index(db, paper_id, paper, match.keys(paper))
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -351,13 +359,21 @@ class Store:
         outgoing: Outgoing | None = None,
         *,
         seen: bool = False,
+        known: Sequence[tuple[int, Sequence[str]]] = (),
+        revised: Sequence[tuple[int, Paper]] = (),
     ) -> int | None:
         """Record, in one transaction, the dumps of a run, its rejected files (with their
         hashes), its new papers with their identity keys, and the digest that shows them
         (as pending). Returns the digest's id. With `seen`, the papers count as seen at
-        once (a backlog ingested without a digest)."""
+        once (a backlog ingested without a digest). `known` adds keys to stored papers (by
+        id) that this run's listings taught; `revised` keeps their revised abstracts."""
         now = _now()
         with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO paper_keys VALUES (?, ?)",
+                [(key, paper_id) for paper_id, ks in known for key in ks],
+            )
+            _revise(db, revised)
             digest_id = None
             if outgoing is not None:
                 digest_id = db.execute(
@@ -447,20 +463,6 @@ class Store:
                 "INSERT OR IGNORE INTO paper_grams VALUES (?, ?)",
                 zip(gram[order].tolist(), owner[order].tolist(), strict=True),
             )
-
-    def revise(self, papers: Sequence[tuple[int, Paper]]) -> None:
-        """Keep the revised abstract of stored papers (by id), under its keys and index
-        entries too; the earlier version's stay, so either is recognised."""
-        from digest import match
-
-        if not papers:
-            return
-        with self.transaction() as db:
-            for paper_id, paper in papers:
-                db.execute(
-                    "UPDATE papers SET abstract = ? WHERE id = ?", (paper.abstract, paper_id)
-                )
-                _index(db, paper_id, paper, match.keys(paper))
 
     def candidates(
         self, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
@@ -575,14 +577,6 @@ class Store:
                 db.execute("DELETE FROM paper_keys WHERE paper_id = ?", (paper_id,))
                 db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
         return list(found.values())
-
-    def add_keys(self, keys: Iterable[tuple[int, Sequence[str]]]) -> None:
-        """Record more identity keys for papers already stored, as (paper id, keys): what a
-        later listing taught about them (an arXiv id first met after a text dump's title)."""
-        rows = [(key, paper_id) for paper_id, ks in keys for key in ks]
-        if rows:
-            with self.transaction() as db:
-                db.executemany("INSERT OR IGNORE INTO paper_keys VALUES (?, ?)", rows)
 
     def mark_sent(self, digest_id: int, note: str | None = None) -> None:
         """The digest was delivered: it is sent and its papers are seen. `note` says how."""
