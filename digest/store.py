@@ -143,6 +143,8 @@ def _index(db: sqlite3.Connection, paper_id: int, paper: Paper, keys: Iterable[s
 
 
 def _revise(db: sqlite3.Connection, papers: Sequence[tuple[int, Paper]]) -> None:
+    if not papers:
+        return  # and the matcher, with numpy, is not loaded for nothing
     from digest import match
 
     for paper_id, paper in papers:

@@ -179,3 +179,29 @@ def test_process_manners(tmp_path: Path) -> None:
     usage = _digest("now", "--deliver", "pigeon", cwd=tmp_path)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
     assert _digest(cwd=tmp_path).returncode == 2
+
+
+def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
+    inbox: Path, tmp_path: Path
+) -> None:
+    """Cron pays start-up on every run: with nothing new, no matcher, templates or mail."""
+    state = tmp_path / "s.db"
+    code = (
+        "import sys; from digest.cli import main; main(sys.argv[1:]);"
+        " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
+        " 'bs4', 'apscheduler', 'digest.match', 'digest.render') if m in sys.modules];"
+        " print(heavy)"
+    )
+    args = ["now", "--inbox", str(inbox), "--state", str(state), "-q"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    for _ in range(2):  # a new state file, then an existing one
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
