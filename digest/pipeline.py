@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REJECTED_FOLDER = "rejected"
-MAX_BACKOFF = LONGEST_BACKOFF
 
 
 @dataclass
@@ -227,7 +226,7 @@ def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:
-        backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), MAX_BACKOFF)
+        backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), LONGEST_BACKOFF)
         store.mark_retry(item.id, str(e), now + backoff)
         report.pending += 1
         report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
