@@ -7,6 +7,7 @@ stderr says what to do), 2 a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -46,11 +47,13 @@ def configure_logging(level: int) -> None:
 def _settings(args: argparse.Namespace) -> Settings:
     from digest import config
 
+    delivering = args.func in (cmd_now, cmd_serve, cmd_resend)
+
     env_file = args.env_file
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
     flags = {name: getattr(args, name, None) for name in Settings.__slots__}
-    settings = config.load(flags, os.environ, env_file)
+    settings = config.load(flags, os.environ, env_file, delivering=delivering)
     if env_file is not None and (warning := config.exposed_secret(env_file)):
         log.warning("%s", warning)
     return settings
@@ -542,17 +545,55 @@ def _resend_to(values: Sequence[str] | None) -> list[str]:
     return [a.addr_spec for a in addresses(", ".join(values), "--to")]
 
 
+def _never_fail_on_characters() -> None:
+    # A terminal or pipe that cannot show a character (PYTHONIOENCODING=ascii, a C locale)
+    # gets an escape for it rather than a crash.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+
+
+def _reader_gone() -> int:
+    # `digest status | head`: the reader has what it wanted. Point stdout at nothing, so
+    # that the interpreter's last flush cannot fail again, and end quietly as `cat` would.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a closed pipe
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    _never_fail_on_characters()
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(log_level(-1 if args.quiet else args.verbose))
     try:
         result: int = args.func(args)
+        sys.stdout.flush()
     except DigestError as e:
         log.error("%s", e)
         return 1
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    except Exception as e:
+        import sqlite3
+
+        if isinstance(e, sqlite3.DatabaseError):  # damage found past the checks on opening
+            log.error(
+                "the state file cannot be read (%s); keep it as it is, and restore a backup"
+                " or move it aside to start afresh",
+                e,
+            )
+            return 1
+        # A bug: one line, and the details with -v (they may hold settings, so not by default).
+        log.error("unexpected error (%s); run again with -v for the details", type(e).__name__)
+        log.debug("the error in detail", exc_info=True)
+        return 1
     return result

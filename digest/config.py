@@ -17,6 +17,7 @@ from digest.errors import ConfigError
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from email.headerregistry import Address
+    from typing import Any
 
     from digest.models import Thresholds
 
@@ -30,6 +31,7 @@ PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
 DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"
 ORDERS = ("highlights", "listing", "upvotes")
+MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
 
 def _data_dir() -> Path:
@@ -43,6 +45,11 @@ def default_out() -> Path:
     return _data_dir() / "digests"
 
 
+def bounded(default: float, low: float, high: float, unit: str = "") -> Any:
+    """A numeric setting's declaration with its allowed range, checked once by `load`."""
+    return field(default=default, metadata={"range": (low, high, unit)})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a run needs to know, validated."""
@@ -54,30 +61,34 @@ class Settings:
     out: Path | None = None  # default: default_out()
     templates: Path | None = None
     send_empty: bool = False
-    max_dump_mb: int = 50
+    max_dump_mb: int = bounded(50, 1, 4096, "megabytes")
     # The identity rule's thresholds (0-100), see models.Thresholds and the README.
-    match_title: int = 85
-    match_revised: int = 80
-    match_abstract: int = 95
-    match_title_only: int = 92
+    match_title: int = bounded(85, 50, 100, "(a score)")
+    match_revised: int = bounded(80, 50, 100, "(a score)")
+    match_abstract: int = bounded(95, 50, 100, "(a score)")
+    match_title_only: int = bounded(92, 50, 100, "(a score)")
     show_updated: bool = False
     # The reader's interests: comma-separated words or regular expressions, an order, a cap.
     highlight: str = ""
     exclude: str = ""
     order: str = "highlights"
-    max_papers: int = 0  # papers shown in full; the rest are listed by title (0: no cap)
+    # papers shown in full; the rest are listed by title (0: no cap)
+    max_papers: int = bounded(0, 0, 1_000_000, "papers")
     # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # an IANA name; None means the machine's own
-    poll_seconds: float = 60.0
+    # A floor keeps a tiny value from turning the service into a busy loop.
+    poll_seconds: float = bounded(60.0, 0.1, 86_400, "seconds")
     processed: str = "leave"
     rejected: str = "keep"  # a dump that cannot be read: keep it in the inbox, or move it
+    # Sent digests older than this keep only what `digest resend` needs, compressed.
+    keep_days: int = bounded(30, 0, 36_500, "days")
     smtp_host: str = ""
-    smtp_port: int = 0  # 0: the usual port of smtp_security
+    smtp_port: int = bounded(0, 0, 65_535)  # 0: the usual port of smtp_security
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
     smtp_security: str = "starttls"
-    smtp_timeout: int = 30
+    smtp_timeout: int = bounded(30, 1, 3_600, "seconds")
     from_: str = ""  # DIGEST_FROM
     to: str = ""
     subject: str = DEFAULT_SUBJECT
@@ -179,7 +190,14 @@ def _convert(name: str, kind: object, raw: str) -> object:
         try:
             return int(raw)
         except ValueError:
-            raise ConfigError(f"{env_name(name)}={raw!r} is not a whole number") from None
+            pass
+        try:  # 1e3 is a whole number too
+            number = float(raw)
+            if number.is_integer():
+                return int(number)
+        except (ValueError, OverflowError):
+            pass
+        raise ConfigError(f"{env_name(name)}={raw!r} is not a whole number")
     if kind == "float":
         try:
             return float(raw)
@@ -209,10 +227,14 @@ def load(
     flags: Mapping[str, object | None],
     environ: Mapping[str, str],
     env_file: Path | None = None,
+    *,
+    delivering: bool = True,
 ) -> Settings:
     """Build Settings: command-line flags, then environment, then the env file, then defaults.
 
     `flags` maps field names to values already parsed by the CLI (None means not given).
+    With `delivering`, mail settings given in half (a sender without a server) are refused;
+    commands that only look at the state file (status, seen) do without.
     """
     file_values: dict[str, str | None] = {}
     if env_file is not None:
@@ -220,7 +242,17 @@ def load(
 
         if not env_file.is_file():
             raise ConfigError(f"env file {env_file} does not exist")
-        file_values = dotenv_values(env_file)
+        try:
+            file_values = dotenv_values(env_file, encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"env file {env_file} is not UTF-8 text (byte {e.start + 1}); save it as UTF-8"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"env file {env_file} cannot be read: {e.strerror}") from None
+    _warn_unknown(environ, "the environment")
+    if env_file is not None:
+        _warn_unknown(file_values, str(env_file))
 
     chosen: dict[str, object] = {}
     for f in dataclasses.fields(Settings):
@@ -233,25 +265,71 @@ def load(
             chosen[name] = _convert(name, f.type, str(file_values[var]))
         if name in chosen and chosen[name] is None and "None" not in str(f.type):
             del chosen[name]  # an empty value for a path that must be set: its default
-    if "deliver" not in chosen and chosen.get("smtp_host"):
-        chosen["deliver"] = "smtp"  # configuring a mail server means mail is wanted
+    half: list[str] = []  # mail settings without a server, when no delivery was chosen
+    if "deliver" not in chosen:
+        if chosen.get("smtp_host"):
+            chosen["deliver"] = "smtp"  # configuring a mail server means mail is wanted
+        else:
+            half = [env_name(n) for n in ("from_", "to") if str(chosen.get(n, "")).strip()]
     settings = Settings(**chosen)  # type: ignore[arg-type]
     _validate(settings)
+    if (
+        half and delivering
+    ):  # mail was meant (a mistyped host, say): files would mark the papers seen unread
+        raise ConfigError(
+            f"{' and '.join(half)} set but not DIGEST_SMTP_HOST; set DIGEST_SMTP_HOST to"
+            " mail the digest, or DIGEST_DELIVER=files to only write it"
+        )
     return settings
 
 
+def known_names() -> list[str]:
+    """Every DIGEST_* name that is a setting: the fields of Settings, the one declaration."""
+    return [env_name(f.name) for f in dataclasses.fields(Settings)]
+
+
+def _warn_unknown(values: Mapping[str, object], where: str) -> None:
+    import difflib
+    import logging
+
+    known = known_names()
+    for name in sorted(values):
+        if name.startswith("DIGEST_") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else "; see config.example.env"
+            logging.getLogger(__name__).warning(
+                "%s in %s is not a setting and is ignored%s", _printable(name), where, hint
+            )
+
+
+def _printable(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii")  # no escape code reaches a terminal
+
+
+def _check_ranges(s: Settings) -> None:
+    """Every numeric setting against the range declared with it (see `bounded`)."""
+    for f in dataclasses.fields(s):
+        if "range" not in f.metadata:
+            continue
+        low, high, unit = f.metadata["range"]
+        value = getattr(s, f.name)
+        if not low <= value <= high:  # also false for nan
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            allowed = f"{low:g} to {high:g} {unit}".rstrip()
+            raise ConfigError(f"{env_name(f.name)}={shown} is out of range: use {allowed}")
+
+
 def _validate(s: Settings) -> None:
+    _check_ranges(s)
+    if s.templates is not None and not s.templates.is_dir():
+        raise ConfigError(
+            f"DIGEST_TEMPLATES={str(s.templates)!r} is not a folder; create it, or unset"
+            " DIGEST_TEMPLATES to use the built-in templates"
+        )
     if s.deliver not in DELIVERIES:
         raise ConfigError(f"DIGEST_DELIVER={s.deliver!r} is not one of {', '.join(DELIVERIES)}")
     if s.format not in FORMATS:
         raise ConfigError(f"DIGEST_FORMAT={s.format!r} is not one of {', '.join(FORMATS)}")
-    for name in ("match_title", "match_revised", "match_abstract", "match_title_only"):
-        if not 50 <= getattr(s, name) <= 100:
-            raise ConfigError(f"{env_name(name)} must be a score between 50 and 100")
-    if s.max_dump_mb <= 0:
-        raise ConfigError("DIGEST_MAX_DUMP_MB must be a positive number of megabytes")
-    if not 0 < s.poll_seconds < float("inf"):
-        raise ConfigError("DIGEST_POLL_SECONDS must be a positive number of seconds")
     if s.rejected not in REJECTED:
         raise ConfigError(f"DIGEST_REJECTED={s.rejected!r} is not one of {', '.join(REJECTED)}")
     if s.processed not in PROCESSED:
@@ -267,10 +345,6 @@ def _validate_email(s: Settings) -> None:
         raise ConfigError(
             f"DIGEST_SMTP_SECURITY={s.smtp_security!r} is not one of {', '.join(SECURITIES)}"
         )
-    if not 0 <= s.smtp_port <= 65535:
-        raise ConfigError(f"DIGEST_SMTP_PORT={s.smtp_port} is not a port number")
-    if s.smtp_timeout <= 0:
-        raise ConfigError("DIGEST_SMTP_TIMEOUT must be a positive number of seconds")
     for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_SMTP_USER", s.smtp_user)):
         if any(ch.isspace() for ch in value):
             raise ConfigError(f"{name}={value!r} must not contain spaces")
@@ -281,6 +355,13 @@ def _validate_email(s: Settings) -> None:
         fields = [f for _, f, _, _ in string.Formatter().parse(s.subject) if f is not None]
     except ValueError as e:
         raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
+    specs = [spec for _, f, spec, _ in string.Formatter().parse(s.subject) if f is not None]
+    if any(
+        len(n) > 4 or int(n) > MAX_WIDTH for spec in specs for n in re.findall(r"\d+", spec or "")
+    ):
+        raise ConfigError(
+            f"DIGEST_SUBJECT={s.subject!r}: a width or precision must be at most {MAX_WIDTH}"
+        )
     unknown = [f for f in fields if f not in SUBJECT_FIELDS]
     if unknown:
         raise ConfigError(
@@ -332,5 +413,3 @@ def _validate_interests(s: Settings) -> None:
         select.interests(s)  # every term must compile
     if s.order not in ORDERS:
         raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")
-    if s.max_papers < 0:
-        raise ConfigError("DIGEST_MAX_PAPERS must be 0 (no cap) or a positive number of papers")

@@ -244,7 +244,7 @@ class SmtpDeliverer:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if self.user:
-                smtp.login(self.user, self._password)
+                _login(smtp, self.user, self._password)
         except BaseException:
             smtp.close()
             raise
@@ -270,7 +270,8 @@ class SmtpDeliverer:
         try:
             smtp = self._connect()
             try:
-                refused = smtp.sendmail(sender, recipients, outgoing.eml)
+                data = _within_size(smtp, outgoing, server)
+                refused = smtp.sendmail(sender, recipients, data)
             finally:
                 _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
         except smtplib.SMTPRecipientsRefused as e:
@@ -313,6 +314,11 @@ class SmtpDeliverer:
         except (OSError, smtplib.SMTPException) as e:
             why = getattr(e, "strerror", None) or str(e) or type(e).__name__
             raise TransientDeliveryError(f"cannot reach the mail server {server}: {why}") from None
+        except (UnicodeError, ValueError) as e:  # its text may quote a setting: not shown
+            raise TransientDeliveryError(
+                f"cannot talk to {server} with these settings ({type(e).__name__});"
+                " check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            ) from None
 
         accepted = len(recipients) - len(refused)
         description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
@@ -327,6 +333,67 @@ class SmtpDeliverer:
                 )
             description += f"; refused: {_refusals(refused)}"
         return description
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in. smtplib sends the login as ASCII only; SASL PLAIN and LOGIN carry UTF-8
+    (RFC 4616, RFC 4954), so a non-ASCII name or password goes that way, as UTF-8."""
+    import base64
+    import smtplib
+
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("the server offers no login (SMTP AUTH)")
+    offered = smtp.esmtp_features["auth"].upper().split()
+    if "PLAIN" in offered:
+        login = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
+        code, reply = smtp.docmd("AUTH", "PLAIN " + b64(login))
+    elif "LOGIN" in offered:
+        code, reply = smtp.docmd("AUTH", "LOGIN " + b64(user.encode("utf-8")))
+        if code == 334:
+            code, reply = smtp.docmd(b64(password.encode("utf-8")))
+    else:
+        raise smtplib.SMTPNotSupportedError(
+            "the server offers no login method for a non-ASCII name or password (PLAIN, LOGIN)"
+        )
+    if code not in (235, 503):  # 503: already logged in
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _within_size(smtp: smtplib.SMTP, outgoing: Outgoing, server: str) -> bytes:
+    """The stored message, made to fit the size the server announces (EHLO SIZE) by leaving
+    out its attachment if need be; DeliveryError when it cannot fit at all."""
+    from digest.mail import without_attachment
+
+    assert outgoing.eml is not None
+    smtp.ehlo_or_helo_if_needed()
+    announced = smtp.esmtp_features.get("size", "")
+    if not announced.isdigit() or int(announced) == 0:  # 0 or nothing: no limit announced
+        return outgoing.eml
+    # Room for the transfer's own bytes: dot-stuffing and the final CRLF.CRLF.
+    limit = int(announced) - 1024 - outgoing.eml.count(b"\n.")
+    fitted = without_attachment(outgoing.eml, limit, outgoing.id)
+    if fitted is None:
+        raise DeliveryError(
+            f"digest {outgoing.id} is too big for {server}, which takes mail of at most"
+            f" {int(announced) // 1024:,} KB; get it with `digest resend {outgoing.id} --deliver"
+            " files`, and set a lower DIGEST_MAX_PAPERS (or another mail server) for the next ones"
+        )
+    if fitted is not outgoing.eml:
+        log.warning(
+            "digest %s: mailed without its attachment, over the %s KB %s accepts",
+            outgoing.id,
+            f"{int(announced) // 1024:,}",
+            server,
+        )
+    return fitted
 
 
 def _quit(smtp: smtplib.SMTP) -> None:

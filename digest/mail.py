@@ -235,7 +235,7 @@ def message(
     msg["Auto-Submitted"] = "auto-generated"
     msg["List-Id"] = f"{LIST_NAME} <{settings.list_id or 'daily-papers.' + sender.domain}>"
     if settings.unsubscribe:
-        msg["List-Unsubscribe"] = f"<{settings.unsubscribe}>"
+        msg["List-Unsubscribe"] = f"<{as_uri(settings.unsubscribe)}>"
         if settings.unsubscribe.startswith("https://"):
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
@@ -246,3 +246,44 @@ def message(
             content, subtype="markdown", charset="utf-8", cte="quoted-printable", filename=name
         )
     return msg
+
+
+def as_uri(iri: str) -> str:
+    """An address that may hold non-ASCII characters (https://exemple.fr/désabonner) as the
+    ASCII URI a mail header must carry: each such character percent-encoded as UTF-8."""
+    from urllib.parse import quote
+
+    return quote(iri, safe="".join(chr(c) for c in range(0x21, 0x7F)))
+
+
+def without_attachment(eml: bytes, limit: int, digest_id: int) -> bytes | None:
+    """The stored message made to fit a server's size `limit` (bytes): as it is when it fits;
+    else with its attachment replaced by a short note saying why it is missing; None when
+    even that does not fit. The same message and limit always give the same bytes."""
+    if len(eml) <= limit:
+        return eml
+    from email.parser import BytesParser
+
+    msg = BytesParser(policy=MAIL_POLICY).parsebytes(eml)
+    assert isinstance(msg, EmailMessage)
+    if not msg.is_multipart() or msg.get_content_type() != "multipart/mixed":
+        return None
+    kept = [part for part in msg.iter_parts() if part.get_content_disposition() != "attachment"]
+    dropped = [part for part in msg.iter_parts() if part not in kept]
+    if not dropped:
+        return None
+    names = ", ".join(str(part.get_filename() or "the complete digest") for part in dropped)
+    from email.message import MIMEPart
+
+    note = MIMEPart(policy=MAIL_POLICY)
+    note.set_content(
+        f"{names} ({len(eml) // 1024:,} KB with it) is not attached: the mail server accepts"
+        f" messages of at most {limit // 1024:,} KB. Every paper of this digest is in the"
+        " files that `digest resend {digest_id} --deliver files` writes.\n",
+        subtype="plain",
+        charset="utf-8",
+        cte="quoted-printable",
+    )
+    msg.set_payload([*kept, note])
+    fitted = msg.as_bytes()
+    return fitted if len(fitted) <= limit else None

@@ -191,12 +191,23 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     import socket
     from email.utils import make_msgid
 
-    from digest import mail, render
+    from digest import render
 
     sender = settings.sender
     # Not getfqdn(): a DNS lookup, made while the run lock is held.
     domain = hostname or (sender.domain if sender else None) or socket.gethostname()
     message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    try:
+        return _rendered(digest, settings, message_id)
+    except Exception as e:  # a user's template, broken: one line naming it
+        if (failure := render.template_failure(e)) is not None:
+            raise failure from None
+        raise
+
+
+def _rendered(digest: Digest, settings: Settings, message_id: str) -> Outgoing:
+    from digest import mail, render
+
     composed = mail.compose(digest, settings, message_id)
     return Outgoing(
         id=0,
@@ -306,6 +317,7 @@ def run_once(
         assert digest_id is not None
         send(store, deliverer, store.get(digest_id) or item, report, now)
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
+        store.prune(now - timedelta(days=settings.keep_days))
     return report
 
 

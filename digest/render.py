@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digest.config import DEFAULT_SUBJECT, subject_line
+from digest.errors import ConfigError
 from digest.models import Digest, Paper, Skip
 
 if TYPE_CHECKING:
@@ -34,6 +35,28 @@ def builtin_templates() -> Path:
     here = Path(__file__).resolve().parent
     installed = here / "templates"
     return installed if installed.is_dir() else here.parent / "templates"
+
+
+def template_failure(error: Exception) -> ConfigError | None:
+    """A one-line error naming the template file and line that `error` came from (a syntax
+    error, an unknown name, a failing filter); None when it did not come from a template."""
+    import jinja2
+
+    file = getattr(error, "filename", None)  # a syntax error knows where it is
+    line = getattr(error, "lineno", None)
+    frame = error.__traceback__
+    while frame is not None:  # Jinja maps a rendering error's frames to template lines
+        if frame.tb_frame.f_code.co_filename.endswith(".j2"):
+            file, line = frame.tb_frame.f_code.co_filename, frame.tb_lineno
+        frame = frame.tb_next
+    if file is None and not isinstance(error, jinja2.TemplateError):
+        return None
+    why = (getattr(error, "message", None) or str(error) or type(error).__name__).strip()
+    why = " ".join(why.splitlines()[0].split()).encode("unicode_escape").decode("ascii")
+    where = f"template {file or 'digest'}" + (f", line {line}" if line else "")
+    return ConfigError(
+        f"{where}: {why}; fix it, or unset DIGEST_TEMPLATES to use the built-in templates"
+    )
 
 
 def md_escape(text: str) -> str:

@@ -39,7 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest import inbox, pipeline
 from digest.errors import ConfigError, DigestError, ParseError
 from digest.inbox import Candidate
-from digest.store import Store
+from digest.store import DISK_IO, Store, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ ALIASES = {
 }
 _EVERY = re.compile(r"every\s*(\d+)\s*([smh])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
+LONGEST_INTERVAL = 366 * 24 * 3600
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 PROCESSED_FOLDER = "processed"
 
@@ -98,6 +100,11 @@ def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
             raise ConfigError(
                 f"DIGEST_SCHEDULE={text!r}: write `every N` with a unit s, m or h,"
                 " and N at least 1, e.g. `every 30m`"
+            )
+        if len(m[1]) > 9 or int(m[1]) * _SECONDS[m[2]] > LONGEST_INTERVAL:
+            raise ConfigError(
+                f"DIGEST_SCHEDULE={text!r} is out of range: `every N` may be at most"
+                f" {LONGEST_INTERVAL // 3600}h (a year); for longer, use a crontab line"
             )
         return IntervalTrigger(timezone=tz, **{_UNITS[m[2]]: int(m[1])})
     spec = ALIASES.get(spec, spec)
@@ -244,6 +251,8 @@ class Service:
         self.next_run: datetime | None = None
         self.runs = 0  # scheduled runs finished since start
         self._problems: dict[str, str] = {}  # ongoing failures by kind, each logged once
+        # Set by a run that found the state file changed under the service (see `_reopen`).
+        self.file_changed = threading.Event()
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -335,6 +344,8 @@ class Service:
                 store.set_service_state(**values)
         except DigestError as e:
             log.error("scheduled run failed: %s", e)
+            if DISK_IO in str(e):
+                self.file_changed.set()
         except Exception as e:  # a bug or a broken disk: say so, keep serving
             log.error("scheduled run failed: %s: %s", type(e).__name__, e)
             log.debug("the failure in detail", exc_info=True)
@@ -430,6 +441,8 @@ class Service:
                             _when(missed),
                         )
                     while not stop.wait(self.settings.poll_seconds):
+                        if self.file_changed.is_set():
+                            self._reopen(store, scheduler)
                         self._safely(self.poll, store)
                         if missed is not None:  # the files found at start are proven complete
                             if self.runs == 0:  # else the schedule has made up for it already
@@ -445,11 +458,28 @@ class Service:
         log.info("stopped")
         return 0
 
+    def _reopen(self, store: Store, scheduler: object) -> None:
+        """The state file changed under the service (its -wal file deleted, say): every
+        new connection then fails with a disk I/O error while the service's own holds the
+        old one open. Closing it lets SQLite put the file right; then the run is made again."""
+        self.file_changed.clear()
+        log.warning(
+            "the state file %s changed under the service (its -wal file deleted?); reopening"
+            " it; if this repeats, restart the service",
+            store.path,
+        )
+        try:
+            store.reopen()
+        except DigestError as e:
+            log.error("%s", e)
+            return
+        scheduler.add_job(self.run_scheduled, id="catch-up", replace_existing=True)  # type: ignore[attr-defined]
+
     def _start(self, store: Store) -> datetime | None:
         """Record the start, make the first poll, and say whether a run was missed."""
         now = self.now()
         state = store.service_state()
-        done_until = _parse_time(state.get("done_until"))
+        done_until = timestamp(state.get("done_until"))
         store.set_service_state(
             pid=str(os.getpid()),
             started_at=now.isoformat(),
@@ -499,10 +529,6 @@ def _result(report: pipeline.Report) -> str:
 
 def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip() if moment else "none"
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def describe_delivery(settings: Settings) -> str:
@@ -562,16 +588,16 @@ def status_lines(store: Store) -> list[str]:
     state = store.service_state()
     if "started_at" not in state:
         return []
-    started = _when(_parse_time(state["started_at"]))
+    started = _when(timestamp(state["started_at"]))
     if service_running(store.path):
         lines = [
             f"service: running (pid {state.get('pid', '?')}) since {started},"
             f" schedule {state.get('schedule', '?')}",
-            f"next scheduled run: {_when(_parse_time(state.get('next_run')))}",
+            f"next scheduled run: {_when(timestamp(state.get('next_run')))}",
         ]
     else:
         how = (
-            f"stopped at {_when(_parse_time(state['stopped_at']))}"
+            f"stopped at {_when(timestamp(state['stopped_at']))}"
             if state.get("stopped_at")
             else f"started {started}, ended without a clean stop"
         )
@@ -580,13 +606,13 @@ def status_lines(store: Store) -> list[str]:
             "next scheduled run: none until digest serve starts again"
             " (a missed run is made up once on start)",
         ]
-    last = _parse_time(state.get("last_run"))
+    last = timestamp(state.get("last_run"))
     lines.append(
         f"last scheduled run: {_when(last)}: {state.get('last_result', '')}"
         if last
         else "last scheduled run: none yet"
     )
-    lines.append(f"last successful run: {_when(_parse_time(state.get('last_success')))}")
+    lines.append(f"last successful run: {_when(timestamp(state.get('last_success')))}")
     return lines
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from collections import Counter
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from digest import match
 
     T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # A candidate-index entry shared by more papers than this says nothing about identity
 # ("learning", "in this paper we"); reading it is also what would make lookups slow.
@@ -152,12 +155,63 @@ def _revise(db: sqlite3.Connection, papers: Sequence[tuple[int, Paper]]) -> None
         _index(db, paper_id, paper, match.keys(paper))
 
 
+def _m005_outbox_compression(db: sqlite3.Connection) -> None:
+    # Sent digests past DIGEST_KEEP_DAYS keep their parts zlib-compressed (see Store.prune).
+    db.execute("ALTER TABLE digests ADD COLUMN compressed INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
     _m003_service_state,
     _m004_identity_index,
+    _m005_outbox_compression,
 ]
+
+# What SQLite says when the file changed under a connection that is still open elsewhere.
+DISK_IO = "disk I/O error"
+
+PARTS = ("html", "text", "markdown", "json")  # a digest's rendered forms, kept as text
+
+
+def _warn_if_exposed(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        log.warning(
+            "state file %s can be read by other users (mode %o); run: chmod 600 %s",
+            path,
+            mode & 0o777,
+            path,
+        )
+
+
+def _check(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse, before any write, a file that is damaged, not digest's, or from a newer digest."""
+    keep = "keep the file as it is"
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        return  # a new, empty file
+    problems = [row[0] for row in db.execute("PRAGMA quick_check(1)")]
+    if problems != ["ok"]:
+        raise StoreError(
+            f"state file {path} is damaged ({problems[0]}); {keep} (copy it) and restore a"
+            " backup, or move it aside to start afresh (every paper is then new again)"
+        )
+    ours = {m.__name__ for m in MIGRATIONS}
+    applied = set()
+    if "migrations" in tables:
+        applied = {str(row[0]) for row in db.execute("SELECT name FROM migrations")}
+    if not applied & ours:
+        shown = ", ".join(sorted(tables)[:4]).encode("unicode_escape").decode("ascii")
+        raise StoreError(
+            f"{path} is an SQLite file of another program (tables: {shown});"
+            f" {keep} and set DIGEST_STATE or --state to a digest state file or a new path"
+        )
+    if newer := sorted(applied - ours):
+        raise StoreError(
+            f"state file {path} was written by a newer version of digest (it has {newer[0]});"
+            f" {keep} and upgrade digest"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +243,33 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# Times digest wrote lie between these; anything else in the file is not one of them.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # stands in where a time is required
+
+
+def timestamp(value: object) -> datetime | None:
+    """A time read back from the state file, or None when it holds none. A value that is not
+    a time digest could have written (garbage, year 9999) counts as none, with a warning, so
+    that one damaged value costs only itself."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if EARLIEST <= moment <= LATEST:
+            return moment
+    except (ValueError, OverflowError):
+        pass
+    shown = str(value)[:40].encode("unicode_escape").decode("ascii")
+    log.warning("the state file holds %r where a time should be; taken as no time", shown)
+    return None
+
+
 def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return timestamp(value)
 
 
 class Store:
@@ -202,23 +281,52 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating if needed, owner-only) and migrate the state file at `path`."""
+        """Open (creating if needed, owner-only) and migrate the state file at `path`.
+
+        An existing file is checked before anything is written to it: it must be a sound
+        SQLite file (quick_check), digest's own, and not from a newer digest."""
+        keep = "keep the file as it is"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
+            if path.exists():
+                _warn_if_exposed(path)
+            else:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except OSError as e:
+            raise StoreError(f"state file {path} cannot be created: {e.strerror}") from None
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"state file {path} cannot be opened: {e}") from None
+        try:
             db.row_factory = sqlite3.Row
+            _check(db, path)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             store = cls(db, path)
             store._migrate()
+        except StoreError:
+            db.close()
+            raise
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"state file {path} cannot be used: {e}") from None
-        except OSError as e:
-            raise StoreError(f"state file {path} cannot be created: {e.strerror}") from None
+            db.close()
+            if DISK_IO in str(e):
+                raise StoreError(
+                    f"state file {path} cannot be used ({e}): it changed under a running"
+                    " `digest serve` (its -wal file deleted?); restart the service"
+                ) from None
+            raise StoreError(
+                f"state file {path} cannot be used ({e}); {keep} and restore a backup, or"
+                " move it aside to start afresh (every paper is then new again)"
+            ) from None
         return store
+
+    def reopen(self) -> None:
+        """A new connection to the same file, after the old one failed (its -wal file was
+        deleted, say)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        self.db = Store.open(self.path).db
 
     def close(self) -> None:
         """Close the connection."""
@@ -310,7 +418,7 @@ class Store:
                 f" JOIN papers p ON p.id = k.paper_id WHERE k.key IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                found[row[0]] = SeenPaper(row[1], row[2], datetime.fromisoformat(row[3]), row[4])
+                found[row[0]] = SeenPaper(row[1], row[2], timestamp(row[3]) or NO_TIME, row[4])
         return found
 
     def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
@@ -326,6 +434,8 @@ class Store:
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
+        if not 0 < digest_id < 2**63:  # no SQLite row has it, and SQLite cannot even look
+            return None
         row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
         return _outgoing(row) if row else None
 
@@ -498,7 +608,7 @@ class Store:
                 f" WHERE id IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                seen = SeenPaper(row[0], row[1], datetime.fromisoformat(row[3]), row[4])
+                seen = SeenPaper(row[0], row[1], timestamp(row[3]) or NO_TIME, row[4])
                 found[row[0]] = match.Candidate(seen, row[1], row[2])
         return found
 
@@ -608,6 +718,34 @@ class Store:
                 (error, digest_id),
             )
 
+    def prune(self, before: datetime) -> int:
+        """Compress the parts of digests sent before `before` (zlib, losslessly: `digest
+        resend` still delivers each exactly as it was); returns how many were compressed."""
+        import zlib
+
+        cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
+        ids = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM digests WHERE status = 'sent' AND compressed = 0 AND sent_at < ?",
+                (cutoff,),
+            )
+        ]
+        for chunk in _chunks(ids, 20):  # short transactions, a few digests at a time
+            with self.transaction() as db:
+                for digest_id in chunk:
+                    row = db.execute(
+                        f"SELECT {', '.join(PARTS)}, eml FROM digests WHERE id = ?", (digest_id,)
+                    ).fetchone()
+                    packed = [zlib.compress(str(row[p]).encode("utf-8"), 9) for p in PARTS]
+                    eml = zlib.compress(row["eml"], 9) if row["eml"] is not None else None
+                    db.execute(
+                        f"UPDATE digests SET {', '.join(f'{p} = ?' for p in PARTS)}, eml = ?,"
+                        " compressed = 1 WHERE id = ?",
+                        (*packed, eml, digest_id),
+                    )
+        return len(ids)
+
     def set_service_state(self, **values: str | None) -> None:
         """Record values about `digest serve` in one transaction; None removes one."""
         now = _now()
@@ -635,18 +773,22 @@ def _chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
 
 
 def _outgoing(row: sqlite3.Row) -> Outgoing:
+    parts = {p: row[p] for p in PARTS}
+    eml = row["eml"]
+    if row["compressed"]:
+        import zlib
+
+        parts = {p: zlib.decompress(v).decode("utf-8") for p, v in parts.items()}
+        eml = zlib.decompress(eml) if eml is not None else None
     return Outgoing(
         id=row["id"],
-        created=datetime.fromisoformat(row["created_at"]),
+        created=timestamp(row["created_at"]) or NO_TIME,
         status=row["status"],
         message_id=row["message_id"],
         subject=row["subject"],
         paper_count=row["paper_count"],
-        html=row["html"],
-        text=row["text"],
-        markdown=row["markdown"],
-        json=row["json"],
-        eml=row["eml"],
+        eml=eml,
+        **parts,
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=_dt(row["sent_at"]),

@@ -177,7 +177,7 @@ def test_thresholds_are_checked(
 ) -> None:
     monkeypatch.setenv("DIGEST_MATCH_TITLE", "30")
     assert main(["seen", "--state", str(tmp_path / "s.db"), "x"]) == 1
-    assert "DIGEST_MATCH_TITLE must be a score between 50 and 100" in capsys.readouterr().err
+    assert "DIGEST_MATCH_TITLE=30 is out of range: use 50 to 100" in capsys.readouterr().err
 
 
 def _ingest(tmp_path: Path, seeds: list[Path], stderr: int) -> subprocess.Popen[bytes]:

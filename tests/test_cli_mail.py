@@ -78,7 +78,9 @@ def test_files_delivery_writes_the_eml_next_to_the_other_files(
 ) -> None:
     shutil.copy(seeds[3], inbox)
     out_dir = tmp_path / "out"
-    code, _, err = run(capsys, "now", "--inbox", str(inbox), "--out", str(out_dir))
+    code, _, err = run(
+        capsys, "now", "--inbox", str(inbox), "--out", str(out_dir), "--deliver", "files"
+    )
     assert code == 0, err
     files = {p.suffix: p for p in out_dir.iterdir()}
     assert set(files) == {".html", ".txt", ".md", ".json", ".eml"}

@@ -28,10 +28,10 @@ def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None
         ({"DIGEST_FORMAT": "pdf"}, "DIGEST_FORMAT='pdf' is not one of"),
         ({"DIGEST_SEND_EMPTY": "perhaps"}, "not a yes/no value"),
         ({"DIGEST_MAX_DUMP_MB": "ten"}, "not a whole number"),
-        ({"DIGEST_MAX_DUMP_MB": "0"}, "positive"),
+        ({"DIGEST_MAX_DUMP_MB": "0"}, "DIGEST_MAX_DUMP_MB=0 is out of range: use 1 to 4096"),
         ({"DIGEST_POLL_SECONDS": "soon"}, "DIGEST_POLL_SECONDS='soon' is not a number"),
-        ({"DIGEST_POLL_SECONDS": "0"}, "DIGEST_POLL_SECONDS must be a positive number"),
-        ({"DIGEST_POLL_SECONDS": "nan"}, "DIGEST_POLL_SECONDS must be a positive number"),
+        ({"DIGEST_POLL_SECONDS": "0"}, "DIGEST_POLL_SECONDS=0 is out of range: use 0.1 to"),
+        ({"DIGEST_POLL_SECONDS": "nan"}, "DIGEST_POLL_SECONDS=nan is out of range"),
         ({"DIGEST_PROCESSED": "delete"}, "DIGEST_PROCESSED='delete' is not one of leave, move"),
     ],
 )

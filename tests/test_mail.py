@@ -20,6 +20,7 @@ CREATED = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
     "DIGEST_FROM": "Zoë's Papers <papers@example.org>",
     "DIGEST_TO": '"Doe, Jane" <jane@example.org>, Björn <bjorn@example.org>',
+    "DIGEST_DELIVER": "files",  # rendered here, not sent
 }
 
 
