@@ -378,8 +378,8 @@ def _within_size(smtp: smtplib.SMTP, outgoing: Outgoing, server: str) -> bytes:
     if not announced.isdigit() or int(announced) == 0:  # 0 or nothing: no limit announced
         return outgoing.eml
     # Room for the transfer's own bytes: dot-stuffing and the final CRLF.CRLF.
-    limit = int(announced) - 1024 - outgoing.eml.count(b"\n.")
-    fitted = without_attachment(outgoing.eml, limit, outgoing.id)
+    spare = 1024 + outgoing.eml.count(b"\n.")
+    fitted = without_attachment(outgoing.eml, int(announced), outgoing.id, spare)
     if fitted is None:
         raise DeliveryError(
             f"digest {outgoing.id} is too big for {server}, which takes mail of at most"

@@ -256,11 +256,12 @@ def as_uri(iri: str) -> str:
     return quote(iri, safe="".join(chr(c) for c in range(0x21, 0x7F)))
 
 
-def without_attachment(eml: bytes, limit: int, digest_id: int) -> bytes | None:
-    """The stored message made to fit a server's size `limit` (bytes): as it is when it fits;
+def without_attachment(eml: bytes, limit: int, digest_id: int, spare: int = 0) -> bytes | None:
+    """The stored message made to fit a server's size `limit` (bytes), `spare` of them kept
+    for the transfer itself: as it is when it fits;
     else with its attachment replaced by a short note saying why it is missing; None when
     even that does not fit. The same message and limit always give the same bytes."""
-    if len(eml) <= limit:
+    if len(eml) + spare <= limit:
         return eml
     from email.parser import BytesParser
 
@@ -279,11 +280,11 @@ def without_attachment(eml: bytes, limit: int, digest_id: int) -> bytes | None:
     note.set_content(
         f"{names} ({len(eml) // 1024:,} KB with it) is not attached: the mail server accepts"
         f" messages of at most {limit // 1024:,} KB. Every paper of this digest is in the"
-        " files that `digest resend {digest_id} --deliver files` writes.\n",
+        f" files that `digest resend {digest_id} --deliver files` writes.\n",
         subtype="plain",
         charset="utf-8",
         cte="quoted-printable",
     )
     msg.set_payload([*kept, note])
     fitted = msg.as_bytes()
-    return fitted if len(fitted) <= limit else None
+    return fitted if len(fitted) + spare <= limit else None

@@ -119,12 +119,15 @@ def smtp_server(
     starttls: bool = False,
     auth: tuple[str, str] | None = None,
     port: int | None = None,
+    size_limit: int | None = None,
 ) -> Iterator[Server]:
     """Run aiosmtpd on a loopback port (a free one unless given): plain, STARTTLS, or TLS from
-    the first byte."""
+    the first byte; with `size_limit`, it announces and enforces that SIZE (bytes)."""
     handler = handler or Handler()
     port = port or free_port()
     options: dict[str, Any] = {}
+    if size_limit is not None:
+        options["data_size_limit"] = size_limit
     if auth:
         options.update(
             authenticator=_authenticator(handler, *auth),

@@ -1,0 +1,271 @@
+"""The state file refused or repaired with one line: damaged, foreign, newer, exposed, changed
+under the service, with odd times in it; and the outbox kept small."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from processes import clean_env
+
+from digest.store import Store
+
+
+def digest(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, in its own process, on the state file tmp_path/s.sqlite3."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *argv, "--state", str(tmp_path / "s.sqlite3")],
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def made(tmp_path: Path, inbox: Path, seed: Path) -> Path:
+    """A state file with one digest delivered as files."""
+    shutil.copy(seed, inbox)
+    done = digest(tmp_path, "now", "--inbox", str(inbox), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "s.sqlite3"
+
+
+def checkpointed(state: Path) -> bytes:
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return state.read_bytes()
+
+
+def one_line_error(run: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def corrupt_page(state: Path, table: str) -> None:
+    """Overwrite the root page of one table or index with garbage."""
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    with state.open("r+b") as f:
+        f.seek((root[0] - 1) * page_size)
+        f.write(bytes((i * 37 + 11) % 256 for i in range(page_size)))
+
+
+@pytest.mark.parametrize("table", ["papers", "paper_keys", "digests"])
+def test_a_damaged_state_file_is_refused_with_one_line_and_left_as_it_is(
+    tmp_path: Path, inbox: Path, seeds: list[Path], table: str
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    checkpointed(state)
+    corrupt_page(state, table)
+    before = state.read_bytes()
+    shutil.copy(seeds[1], inbox)
+    for argv in (["status"], ["now", "--inbox", str(inbox)], ["seen", "gradient"]):
+        one_line_error(digest(tmp_path, *argv), str(state), "keep the file as it is")
+    assert state.read_bytes() == before
+    assert (
+        not (tmp_path / "s.sqlite3-wal").exists() or not (tmp_path / "s.sqlite3-wal").stat().st_size
+    )
+
+
+def test_a_state_file_of_a_newer_digest_is_refused(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute("INSERT INTO migrations VALUES ('_m900_from_the_future', '2030-01-01')")
+        db.commit()
+    before = checkpointed(state)
+    shutil.copy(seeds[1], inbox)
+    for argv in (["status"], ["now", "--inbox", str(inbox)]):
+        one_line_error(
+            digest(tmp_path, *argv), "newer version of digest", "_m900_from_the_future", "upgrade"
+        )
+    assert checkpointed(state) == before
+
+
+def test_an_sqlite_file_of_another_program_is_refused_and_not_touched(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = tmp_path / "s.sqlite3"
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO customers (name) VALUES ('Ann')")
+        db.commit()
+    state.chmod(0o600)
+    before = state.read_bytes()
+    shutil.copy(seeds[0], inbox)
+    for argv in (["now", "--inbox", str(inbox)], ["status"]):
+        one_line_error(digest(tmp_path, *argv), "another program", "customers", "DIGEST_STATE")
+    assert state.read_bytes() == before
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"customers"}
+
+
+def test_a_state_file_others_can_read_is_warned_about(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    assert "other users" not in digest(tmp_path, "status").stderr  # created owner-only
+    state.chmod(0o644)
+    run = digest(tmp_path, "status")
+    assert run.returncode == 0
+    assert f"state file {state} can be read by other users (mode 644); run: chmod 600" in run.stderr
+
+
+def test_garbage_and_far_future_times_in_the_state_cost_only_themselves(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    with Store.open(state) as store:
+        store.set_service_state(
+            started_at="9999-12-31T23:59:59+00:00",
+            done_until="9999-12-31T23:59:59+00:00",
+            last_run="not a time",
+        )
+        store.db.execute("UPDATE digests SET created_at = 'garbage', sent_at = '9999-01-01'")
+        store.db.execute("UPDATE papers SET first_seen = '\x1b[2J'")
+    status = digest(tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    assert "Traceback" not in status.stderr
+    assert "where a time should be; taken as no time" in status.stderr
+    assert "\x1b" not in status.stderr
+    seen = digest(tmp_path, "seen", "gradient")
+    assert "Traceback" not in seen.stderr
+    # The service starts on it, and takes the far-future catch-up time as none.
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--state", str(state)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(
+                DIGEST_INBOX=str(inbox),
+                DIGEST_OUT=str(tmp_path / "out"),
+                DIGEST_SCHEDULE="every 1h",
+                DIGEST_TIMEZONE="UTC",
+                DIGEST_POLL_SECONDS="0.2",
+            ),
+            cwd=tmp_path,
+        )
+    try:
+        wait_for(lambda: "serving:" in log.read_text(), 20, log)
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def wait_for(condition: object, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out; the log:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+def test_a_wal_file_deleted_under_the_service_is_said_and_recovered_from(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state, out = tmp_path / "s.sqlite3", tmp_path / "out"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--state", str(state)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=clean_env(
+                DIGEST_INBOX=str(inbox),
+                DIGEST_OUT=str(out),
+                DIGEST_SCHEDULE="every 1s",
+                DIGEST_TIMEZONE="UTC",
+                DIGEST_POLL_SECONDS="0.2",
+            ),
+            cwd=tmp_path,
+        )
+    try:
+        wait_for(lambda: "serving:" in log.read_text(), 20, log)
+        wal = tmp_path / "s.sqlite3-wal"
+        wait_for(wal.exists, 10, log)
+        wal.unlink()
+        shutil.copy(seeds[0], inbox)
+        wait_for(lambda: "changed under the service" in log.read_text(), 20, log)
+        wait_for(lambda: len(list(out.glob("*.json"))) == 1, 20, log)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = log.read_text()
+    assert "Traceback" not in text
+    papers = json.loads(next(out.glob("*.json")).read_text())["papers"]
+    assert len(papers) > 10
+    status = digest(tmp_path, "status")
+    assert status.returncode == 0 and "papers seen: " in status.stdout
+
+
+def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    first = {p.suffix: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    size = "SELECT length(html) + length(text) + length(markdown) + length(json) + length(eml)"
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        [(stored,)] = db.execute(f"{size} FROM digests WHERE id = 1").fetchall()
+        old = (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")
+        db.execute("UPDATE digests SET sent_at = ? WHERE id = 1", (old,))
+        db.commit()
+    shutil.copy(seeds[1], inbox)
+    assert (
+        digest(tmp_path, "now", "--inbox", str(inbox), "--out", str(tmp_path / "o2")).returncode
+        == 0
+    )
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        rows = db.execute(f"SELECT id, compressed, {size[7:]} FROM digests ORDER BY id").fetchall()
+    assert rows[0][:2] == (1, 1) and rows[0][2] < stored / 3  # the old one, compressed
+    assert rows[1][:2] == (2, 0)  # the new one, kept as it is for now
+    again = digest(tmp_path, "resend", "1", "--deliver", "files", "--out", str(tmp_path / "re"))
+    assert again.returncode == 0, again.stderr
+    resent = {p.suffix: p.read_bytes() for p in (tmp_path / "re").iterdir()}
+    assert resent == first
+
+
+def test_keep_days_is_a_setting_with_its_range(tmp_path: Path) -> None:
+    run = digest(tmp_path, "status", DIGEST_KEEP_DAYS="-1")
+    one_line_error(run, "DIGEST_KEEP_DAYS=-1 is out of range: use 0 to 36500 days")
+
+
+def test_resend_of_a_number_beyond_any_digest_is_one_line(tmp_path: Path) -> None:
+    one_line_error(
+        digest(tmp_path, "resend", "99999999999999999999"), "no digest 99999999999999999999"
+    )
+
+
+def test_the_checks_on_opening_are_cheap(tmp_path: Path) -> None:
+    """quick_check reads the whole file: on a store of 20,000 papers it stays a few ms."""
+    from digest.models import Paper
+
+    with Store.open(tmp_path / "big.sqlite3") as store:
+        papers = [
+            (Paper(f"Title {i} {hashlib.md5(str(i).encode()).hexdigest()}", "x " * 600), [f"k{i}"])
+            for i in range(20_000)
+        ]
+        store.record([], [], papers, seen=True)
+    os.sync()
+    started = time.perf_counter()
+    Store.open(tmp_path / "big.sqlite3").close()
+    assert time.perf_counter() - started < 1.0
