@@ -295,8 +295,9 @@ def _warn_unknown(values: Mapping[str, object], where: str) -> None:
     known = known_names()
     for name in sorted(values):
         if name.startswith("DIGEST_") and name not in known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else "; see config.example.env"
+            # Compared without the prefix they all share, which would make any name "close".
+            close = difflib.get_close_matches(name[7:], [k[7:] for k in known], n=1)
+            hint = f"; did you mean DIGEST_{close[0]}?" if close else "; see config.example.env"
             logging.getLogger(__name__).warning(
                 "%s in %s is not a setting and is ignored%s", _printable(name), where, hint
             )

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,3 +67,19 @@ def integrity(state: Path) -> str:
     """SQLite's own check of the state file: 'ok' when intact."""
     with contextlib.closing(sqlite3.connect(state)) as db:
         return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def run_digest(
+    folder: Path, *argv: str, env: dict[str, str] | None = None, stdout: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command line in its own process, run in `folder` on the state file
+    folder/s.sqlite3, with only the given DIGEST_* settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *argv, "--state", str(folder / "s.sqlite3")],
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(**(env or {})),
+        cwd=folder,
+        timeout=120,
+    )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mailserver import Handler, smtp_server
-from processes import clean_env
+from processes import run_digest
 
 PASSWORD = "Zürich-Paßwort-ü"
 SECRET_BITS = ("Zürich", "Paßwort", "ü", "ß", "\\xfc", "\\xdf", "=C3=BC")
@@ -20,15 +19,8 @@ MAIL = {
 
 
 def digest(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *argv, "--state", str(tmp_path / "s.sqlite3")],
-        capture_output=True,
-        text=True,
-        env=clean_env(**MAIL, **env),
-        cwd=tmp_path,
-        timeout=120,
-    )
+    """The real CLI in its own process, on tmp_path/s.sqlite3, with the mail settings."""
+    return run_digest(tmp_path, *argv, env={**MAIL, **env})
 
 
 def no_secret(*outputs: str) -> None:

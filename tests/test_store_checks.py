@@ -16,21 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from processes import clean_env
+from processes import clean_env, run_digest
 
 from digest.store import Store
 
 
 def digest(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process, on the state file tmp_path/s.sqlite3."""
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *argv, "--state", str(tmp_path / "s.sqlite3")],
-        capture_output=True,
-        text=True,
-        env=clean_env(**env),
-        cwd=tmp_path,
-        timeout=60,
-    )
+    """The real CLI in its own process, on tmp_path/s.sqlite3."""
+    return run_digest(tmp_path, *argv, env=env)
 
 
 def made(tmp_path: Path, inbox: Path, seed: Path) -> Path:
