@@ -245,7 +245,7 @@ def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now
         store.mark_failed(item.id, str(e))
         report.failed.append(f"digest {item.id} failed: {e}")
     else:
-        store.mark_sent(item.id, description)
+        store.mark_sent(item.id, description, at=now)
         report.delivered.append(description)
 
 

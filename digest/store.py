@@ -700,13 +700,17 @@ class Store:
                 db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
         return list(found.values())
 
-    def mark_sent(self, digest_id: int, note: str | None = None) -> None:
-        """The digest was delivered: it is sent and its papers are seen. `note` says how."""
+    def mark_sent(
+        self, digest_id: int, note: str | None = None, at: datetime | None = None
+    ) -> None:
+        """The digest was delivered (`at`, by default now): it is sent and its papers are
+        seen. `note` says how."""
+        when = at.astimezone(UTC).isoformat(timespec="seconds") if at else _now()
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET status='sent', sent_at=?, last_error=NULL,"
                 " attempts=attempts+1, delivery_note=? WHERE id=?",
-                (_now(), note, digest_id),
+                (when, note, digest_id),
             )
             db.execute("UPDATE papers SET seen=1 WHERE digest_id=?", (digest_id,))
 

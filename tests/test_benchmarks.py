@@ -38,3 +38,24 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
     assert (precision, lost) == (1.0, 0)  # no new paper lost
     assert recall >= 0.95
     assert (tmp_path / "corpus" / "dump-00002.txt").is_file()
+
+
+def test_state_size_benchmark_small() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "state_size.py"),
+            *["--days", "33", "--papers", "5"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "33 days, 5 new papers a day: state file in use (MB)"
+    day, pruned, kept = lines[2].split()
+    assert day == "33" and float(pruned) < float(kept)  # three digests compressed already
