@@ -41,21 +41,16 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
 
 
 def test_state_size_benchmark_small() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "state_size.py"),
-            *["--days", "33", "--papers", "5"],
-        ],
-        capture_output=True,
+    from processes import clean_env
+
+    script = ROOT / "benchmarks" / "state_size.py"
+    output = subprocess.check_output(
+        [sys.executable, str(script), "--days", "33", "--papers", "5"],
         text=True,
+        env=clean_env(),
         timeout=300,
-        env=env,
-        check=False,
     )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
+    lines = output.strip().splitlines()
     assert lines[0] == "33 days, 5 new papers a day: state file in use (MB)"
     day, pruned, kept = lines[2].split()
     assert day == "33" and float(pruned) < float(kept)  # three digests compressed already
