@@ -39,7 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest import inbox, pipeline
 from digest.errors import ConfigError, DigestError, ParseError
 from digest.inbox import Candidate
-from digest.store import DISK_IO, Store, timestamp
+from digest.store import StateChanged, Store, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -342,10 +342,11 @@ class Service:
                 if ok:
                     values["last_success"] = done
                 store.set_service_state(**values)
+        except StateChanged as e:
+            log.error("scheduled run failed: %s", e)
+            self.file_changed.set()
         except DigestError as e:
             log.error("scheduled run failed: %s", e)
-            if DISK_IO in str(e):
-                self.file_changed.set()
         except Exception as e:  # a bug or a broken disk: say so, keep serving
             log.error("scheduled run failed: %s: %s", type(e).__name__, e)
             log.debug("the failure in detail", exc_info=True)

@@ -168,8 +168,13 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m005_outbox_compression,
 ]
 
-# What SQLite says when the file changed under a connection that is still open elsewhere.
-DISK_IO = "disk I/O error"
+# What SQLite says when the -wal file was deleted under a connection still open elsewhere.
+CHANGED_UNDER_US = "SQLITE_IOERR_SHORT_READ"
+
+
+class StateChanged(StoreError):
+    """The state file changed under a connection still open elsewhere (`digest serve`)."""
+
 
 PARTS = ("html", "text", "markdown", "json")  # a digest's rendered forms, kept as text
 
@@ -320,15 +325,18 @@ class Store:
             raise
         except sqlite3.DatabaseError as e:
             db.close()
-            if DISK_IO in str(e):
-                raise StoreError(
+            kind = getattr(e, "sqlite_errorname", "")
+            if kind == CHANGED_UNDER_US:
+                raise StateChanged(
                     f"state file {path} cannot be used ({e}): it changed under a running"
                     " `digest serve` (its -wal file deleted?); restart the service"
                 ) from None
-            raise StoreError(
-                f"state file {path} cannot be used ({e}); {KEEP} and restore a backup, or"
-                " move it aside to start afresh (every paper is then new again)"
-            ) from None
+            if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise StoreError(
+                    f"state file {path} cannot be used ({e}); {KEEP} and restore a backup, or"
+                    " move it aside to start afresh (every paper is then new again)"
+                ) from None
+            raise StoreError(f"state file {path} cannot be used: {e}") from None
         return store
 
     def reopen(self) -> None:
