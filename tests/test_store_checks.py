@@ -228,9 +228,11 @@ def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
         == 0
     )
     with contextlib.closing(sqlite3.connect(state)) as db:
-        rows = db.execute(f"SELECT id, compressed, {size[7:]} FROM digests ORDER BY id").fetchall()
-    assert rows[0][:2] == (1, 1) and rows[0][2] < stored / 3  # the old one, compressed
-    assert rows[1][:2] == (2, 0)  # the new one, kept as it is for now
+        rows = db.execute(
+            f"SELECT id, packed IS NOT NULL, length(packed), {size[7:]} FROM digests ORDER BY id"
+        ).fetchall()
+    assert rows[0][:2] == (1, 1) and rows[0][2] < stored / 5 and rows[0][3] is None  # packed
+    assert rows[1][:2] == (2, 0) and rows[1][3] > 0  # the new one, kept as it is for now
     again = digest(tmp_path, "resend", "1", "--deliver", "files", "--out", str(tmp_path / "re"))
     assert again.returncode == 0, again.stderr
     resent = {p.suffix: p.read_bytes() for p in (tmp_path / "re").iterdir()}
