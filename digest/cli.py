@@ -586,10 +586,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         import sqlite3
 
         if isinstance(e, sqlite3.DatabaseError):  # damage found past the checks on opening
+            # Its text may quote what the file holds, over many lines: its start is enough.
+            why = " ".join(str(e).split())[:80].encode("unicode_escape").decode("ascii")
             log.error(
-                "the state file cannot be read (%s); keep it as it is, and restore a backup"
+                "the state file cannot be read (%s...); keep it as it is, and restore a backup"
                 " or move it aside to start afresh",
-                e,
+                why,
             )
             return 1
         # A bug: one line, and the details with -v (they may hold settings, so not by default).

@@ -40,13 +40,14 @@ def checkpointed(state: Path) -> bytes:
     return state.read_bytes()
 
 
-def one_line_error(run: subprocess.CompletedProcess[str], *needles: str) -> None:
+def one_line_error(run: subprocess.CompletedProcess[str], *needles: str) -> str:
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
     for needle in needles:
         assert needle in lines[0]
+    return lines[0]
 
 
 def corrupt_page(state: Path, table: str) -> None:
@@ -264,3 +265,15 @@ def test_the_checks_on_opening_are_cheap(tmp_path: Path) -> None:
     started = time.perf_counter()
     Store.open(tmp_path / "big.sqlite3").close()
     assert time.perf_counter() - started < 1.0
+
+
+def test_damage_inside_a_stored_digest_is_one_line_that_quotes_little(
+    tmp_path: Path, inbox: Path, seeds: list[Path]
+) -> None:
+    state = made(tmp_path, inbox, seeds[0])
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute("UPDATE digests SET text = CAST(? AS TEXT)", (b"line one\nline two \xff\xfe",))
+        db.commit()
+    run = digest(tmp_path, "status")
+    line = one_line_error(run, "the state file cannot be read (", "keep it as it is")
+    assert len(line) < 250
