@@ -273,9 +273,8 @@ def load(
             half = [env_name(n) for n in ("from_", "to") if str(chosen.get(n, "")).strip()]
     settings = Settings(**chosen)  # type: ignore[arg-type]
     _validate(settings)
-    if (
-        half and delivering
-    ):  # mail was meant (a mistyped host, say): files would mark the papers seen unread
+    # Mail was meant (a mistyped host, say): files would mark the papers seen, unread.
+    if half and delivering:
         raise ConfigError(
             f"{' and '.join(half)} set but not DIGEST_SMTP_HOST; set DIGEST_SMTP_HOST to"
             " mail the digest, or DIGEST_DELIVER=files to only write it"
