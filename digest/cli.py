@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,9 +17,12 @@ from pathlib import Path
 from digest import __version__
 from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
 from digest.errors import ConfigError, DigestError
+from digest.printable import printable
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from digest.deliver import Deliverer
 
 log = logging.getLogger("digest")
@@ -38,9 +42,22 @@ def configure_logging(level: int) -> None:
     rest of a run with nothing new."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("digest: %(message)s"))
+    handler.addFilter(_printable_record)
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
+
+
+def _printable_record(record: logging.LogRecord) -> bool:
+    """Every log line is one printable line, whatever file names or server replies it quotes:
+    no escape codes for the terminal, no newline splitting it in a log."""
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
+
+
+def say(line: str, file: TextIO | None = None) -> None:
+    """Print one line that may quote outside text (names, titles, server replies), printable."""
+    print(printable(line), file=file or sys.stdout)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -81,14 +98,25 @@ def cmd_now(args: argparse.Namespace) -> int:
         report = pipeline.run_once(
             settings, store, deliverer, datetime.now().astimezone(), dry_run=args.dry_run
         )
+    empty = report.digest if report.ok and not report.delivered else None
+    if empty is not None and _wants_document(settings):
+        # `| jq` needs a document even when nothing is new: the empty digest, with its stats.
+        from digest.deliver import write_all
+        from digest.render import render
+
+        write_all(sys.stdout, render(empty, "json").encode("utf-8"))
     if args.explain and report.digest is not None:
         from digest.render import explain
 
         for line in explain(report.digest.skipped) or ["no listed paper was left out"]:
-            print(line, file=sys.stderr)
+            say(line, sys.stderr)
     for line in report.failed:
         log.error("%s", line)
     return 0 if report.ok else 1
+
+
+def _wants_document(settings: Settings) -> bool:
+    return settings.deliver == "stdout" and settings.format == "json"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -117,6 +145,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.update(files - bar.n)
         bar.set_postfix(papers=papers, refresh=False)
 
+    signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
     with bar, Store.open(settings.state) as store:
         result = pipeline.ingest(
             args.files,
@@ -133,6 +162,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         len(result.rejected),
     )
     return 1 if result.rejected else 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    log.error("stopped by %s; what was recorded before is kept", signal.Signals(signum).name)
+    raise SystemExit(128 + signum)
 
 
 def cmd_seen(args: argparse.Namespace) -> int:
@@ -153,7 +187,7 @@ def cmd_seen(args: argparse.Namespace) -> int:
         return 1
     for candidate, score in hits:
         seen = candidate.seen
-        print(
+        say(
             f"{seen.id:>8}  {seen.first_seen:%Y-%m-%d %H:%M}  {score:3.0f}  {seen.title}"
             f"  [{seen.first_dump}]"
         )
@@ -194,7 +228,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             f"no paper seen before matches {' '.join(args.target)!r}; see `digest seen`"
         )
     for candidate in forgotten:
-        print(f"forgot {candidate.seen.id}: {candidate.seen.title}")
+        say(f"forgot {candidate.seen.id}: {candidate.seen.title}")
     return 0
 
 
@@ -228,19 +262,19 @@ def cmd_check(args: argparse.Namespace) -> int:
             data = inbox.read(path, None, settings.max_dump_mb * 1_000_000)
             dump = parse(data, path.name)
         except DigestError as e:
-            print(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
+            say(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
             bad += 1
             continue
         except OSError as e:
-            print(f"{path}: cannot be read: {e.strerror}")
+            say(f"{path}: cannot be read: {e.strerror}")
             bad += 1
             continue
         date = dump.listing_date or "no date"
-        print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
+        say(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
         for warning in dump.warnings:
-            print(f"  warning: {warning}")
+            say(f"  warning: {warning}")
         for paper in dump.papers[: args.titles]:
-            print(f"  - {paper.title}")
+            say(f"  - {paper.title}")
         if len(dump.papers) > args.titles:
             print(f"  ... and {len(dump.papers) - args.titles} more")
     return 1 if bad else 0
@@ -257,7 +291,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with Store.open(settings.state) as store:
         counts = store.counts()
-        print(f"state file: {settings.state}")
+        say(f"state file: {settings.state}")
         print(
             f"papers seen: {counts['papers_seen']}; awaiting delivery: {counts['papers_pending']};"
             f" dumps ingested: {counts['dumps']}"
@@ -269,7 +303,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
                 elif status == "failed":
                     retry = f" send it again with `digest resend {item.id}`;"
-                print(
+                say(
                     f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
                     f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                     f" last error: {item.last_error or 'none'}"
@@ -278,13 +312,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         for item in sent[:5]:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
             how = f"; {item.delivery_note}" if item.delivery_note else ""
-            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+            say(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
         for r in store.rejected_dumps(5):
-            print(f"rejected: {r.file}: {r.reason}")
+            say(f"rejected: {r.file}: {r.reason}")
         from digest import service
 
         for line in service.status_lines(store):
-            print(line)
+            say(line)
     return 0
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from digest import inbox, parse
-from digest.errors import ConfigError, DeliveryError, ParseError, TransientDeliveryError
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    DigestError,
+    ParseError,
+    TransientDeliveryError,
+)
 from digest.models import Digest, Dump, Paper, Rejected, Thresholds
 from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
@@ -80,8 +87,8 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
     for candidate in candidates:
         if ready is not None and candidate not in ready:
             continue  # still being written, or changed since it was found complete
-        # A name is shown in digests and logs: no control characters from it.
-        name = parse.clean(candidate.path.name) or "(unnamed)"
+        # A name is shown in digests, logs and the state file: printable, whatever its bytes.
+        name = inbox.name_of(candidate.path)
         unread_key = f"unread:{name}:{candidate.size}:{candidate.mtime_ns}"
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
@@ -92,6 +99,9 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
             # Not remembered: a permission or a vanished file is worth trying again.
             why = f"cannot read: {e.strerror}"
             unreadable.append(Unreadable(Rejected(name, why), None, candidate.path))
+            continue
+        except Exception as e:  # whatever one entry is, it costs at most itself
+            unreadable.append(Unreadable(_failure(name, e), unread_key, candidate.path))
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
@@ -112,12 +122,21 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
         except ParseError as e:
             unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
+        except Exception as e:  # a dump the parser cannot cope with costs only itself
+            unreadable.append(Unreadable(_failure(name, e), sha, path))
+            continue
         dumps.append(dump)
         for warning in dump.warnings:
             log.warning("%s: %s", name, warning)
     for u in unreadable:
         log.warning("%s: %s", u.rejected.file, u.rejected.reason)
     return Gathered(tuple(dumps), tuple(unreadable), len(contents) - len(taken))
+
+
+def _failure(name: str, error: Exception) -> Rejected:
+    """An unexpected failure on one inbox file, as its rejection (the details at debug level)."""
+    log.debug("%s: unexpected failure", name, exc_info=error)
+    return Rejected(name, f"cannot be read ({type(error).__name__}: {error})")
 
 
 def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
@@ -127,7 +146,11 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
     for u in unreadable:
         if u.key is None or not (u.path.is_file() or u.path.is_symlink()):
             continue  # a FIFO or device is left alone; it is remembered, not moved
-        inbox.move_into(u.path, folder, str(u.path.lstat().st_mtime_ns))
+        try:
+            tag = str(u.path.lstat().st_mtime_ns)
+        except OSError:
+            continue  # gone already
+        inbox.move_into(u.path, folder, tag)
 
 
 def decide(
@@ -327,12 +350,15 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
     from digest import match
 
+    name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:
-        dump = parse.parse(inbox.read(path, None, max_bytes), path.name)
+        dump = parse.parse(inbox.read(path, None, max_bytes), name)
     except ParseError as e:
         return Rejected(e.file, e.why), []
     except OSError as e:
-        return Rejected(path.name, f"cannot read: {e.strerror}"), []
+        return Rejected(name, f"cannot read: {e.strerror}"), []
+    except Exception as e:  # one file costs at most itself
+        return _failure(name, e), []
     return dump, [(match.keys(p), match.grams(p)) for p in dump.papers]
 
 
@@ -346,18 +372,59 @@ def _prepared(
             yield _prepare(path, max_bytes)
         return
     import multiprocessing
+    import signal
     from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn: a forked copy of a process with threads (tqdm's monitor) can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
+    try:
         window: list[Future[tuple[Dump | Rejected, Signed]]] = []
         for path in paths:
-            window.append(pool.submit(_prepare, path, max_bytes))
+            # A worker starts with Ctrl-C held back (until it ignores it): a Ctrl-C while
+            # it imports would print its traceback. The main process gets it just after.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                window.append(pool.submit(_prepare, path, max_bytes))
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if len(window) > 2 * workers:
                 yield window.pop(0).result()
         for future in window:
             yield future.result()
+    except BrokenProcessPool:
+        raise DigestError(
+            "a worker process ended unexpectedly (killed, or out of memory); the files"
+            " recorded before it are kept: run the ingest again for the rest"
+        ) from None
+    except BaseException:  # interrupted, or a failure here: the workers end with us, now
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start() -> None:
+    """In each worker: Ctrl-C is for the main process, which ends the workers itself; and
+    on Linux, a worker is sent SIGTERM when its parent dies, however it died."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return  # not Linux: the main process still ends its workers when interrupted
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before the line above took effect
 
 
 def ingest(
@@ -399,18 +466,22 @@ def ingest(
         pending.clear()
 
     with store.lock(), store.bulk():
-        for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
-            files += 1
-            if isinstance(item, Rejected):
-                rejected.append(item)
-                log.warning("%s: %s", item.file, item.reason)
-            else:
-                listed += len(item.papers)
-                pending.append((item, signs))
-                if sum(len(d.papers) for d, _ in pending) >= batch:
-                    flush()
-            if progress is not None:
-                progress(files, listed)
+        try:
+            for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
+                files += 1
+                if isinstance(item, Rejected):
+                    rejected.append(item)
+                    log.warning("%s: %s", item.file, item.reason)
+                else:
+                    listed += len(item.papers)
+                    pending.append((item, signs))
+                    if sum(len(d.papers) for d, _ in pending) >= batch:
+                        flush()
+                if progress is not None:
+                    progress(files, listed)
+        except DigestError:  # a worker died: what was read before it is recorded all the same
+            flush()
+            raise
         flush()
     return Ingested(files, listed, recorded, known, tuple(rejected))
 

@@ -2,8 +2,10 @@
 
 How the parts fit together:
 
-- The main thread polls the inbox every DIGEST_POLL_SECONDS. A file is *ready* once two polls
-  in a row found it with the same size and modification time. Polling logs what it finds and
+- The main thread polls the inbox every DIGEST_POLL_SECONDS. A file is *ready* once no process
+  has it open for writing (Linux's /proc tells) and two polls in a row found it with the same
+  size and modification time, or at once when its writer, seen at the last poll, closed it
+  (while a file is being written, polls come every half second). Polling logs what it finds and
   retries outbox digests whose backoff has passed; it records nothing about dumps.
 - An APScheduler job runs the pipeline on the schedule, reading only the ready files. The run is
   the unit of work: dumps, papers and the digest are recorded in one transaction before
@@ -37,9 +39,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import inbox, pipeline
-from digest.errors import ConfigError, DigestError, ParseError
+from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.store import Store
+from digest.store import Store, lock_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ _EVERY = re.compile(r"every\s*(\d+)\s*([smh])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 PROCESSED_FOLDER = "processed"
+WRITER_CHECK_SECONDS = 0.5  # how often a file being written is looked at again
 
 
 # -- the schedule (pure) ----------------------------------------------------------------------
@@ -200,19 +203,33 @@ def missed_run(trigger: BaseTrigger, done_until: datetime | None, now: datetime)
 
 @dataclass
 class Watch:
-    """Which inbox files are complete: found with the same size and modification time by two
-    polls in a row. Pure bookkeeping; the caller scans the folder."""
+    """Which inbox files are complete. A file some process has open for writing is not,
+    however long it has stayed the same (a copy can pause); one that was open at the last
+    poll and is closed now is complete at once. Otherwise, where writers cannot be known
+    (`writing` is None: no /proc, or the writer is another user's), a file is complete once
+    two polls in a row found it with the same size and modification time. Pure bookkeeping;
+    the caller scans the folder and its writers."""
 
     last: dict[Path, Candidate] = field(default_factory=dict)
     ready: frozenset[Candidate] = frozenset()
+    writing: frozenset[Path] = frozenset()
 
-    def update(self, found: Iterable[Candidate]) -> list[Candidate]:
-        """Take one poll's findings; return the files that became ready with it, by name."""
+    def update(
+        self, found: Iterable[Candidate], writing: Iterable[Path] | None = None
+    ) -> list[Candidate]:
+        """Take one poll's findings (and the files open for writing, when known); return the
+        files that became ready with it, by name."""
         current = {c.path: c for c in found}
-        ready = frozenset(c for c in current.values() if self.last.get(c.path) == c)
+        now_writing = frozenset(writing or ())
+        ready = frozenset(
+            c
+            for c in current.values()
+            if c.path not in now_writing
+            and (self.last.get(c.path) == c or (writing is not None and c.path in self.writing))
+        )
         newly = sorted(ready - self.ready, key=lambda c: c.path.name)
         # Replaced, never changed in place: the scheduled job reads `ready` from its thread.
-        self.last, self.ready = current, ready
+        self.last, self.ready, self.writing = current, ready, now_writing
         return newly
 
 
@@ -266,7 +283,7 @@ class Service:
             return []
         if self._problems.pop("inbox", None) is not None:
             log.info("inbox %s can be read again", folder)
-        newly = self.watch.update(found)
+        newly = self.watch.update(found, inbox.being_written(found))
         hashes = {c: sha for c, sha in self.hashes.items() if c in self.watch.ready}
         for candidate in newly:
             sha = self._announce(store, folder, candidate)
@@ -284,10 +301,10 @@ class Service:
 
     def _announce(self, store: Store, folder: Path, candidate: Candidate) -> str | None:
         """Log a file that became complete; return its content hash when it could be read."""
-        name = candidate.path.name
+        name = inbox.name_of(candidate.path)
         try:
             data = inbox.read(candidate.path, folder, self.settings.max_dump_mb * 1_000_000)
-        except (ParseError, OSError):
+        except Exception:  # ParseError, OSError or anything: the run reports it, for this file
             log.info("%s is complete; the next run will say why it cannot be read", name)
             return None
         sha = hashlib.sha256(data).hexdigest()
@@ -327,7 +344,12 @@ class Service:
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
             with Store.open(self.settings.state) as store:
-                result, ok = self._run(store, started, ready, hashes)
+                try:
+                    result, ok = self._run(store, started, ready, hashes)
+                except Exception as e:  # a bug: said once, and the run is still recorded
+                    log.error("scheduled run failed: %s: %s", type(e).__name__, e)
+                    log.debug("the failure in detail", exc_info=True)
+                    result, ok = f"failed: {type(e).__name__}: {e}", False
                 done = started.isoformat()
                 values = {"done_until": done, "last_run": done, "last_result": result}
                 if ok:
@@ -429,7 +451,7 @@ class Service:
                             "the run due %s was missed while stopped; running once shortly",
                             _when(missed),
                         )
-                    while not stop.wait(self.settings.poll_seconds):
+                    while not stop.wait(self._interval()):
                         self._safely(self.poll, store)
                         if missed is not None:  # the files found at start are proven complete
                             if self.runs == 0:  # else the schedule has made up for it already
@@ -444,6 +466,13 @@ class Service:
                 signal.signal(sig, handler)
         log.info("stopped")
         return 0
+
+    def _interval(self) -> float:
+        """Until the next poll: shorter while a file is being written, so that it is taken
+        soon after its writer closes it."""
+        if self.watch.writing:
+            return min(self.settings.poll_seconds, WRITER_CHECK_SECONDS)
+        return self.settings.poll_seconds
 
     def _start(self, store: Store) -> datetime | None:
         """Record the start, make the first poll, and say whether a run was missed."""
@@ -520,7 +549,7 @@ def describe_delivery(settings: Settings) -> str:
 
 
 def _service_lock_path(state: Path) -> Path:
-    return state.with_name(state.name + ".serve.lock")
+    return lock_file(state, ".serve.lock")
 
 
 @contextlib.contextmanager

@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 COMMON = 100
 
 
+def lock_file(state: Path, suffix: str) -> Path:
+    """The lock file of a state file, beside the file itself: every name that leads to the
+    same state file (a symbolic link, a relative path) takes the same lock."""
+    real = Path(os.path.realpath(state))
+    return real.with_name(real.name + suffix)
+
+
 def _execute_all(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it would commit the migration's transaction half-way.
     for statement in script.split(";"):
@@ -250,8 +257,9 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run lock: one run at a time per state file, across processes."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        """Hold the run lock: one run at a time per state file, across processes, whatever
+        name (a symbolic link, a relative path) each gives it."""
+        lock_path = lock_file(self.path, ".lock")
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -63,7 +63,9 @@ def test_day_by_day_each_digest_holds_exactly_the_papers_never_seen(
         "--format",
         "json",
     )
-    assert code == 0 and out == "" and "nothing new" in err
+    assert code == 0 and "nothing new" in err
+    empty = json.loads(out)  # a document for `| jq`, even with nothing new
+    assert empty["papers"] == [] and empty["stats"]["new"] == 0
 
 
 def test_stdout_json_contract(
