@@ -237,6 +237,10 @@ def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] =
 
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
+    if settings.inbox is not None and (dry_run or settings.deliver == "files"):
+        from digest.inbox import check_apart
+
+        check_apart(settings.inbox, settings.out or default_out())
     if dry_run:
         return deliver.PreviewDeliverer(
             settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"

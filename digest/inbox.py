@@ -170,9 +170,10 @@ def check_apart(inbox: Path, out: Path) -> None:
     """Refuse an output folder inside the inbox, or an inbox inside the output folder: digest
     would read its own digests back as dumps."""
     inside, outside = Path(os.path.realpath(inbox)), Path(os.path.realpath(out))
-    if outside.is_relative_to(inside) or inside.is_relative_to(outside):
-        where = "inside" if outside.is_relative_to(inside) else "around"
-        raise ConfigError(
-            f"the output folder {out} (DIGEST_OUT) is {where} the inbox {inbox} (DIGEST_INBOX);"
-            " digest would read its own digests as new dumps: choose folders apart"
-        )
+    if outside.is_relative_to(inside):
+        clash = f"the output folder {out} (DIGEST_OUT) is inside the inbox {inbox} (DIGEST_INBOX)"
+    elif inside.is_relative_to(outside):
+        clash = f"the inbox {inbox} (DIGEST_INBOX) is inside the output folder {out} (DIGEST_OUT)"
+    else:
+        return
+    raise ConfigError(f"{clash}; digest would read its own digests back: keep them apart")

@@ -135,7 +135,11 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
 
 def _failure(name: str, error: Exception) -> Rejected:
     """An unexpected failure on one inbox file, as its rejection (the details at debug level)."""
-    log.debug("%s: unexpected failure", name, exc_info=error)
+    import traceback
+
+    where = traceback.extract_tb(error.__traceback__)[-1:]
+    if where:  # where it happened, for a bug report, without a traceback in the log
+        log.debug("%s: %s at %s:%s", name, type(error).__name__, where[0].filename, where[0].lineno)
     return Rejected(name, f"cannot be read ({type(error).__name__}: {error})")
 
 
