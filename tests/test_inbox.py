@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from digest.inbox import Candidate, being_written
-from tests.processes import clean_env, delivered_keys, digest_now, paper_keys
+from tests.processes import clean_env, delivered_keys, paper_keys
 from tests.test_service import SEEDS, Serve, digests, keys_of, serves, until
 
 __all__ = ["serves"]  # the fixture, used by name
@@ -47,13 +47,7 @@ def test_odd_entries_cost_only_themselves_in_digest_now(inbox: Path, tmp_path: P
         shutil.copy(seed, inbox)
     shown = odd_entries(inbox)
     state, out = tmp_path / "state.sqlite3", tmp_path / "out"
-    done = subprocess.run(
-        digest_now(inbox, state, "--out", str(out)),
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
+    done = run("now", "--inbox", "inbox", "--state", str(state), "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     # The good dumps are delivered, the one under an undecodable name too.
@@ -69,13 +63,7 @@ def test_odd_entries_cost_only_themselves_in_digest_now(inbox: Path, tmp_path: P
         assert f"rejected: {name}: " in status.stdout
     assert "rejected: loop-a: symbolic link that loops" in status.stdout
 
-    again = subprocess.run(
-        digest_now(inbox, state, "--out", str(out)),
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=60,
-    )
+    again = run("now", "--inbox", "inbox", "--state", str(state), "--out", "out", cwd=tmp_path)
     assert again.returncode == 0 and "nothing new" in again.stderr, again.stderr
     assert len(list(out.glob("*.json"))) == 1  # each odd entry reported once, not every run
 
