@@ -88,7 +88,8 @@ def cmd_now(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     for line in report.failed:
         log.error("%s", line)
-    return 0 if report.ok else 1
+    # Like `check` and `ingest`: a dump that could not be read is a failure of this run.
+    return 0 if report.ok and not report.rejected else 1
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -279,8 +280,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
             how = f"; {item.delivery_note}" if item.delivery_note else ""
             print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+        untold = [r for r, _ in store.untold_rejections()]
+        for r in untold:
+            print(f"rejected: {r.file}: {r.reason} (to be named in the next digest)")
         for r in store.rejected_dumps(5):
-            print(f"rejected: {r.file}: {r.reason}")
+            if r not in untold:
+                print(f"rejected: {r.file}: {r.reason}")
         from digest import service
 
         for line in service.status_lines(store):

@@ -74,7 +74,7 @@ def test_stdout_json_contract(
     code, out, _ = run(
         capsys, "now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "json"
     )
-    assert code == 0
+    assert code == 1  # delivered, and a dump could not be read: as `check` says of it
     data = json.loads(out)
     assert len(data["papers"]) == 56
     assert data["rejected"] == [{"file": "bad.txt", "reason": "not a text dump (binary content)"}]
