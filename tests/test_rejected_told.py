@@ -89,3 +89,28 @@ def test_now_check_and_ingest_agree_on_the_exit_status(inbox: Path, tmp_path: Pa
     check = _run(sys.executable, "-m", "digest", "check", good)
     ingest = _run(sys.executable, "-m", "digest", "ingest", "--state", tmp_path / "i.sqlite3", good)
     assert (check.returncode, ingest.returncode) == (0, 0)
+
+
+def test_a_digest_refused_for_good_has_not_told_it(inbox: Path, tmp_path: Path) -> None:
+    from mailserver import Handler, smtp_server
+
+    state = tmp_path / "state.sqlite3"
+    (inbox / "broken.json").write_bytes(BROKEN)
+    shutil.copy(SEEDS / "001_a508b4c33d36f06c.txt", inbox / "001.txt")
+    mail = {"DIGEST_FROM": "papers@example.org", "DIGEST_TO": "ann@example.org"}
+    command = [sys.executable, "-m", "digest", "now", "--inbox", str(inbox), "--state", str(state)]
+    with smtp_server(Handler(data_reply="554 5.7.1 refused")) as server:
+        env = clean_env(**mail, **server.environment())
+        refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "to be named in the next digest" in _status(state)
+
+    shutil.copy(SEEDS / "002_ad28794d56ee46c0.txt", inbox / "002.txt")
+    with smtp_server() as server:
+        env = clean_env(**mail, **server.environment())
+        sent = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        (message,) = server.received
+    text = message.message.get_body(("plain",))
+    assert text is not None and "broken.json" in text.get_content()
+    assert "to be named in the next digest" not in _status(state)
