@@ -335,13 +335,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from digest import fetch
-    from digest.service import zone
 
     settings = _settings(args)
     settings.require_inbox()
     if args.date is not None:
         day = fetch.day_of(args.date)
     else:
+        from digest.service import zone  # the scheduler's module: only when the zone is needed
+
         day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
     log.info("%s", fetch.fetch_day(settings, day).line())
     return 0

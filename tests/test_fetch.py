@@ -79,6 +79,10 @@ class Listing(ThreadingHTTPServer):
         with self.lock:
             self.scripts[day] = list(answers)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is normal
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def next_answer(self, day: str) -> Answer | None:
         with self.lock:
             answers = self.scripts.get(day) or self.scripts.get("*")
