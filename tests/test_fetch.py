@@ -453,3 +453,69 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     assert "Traceback" not in text
     assert [r.day for r in listing.requests] == [day] * len(listing.requests)
     assert len(listing.requests) >= 4
+
+
+def serve_env(tmp_path: Path, inbox: Path, server: Listing, **more: str) -> dict[str, str]:
+    return settings_env(
+        server,
+        DIGEST_INBOX=str(inbox),
+        DIGEST_STATE=str(tmp_path / "state.sqlite3"),
+        DIGEST_OUT=str(tmp_path / "out"),
+        DIGEST_SCHEDULE="0 7 * * *",
+        DIGEST_POLL_SECONDS="0.2",
+        **more,
+    )
+
+
+def test_a_bad_fetch_schedule_stops_serve_in_one_line(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    env = serve_env(tmp_path, inbox, listing, DIGEST_FETCH_SCHEDULE="every 0s")
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert "DIGEST_FETCH_SCHEDULE='every 0s'" in line
+
+
+def test_stopping_serve_cuts_a_fetchs_pause_short(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script("*", Answer(b"", 503))
+    # The pause after the first failure is 15 to 30 s: a stop must not wait for it.
+    env = serve_env(
+        tmp_path, inbox, listing, DIGEST_FETCH_SCHEDULE="every 1s", DIGEST_FETCH_BACKOFF="30"
+    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while not listing.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert listing.requests, log.read_text()
+        time.sleep(0.3)
+        asked = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)
+        took = time.monotonic() - asked
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert code == 0 and took < 5, text
+    assert "stopped before it was done; nothing saved" in text
+    assert len(listing.requests) == 1 and os.listdir(inbox) == []
