@@ -408,6 +408,29 @@ def test_a_day_already_read_and_moved_away_is_not_saved_again(
 # -- digest serve fetching on its own schedule ------------------------------------------------
 
 
+def serve_env(tmp_path: Path, inbox: Path, server: Listing, **more: str) -> dict[str, str]:
+    """The environment of `digest serve` on this inbox, fetching from the loopback server."""
+    return settings_env(
+        server,
+        DIGEST_INBOX=str(inbox),
+        DIGEST_STATE=str(tmp_path / "state.sqlite3"),
+        DIGEST_OUT=str(tmp_path / "out"),
+        **{"DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_POLL_SECONDS": "0.2", **more},
+    )
+
+
+def start_serve(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The real `digest serve` as a process, its output in serve.log."""
+    with (tmp_path / "serve.log").open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
+
+
 def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -416,24 +439,10 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     # Not there yet (a 404, not tried again), then a server error tried again, then the day.
     listing.script(day, Answer(b"{}", 404), Answer(b"", 500), Answer(real.read_bytes()))
     out = tmp_path / "out"
-    env = settings_env(
-        listing,
-        DIGEST_INBOX=str(inbox),
-        DIGEST_STATE=str(tmp_path / "state.sqlite3"),
-        DIGEST_OUT=str(out),
-        DIGEST_SCHEDULE="every 1s",
-        DIGEST_FETCH_SCHEDULE="every 1s",
-        DIGEST_POLL_SECONDS="0.2",
+    env = serve_env(
+        tmp_path, inbox, listing, DIGEST_SCHEDULE="every 1s", DIGEST_FETCH_SCHEDULE="every 1s"
     )
-    log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", "serve"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+    proc = start_serve(tmp_path, env)
     try:
         deadline = time.monotonic() + 20
         while not list(out.glob("*.json")) and time.monotonic() < deadline:
@@ -442,7 +451,7 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(20)
-    text = log.read_text()
+    text = (tmp_path / "serve.log").read_text()
     assert code == 0, text
     assert (inbox / f"{day}.json").read_bytes() == real.read_bytes()
     assert sorted(delivered_keys(out)) == sorted(paper_keys(real))
@@ -453,18 +462,6 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     assert "Traceback" not in text
     assert [r.day for r in listing.requests] == [day] * len(listing.requests)
     assert len(listing.requests) >= 4
-
-
-def serve_env(tmp_path: Path, inbox: Path, server: Listing, **more: str) -> dict[str, str]:
-    return settings_env(
-        server,
-        DIGEST_INBOX=str(inbox),
-        DIGEST_STATE=str(tmp_path / "state.sqlite3"),
-        DIGEST_OUT=str(tmp_path / "out"),
-        DIGEST_SCHEDULE="0 7 * * *",
-        DIGEST_POLL_SECONDS="0.2",
-        **more,
-    )
 
 
 def test_a_bad_fetch_schedule_stops_serve_in_one_line(
@@ -492,15 +489,8 @@ def test_stopping_serve_cuts_a_fetchs_pause_short(
     env = serve_env(
         tmp_path, inbox, listing, DIGEST_FETCH_SCHEDULE="every 1s", DIGEST_FETCH_BACKOFF="30"
     )
+    proc = start_serve(tmp_path, env)
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", "serve"],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
     try:
         deadline = time.monotonic() + 20
         while not listing.requests and time.monotonic() < deadline:
