@@ -112,7 +112,8 @@ def cmd_now(args: argparse.Namespace) -> int:
             say(line, sys.stderr)
     for line in report.failed:
         log.error("%s", line)
-    return 0 if report.ok else 1
+    # Like `check` and `ingest`: a dump that could not be read is a failure of this run.
+    return 0 if report.ok and not report.rejected else 1
 
 
 def _wants_document(settings: Settings) -> bool:
@@ -317,8 +318,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
             how = f"; {item.delivery_note}" if item.delivery_note else ""
             say(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+        untold = [r for r, _ in store.untold_rejections()]
+        for r in untold:
+            say(f"rejected: {r.file}: {r.reason} (to be named in the next digest)")
         for r in store.rejected_dumps(5):
-            say(f"rejected: {r.file}: {r.reason}")
+            if r not in untold:
+                say(f"rejected: {r.file}: {r.reason}")
         from digest import service
 
         for line in service.status_lines(store):
@@ -356,6 +361,34 @@ def _service_logging() -> None:
     scheduler_log.handlers[:] = log.handlers
     scheduler_log.setLevel(logging.WARNING)
     scheduler_log.propagate = False
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Download the Daily Papers listing of a day into the inbox, as <date>.json.
+
+    The day defaults to yesterday in DIGEST_TIMEZONE (today's list is still growing). The
+    file appears whole or not at all; the same content is not saved twice; a day whose list
+    grew is saved again, and only its new papers reach the next digest. A failed download
+    (after a few attempts) or an answer that is not a listing saves nothing and exits with 1.
+
+    Example:
+      digest fetch --inbox ~/papers
+      digest fetch --inbox ~/papers --date 2025-03-18
+    """
+    from datetime import datetime
+
+    from digest import fetch
+
+    settings = _settings(args)
+    settings.require_inbox()
+    if args.date is not None:
+        day = fetch.day_of(args.date)
+    else:
+        from digest.service import zone  # the scheduler's module: only when the zone is needed
+
+        day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
+    log.info("%s", fetch.fetch_day(settings, day).line())
+    return 0
 
 
 def cmd_resend(args: argparse.Namespace) -> int:
@@ -540,6 +573,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ADDRESS",
         help="mail it only to this address (repeat, or separate with commas); needs smtp",
+    )
+
+    fetch = _command(sub, "fetch", cmd_fetch, common)
+    fetch.add_argument(
+        "--inbox", type=Path, metavar="DIR", help="where to save the listing (DIGEST_INBOX)"
+    )
+    fetch.add_argument("--date", metavar="YYYY-MM-DD", help="the day to fetch (default: yesterday)")
+    fetch.add_argument(
+        "--timezone", metavar="ZONE", help="time zone of `yesterday` (DIGEST_TIMEZONE)"
     )
 
     serve = _command(sub, "serve", cmd_serve, common)

@@ -71,6 +71,12 @@ class Settings:
     timezone: str | None = None  # an IANA name; None means the machine's own
     poll_seconds: float = 60.0
     processed: str = "leave"
+    # `digest fetch`, and `digest serve` when fetch_schedule is set: see digest.fetch.
+    fetch_url: str = "https://huggingface.co/api/daily_papers"
+    fetch_schedule: str = ""  # empty: serve does not fetch
+    fetch_timeout: float = 30.0
+    fetch_attempts: int = 4
+    fetch_backoff: float = 2.0  # seconds before the first retry, doubled for each next one
     rejected: str = "keep"  # a dump that cannot be read: keep it in the inbox, or move it
     smtp_host: str = ""
     smtp_port: int = 0  # 0: the usual port of smtp_security
@@ -257,7 +263,24 @@ def _validate(s: Settings) -> None:
     if s.processed not in PROCESSED:
         raise ConfigError(f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}")
     _validate_interests(s)
+    _validate_fetch(s)
     _validate_email(s)
+
+
+def _validate_fetch(s: Settings) -> None:
+    if not s.fetch_url.startswith(("https://", "http://")) or any(
+        ch.isspace() for ch in s.fetch_url
+    ):
+        raise ConfigError(
+            f"DIGEST_FETCH_URL={s.fetch_url!r} is not an http(s) address;"
+            " the default is https://huggingface.co/api/daily_papers"
+        )
+    if not 0 < s.fetch_timeout <= 600:
+        raise ConfigError("DIGEST_FETCH_TIMEOUT must be a number of seconds above 0, at most 600")
+    if not 1 <= s.fetch_attempts <= 10:
+        raise ConfigError("DIGEST_FETCH_ATTEMPTS must be a whole number from 1 to 10")
+    if not 0 <= s.fetch_backoff <= 60:
+        raise ConfigError("DIGEST_FETCH_BACKOFF must be a number of seconds from 0 to 60")
 
 
 def _validate_email(s: Settings) -> None:

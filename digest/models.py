@@ -74,6 +74,7 @@ class SeenPaper:
     title: str
     first_seen: datetime
     first_dump: str
+    arxiv_ids: tuple[str, ...] = ()  # its arXiv ids (normally one), without version
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class Report:
     delivered: list[str] = field(default_factory=list)  # one description per delivery
     failed: list[str] = field(default_factory=list)
     pending: int = 0  # digests left in the outbox for a later retry
+    rejected: list[Rejected] = field(default_factory=list)  # dumps found unreadable this run
     dumps_read: int = 0
     dumps_known: int = 0
 
@@ -179,18 +180,21 @@ def build(
     thresholds: Thresholds | None = None,
     *,
     show_updated: bool = False,
+    rejected: Sequence[Rejected] = (),
 ) -> Digest:
     """Decide which of the gathered papers are new and make the Digest, shaped by the
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
-    `show_updated`, it also lists the papers seen before whose abstract changed."""
+    `show_updated`, it also lists the papers seen before whose abstract changed. It names
+    the dumps that could not be read: `rejected`, else those of `gathered`."""
     from digest import select
 
     papers = [p for d in gathered.dumps for p in d.papers]
     wants = wants or select.Interests()
+    unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         return Digest(
             papers=(),
-            rejected=tuple(u.rejected for u in gathered.unreadable),
+            rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
             highlight=tuple(t.pattern for t in wants.highlight),
@@ -202,7 +206,7 @@ def build(
         papers=chosen.full,
         skipped=decision.skipped,
         updated=decision.updated if show_updated else (),
-        rejected=tuple(u.rejected for u in gathered.unreadable),
+        rejected=unreadable,
         dumps=gathered.dumps,
         created=now,
         more=chosen.more,
@@ -292,6 +296,10 @@ def run_once(
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
         gathered = gather(settings, store, ready)
+        # Every dump that could not be read is named in the next digest delivered, however
+        # it arrived: those of earlier runs that no delivered digest named yet, then these.
+        told = store.untold_rejections()
+        told += [(u.rejected, u.key) for u in gathered.unreadable if u.key]
         digest = build(
             gathered,
             store,
@@ -299,13 +307,15 @@ def run_once(
             _interests(settings),
             settings.thresholds,
             show_updated=settings.show_updated,
+            rejected=[r for r, _ in told] + [u.rejected for u in gathered.unreadable if not u.key],
         )
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
+        report.rejected = [u.rejected for u in gathered.unreadable]
         # Excluded papers go with the digest too, so that they are not offered again.
         new_papers = [(p, _keys(p)) for p in digest.new_papers]
-        recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
+        recorded_rejects = told
         if not dry_run and settings.rejected == "move":
             set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
         # A paper seen before under its title may come back under its arXiv id alone.
@@ -317,6 +327,14 @@ def run_once(
                 store.record(gathered.dumps, recorded_rejects, new_papers, seen=True, known=known)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
+            elif gathered.unreadable:
+                log.info(
+                    "nothing new: %d unread %s in %s could not be read; the next digest names %s",
+                    len(gathered.unreadable),
+                    "dump" if len(gathered.unreadable) == 1 else "dumps",
+                    settings.inbox,
+                    "it" if len(gathered.unreadable) == 1 else "them",
+                )
             else:
                 log.info("nothing new: no unread dumps in %s", settings.inbox)
             return report
@@ -456,14 +474,20 @@ def ingest(
             for dump, signs in pending
             for paper, (keys, grams) in zip(dump.papers, signs, strict=True)
         ]
+        from digest import match
+
         stored = store.lookup(k for _, keys, _ in signed for k in keys)
-        taken: set[str] = set()  # later batches find these keys in the store
+        taken: dict[str, str | None] = {}  # key -> arXiv id; later batches ask the store
         fresh = []
         for paper, keys, grams in signed:
-            if any(k in taken or k in stored for k in keys):
+            if any(
+                (k in stored and not match.distinct_ids(paper, stored[k].arxiv_ids))
+                or (k in taken and not match.distinct_ids(paper, [taken[k]]))
+                for k in keys
+            ):
                 known += 1
                 continue
-            taken.update(keys)
+            taken.update(dict.fromkeys(keys, paper.arxiv_id))
             fresh.append((paper, keys, grams))
         store.record_seen([d for d, _ in pending], fresh)
         recorded += len(fresh)

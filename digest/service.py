@@ -90,16 +90,16 @@ def zone(name: str | None) -> tzinfo:
         ) from None
 
 
-def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
+def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:
     """An APScheduler trigger from a schedule: a five-field crontab line (`0 7 * * *`),
     @hourly, @daily, @weekly (and @monthly, @yearly), or `every N` seconds, minutes or hours
-    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError saying what is wrong."""
+    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError naming `setting`."""
     spec = " ".join(text.split()).lower()
     if spec.startswith("every"):
         m = _EVERY.fullmatch(spec)
         if m is None or int(m[1]) == 0:
             raise ConfigError(
-                f"DIGEST_SCHEDULE={text!r}: write `every N` with a unit s, m or h,"
+                f"{setting}={text!r}: write `every N` with a unit s, m or h,"
                 " and N at least 1, e.g. `every 30m`"
             )
         return IntervalTrigger(timezone=tz, **{_UNITS[m[2]]: int(m[1])})
@@ -107,11 +107,11 @@ def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
     fields = spec.split()
     if len(fields) != 5 or spec.startswith("@"):
         raise ConfigError(
-            f"DIGEST_SCHEDULE={text!r} is not a schedule; use a crontab line of five fields"
+            f"{setting}={text!r} is not a schedule; use a crontab line of five fields"
             " (minute hour day month weekday, e.g. `0 7 * * *`), @hourly, @daily, @weekly,"
             " or `every 30m`"
         )
-    return Crontab(text, fields, tz)
+    return Crontab(text, fields, tz, setting)
 
 
 class Crontab(BaseTrigger):  # type: ignore[misc]
@@ -119,7 +119,9 @@ class Crontab(BaseTrigger):  # type: ignore[misc]
     count from Sunday (0 or 7), a restricted day of month and day of week both match (either
     one fires), and a job at a fixed hour runs once, not twice, when clocks go back."""
 
-    def __init__(self, text: str, fields: list[str], tz: tzinfo) -> None:
+    def __init__(
+        self, text: str, fields: list[str], tz: tzinfo, setting: str = "DIGEST_SCHEDULE"
+    ) -> None:
         minute, hour, day, month, weekday = fields
         try:
             days = _weekdays(weekday)
@@ -137,7 +139,7 @@ class Crontab(BaseTrigger):  # type: ignore[misc]
                     ]
                 )
         except ValueError as e:
-            raise ConfigError(f"DIGEST_SCHEDULE={text!r}: {e}") from None
+            raise ConfigError(f"{setting}={text!r}: {e}") from None
         self.text = text
         self.fixed_hour = not hour.startswith("*")
 
@@ -250,10 +252,13 @@ class Service:
         trigger: BaseTrigger,
         tz: tzinfo,
         clock: Callable[[], datetime] = _utc_now,
+        fetch_trigger: BaseTrigger | None = None,
     ) -> None:
         self.settings = settings
         self.deliverer = deliverer
         self.trigger = trigger
+        self.fetch_trigger = fetch_trigger  # None: the service does not fetch listings
+        self.stopping = threading.Event()
         self.tz = tz
         self.clock = clock
         self.watch = Watch()
@@ -402,6 +407,27 @@ class Service:
                     continue
                 inbox.move_into(candidate.path, folder, sha[:12])
 
+    def fetch_scheduled(self) -> None:
+        """The fetch job: yesterday's listing into the inbox, one log line.
+        Never raises: a failure is one log line and the service carries on."""
+        from digest import fetch
+
+        day = fetch.yesterday(self.clock(), self.tz)
+        try:
+            log.info("%s", fetch.fetch_day(self.settings, day, wait=self.stopping.wait).line())
+        except DigestError as e:
+            log.error("fetch of %s failed: %s", day, e)
+        except Exception as e:  # a bug or a broken disk: say so, keep serving
+            log.error("fetch of %s failed: %s: %s", day, type(e).__name__, e)
+            log.debug("the failure in detail", exc_info=True)
+
+    def jobs(self) -> list[tuple[str, Callable[[], None], BaseTrigger]]:
+        """The scheduled jobs: the digest, and fetching the listing when it has a schedule."""
+        jobs = [("digest", self.run_scheduled, self.trigger)]
+        if self.fetch_trigger is not None:
+            jobs.append(("fetch", self.fetch_scheduled, self.fetch_trigger))
+        return jobs
+
     # -- the whole service (main thread) ------------------------------------------------
 
     def serve(self) -> int:
@@ -410,7 +436,7 @@ class Service:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        stop = threading.Event()
+        stop = self.stopping
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             name = signal.Signals(signum).name
@@ -430,7 +456,8 @@ class Service:
                     executors={"default": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
                 )
-                scheduler.add_job(self.run_scheduled, self.trigger, id="digest")
+                for name, job, trigger in self.jobs():
+                    scheduler.add_job(job, trigger, id=name)
                 missed = self._start(store)
                 scheduler.start()
                 try:
@@ -446,6 +473,12 @@ class Service:
                         self.settings.state,
                         describe_delivery(self.settings),
                     )
+                    if self.fetch_trigger is not None:
+                        log.info(
+                            "fetching the listing: schedule %s, from %s",
+                            self.settings.fetch_schedule,
+                            self.settings.fetch_url,
+                        )
                     if missed is not None:
                         log.info(
                             "the run due %s was missed while stopped; running once shortly",
@@ -624,4 +657,6 @@ def serve(settings: Settings, deliverer: Deliverer) -> int:
     settings.require_inbox()
     tz = zone(settings.timezone)
     trigger = parse_schedule(settings.schedule, tz)
-    return Service(settings, deliverer, trigger, tz).serve()
+    fetching = settings.fetch_schedule.strip()
+    fetch_trigger = parse_schedule(fetching, tz, "DIGEST_FETCH_SCHEDULE") if fetching else None
+    return Service(settings, deliverer, trigger, tz, fetch_trigger=fetch_trigger).serve()

@@ -38,3 +38,24 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
     assert (precision, lost) == (1.0, 0)  # no new paper lost
     assert recall >= 0.95
     assert (tmp_path / "corpus" / "dump-00002.txt").is_file()
+
+
+def test_real_days_are_each_shown_exactly_once(tmp_path: Path) -> None:
+    import shutil
+
+    days = tmp_path / "days"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "real", days)
+    (days / "2025-03-18-error.json").write_text("<html>502 Bad Gateway</html>", "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "real_days.py"), "--days", str(days)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "distinct arXiv ids listed: 147" in result.stdout
+    assert "shown 147, lost 0, shown twice 0" in result.stdout
+    assert "files without a paper: 1, named in a digest: 1" in result.stdout

@@ -76,7 +76,7 @@ def test_stdout_json_contract(
     code, out, _ = run(
         capsys, "now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "json"
     )
-    assert code == 0
+    assert code == 1  # delivered, and a dump could not be read: as `check` says of it
     data = json.loads(out)
     assert len(data["papers"]) == 56
     assert data["rejected"] == [{"file": "bad.txt", "reason": "not a text dump (binary content)"}]
@@ -175,7 +175,7 @@ def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_process_manners(tmp_path: Path) -> None:
     assert _digest("--version", cwd=tmp_path).stdout.startswith("digest ")
-    for command in ("now", "check", "status", "resend"):
+    for command in ("now", "check", "status", "resend", "fetch"):
         result = _digest(command, "--help", cwd=tmp_path)
         assert result.returncode == 0 and "Example:" in result.stdout, command
     usage = _digest("now", "--deliver", "pigeon", cwd=tmp_path)
@@ -191,7 +191,8 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
-        " 'bs4', 'apscheduler', 'digest.match', 'digest.render') if m in sys.modules];"
+        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch')"
+        " if m in sys.modules];"
         " print(heavy)"
     )
     args = ["now", "--inbox", str(inbox), "--state", str(state), "-q"]
