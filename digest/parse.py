@@ -535,6 +535,7 @@ def parse_html(text: str, name: str) -> Read:
     soup = BeautifulSoup(text, "html.parser")
     warnings: list[str] = []
     papers: list[Paper] = []
+    unread = ""  # why the page's embedded listing could not be read, if it could not
     listing_date = _page_date(soup, text)
     for element in soup.select("[data-props]"):
         raw = element.get("data-props")
@@ -543,7 +544,8 @@ def parse_html(text: str, name: str) -> Read:
         try:
             props = decode_json(raw, name)
         except ParseError as e:
-            warnings.append(f"the page's embedded listing is {e.why}; read its cards instead")
+            unread = f"its embedded listing is {e.why}"
+            warnings.append(f"{unread}; read its cards instead")
             continue
         except ValueError:
             continue  # not JSON after all: the cards still tell what the page shows
@@ -566,8 +568,10 @@ def parse_html(text: str, name: str) -> Read:
     if not papers:
         raise ParseError(
             name,
-            "no papers found in this HTML page: expected Daily Papers cards (headings linking"
-            " to /papers/<id>)",
+            f"no papers found in this HTML page: {unread}"
+            if unread
+            else "no papers found in this HTML page: expected Daily Papers cards (headings"
+            " linking to /papers/<id>)",
         )
     if listing_date:
         papers = [p if p.listed else _with_date(p, listing_date) for p in papers]

@@ -469,7 +469,10 @@ def test_deep_embedded_listing_is_a_warning_and_the_cards_are_read() -> None:
     dump = parse(page, "deep.html")
     assert [p.title for p in dump.papers] == ["A Card"]
     (warning,) = dump.warnings
-    assert "embedded listing is nested 3,001 levels deep" in warning
+    assert warning.startswith("its embedded listing is nested 3,001 levels deep, more than")
+    with pytest.raises(ParseError) as e:
+        parse(page.replace(b"<h3>", b"<p>"), "deep.html")
+    assert e.value.why.startswith("no papers found in this HTML page: its embedded listing is")
 
 
 def test_too_many_items_is_rejected_naming_the_limit() -> None:
