@@ -263,6 +263,8 @@ def test_check_names_each_item_it_skips(tmp_path: Path) -> None:
     items[5] = "{'paper': " + "[" * 100 + "]" * 100 + "}"
     dump = tmp_path / "strings.json"
     dump.write_text(json.dumps(items))
+    ingested = _digest("ingest", "--state", str(tmp_path / "s.db"), str(dump), cwd=tmp_path)
+    assert "strings.json: item 3: a string that is not a readable Python dict" in (ingested.stderr)
     checked = _digest("check", str(dump), cwd=tmp_path)
     assert checked.returncode == 0
     assert "14 papers" in checked.stdout

@@ -536,3 +536,21 @@ def test_nested_markup_in_a_card_is_read_within_a_bound() -> None:
     (paper,) = parse(page.encode(), "nested.html").papers
     assert paper.title == "T"
     assert time.perf_counter() - started < 20  # it took minutes when every paragraph was read
+
+
+_REPR_PARTS = st.sampled_from(
+    ["{", "}", "[", "]", "(", ")", "'paper'", "'id'", "'title'", ": ", ", ", "'2501.00001'",
+     "1" * 5000, "1e999", "None", "True", "__import__('os')", "\\", "'", '"', "\x00", "set()"]
+) | st.text(max_size=8)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_REPR_PARTS, max_size=20).map(lambda p: "{" + "".join(p)), max_size=4))
+def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> None:
+    try:
+        dump = parse(json.dumps(items).encode(), "strings.json")
+    except ParseError as e:
+        assert "\n" not in str(e)
+    else:
+        assert all(p.title for p in dump.papers)
+        assert len(dump.papers) + len(dump.warnings) == len(items)
