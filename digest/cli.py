@@ -221,6 +221,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """
     from digest import inbox
     from digest.parse import parse
+    from digest.render import day
 
     settings = _settings(args)
     bad = 0
@@ -236,7 +237,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{path}: cannot be read: {e.strerror}")
             bad += 1
             continue
-        date = dump.listing_date or "no date"
+        date = day(dump.listed) if dump.listed else dump.listing_date or "no date"
         print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
         for warning in dump.warnings:
             print(f"  warning: {warning}")
