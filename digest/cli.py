@@ -259,6 +259,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """
     from digest import inbox
     from digest.parse import parse
+    from digest.render import day
 
     settings = _settings(args)
     bad = 0
@@ -274,7 +275,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             say(f"{path}: cannot be read: {e.strerror}")
             bad += 1
             continue
-        date = dump.listing_date or "no date"
+        date = day(dump.listed) if dump.listed else dump.listing_date or "no date"
         say(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
         for warning in dump.warnings:
             say(f"  warning: {warning}")

@@ -501,6 +501,8 @@ def ingest(
                     rejected.append(item)
                     log.warning("%s: %s", item.file, item.reason)
                 else:
+                    for warning in item.warnings:
+                        log.warning("%s: %s", item.name, warning)
                     listed += len(item.papers)
                     pending.append((item, signs))
                     if sum(len(d.papers) for d, _ in pending) >= batch:

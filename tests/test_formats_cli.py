@@ -186,9 +186,9 @@ def test_check_names_each_format(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = capsys.readouterr()
     assert code == 0
     assert "000_47ca144c9a573f93.txt: text dump" in out
-    assert "daily_papers_2024.json: json dump, utf-8, 3 papers, Feb 28" in out
+    assert "daily_papers_2024.json: json dump, utf-8, 3 papers, Wed 28 Feb 2024" in out
     assert "warning: item 4: no paper id or title; skipped" in out
-    assert "daily_papers_page.html: html dump, utf-8, 3 papers, Apr 1" in out
+    assert "daily_papers_page.html: html dump, utf-8, 3 papers, Tue 1 Apr 2025" in out
 
 
 def test_an_empty_api_response_is_read_and_delivers_nothing(
