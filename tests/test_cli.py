@@ -253,7 +253,7 @@ def test_deeply_nested_files_cost_only_themselves_in_check_ingest_and_now(
         "now", "--inbox", str(inbox), "--state", str(tmp_path / "n.db"),
         "--deliver", "stdout", "--format", "json", cwd=tmp_path,
     )  # fmt: skip
-    assert now.returncode == 0 and "Traceback" not in now.stderr
+    assert now.returncode == 1 and "Traceback" not in now.stderr  # unreadable dumps: exit 1
     data = json.loads(now.stdout)
     assert data["stats"]["new"] == 17
     assert sorted(r["file"] for r in data["rejected"]) == ["cut.json", "deep.html", "deep.json"]
