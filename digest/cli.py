@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,9 +18,12 @@ from pathlib import Path
 from digest import __version__
 from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
 from digest.errors import ConfigError, DigestError
+from digest.printable import printable
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from digest.deliver import Deliverer
 
 log = logging.getLogger("digest")
@@ -39,9 +43,22 @@ def configure_logging(level: int) -> None:
     rest of a run with nothing new."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("digest: %(message)s"))
+    handler.addFilter(_printable_record)
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
+
+
+def _printable_record(record: logging.LogRecord) -> bool:
+    """Every log line is one printable line, whatever file names or server replies it quotes:
+    no escape codes for the terminal, no newline splitting it in a log."""
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
+
+
+def say(line: str, file: TextIO | None = None) -> None:
+    """Print one line that may quote outside text (names, titles, server replies), printable."""
+    print(printable(line), file=file or sys.stdout)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -84,14 +101,26 @@ def cmd_now(args: argparse.Namespace) -> int:
         report = pipeline.run_once(
             settings, store, deliverer, datetime.now().astimezone(), dry_run=args.dry_run
         )
+    empty = report.digest if report.ok and not report.delivered else None
+    if empty is not None and _wants_document(settings):
+        # `| jq` needs a document even when nothing is new: the empty digest, with its stats.
+        from digest.deliver import write_all
+        from digest.render import render
+
+        write_all(sys.stdout, render(empty, "json").encode("utf-8"))
     if args.explain and report.digest is not None:
         from digest.render import explain
 
         for line in explain(report.digest.skipped) or ["no listed paper was left out"]:
-            print(line, file=sys.stderr)
+            say(line, sys.stderr)
     for line in report.failed:
         log.error("%s", line)
-    return 0 if report.ok else 1
+    # Like `check` and `ingest`: a dump that could not be read is a failure of this run.
+    return 0 if report.ok and not report.rejected else 1
+
+
+def _wants_document(settings: Settings) -> bool:
+    return settings.deliver == "stdout" and settings.format == "json"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -120,6 +149,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.update(files - bar.n)
         bar.set_postfix(papers=papers, refresh=False)
 
+    signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
     with bar, Store.open(settings.state) as store:
         result = pipeline.ingest(
             args.files,
@@ -136,6 +166,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         len(result.rejected),
     )
     return 1 if result.rejected else 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    log.error("stopped by %s; what was recorded before is kept", signal.Signals(signum).name)
+    raise SystemExit(128 + signum)
 
 
 def cmd_seen(args: argparse.Namespace) -> int:
@@ -156,7 +191,7 @@ def cmd_seen(args: argparse.Namespace) -> int:
         return 1
     for candidate, score in hits:
         seen = candidate.seen
-        print(
+        say(
             f"{seen.id:>8}  {seen.first_seen:%Y-%m-%d %H:%M}  {score:3.0f}  {seen.title}"
             f"  [{seen.first_dump}]"
         )
@@ -197,7 +232,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             f"no paper seen before matches {' '.join(args.target)!r}; see `digest seen`"
         )
     for candidate in forgotten:
-        print(f"forgot {candidate.seen.id}: {candidate.seen.title}")
+        say(f"forgot {candidate.seen.id}: {candidate.seen.title}")
     return 0
 
 
@@ -206,6 +241,10 @@ def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] =
 
     if settings.deliver == "stdout":
         return deliver.StdoutDeliverer(settings.format)
+    if settings.inbox is not None and (dry_run or settings.deliver == "files"):
+        from digest.inbox import check_apart
+
+        check_apart(settings.inbox, settings.out or default_out())
     if dry_run:
         return deliver.PreviewDeliverer(
             settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"
@@ -223,6 +262,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """
     from digest import inbox
     from digest.parse import parse
+    from digest.render import day
 
     settings = _settings(args)
     bad = 0
@@ -231,19 +271,19 @@ def cmd_check(args: argparse.Namespace) -> int:
             data = inbox.read(path, None, settings.max_dump_mb * 1_000_000)
             dump = parse(data, path.name)
         except DigestError as e:
-            print(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
+            say(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
             bad += 1
             continue
         except OSError as e:
-            print(f"{path}: cannot be read: {e.strerror}")
+            say(f"{path}: cannot be read: {e.strerror}")
             bad += 1
             continue
-        date = dump.listing_date or "no date"
-        print(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
+        date = day(dump.listed) if dump.listed else dump.listing_date or "no date"
+        say(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
         for warning in dump.warnings:
-            print(f"  warning: {warning}")
+            say(f"  warning: {warning}")
         for paper in dump.papers[: args.titles]:
-            print(f"  - {paper.title}")
+            say(f"  - {paper.title}")
         if len(dump.papers) > args.titles:
             print(f"  ... and {len(dump.papers) - args.titles} more")
     return 1 if bad else 0
@@ -260,7 +300,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with Store.open(settings.state) as store:
         counts = store.counts()
-        print(f"state file: {settings.state}")
+        say(f"state file: {settings.state}")
         print(
             f"papers seen: {counts['papers_seen']}; awaiting delivery: {counts['papers_pending']};"
             f" dumps ingested: {counts['dumps']}"
@@ -272,7 +312,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
                 elif status == "failed":
                     retry = f" send it again with `digest resend {item.id}`;"
-                print(
+                say(
                     f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
                     f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                     f" last error: {item.last_error or 'none'}"
@@ -281,13 +321,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         for item in sent[:5]:
             when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
             how = f"; {item.delivery_note}" if item.delivery_note else ""
-            print(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+            say(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+        untold = [r for r, _ in store.untold_rejections()]
+        for r in untold:
+            say(f"rejected: {r.file}: {r.reason} (to be named in the next digest)")
         for r in store.rejected_dumps(5):
-            print(f"rejected: {r.file}: {r.reason}")
+            if r not in untold:
+                say(f"rejected: {r.file}: {r.reason}")
         from digest import service
 
         for line in service.status_lines(store):
-            print(line)
+            say(line)
     return 0
 
 
@@ -321,6 +365,34 @@ def _service_logging() -> None:
     scheduler_log.handlers[:] = log.handlers
     scheduler_log.setLevel(logging.WARNING)
     scheduler_log.propagate = False
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Download the Daily Papers listing of a day into the inbox, as <date>.json.
+
+    The day defaults to yesterday in DIGEST_TIMEZONE (today's list is still growing). The
+    file appears whole or not at all; the same content is not saved twice; a day whose list
+    grew is saved again, and only its new papers reach the next digest. A failed download
+    (after a few attempts) or an answer that is not a listing saves nothing and exits with 1.
+
+    Example:
+      digest fetch --inbox ~/papers
+      digest fetch --inbox ~/papers --date 2025-03-18
+    """
+    from datetime import datetime
+
+    from digest import fetch
+
+    settings = _settings(args)
+    settings.require_inbox()
+    if args.date is not None:
+        day = fetch.day_of(args.date)
+    else:
+        from digest.service import zone  # the scheduler's module: only when the zone is needed
+
+        day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
+    log.info("%s", fetch.fetch_day(settings, day).line())
+    return 0
 
 
 def cmd_resend(args: argparse.Namespace) -> int:
@@ -505,6 +577,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ADDRESS",
         help="mail it only to this address (repeat, or separate with commas); needs smtp",
+    )
+
+    fetch = _command(sub, "fetch", cmd_fetch, common)
+    fetch.add_argument(
+        "--inbox", type=Path, metavar="DIR", help="where to save the listing (DIGEST_INBOX)"
+    )
+    fetch.add_argument("--date", metavar="YYYY-MM-DD", help="the day to fetch (default: yesterday)")
+    fetch.add_argument(
+        "--timezone", metavar="ZONE", help="time zone of `yesterday` (DIGEST_TIMEZONE)"
     )
 
     serve = _command(sub, "serve", cmd_serve, common)

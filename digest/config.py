@@ -80,6 +80,13 @@ class Settings:
     # A floor keeps a tiny value from turning the service into a busy loop.
     poll_seconds: float = bounded(60.0, 0.1, 86_400, "seconds")
     processed: str = "leave"
+    # `digest fetch`, and `digest serve` when fetch_schedule is set: see digest.fetch.
+    fetch_url: str = "https://huggingface.co/api/daily_papers"
+    fetch_schedule: str = ""  # empty: serve does not fetch
+    fetch_timeout: float = bounded(30.0, 0.1, 600, "seconds")
+    fetch_attempts: int = bounded(4, 1, 10, "requests")
+    # seconds before the first retry, doubled for each next one
+    fetch_backoff: float = bounded(2.0, 0, 60, "seconds")
     rejected: str = "keep"  # a dump that cannot be read: keep it in the inbox, or move it
     # Sent digests older than this keep only what `digest resend` needs, compressed.
     keep_days: int = bounded(30, 0, 36_500, "days")
@@ -335,7 +342,18 @@ def _validate(s: Settings) -> None:
     if s.processed not in PROCESSED:
         raise ConfigError(f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}")
     _validate_interests(s)
+    _validate_fetch(s)
     _validate_email(s)
+
+
+def _validate_fetch(s: Settings) -> None:
+    if not s.fetch_url.startswith(("https://", "http://")) or any(
+        ch.isspace() for ch in s.fetch_url
+    ):
+        raise ConfigError(
+            f"DIGEST_FETCH_URL={s.fetch_url!r} is not an http(s) address;"
+            " the default is https://huggingface.co/api/daily_papers"
+        )
 
 
 def _validate_email(s: Settings) -> None:

@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 EXTENSIONS = {"html": "html", "text": "txt", "markdown": "md", "json": "json"}
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write a file so that readers see the old content or the whole new one, never a part:
-    a temporary file beside it, flushed to disk, then renamed over it."""
+    a temporary file beside it, flushed to disk, then renamed over it. Without `replace`, it
+    is linked into place instead, which fails with FileExistsError rather than overwrite."""
     import tempfile
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
@@ -44,10 +45,12 @@ def write_atomically(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -55,10 +58,32 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def file_stem(outgoing: Outgoing) -> str:
-    """Output files are named by the digest's date and number, digest-2025-03-12-0017: a
-    retry rewrites the same files, and two digests made in the same second stay apart."""
-    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}"
+def _link(tmp: str, path: Path) -> None:
+    """Put `tmp` in place at `path` unless something is there already (FileExistsError)."""
+    try:
+        os.link(tmp, path)  # atomic, and never over an existing file
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: look, then rename
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)
+
+
+def file_stem(outgoing: Outgoing, taken: int = 0) -> str:
+    """Output files are named by the digest's date and number, digest-2025-03-12-0017: two
+    digests made in the same second stay apart. When that name holds another digest's files
+    (the state file was reset, say), the next free one: digest-2025-03-12-0017-2."""
+    suffix = f"-{taken + 1}" if taken else ""
+    return f"digest-{outgoing.created:%Y-%m-%d}-{outgoing.id:04d}{suffix}"
+
+
+def _holds_other(path: Path, data: bytes) -> bool:
+    """Whether `path` holds something other than `data` (an earlier digest's file)."""
+    try:
+        return path.stat().st_size != len(data) or path.read_bytes() != data
+    except FileNotFoundError:
+        return False
 
 
 class FilesDeliverer:
@@ -77,41 +102,73 @@ class FilesDeliverer:
         return self._out or default_out()
 
     def deliver(self, outgoing: Outgoing) -> str:
+        files = [(ext, getattr(outgoing, fmt).encode("utf-8")) for fmt, ext in EXTENSIONS.items()]
+        if outgoing.eml:
+            files.append(("eml", outgoing.eml))
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            paths = []
-            for fmt, ext in EXTENSIONS.items():
-                path = self.out / f"{file_stem(outgoing)}.{ext}"
-                write_atomically(path, getattr(outgoing, fmt).encode("utf-8"))
-                paths.append(path)
-            if outgoing.eml:
-                path = self.out / f"{file_stem(outgoing)}.eml"
-                write_atomically(path, outgoing.eml)
-                paths.append(path)
+            paths = self._write_new(outgoing, files)
         except OSError as e:  # a full disk or a permission can be fixed: try again next run
             raise TransientDeliveryError(
                 f"cannot write the digest to {self.out}: {e.strerror}"
             ) from None
         return "wrote " + ", ".join(str(p) for p in paths)
 
+    def _write_new(self, outgoing: Outgoing, files: list[tuple[str, bytes]]) -> list[Path]:
+        """Write the files under the first name whose files are absent or the same bytes (a
+        retry of this very digest): an earlier digest's files are never overwritten."""
+        taken = 0
+        while True:
+            paths = [(self.out / f"{file_stem(outgoing, taken)}.{ext}", d) for ext, d in files]
+            if not any(_holds_other(path, data) for path, data in paths):
+                try:
+                    for path, data in paths:
+                        if not path.exists():
+                            write_atomically(path, data, replace=False)
+                    return [path for path, _ in paths]
+                except FileExistsError:
+                    pass  # written by someone else meanwhile: look again
+            taken += 1
+
 
 class StdoutDeliverer:
-    """Prints one format of the digest."""
+    """Prints one format of the digest (UTF-8). It counts as delivered only once every byte
+    was written: a reader that stops early (`| head -c 10`), a closed pipe or a closed
+    standard output leave it pending."""
 
     def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
         self.fmt = fmt
         self.stream = stream
 
     def deliver(self, outgoing: Outgoing) -> str:
-        stream = self.stream or sys.stdout
-        try:
-            stream.write(getattr(outgoing, self.fmt))
-            stream.flush()
-        except OSError as e:  # a closed pipe or a full disk: the digest stays pending
-            raise TransientDeliveryError(
-                f"cannot write the digest to standard output: {e.strerror or e}"
-            ) from None
+        write_all(self.stream or sys.stdout, getattr(outgoing, self.fmt).encode("utf-8"))
         return "printed to standard output"
+
+
+def write_all(stream: TextIO | None, data: bytes) -> None:
+    """Write every byte of `data` to the file under `stream`, or raise TransientDeliveryError.
+
+    Straight to its file descriptor, in a loop: a buffered or unbuffered text stream may
+    drop what a short write left over without a word."""
+    if stream is None or stream.closed:  # started with `>&-`: Python sets sys.stdout to None
+        raise TransientDeliveryError("cannot write the digest: standard output is closed")
+    view = memoryview(data)
+    try:
+        stream.flush()  # what was printed before comes first
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # a stream in memory, which takes all it is given
+            stream.write(data.decode("utf-8"))
+            stream.flush()
+            return
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as e:  # a closed pipe or a full disk: the digest stays pending
+        raise TransientDeliveryError(
+            f"cannot write the digest to standard output: {e.strerror or e}"
+            f" ({len(data) - len(view):,} of {len(data):,} bytes written)"
+        ) from None
 
 
 class PreviewDeliverer:

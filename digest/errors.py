@@ -6,6 +6,7 @@ Every one carries a message a user can act on; only the CLI turns them into exit
     ├── ConfigError      a setting is missing or malformed
     ├── ParseError       a dump cannot be read (names the file, and the line when known)
     ├── StoreError       the state database cannot be opened or is not ours
+    ├── FetchError       the day's listing could not be downloaded, or is not a listing
     └── DeliveryError    the digest could not be delivered
         └── TransientDeliveryError   worth retrying later (server down, timeout, 4xx)
 """
@@ -34,6 +35,10 @@ class ParseError(DigestError):
 
 class StoreError(DigestError):
     """The state database cannot be opened, or is not a digest state file."""
+
+
+class FetchError(DigestError):
+    """The day's listing could not be downloaded, or the answer is not a usable listing."""
 
 
 class DeliveryError(DigestError):

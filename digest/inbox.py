@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from digest.errors import ParseError
+from digest.errors import ConfigError, ParseError
+from digest.printable import printable
 
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
+# The names digest gives the files it writes (see digest.deliver): never read back as dumps.
+OWN_OUTPUT = re.compile(r"(digest-\d{4}-\d\d-\d\d-\d{4,}(-\d+)?|preview)\.(html|txt|md|json|eml)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,38 +30,64 @@ class Candidate:
     mtime_ns: int
 
 
+def name_of(path: Path) -> str:
+    """A file's name as digest shows and stores it: printable, whatever bytes it is made of."""
+    return printable(path.name) or "(unnamed)"
+
+
 def scan(inbox: Path) -> list[Candidate]:
-    """The files of the inbox worth reading, by name: no hidden files, partial downloads or
-    subfolders. Symlinks count only when they stay inside the inbox."""
+    """The files of the inbox worth reading, by name: no hidden files, partial downloads,
+    subfolders or files digest wrote itself. Symlinks count only when they stay inside the
+    inbox. Whatever one entry is, it costs at most itself: one that cannot even be looked
+    at is listed with size -1, for read() to reject with the reason."""
     found = []
     root = inbox.resolve()
     for entry in os.scandir(inbox):
         name = entry.name
         if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or name.endswith("~"):
             continue
+        if OWN_OUTPUT.fullmatch(name):
+            continue
         path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            continue
-        if entry.is_symlink() and not path.resolve().is_relative_to(root):
-            found.append(Candidate(path, -1, 0))  # read() rejects it with the reason
-            continue
         try:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.is_symlink() and not _inside(path, root):
+                found.append(Candidate(path, -1, 0))
+                continue
             st = entry.stat()
-        except OSError:
+        except FileNotFoundError:
             continue  # vanished, or a dangling link
+        except (OSError, ValueError):  # a link loop, say
+            found.append(Candidate(path, -1, 0))
+            continue
         found.append(Candidate(path, st.st_size, st.st_mtime_ns))
     return sorted(found, key=lambda c: c.path.name)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether a link leads into `root`; raises OSError for a link that loops."""
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:  # Python before 3.13 reports a loop so
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
+    return target.is_relative_to(root)
 
 
 def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
     """A dump's bytes. Raises ParseError for what is not a regular file (inside the inbox,
     when one is given), or is larger than `max_bytes` (read no further than that, so memory
     stays bounded)."""
-    name = path.name
-    if inbox and path.is_symlink() and not path.resolve().is_relative_to(inbox.resolve()):
-        raise ParseError(name, "symbolic link pointing outside the inbox; not read")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the run
-    fd = os.open(path, flags)
+    name = name_of(path)
+    try:
+        if inbox and path.is_symlink() and not _inside(path, inbox.resolve()):
+            raise ParseError(name, "symbolic link pointing outside the inbox; not read")
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the run
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # it will not change by itself: remembered, not retried
+            raise ParseError(name, "symbolic link that loops; not read") from None
+        raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -90,3 +122,58 @@ def move_into(path: Path, folder: Path, tag: str) -> Path | None:
         return None
     log.info("moved %s to %s", path.name, target)
     return target
+
+
+def being_written(candidates: Iterable[Candidate]) -> set[Path] | None:
+    """Which of these files some process still has open for writing, as far as this machine
+    lets us see: a copy or download in progress, however long it pauses between writes.
+    Linux's /proc lists every process's open files (those we may look at); None where there
+    is no /proc, so that the caller falls back on watching the size alone."""
+    wanted: dict[str, Path] = {}
+    for c in candidates:
+        try:
+            wanted[os.path.realpath(c.path)] = c.path
+        except (OSError, ValueError):
+            continue
+    if not wanted:
+        return set()
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    own = str(os.getpid())
+    open_now: set[Path] = set()
+    for pid in pids:
+        if pid == own:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # gone, or not ours to look at
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target not in wanted:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                    flags = next(
+                        int(line.split()[1], 8) for line in info if line.startswith("flags:")
+                    )
+            except (OSError, StopIteration, ValueError):
+                continue
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                open_now.add(wanted[target])
+    return open_now
+
+
+def check_apart(inbox: Path, out: Path) -> None:
+    """Refuse an output folder inside the inbox, or an inbox inside the output folder: digest
+    would read its own digests back as dumps."""
+    inside, outside = Path(os.path.realpath(inbox)), Path(os.path.realpath(out))
+    if outside.is_relative_to(inside):
+        clash = f"the output folder {out} (DIGEST_OUT) is inside the inbox {inbox} (DIGEST_INBOX)"
+    elif inside.is_relative_to(outside):
+        clash = f"the inbox {inbox} (DIGEST_INBOX) is inside the output folder {out} (DIGEST_OUT)"
+    else:
+        return
+    raise ConfigError(f"{clash}; digest would read its own digests back: keep them apart")

@@ -136,6 +136,15 @@ def keys(paper: Paper) -> list[str]:
 RULES = {"x": "same arXiv id", "t": "same title", "a": "same abstract"}
 
 
+def distinct_ids(paper: Paper, other_ids: Iterable[str | None]) -> bool:
+    """True when the paper and another both carry an arXiv id and no id of one is an id of
+    the other: two papers, whatever their titles and abstracts say. Likeness of title and
+    abstract only decides when at least one side has no id."""
+    mine = arxiv_key(paper.arxiv_id)
+    theirs = {key for key in map(arxiv_key, other_ids) if key}
+    return mine is not None and bool(theirs) and mine not in theirs
+
+
 # -- the candidate index --------------------------------------------------------------------
 
 
@@ -396,7 +405,7 @@ def _against_store(
     thresholds: Thresholds,
 ) -> Skip | None:
     for key in paper_keys:
-        if key in seen:
+        if key in seen and not distinct_ids(paper, seen[key].arxiv_ids):
             matched = seen[key]
             revised = False
             for candidate in stored:
@@ -408,6 +417,8 @@ def _against_store(
             return Skip(paper, matched, rule=RULES[key[0]], revised=revised)
     best: tuple[Verdict, Candidate] | None = None
     for candidate in stored:
+        if distinct_ids(paper, candidate.seen.arxiv_ids):
+            continue
         verdict = compare(identity, Identity.of(candidate.title, candidate.abstract), thresholds)
         if verdict.same and (best is None or verdict.score > best[0].score):
             best = (verdict, candidate)
@@ -421,7 +432,7 @@ def _against_run(
     paper: Paper, identity: Identity, paper_keys: list[str], run: _Run, thresholds: Thresholds
 ) -> Skip | None:
     for key in paper_keys:
-        if key in run.keys:
+        if key in run.keys and not distinct_ids(paper, [run.papers[run.keys[key]][0].arxiv_id]):
             earlier = run.papers[run.keys[key]][0]
             rule = "repeated in this run"
             if key[0] != "t":  # the same title needs no more saying
@@ -430,6 +441,8 @@ def _against_run(
     best: tuple[Verdict, Paper] | None = None
     for index in run.candidates(grams(paper)):
         earlier, old = run.papers[index]
+        if distinct_ids(paper, [earlier.arxiv_id]):
+            continue
         verdict = compare(identity, old, thresholds)
         if verdict.same and (best is None or verdict.score > best[0].score):
             best = (verdict, earlier)

@@ -27,8 +27,11 @@ class Paper:
     project_url: str | None = None
     published: str | None = None  # ISO date the paper was published, e.g. "2025-03-11"
     comments: int | None = None
-    ai_summary: str | None = None
+    ai_summary: str | None = None  # the listing's one-line TL;DR
     ai_keywords: tuple[str, ...] = ()
+    organization: str | None = None  # the lab or company it was submitted for
+    github_stars: int | None = None
+    listed: str | None = None  # ISO day it was listed, when the source gives the year
 
     @property
     def link(self) -> str:
@@ -52,10 +55,11 @@ class Dump:
     name: str
     sha256: str
     papers: tuple[Paper, ...]
-    listing_date: str | None = None
+    listing_date: str | None = None  # as the listing gives it, e.g. "Mar 12"
     encoding: str = "utf-8"
     format: str = "text"
     warnings: tuple[str, ...] = ()  # what was skipped inside the file, one line each
+    listed: str | None = None  # ISO day of the listing, when the source gives the year
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ class SeenPaper:
     title: str
     first_seen: datetime
     first_dump: str
+    arxiv_ids: tuple[str, ...] = ()  # its arXiv ids (normally one), without version
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from digest.models import Dump, Paper
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Tag
 
 # Lines the Daily Papers page shows above the listing; matched whole, case-insensitively.
 _HEADER = re.compile(
@@ -114,8 +114,9 @@ def parse(data: bytes, name: str) -> Dump:
     kind = detect(text)
     if kind != "text":
         read = parse_json if kind == "json" else parse_html
-        found, date, notes = read(text, name)
-        return _dump(data, name, found, date, encoding, notes, kind)
+        found, listed, notes = read(text, name)
+        date = _short_date(listed) if listed else None
+        return _dump(data, name, found, date, encoding, notes, kind, listed)
 
     blocks = [(start, " ".join(lines), lines) for start, lines in _blocks(text) if lines]
     listing_date = None
@@ -178,6 +179,7 @@ def _dump(
     encoding: str,
     warnings: list[str],
     kind: str,
+    listed: str | None = None,
 ) -> Dump:
     import hashlib  # here, not at the top: a run with no dumps to read never needs it
 
@@ -186,6 +188,7 @@ def _dump(
         sha256=hashlib.sha256(data).hexdigest(),
         papers=tuple(papers),
         listing_date=listing_date,
+        listed=listed,
         encoding=encoding,
         format=kind,
         warnings=tuple(warnings),
@@ -222,11 +225,13 @@ _PAGE_ID = re.compile(r"^\w[\w.\-]{0,63}$")  # what may go into a paper page's a
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 HF_PAPERS = "https://huggingface.co/papers/"
 
-Read = tuple[list[Paper], str | None, list[str]]  # papers, listing date, warnings
+Read = tuple[list[Paper], str | None, list[str]]  # papers, ISO listing date, warnings
 
 
 def parse_json(text: str, name: str) -> Read:
-    """Papers of a Daily Papers API response: an array of items, each with a `paper` object.
+    """Papers of a Daily Papers API response: an array of items, each with a `paper` object
+    (or a Python-repr string of one), possibly wrapped in an object under `data`, `papers`
+    or `dailyPapers`.
 
     Fields come and go between versions of the API: only an identifier or a title is
     required. An item that has neither is skipped with a warning; so is the broken end of a
@@ -236,9 +241,9 @@ def parse_json(text: str, name: str) -> Read:
 
     warnings: list[str] = []
     try:
-        data = json.loads(text)
+        data = decode_json(text, name)
     except json.JSONDecodeError as e:
-        data = _salvage(text)
+        data = _salvage(text, name)
         if not data:
             raise ParseError(name, f"not valid JSON: {e.msg}", line=e.lineno) from None
         warnings.append(
@@ -251,10 +256,72 @@ def parse_json(text: str, name: str) -> Read:
     papers = _papers_of_items(items, name, warnings)
     if items and not papers:  # an empty list is a day without papers, not a broken file
         raise ParseError(name, "no papers found in the JSON: no item has an id or a title")
-    return papers, _most_common(p.listing_date for p in papers), warnings
+    day = _iso_date(data.get("date")) if isinstance(data, dict) else None
+    if day:  # a wrapper's own date is the listing's: its items' times may be the eve's
+        papers = [_with_date(p, day) for p in papers]
+    return papers, _most_common(p.listed for p in papers), warnings
 
 
-def _salvage(text: str) -> list[object]:
+# Bounds on what one dump may make digest hold in memory. A day's listing has under 100
+# papers, a few thousand JSON values, nested 6 deep; a dump past these is rejected whole,
+# before anything is decoded, with a line that names the limit.
+MAX_ITEMS = 5_000  # papers (items) in one dump
+MAX_VALUES = 1_000_000  # JSON values in one dump (with those of items stored as strings)
+MAX_DEPTH = 64  # nesting of arrays and objects
+MAX_ITEM_BYTES = 1_000_000  # one item stored as a string
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_REPR_STRINGS = re.compile(r"'[^'\\]*(?:\\.[^'\\]*)*'|" + _STRINGS.pattern)
+_NOT_BRACKET = re.compile(r"[^\[\]{}()]")
+_STEP = {ord("["): 1, ord("{"): 1, ord("("): 1, ord("]"): -1, ord("}"): -1, ord(")"): -1}
+
+
+def depth(text: str, strings: re.Pattern[str] = _STRINGS) -> int:
+    """How deep brackets nest in JSON (or a Python literal, with `_REPR_STRINGS`), outside
+    its strings; the depth reached so far when the text is cut off."""
+    from itertools import accumulate
+
+    brackets = _NOT_BRACKET.sub("", strings.sub("", text)).encode()
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def decode_json(text: str, name: str) -> object:
+    """The one place JSON is decoded: bounded in size and depth before decoding, so that
+    no input costs more than MAX_VALUES values or reaches Python's recursion limit. Raises
+    ParseError past a bound; json.JSONDecodeError when the text is not valid JSON."""
+    import json
+
+    _check_bounds(text, name)
+    try:
+        return json.loads(text)
+    except RecursionError:  # cannot happen within MAX_DEPTH; one line all the same
+        raise ParseError(name, _too_deep(MAX_DEPTH + 1)) from None
+
+
+def _check_bounds(text: str, name: str) -> None:
+    # Every value but the first in an array or object follows a comma, so commas and
+    # openings bound the values: C-speed counts, whatever the size. Commas inside strings
+    # count too, which keeps this an upper bound when items are strings holding values.
+    values = text.count(",") + text.count("[") + text.count("{")
+    if values > MAX_VALUES:
+        raise ParseError(
+            name,
+            f"too big to read: up to {values:,} JSON values, more than the {MAX_VALUES:,} one"
+            " dump may hold (a day's listing has a few thousand); split the file",
+        )
+    deepest = depth(text)
+    if deepest > MAX_DEPTH:
+        raise ParseError(name, _too_deep(deepest))
+
+
+def _too_deep(levels: int) -> str:
+    return (
+        f"nested {levels:,} levels deep, more than the {MAX_DEPTH} digest reads"
+        " (a Daily Papers listing is nested about 6 deep)"
+    )
+
+
+def _salvage(text: str, name: str) -> list[object]:
     """The complete items at the start of a JSON array whose end is missing or broken."""
     import json
 
@@ -264,14 +331,19 @@ def _salvage(text: str) -> list[object]:
         return []
     items: list[object] = []
     i = start + 1
-    while True:
+    while len(items) <= MAX_ITEMS:
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1
         try:
             item, i = decoder.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):
             return items
         items.append(item)
+    return items
+
+
+# Keys under which a wrapping object holds its list of papers.
+_LIST_KEYS = ("dailyPapers", "papers", "data")
 
 
 def _json_items(data: object) -> list[object] | None:
@@ -279,7 +351,7 @@ def _json_items(data: object) -> list[object] | None:
     if isinstance(data, list):
         return data
     if isinstance(data, dict):
-        for key in ("dailyPapers", "papers"):
+        for key in _LIST_KEYS:
             if isinstance(data.get(key), list):
                 return list(data[key])
         if any(k in data for k in ("paper", "id", "title")):
@@ -288,8 +360,20 @@ def _json_items(data: object) -> list[object] | None:
 
 
 def _papers_of_items(items: list[object], name: str, warnings: list[str]) -> list[Paper]:
+    if len(items) > MAX_ITEMS:
+        raise ParseError(
+            name,
+            f"{len(items):,} items, more than the {MAX_ITEMS:,} papers one dump may hold"
+            " (a day's listing has under 100); split the file",
+        )
     papers = []
     for number, item in enumerate(items, 1):
+        if isinstance(item, str) and item.lstrip().startswith("{"):
+            try:
+                item = _literal(item)
+            except ValueError as e:
+                warnings.append(f"item {number}: {e}; skipped")
+                continue
         paper = _json_paper(item, name) if isinstance(item, dict) else None
         if paper is not None:
             papers.append(paper)
@@ -298,6 +382,29 @@ def _papers_of_items(items: list[object], name: str, warnings: list[str]) -> lis
         else:
             warnings.append(f"item {number}: not a paper object ({type(item).__name__}); skipped")
     return papers
+
+
+def _literal(item: str) -> dict[str, object]:
+    """An item the API stored as the Python repr of a dict ("{'paper': {...}}"), read as a
+    literal (never run as code), within a size and depth bound. Raises ValueError saying
+    why it cannot be read."""
+    import ast
+
+    size = len(item.encode("utf-8", "surrogatepass"))
+    if size > MAX_ITEM_BYTES:
+        raise ValueError(
+            f"a paper stored as a string of {size:,} bytes, more than {MAX_ITEM_BYTES:,}"
+        )
+    deepest = depth(item, _REPR_STRINGS)
+    if deepest > MAX_DEPTH:
+        raise ValueError(f"a paper stored as a string nested {deepest:,} levels deep")
+    try:
+        value = ast.literal_eval(item)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError("a string that is not a readable Python dict") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"a string holding a {type(value).__name__}, not a paper")
+    return value
 
 
 def _json_paper(item: dict[str, object], name: str) -> Paper | None:
@@ -326,6 +433,7 @@ def _json_paper(item: dict[str, object], name: str) -> Paper | None:
         abstract=_text(paper.get("summary")) or _text(item.get("summary")) or "",
         source=name,
         listing_date=_short_date(listed) if listed else None,
+        listed=listed,
         arxiv_id=arxiv.group(1) if arxiv else None,
         authors=_authors(field("authors")),
         upvotes=_count(field("upvotes")),
@@ -338,6 +446,8 @@ def _json_paper(item: dict[str, object], name: str) -> Paper | None:
         ai_keywords=tuple(
             k for k in (_text(k) for k in (keywords if isinstance(keywords, list) else [])) if k
         ),
+        organization=_organization(field("organization")),
+        github_stars=_count(field("githubStars")),
     )
 
 
@@ -348,6 +458,13 @@ def _text(value: object) -> str | None:
 def _count(value: object) -> int | None:
     # bool is an int in Python, never a count here.
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _organization(value: object) -> str | None:
+    """The name an organization is shown by: its full name, else its handle."""
+    if not isinstance(value, dict):
+        return _text(value)
+    return _text(value.get("fullname")) or _text(value.get("name"))
 
 
 def _url(value: object) -> str | None:
@@ -408,7 +525,8 @@ def parse_html(text: str, name: str) -> Read:
 
     The page carries the listing as JSON in its `data-props` attributes (the same items as
     the API): those are read first, for every field. The cards themselves (a heading
-    linking to /papers/<id>) add any paper that JSON lacks, with what they show.
+    linking to /papers/<id>) add any paper that JSON lacks, with what they show. A card's
+    avatars are labelled with user names, not author names: authors come only from the data.
     """
     # html.parser: the standard library's tokenizer behind a maintained, forgiving API; no
     # compiled parser to install, and saved pages are small.
@@ -417,46 +535,53 @@ def parse_html(text: str, name: str) -> Read:
     soup = BeautifulSoup(text, "html.parser")
     warnings: list[str] = []
     papers: list[Paper] = []
+    unread = ""  # why the page's embedded listing could not be read, if it could not
     listing_date = _page_date(soup, text)
     for element in soup.select("[data-props]"):
-        props = _props(element.get("data-props"))
+        raw = element.get("data-props")
+        if not isinstance(raw, str) or "dailyPapers" not in raw:
+            continue
+        try:
+            props = decode_json(raw, name)
+        except ParseError as e:
+            unread = f"its embedded listing is {e.why}"
+            warnings.append(f"{unread}; read its cards instead")
+            continue
+        except ValueError:
+            continue  # not JSON after all: the cards still tell what the page shows
         if not isinstance(props, dict) or not isinstance(props.get("dailyPapers"), list):
             continue
         papers += _papers_of_items(props["dailyPapers"], name, warnings)
-        listing_date = listing_date or _iso_date(props.get("date"))
+        # Newer pages carry the day as `dateString` beside a `date` timestamp.
+        listing_date = (
+            listing_date or _iso_date(props.get("date")) or _iso_date(props.get("dateString"))
+        )
 
     known = {p.page_url for p in papers} | {p.title for p in papers}
     for paper in _cards(soup, name):
         if paper.page_url not in known and paper.title not in known:
+            if len(papers) >= MAX_ITEMS:
+                warnings.append(f"more than {MAX_ITEMS:,} papers on the page; read the first")
+                break
             papers.append(paper)
             known |= {paper.page_url, paper.title}
     if not papers:
         raise ParseError(
             name,
-            "no papers found in this HTML page: expected Daily Papers cards (headings linking"
-            " to /papers/<id>)",
+            f"no papers found in this HTML page: {unread}"
+            if unread
+            else "no papers found in this HTML page: expected Daily Papers cards (headings"
+            " linking to /papers/<id>)",
         )
-    date = _short_date(listing_date) if listing_date else None
-    if date:
-        papers = [p if p.listing_date else _with_date(p, date) for p in papers]
-    return papers, date or _most_common(p.listing_date for p in papers), warnings
+    if listing_date:
+        papers = [p if p.listed else _with_date(p, listing_date) for p in papers]
+    return papers, listing_date or _most_common(p.listed for p in papers), warnings
 
 
-def _with_date(paper: Paper, date: str) -> Paper:
+def _with_date(paper: Paper, iso: str) -> Paper:
     import dataclasses
 
-    return dataclasses.replace(paper, listing_date=date)
-
-
-def _props(raw: object) -> object:
-    import json
-
-    if not isinstance(raw, str) or "dailyPapers" not in raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+    return dataclasses.replace(paper, listed=iso, listing_date=_short_date(iso))
 
 
 def _page_date(soup: BeautifulSoup, text: str) -> str | None:
@@ -484,23 +609,23 @@ def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
         if not isinstance(link, Tag):
             continue
         match = _PAPER_HREF.search(str(link["href"]))
-        title = clean(link.get_text(" "))
+        title = _tag_text(link, _TITLE_MAX * 2)
         if not match or not title:
             continue
         paper_id = match.group(1)
         card = heading.find_parent("article") or heading.parent or heading
         arxiv = _ARXIV_ID.match(paper_id)
-        paragraphs = [clean(p.get_text(" ")) for p in card.find_all("p")]
+        # A few paragraphs, each read up to a bound: markup nested without end costs no more.
+        paragraphs = [_tag_text(p, _CARD_TEXT_MAX) for p in card.find_all("p", limit=8)]
         abstract = max(paragraphs, key=len, default="")
-        authors = [clean(str(li["title"])) for li in card.find_all("li", title=True)]
         votes = [
             t.get_text(strip=True)
-            for t in card.find_all(class_="leading-none")
+            for t in card.find_all(class_="leading-none", limit=4)
             if t.get_text(strip=True).isdigit()
         ]
         comments = [
             a.get_text(strip=True)
-            for a in card.find_all("a", href=re.compile(r"#community$"))
+            for a in card.find_all("a", href=re.compile(r"#community$"), limit=4)
             if a.get_text(strip=True).isdigit()
         ]
         yield Paper(
@@ -508,8 +633,22 @@ def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
             abstract=abstract if len(abstract) >= _ABSTRACT_IN_CARD else "",
             source=name,
             arxiv_id=arxiv.group(1) if arxiv else None,
-            authors=tuple(a for a in authors if a),
             upvotes=int(votes[0]) if votes else None,
             page_url=HF_PAPERS + paper_id,
             comments=int(comments[0]) if comments else None,
         )
+
+
+_CARD_TEXT_MAX = 10_000  # characters read from one paragraph of a card
+
+
+def _tag_text(tag: Tag, limit: int) -> str:
+    """An element's text, cleaned, read lazily up to about `limit` characters."""
+    parts: list[str] = []
+    size = 0
+    for string in tag.strings:
+        parts.append(string)
+        size += len(string)
+        if size >= limit:
+            break
+    return clean(" ".join(parts))[:limit]

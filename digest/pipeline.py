@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from digest import inbox, parse
-from digest.errors import ConfigError, DeliveryError, ParseError, TransientDeliveryError
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    DigestError,
+    ParseError,
+    TransientDeliveryError,
+)
 from digest.models import Digest, Dump, Paper, Rejected, Thresholds
 from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
@@ -35,6 +42,7 @@ class Report:
     delivered: list[str] = field(default_factory=list)  # one description per delivery
     failed: list[str] = field(default_factory=list)
     pending: int = 0  # digests left in the outbox for a later retry
+    rejected: list[Rejected] = field(default_factory=list)  # dumps found unreadable this run
     dumps_read: int = 0
     dumps_known: int = 0
 
@@ -80,8 +88,8 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
     for candidate in candidates:
         if ready is not None and candidate not in ready:
             continue  # still being written, or changed since it was found complete
-        # A name is shown in digests and logs: no control characters from it.
-        name = parse.clean(candidate.path.name) or "(unnamed)"
+        # A name is shown in digests, logs and the state file: printable, whatever its bytes.
+        name = inbox.name_of(candidate.path)
         unread_key = f"unread:{name}:{candidate.size}:{candidate.mtime_ns}"
         try:
             data = inbox.read(candidate.path, folder, max_bytes)
@@ -92,6 +100,9 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
             # Not remembered: a permission or a vanished file is worth trying again.
             why = f"cannot read: {e.strerror}"
             unreadable.append(Unreadable(Rejected(name, why), None, candidate.path))
+            continue
+        except Exception as e:  # whatever one entry is, it costs at most itself
+            unreadable.append(Unreadable(_failure(name, e), unread_key, candidate.path))
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
@@ -112,12 +123,25 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
         except ParseError as e:
             unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
+        except Exception as e:  # a dump the parser cannot cope with costs only itself
+            unreadable.append(Unreadable(_failure(name, e), sha, path))
+            continue
         dumps.append(dump)
         for warning in dump.warnings:
             log.warning("%s: %s", name, warning)
     for u in unreadable:
         log.warning("%s: %s", u.rejected.file, u.rejected.reason)
     return Gathered(tuple(dumps), tuple(unreadable), len(contents) - len(taken))
+
+
+def _failure(name: str, error: Exception) -> Rejected:
+    """An unexpected failure on one inbox file, as its rejection (the details at debug level)."""
+    import traceback
+
+    where = traceback.extract_tb(error.__traceback__)[-1:]
+    if where:  # where it happened, for a bug report, without a traceback in the log
+        log.debug("%s: %s at %s:%s", name, type(error).__name__, where[0].filename, where[0].lineno)
+    return Rejected(name, f"cannot be read ({type(error).__name__}: {error})")
 
 
 def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
@@ -127,7 +151,11 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
     for u in unreadable:
         if u.key is None or not (u.path.is_file() or u.path.is_symlink()):
             continue  # a FIFO or device is left alone; it is remembered, not moved
-        inbox.move_into(u.path, folder, str(u.path.lstat().st_mtime_ns))
+        try:
+            tag = str(u.path.lstat().st_mtime_ns)
+        except OSError:
+            continue  # gone already
+        inbox.move_into(u.path, folder, tag)
 
 
 def decide(
@@ -152,18 +180,21 @@ def build(
     thresholds: Thresholds | None = None,
     *,
     show_updated: bool = False,
+    rejected: Sequence[Rejected] = (),
 ) -> Digest:
     """Decide which of the gathered papers are new and make the Digest, shaped by the
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
-    `show_updated`, it also lists the papers seen before whose abstract changed."""
+    `show_updated`, it also lists the papers seen before whose abstract changed. It names
+    the dumps that could not be read: `rejected`, else those of `gathered`."""
     from digest import select
 
     papers = [p for d in gathered.dumps for p in d.papers]
     wants = wants or select.Interests()
+    unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         return Digest(
             papers=(),
-            rejected=tuple(u.rejected for u in gathered.unreadable),
+            rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
             highlight=tuple(t.pattern for t in wants.highlight),
@@ -175,7 +206,7 @@ def build(
         papers=chosen.full,
         skipped=decision.skipped,
         updated=decision.updated if show_updated else (),
-        rejected=tuple(u.rejected for u in gathered.unreadable),
+        rejected=unreadable,
         dumps=gathered.dumps,
         created=now,
         more=chosen.more,
@@ -276,6 +307,10 @@ def run_once(
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
         gathered = gather(settings, store, ready)
+        # Every dump that could not be read is named in the next digest delivered, however
+        # it arrived: those of earlier runs that no delivered digest named yet, then these.
+        told = store.untold_rejections()
+        told += [(u.rejected, u.key) for u in gathered.unreadable if u.key]
         digest = build(
             gathered,
             store,
@@ -283,13 +318,15 @@ def run_once(
             _interests(settings),
             settings.thresholds,
             show_updated=settings.show_updated,
+            rejected=[r for r, _ in told] + [u.rejected for u in gathered.unreadable if not u.key],
         )
         report.digest = digest
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
+        report.rejected = [u.rejected for u in gathered.unreadable]
         # Excluded papers go with the digest too, so that they are not offered again.
         new_papers = [(p, _keys(p)) for p in digest.new_papers]
-        recorded_rejects = [(u.rejected, u.key) for u in gathered.unreadable if u.key]
+        recorded_rejects = told
         if not dry_run and settings.rejected == "move":
             set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
         # A paper seen before under its title may come back under its arXiv id alone.
@@ -301,6 +338,14 @@ def run_once(
                 store.record(gathered.dumps, recorded_rejects, new_papers, seen=True, known=known)
             if gathered.dumps:
                 log.info("%s; nothing new to deliver", _summary(digest))
+            elif gathered.unreadable:
+                log.info(
+                    "nothing new: %d unread %s in %s could not be read; the next digest names %s",
+                    len(gathered.unreadable),
+                    "dump" if len(gathered.unreadable) == 1 else "dumps",
+                    settings.inbox,
+                    "it" if len(gathered.unreadable) == 1 else "them",
+                )
             else:
                 log.info("nothing new: no unread dumps in %s", settings.inbox)
             return report
@@ -339,12 +384,15 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
     from digest import match
 
+    name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:
-        dump = parse.parse(inbox.read(path, None, max_bytes), path.name)
+        dump = parse.parse(inbox.read(path, None, max_bytes), name)
     except ParseError as e:
         return Rejected(e.file, e.why), []
     except OSError as e:
-        return Rejected(path.name, f"cannot read: {e.strerror}"), []
+        return Rejected(name, f"cannot read: {e.strerror}"), []
+    except Exception as e:  # one file costs at most itself
+        return _failure(name, e), []
     return dump, [(match.keys(p), match.grams(p)) for p in dump.papers]
 
 
@@ -358,18 +406,59 @@ def _prepared(
             yield _prepare(path, max_bytes)
         return
     import multiprocessing
+    import signal
     from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn: a forked copy of a process with threads (tqdm's monitor) can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
+    try:
         window: list[Future[tuple[Dump | Rejected, Signed]]] = []
         for path in paths:
-            window.append(pool.submit(_prepare, path, max_bytes))
+            # A worker starts with Ctrl-C held back (until it ignores it): a Ctrl-C while
+            # it imports would print its traceback. The main process gets it just after.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                window.append(pool.submit(_prepare, path, max_bytes))
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             if len(window) > 2 * workers:
                 yield window.pop(0).result()
         for future in window:
             yield future.result()
+    except BrokenProcessPool:
+        raise DigestError(
+            "a worker process ended unexpectedly (killed, or out of memory); the files"
+            " recorded before it are kept: run the ingest again for the rest"
+        ) from None
+    except BaseException:  # interrupted, or a failure here: the workers end with us, now
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start() -> None:
+    """In each worker: Ctrl-C is for the main process, which ends the workers itself; and
+    on Linux, a worker is sent SIGTERM when its parent dies, however it died."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return  # not Linux: the main process still ends its workers when interrupted
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before the line above took effect
 
 
 def ingest(
@@ -397,32 +486,44 @@ def ingest(
             for dump, signs in pending
             for paper, (keys, grams) in zip(dump.papers, signs, strict=True)
         ]
+        from digest import match
+
         stored = store.lookup(k for _, keys, _ in signed for k in keys)
-        taken: set[str] = set()  # later batches find these keys in the store
+        taken: dict[str, str | None] = {}  # key -> arXiv id; later batches ask the store
         fresh = []
         for paper, keys, grams in signed:
-            if any(k in taken or k in stored for k in keys):
+            if any(
+                (k in stored and not match.distinct_ids(paper, stored[k].arxiv_ids))
+                or (k in taken and not match.distinct_ids(paper, [taken[k]]))
+                for k in keys
+            ):
                 known += 1
                 continue
-            taken.update(keys)
+            taken.update(dict.fromkeys(keys, paper.arxiv_id))
             fresh.append((paper, keys, grams))
         store.record_seen([d for d, _ in pending], fresh)
         recorded += len(fresh)
         pending.clear()
 
     with store.lock(), store.bulk():
-        for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
-            files += 1
-            if isinstance(item, Rejected):
-                rejected.append(item)
-                log.warning("%s: %s", item.file, item.reason)
-            else:
-                listed += len(item.papers)
-                pending.append((item, signs))
-                if sum(len(d.papers) for d, _ in pending) >= batch:
-                    flush()
-            if progress is not None:
-                progress(files, listed)
+        try:
+            for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
+                files += 1
+                if isinstance(item, Rejected):
+                    rejected.append(item)
+                    log.warning("%s: %s", item.file, item.reason)
+                else:
+                    for warning in item.warnings:
+                        log.warning("%s: %s", item.name, warning)
+                    listed += len(item.papers)
+                    pending.append((item, signs))
+                    if sum(len(d.papers) for d, _ in pending) >= batch:
+                        flush()
+                if progress is not None:
+                    progress(files, listed)
+        except DigestError:  # a worker died: what was read before it is recorded all the same
+            flush()
+            raise
         flush()
     return Ingested(files, listed, recorded, known, tuple(rejected))
 

@@ -200,6 +200,8 @@ def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
         "abstract": paper.abstract,
         "source": paper.source,
         "listing_date": paper.listing_date,
+        "listed": paper.listed,
+        "date": day(paper.listed) if paper.listed else paper.listing_date,
         "link": paper.link,
         "arxiv_id": paper.arxiv_id,
         "arxiv_url": paper.arxiv_url,
@@ -213,6 +215,8 @@ def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
         "published": paper.published,
         "ai_summary": paper.ai_summary,
         "ai_keywords": list(paper.ai_keywords),
+        "organization": paper.organization,
+        "github_stars": paper.github_stars,
         "highlights": list(terms),
     }
 
@@ -234,9 +238,37 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def day(iso: str) -> str:
+    """A day as the digest writes it: "2025-03-10" -> "Mon 10 Mar 2025"."""
+    from datetime import date
+
+    d = date.fromisoformat(iso)
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
+
+def days(isos: Iterable[str]) -> str:
+    """Days in order, as one day or as a range joined by an en dash: "Mon 10 - Wed 12 Mar
+    2025", "Mon 31 Mar - Tue 1 Apr 2025", "Tue 31 Dec 2024 - Wed 1 Jan 2025"."""
+    ordered = sorted(set(isos))
+    if not ordered:
+        return ""
+    first, last = ordered[0], ordered[-1]
+    if first == last:
+        return day(first)
+    start = day(first)
+    if first[:7] == last[:7]:
+        start = start.rsplit(" ", 2)[0]  # the month and year are said once, at the end
+    elif first[:4] == last[:4]:
+        start = start.rsplit(" ", 1)[0]
+    return f"{start} \N{EN DASH} {day(last)}"
+
+
 def listing_date(digest: Digest) -> str:
-    """The listing dates the digest covers ('Mar 11, Mar 12'), or the day it was made."""
-    dates = list(dict.fromkeys(d.listing_date for d in digest.dumps if d.listing_date))
+    """The listing days the digest covers ("Mon 10 - Wed 12 Mar 2025"); a text dump's date
+    without a year as it gives it ("Mar 12"); else the day the digest was made."""
+    dated = days(d.listed for d in digest.dumps if d.listed)
+    undated = dict.fromkeys(d.listing_date for d in digest.dumps if d.listing_date and not d.listed)
+    dates = [dated, *undated] if dated else list(undated)
     return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
 
 
@@ -321,8 +353,15 @@ def _skip(s: Skip) -> dict[str, Any]:
             "title": s.matched.title,
             "first_seen": s.matched.first_seen.isoformat(),
             "first_dump": s.matched.first_dump,
+            "arxiv_ids": list(s.matched.arxiv_ids),
         }
     return out
+
+
+def _ids(*arxiv_ids: str | None) -> str:
+    """ " [arXiv 2507.02592]" for a paper's ids when it has any, else nothing."""
+    known = [i for i in arxiv_ids if i]
+    return f" [arXiv {', '.join(known)}]" if known else ""
 
 
 def explain(skipped: Sequence[Skip]) -> list[str]:
@@ -330,15 +369,18 @@ def explain(skipped: Sequence[Skip]) -> list[str]:
     rule that decided and its score."""
     lines: list[str] = []
     for s in skipped:
-        lines.append(f"left out: {s.paper.title!r} ({s.paper.source or 'no dump'})")
+        lines.append(
+            f"left out: {s.paper.title!r}{_ids(s.paper.arxiv_id)} ({s.paper.source or 'no dump'})"
+        )
         if s.matched is not None:
             m = s.matched
             lines.append(
-                f"  seen before as {m.title!r}, paper {m.id}, first seen"
+                f"  seen before as {m.title!r}{_ids(*m.arxiv_ids)}, paper {m.id}, first seen"
                 f" {m.first_seen:%Y-%m-%d %H:%M %Z} in {m.first_dump}"
             )
         elif s.repeats is not None:
-            lines.append(f"  repeats {s.repeats.title!r} ({s.repeats.source}) of this run")
+            r = s.repeats
+            lines.append(f"  repeats {r.title!r}{_ids(r.arxiv_id)} ({r.source}) of this run")
         updated = "; abstract changed" if s.revised else ""
         lines.append(f"  rule: {s.rule}, score {s.score:.0f}{updated}")
     return lines
@@ -363,6 +405,7 @@ def to_json(digest: Digest) -> str:
                         "file": d.name,
                         "sha256": d.sha256,
                         "listing_date": d.listing_date,
+                        "listed": d.listed,
                         "papers": len(d.papers),
                         "encoding": d.encoding,
                     }

@@ -2,8 +2,10 @@
 
 How the parts fit together:
 
-- The main thread polls the inbox every DIGEST_POLL_SECONDS. A file is *ready* once two polls
-  in a row found it with the same size and modification time. Polling logs what it finds and
+- The main thread polls the inbox every DIGEST_POLL_SECONDS. A file is *ready* once no process
+  has it open for writing (Linux's /proc tells) and two polls in a row found it with the same
+  size and modification time, or at once when its writer, seen at the last poll, closed it
+  (while a file is being written, polls come every half second). Polling logs what it finds and
   retries outbox digests whose backoff has passed; it records nothing about dumps.
 - An APScheduler job runs the pipeline on the schedule, reading only the ready files. The run is
   the unit of work: dumps, papers and the digest are recorded in one transaction before
@@ -37,9 +39,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import inbox, pipeline
-from digest.errors import ConfigError, DigestError, ParseError
+from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.store import StateChanged, Store, timestamp
+from digest.store import StateChanged, Store, lock_file, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600}
 LONGEST_INTERVAL = 366 * 24 * 3600
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 PROCESSED_FOLDER = "processed"
+WRITER_CHECK_SECONDS = 0.5  # how often a file being written is looked at again
 
 
 # -- the schedule (pure) ----------------------------------------------------------------------
@@ -89,21 +92,21 @@ def zone(name: str | None) -> tzinfo:
         ) from None
 
 
-def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
+def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:
     """An APScheduler trigger from a schedule: a five-field crontab line (`0 7 * * *`),
     @hourly, @daily, @weekly (and @monthly, @yearly), or `every N` seconds, minutes or hours
-    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError saying what is wrong."""
+    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError naming `setting`."""
     spec = " ".join(text.split()).lower()
     if spec.startswith("every"):
         m = _EVERY.fullmatch(spec)
         if m is None or int(m[1]) == 0:
             raise ConfigError(
-                f"DIGEST_SCHEDULE={text!r}: write `every N` with a unit s, m or h,"
+                f"{setting}={text!r}: write `every N` with a unit s, m or h,"
                 " and N at least 1, e.g. `every 30m`"
             )
         if len(m[1]) > 9 or int(m[1]) * _SECONDS[m[2]] > LONGEST_INTERVAL:
             raise ConfigError(
-                f"DIGEST_SCHEDULE={text!r} is out of range: `every N` may be at most"
+                f"{setting}={text!r} is out of range: `every N` may be at most"
                 f" {LONGEST_INTERVAL // 3600}h (a year); for longer, use a crontab line"
             )
         return IntervalTrigger(timezone=tz, **{_UNITS[m[2]]: int(m[1])})
@@ -111,11 +114,11 @@ def parse_schedule(text: str, tz: tzinfo) -> BaseTrigger:
     fields = spec.split()
     if len(fields) != 5 or spec.startswith("@"):
         raise ConfigError(
-            f"DIGEST_SCHEDULE={text!r} is not a schedule; use a crontab line of five fields"
+            f"{setting}={text!r} is not a schedule; use a crontab line of five fields"
             " (minute hour day month weekday, e.g. `0 7 * * *`), @hourly, @daily, @weekly,"
             " or `every 30m`"
         )
-    return Crontab(text, fields, tz)
+    return Crontab(text, fields, tz, setting)
 
 
 class Crontab(BaseTrigger):  # type: ignore[misc]
@@ -123,7 +126,9 @@ class Crontab(BaseTrigger):  # type: ignore[misc]
     count from Sunday (0 or 7), a restricted day of month and day of week both match (either
     one fires), and a job at a fixed hour runs once, not twice, when clocks go back."""
 
-    def __init__(self, text: str, fields: list[str], tz: tzinfo) -> None:
+    def __init__(
+        self, text: str, fields: list[str], tz: tzinfo, setting: str = "DIGEST_SCHEDULE"
+    ) -> None:
         minute, hour, day, month, weekday = fields
         try:
             days = _weekdays(weekday)
@@ -141,7 +146,7 @@ class Crontab(BaseTrigger):  # type: ignore[misc]
                     ]
                 )
         except ValueError as e:
-            raise ConfigError(f"DIGEST_SCHEDULE={text!r}: {e}") from None
+            raise ConfigError(f"{setting}={text!r}: {e}") from None
         self.text = text
         self.fixed_hour = not hour.startswith("*")
 
@@ -207,19 +212,33 @@ def missed_run(trigger: BaseTrigger, done_until: datetime | None, now: datetime)
 
 @dataclass
 class Watch:
-    """Which inbox files are complete: found with the same size and modification time by two
-    polls in a row. Pure bookkeeping; the caller scans the folder."""
+    """Which inbox files are complete. A file some process has open for writing is not,
+    however long it has stayed the same (a copy can pause); one that was open at the last
+    poll and is closed now is complete at once. Otherwise, where writers cannot be known
+    (`writing` is None: no /proc, or the writer is another user's), a file is complete once
+    two polls in a row found it with the same size and modification time. Pure bookkeeping;
+    the caller scans the folder and its writers."""
 
     last: dict[Path, Candidate] = field(default_factory=dict)
     ready: frozenset[Candidate] = frozenset()
+    writing: frozenset[Path] = frozenset()
 
-    def update(self, found: Iterable[Candidate]) -> list[Candidate]:
-        """Take one poll's findings; return the files that became ready with it, by name."""
+    def update(
+        self, found: Iterable[Candidate], writing: Iterable[Path] | None = None
+    ) -> list[Candidate]:
+        """Take one poll's findings (and the files open for writing, when known); return the
+        files that became ready with it, by name."""
         current = {c.path: c for c in found}
-        ready = frozenset(c for c in current.values() if self.last.get(c.path) == c)
+        now_writing = frozenset(writing or ())
+        ready = frozenset(
+            c
+            for c in current.values()
+            if c.path not in now_writing
+            and (self.last.get(c.path) == c or (writing is not None and c.path in self.writing))
+        )
         newly = sorted(ready - self.ready, key=lambda c: c.path.name)
         # Replaced, never changed in place: the scheduled job reads `ready` from its thread.
-        self.last, self.ready = current, ready
+        self.last, self.ready, self.writing = current, ready, now_writing
         return newly
 
 
@@ -240,10 +259,13 @@ class Service:
         trigger: BaseTrigger,
         tz: tzinfo,
         clock: Callable[[], datetime] = _utc_now,
+        fetch_trigger: BaseTrigger | None = None,
     ) -> None:
         self.settings = settings
         self.deliverer = deliverer
         self.trigger = trigger
+        self.fetch_trigger = fetch_trigger  # None: the service does not fetch listings
+        self.stopping = threading.Event()
         self.tz = tz
         self.clock = clock
         self.watch = Watch()
@@ -275,7 +297,7 @@ class Service:
             return []
         if self._problems.pop("inbox", None) is not None:
             log.info("inbox %s can be read again", folder)
-        newly = self.watch.update(found)
+        newly = self.watch.update(found, inbox.being_written(found))
         hashes = {c: sha for c, sha in self.hashes.items() if c in self.watch.ready}
         for candidate in newly:
             sha = self._announce(store, folder, candidate)
@@ -293,10 +315,10 @@ class Service:
 
     def _announce(self, store: Store, folder: Path, candidate: Candidate) -> str | None:
         """Log a file that became complete; return its content hash when it could be read."""
-        name = candidate.path.name
+        name = inbox.name_of(candidate.path)
         try:
             data = inbox.read(candidate.path, folder, self.settings.max_dump_mb * 1_000_000)
-        except (ParseError, OSError):
+        except Exception:  # ParseError, OSError or anything: the run reports it, for this file
             log.info("%s is complete; the next run will say why it cannot be read", name)
             return None
         sha = hashlib.sha256(data).hexdigest()
@@ -336,7 +358,12 @@ class Service:
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
             with Store.open(self.settings.state) as store:
-                result, ok = self._run(store, started, ready, hashes)
+                try:
+                    result, ok = self._run(store, started, ready, hashes)
+                except Exception as e:  # a bug: said once, and the run is still recorded
+                    log.error("scheduled run failed: %s: %s", type(e).__name__, e)
+                    log.debug("the failure in detail", exc_info=True)
+                    result, ok = f"failed: {type(e).__name__}: {e}", False
                 done = started.isoformat()
                 values = {"done_until": done, "last_run": done, "last_result": result}
                 if ok:
@@ -392,6 +419,27 @@ class Service:
                     continue
                 inbox.move_into(candidate.path, folder, sha[:12])
 
+    def fetch_scheduled(self) -> None:
+        """The fetch job: yesterday's listing into the inbox, one log line.
+        Never raises: a failure is one log line and the service carries on."""
+        from digest import fetch
+
+        day = fetch.yesterday(self.clock(), self.tz)
+        try:
+            log.info("%s", fetch.fetch_day(self.settings, day, wait=self.stopping.wait).line())
+        except DigestError as e:
+            log.error("fetch of %s failed: %s", day, e)
+        except Exception as e:  # a bug or a broken disk: say so, keep serving
+            log.error("fetch of %s failed: %s: %s", day, type(e).__name__, e)
+            log.debug("the failure in detail", exc_info=True)
+
+    def jobs(self) -> list[tuple[str, Callable[[], None], BaseTrigger]]:
+        """The scheduled jobs: the digest, and fetching the listing when it has a schedule."""
+        jobs = [("digest", self.run_scheduled, self.trigger)]
+        if self.fetch_trigger is not None:
+            jobs.append(("fetch", self.fetch_scheduled, self.fetch_trigger))
+        return jobs
+
     # -- the whole service (main thread) ------------------------------------------------
 
     def serve(self) -> int:
@@ -400,7 +448,7 @@ class Service:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        stop = threading.Event()
+        stop = self.stopping
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             name = signal.Signals(signum).name
@@ -420,7 +468,8 @@ class Service:
                     executors={"default": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
                 )
-                scheduler.add_job(self.run_scheduled, self.trigger, id="digest")
+                for name, job, trigger in self.jobs():
+                    scheduler.add_job(job, trigger, id=name)
                 missed = self._start(store)
                 scheduler.start()
                 try:
@@ -436,12 +485,18 @@ class Service:
                         self.settings.state,
                         describe_delivery(self.settings),
                     )
+                    if self.fetch_trigger is not None:
+                        log.info(
+                            "fetching the listing: schedule %s, from %s",
+                            self.settings.fetch_schedule,
+                            self.settings.fetch_url,
+                        )
                     if missed is not None:
                         log.info(
                             "the run due %s was missed while stopped; running once shortly",
                             _when(missed),
                         )
-                    while not stop.wait(self.settings.poll_seconds):
+                    while not stop.wait(self._interval()):
                         if self.file_changed.is_set():
                             self._reopen(store, scheduler)
                         self._safely(self.poll, store)
@@ -475,6 +530,13 @@ class Service:
             log.error("%s", e)
             return
         scheduler.add_job(self.run_scheduled, id="catch-up", replace_existing=True)  # type: ignore[attr-defined]
+
+    def _interval(self) -> float:
+        """Until the next poll: shorter while a file is being written, so that it is taken
+        soon after its writer closes it."""
+        if self.watch.writing:
+            return min(self.settings.poll_seconds, WRITER_CHECK_SECONDS)
+        return self.settings.poll_seconds
 
     def _start(self, store: Store) -> datetime | None:
         """Record the start, make the first poll, and say whether a run was missed."""
@@ -547,7 +609,7 @@ def describe_delivery(settings: Settings) -> str:
 
 
 def _service_lock_path(state: Path) -> Path:
-    return state.with_name(state.name + ".serve.lock")
+    return lock_file(state, ".serve.lock")
 
 
 @contextlib.contextmanager
@@ -622,4 +684,6 @@ def serve(settings: Settings, deliverer: Deliverer) -> int:
     settings.require_inbox()
     tz = zone(settings.timezone)
     trigger = parse_schedule(settings.schedule, tz)
-    return Service(settings, deliverer, trigger, tz).serve()
+    fetching = settings.fetch_schedule.strip()
+    fetch_trigger = parse_schedule(fetching, tz, "DIGEST_FETCH_SCHEDULE") if fetching else None
+    return Service(settings, deliverer, trigger, tz, fetch_trigger=fetch_trigger).serve()

@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 COMMON = 100
 
 
+def lock_file(state: Path, suffix: str) -> Path:
+    """The lock file of a state file, beside the file itself: every name that leads to the
+    same state file (a symbolic link, a relative path) takes the same lock."""
+    real = Path(os.path.realpath(state))
+    return real.with_name(real.name + suffix)
+
+
 def _execute_all(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it would commit the migration's transaction half-way.
     for statement in script.split(";"):
@@ -285,10 +292,6 @@ def timestamp(value: object) -> datetime | None:
     return None
 
 
-def _dt(value: str | None) -> datetime | None:
-    return timestamp(value)
-
-
 class Store:
     """The SQLite state file. Open with `Store.open(path)`; use as a context manager."""
 
@@ -377,8 +380,9 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run lock: one run at a time per state file, across processes."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        """Hold the run lock: one run at a time per state file, across processes, whatever
+        name (a symbolic link, a relative path) each gives it."""
+        lock_path = lock_file(self.path, ".lock")
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -433,11 +437,12 @@ class Store:
         found: dict[str, SeenPaper] = {}
         for chunk in _chunks(list(set(keys))):
             sql = (
-                "SELECT k.key, p.id, p.title, p.first_seen, p.first_dump FROM paper_keys k"
-                f" JOIN papers p ON p.id = k.paper_id WHERE k.key IN ({','.join('?' * len(chunk))})"
+                f"SELECT k.key, p.id, p.title, p.first_seen, p.first_dump, {_ARXIV_IDS}"
+                " FROM paper_keys k JOIN papers p ON p.id = k.paper_id"
+                f" WHERE k.key IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                found[row[0]] = SeenPaper(row[1], row[2], timestamp(row[3]) or NO_TIME, row[4])
+                found[row[0]] = _seen(*row[1:])
         return found
 
     def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
@@ -471,6 +476,16 @@ class Store:
         )
         return [Rejected(row[0], row[1]) for row in rows]
 
+    def untold_rejections(self) -> list[tuple[Rejected, str]]:
+        """Dumps that could not be read and that no delivered digest has named yet (none
+        has, or the one that did failed for good), with their keys, oldest first."""
+        rows = self.db.execute(
+            "SELECT name, reason, sha256 FROM dumps WHERE status = 'rejected' AND (digest_id"
+            " IS NULL OR digest_id IN (SELECT id FROM digests WHERE status = 'failed'))"
+            " ORDER BY id"
+        )
+        return [(Rejected(row[0], row[1]), row[2]) for row in rows]
+
     def counts(self) -> dict[str, int]:
         """Papers seen, papers pending, dumps ingested."""
         one = self.db.execute
@@ -493,11 +508,12 @@ class Store:
         known: Sequence[tuple[int, Sequence[str]]] = (),
         revised: Sequence[tuple[int, Paper]] = (),
     ) -> int | None:
-        """Record, in one transaction, the dumps of a run, its rejected files (with their
-        hashes), its new papers with their identity keys, and the digest that shows them
-        (as pending). Returns the digest's id. With `seen`, the papers count as seen at
-        once (a backlog ingested without a digest). `known` adds keys to stored papers (by
-        id) that this run's listings taught; `revised` keeps their revised abstracts."""
+        """Record, in one transaction, the dumps of a run, the rejected files its digest
+        names (with their keys), its new papers with their identity keys, and the digest
+        that shows them (as pending). Returns the digest's id. With `seen`, the papers count
+        as seen at once (a backlog ingested without a digest). `known` adds keys to stored
+        papers (by id) that this run's listings taught; `revised` keeps their revised
+        abstracts."""
         now = _now()
         with self.transaction() as db:
             db.executemany(
@@ -533,6 +549,11 @@ class Store:
                 " ingested_at) VALUES (?, ?, 0, 'rejected', ?, ?)",
                 [(sha, r.file, r.reason, now) for r, sha in rejected],
             )
+            if digest_id is not None:  # the digest names them: told once it is delivered
+                db.executemany(
+                    "UPDATE dumps SET digest_id = ? WHERE sha256 = ? AND status = 'rejected'",
+                    [(digest_id, sha) for _, sha in rejected],
+                )
             for paper, keys in papers:
                 paper_id = db.execute(
                     "INSERT INTO papers (title, abstract, first_dump, listing_date, first_seen,"
@@ -623,12 +644,11 @@ class Store:
         found: dict[int, match.Candidate] = {}
         for chunk in _chunks(list(ids)):
             sql = (
-                "SELECT id, title, abstract, first_seen, first_dump FROM papers"
-                f" WHERE id IN ({','.join('?' * len(chunk))})"
+                f"SELECT p.id, p.title, p.first_seen, p.first_dump, {_ARXIV_IDS}, p.abstract"
+                f" FROM papers p WHERE p.id IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                seen = SeenPaper(row[0], row[1], timestamp(row[3]) or NO_TIME, row[4])
-                found[row[0]] = match.Candidate(seen, row[1], row[2])
+                found[row[0]] = match.Candidate(_seen(*row[:5]), row[1], row[5])
         return found
 
     def search(self, query: str, limit: int = 20) -> list[tuple[match.Candidate, float]]:
@@ -786,6 +806,20 @@ class Store:
             )
 
 
+# A stored paper's arXiv ids: its "x:" identity keys, space-separated.
+_ARXIV_IDS = (
+    "(SELECT group_concat(substr(x.key, 3), ' ') FROM paper_keys x"
+    " WHERE x.paper_id = p.id AND x.key >= 'x:' AND x.key < 'x;')"
+)
+
+
+def _seen(
+    paper_id: int, title: str, first_seen: str, first_dump: str, arxiv_ids: str | None
+) -> SeenPaper:
+    ids = tuple(arxiv_ids.split()) if arxiv_ids else ()
+    return SeenPaper(paper_id, title, timestamp(first_seen) or NO_TIME, first_dump, ids)
+
+
 def _chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -836,7 +870,7 @@ def _outgoing(row: sqlite3.Row) -> Outgoing:
         **parts,
         attempts=row["attempts"],
         last_error=row["last_error"],
-        sent_at=_dt(row["sent_at"]),
-        next_attempt=_dt(row["next_attempt_at"]),
+        sent_at=timestamp(row["sent_at"]),
+        next_attempt=timestamp(row["next_attempt_at"]),
         delivery_note=row["delivery_note"],
     )

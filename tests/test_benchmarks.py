@@ -54,3 +54,24 @@ def test_state_size_benchmark_small() -> None:
     assert lines[0] == "33 days, 5 new papers a day: state file in use (MB)"
     day, pruned, kept = lines[2].split()
     assert day == "33" and float(pruned) < float(kept)  # three digests compressed already
+
+
+def test_real_days_are_each_shown_exactly_once(tmp_path: Path) -> None:
+    import shutil
+
+    days = tmp_path / "days"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "real", days)
+    (days / "2025-03-18-error.json").write_text("<html>502 Bad Gateway</html>", "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "real_days.py"), "--days", str(days)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "distinct arXiv ids listed: 147" in result.stdout
+    assert "shown 147, lost 0, shown twice 0" in result.stdout
+    assert "files without a paper: 1, named in a digest: 1" in result.stdout

@@ -63,7 +63,9 @@ def test_day_by_day_each_digest_holds_exactly_the_papers_never_seen(
         "--format",
         "json",
     )
-    assert code == 0 and out == "" and "nothing new" in err
+    assert code == 0 and "nothing new" in err
+    empty = json.loads(out)  # a document for `| jq`, even with nothing new
+    assert empty["papers"] == [] and empty["stats"]["new"] == 0
 
 
 def test_stdout_json_contract(
@@ -74,7 +76,7 @@ def test_stdout_json_contract(
     code, out, _ = run(
         capsys, "now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "json"
     )
-    assert code == 0
+    assert code == 1  # delivered, and a dump could not be read: as `check` says of it
     data = json.loads(out)
     assert len(data["papers"]) == 56
     assert data["rejected"] == [{"file": "bad.txt", "reason": "not a text dump (binary content)"}]
@@ -173,7 +175,7 @@ def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_process_manners(tmp_path: Path) -> None:
     assert _digest("--version", cwd=tmp_path).stdout.startswith("digest ")
-    for command in ("now", "check", "status", "resend"):
+    for command in ("now", "check", "status", "resend", "fetch"):
         result = _digest(command, "--help", cwd=tmp_path)
         assert result.returncode == 0 and "Example:" in result.stdout, command
     usage = _digest("now", "--deliver", "pigeon", cwd=tmp_path)
@@ -189,7 +191,8 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
-        " 'bs4', 'apscheduler', 'digest.match', 'digest.render') if m in sys.modules];"
+        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch')"
+        " if m in sys.modules];"
         " print(heavy)"
     )
     args = ["now", "--inbox", str(inbox), "--state", str(state), "-q"]
@@ -205,3 +208,72 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
         )
         assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+REAL = Path(__file__).resolve().parent / "fixtures" / "real"
+
+
+def _deep_files(folder: Path) -> list[Path]:
+    files = {
+        "deep.json": b"[" * 1_000 + b"]" * 1_000,
+        "cut.json": b'[{"paper": {"id": "2501.00001", "title": "T"}}, ' + b'{"a": [' * 2_000,
+        "deep.html": b'<html><div data-props="{&quot;dailyPapers&quot;: '
+        + b"[" * 2_000
+        + b'"></div></html>',
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / name for name in files]
+
+
+def test_deeply_nested_files_cost_only_themselves_in_check_ingest_and_now(
+    inbox: Path, tmp_path: Path
+) -> None:
+    deep = _deep_files(inbox)
+    good = REAL / "2025-03-18.json"
+    shutil.copy(good, inbox)
+
+    checked = _digest("check", *map(str, deep), str(good), cwd=tmp_path)
+    assert checked.returncode == 1
+    assert "Traceback" not in checked.stdout + checked.stderr
+    lines = checked.stdout.splitlines()
+    for path in deep:
+        (line,) = [x for x in lines if x.startswith(f"{path}: cannot be read: ")]
+        assert "levels deep, more than the 64 digest reads" in line
+    assert f"{good}: json dump, utf-8, 17 papers, Tue 18 Mar 2025" in lines
+
+    ingested = _digest(
+        "ingest", "--state", str(tmp_path / "i.db"), *map(str, deep), str(good), cwd=tmp_path
+    )
+    assert "Traceback" not in ingested.stderr
+    assert "17 papers recorded as seen from 1 files" in ingested.stderr
+    assert ingested.stderr.count("levels deep") == 3
+
+    now = _digest(
+        "now", "--inbox", str(inbox), "--state", str(tmp_path / "n.db"),
+        "--deliver", "stdout", "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert now.returncode == 1 and "Traceback" not in now.stderr  # unreadable dumps: exit 1
+    data = json.loads(now.stdout)
+    assert data["stats"]["new"] == 17
+    assert sorted(r["file"] for r in data["rejected"]) == ["cut.json", "deep.html", "deep.json"]
+    assert all("levels deep" in r["reason"] for r in data["rejected"])
+
+
+def test_check_names_each_item_it_skips(tmp_path: Path) -> None:
+    items = json.loads((REAL / "2024-12-20.json").read_text())
+    items[2] = "{'paper': {'id': '2412.00001', 'title': 'cut"
+    items[5] = "{'paper': " + "[" * 100 + "]" * 100 + "}"
+    dump = tmp_path / "strings.json"
+    dump.write_text(json.dumps(items))
+    ingested = _digest("ingest", "--state", str(tmp_path / "s.db"), str(dump), cwd=tmp_path)
+    assert "strings.json: item 3: a string that is not a readable Python dict" in (ingested.stderr)
+    checked = _digest("check", str(dump), cwd=tmp_path)
+    assert checked.returncode == 0
+    assert "14 papers" in checked.stdout
+    assert "  warning: item 3: a string that is not a readable Python dict; skipped" in (
+        checked.stdout.splitlines()
+    )
+    assert "  warning: item 6: a paper stored as a string nested 101 levels deep; skipped" in (
+        checked.stdout.splitlines()
+    )

@@ -59,6 +59,12 @@ def test_unknown_names_in_an_env_file_are_named_with_the_file(tmp_path: Path, in
     assert "OTHER_APP" not in run.stderr
 
 
+def test_every_numeric_setting_declares_its_range() -> None:
+    numeric = [f for f in dataclasses.fields(config.Settings) if f.type in ("int", "float")]
+    assert len(numeric) >= 10
+    assert [f.name for f in numeric if "range" not in f.metadata] == []
+
+
 def test_every_setting_is_known_and_documented_from_its_one_declaration() -> None:
     declared = [config.env_name(f.name) for f in dataclasses.fields(config.Settings)]
     assert config.known_names() == declared

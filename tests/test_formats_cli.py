@@ -38,7 +38,11 @@ def now(capsys: pytest.CaptureFixture[str], inbox: Path, tmp: Path, *more: str) 
     )
     out, err = capsys.readouterr()
     assert code == 0, err
-    return json.loads(out) if out else {}
+    return json.loads(out)  # | jq gets a document, also when nothing is new
+
+
+def nothing_new(digest: dict) -> bool:  # type: ignore[type-arg]
+    return digest["papers"] == [] and digest["stats"]["new"] == 0
 
 
 def titles(digest: dict) -> list[str]:  # type: ignore[type-arg]
@@ -94,7 +98,7 @@ def test_a_paper_retitled_between_json_dumps_is_one_paper(
     (inbox / "1.json").write_text(json.dumps(_api("2501.00001", "A First Title")))
     assert titles(now(capsys, inbox, tmp_path)) == ["A First Title"]
     (inbox / "2.json").write_text(json.dumps(_api("2501.00001v2", "A Better Title")))
-    assert now(capsys, inbox, tmp_path) == {}  # nothing new: not delivered
+    assert nothing_new(now(capsys, inbox, tmp_path))  # nothing new: not delivered
 
 
 def test_an_arxiv_id_learnt_after_a_text_dump_still_identifies_the_paper(
@@ -103,9 +107,9 @@ def test_an_arxiv_id_learnt_after_a_text_dump_still_identifies_the_paper(
     (inbox / "1.txt").write_text("Mar 3\n\nA Text Title\n\n" + "An abstract. " * 20)
     now(capsys, inbox, tmp_path)
     (inbox / "2.json").write_text(json.dumps(_api("2501.00001", "A Text Title")))
-    assert now(capsys, inbox, tmp_path) == {}
+    assert nothing_new(now(capsys, inbox, tmp_path))
     (inbox / "3.json").write_text(json.dumps(_api("2501.00001v3", "Retitled Later")))
-    assert now(capsys, inbox, tmp_path) == {}
+    assert nothing_new(now(capsys, inbox, tmp_path))
 
 
 def test_excluded_papers_are_left_out_counted_and_recorded_as_seen(
@@ -123,14 +127,14 @@ def test_excluded_papers_are_left_out_counted_and_recorded_as_seen(
     # Listed again another day, with no exclusions set: still not offered.
     shutil.copy(FIXTURES / "daily_papers_2025.json", inbox / "again.json")
     (inbox / "again.json").write_text((inbox / "again.json").read_text() + "\n")
-    assert now(capsys, inbox, tmp_path) == {}
+    assert nothing_new(now(capsys, inbox, tmp_path))
 
 
 def test_everything_excluded_delivers_nothing_but_records_it(
     capsys: pytest.CaptureFixture[str], inbox: Path, tmp_path: Path
 ) -> None:
     shutil.copy(FIXTURES / "daily_papers_2023.json", inbox)
-    assert now(capsys, inbox, tmp_path, "--exclude", ".") == {}
+    assert nothing_new(now(capsys, inbox, tmp_path, "--exclude", "."))
     with Store.open(tmp_path / "state.sqlite3") as store:
         assert store.counts()["papers_seen"] == 3
 
@@ -182,16 +186,16 @@ def test_check_names_each_format(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = capsys.readouterr()
     assert code == 0
     assert "000_47ca144c9a573f93.txt: text dump" in out
-    assert "daily_papers_2024.json: json dump, utf-8, 3 papers, Feb 28" in out
+    assert "daily_papers_2024.json: json dump, utf-8, 3 papers, Wed 28 Feb 2024" in out
     assert "warning: item 4: no paper id or title; skipped" in out
-    assert "daily_papers_page.html: html dump, utf-8, 3 papers, Apr 1" in out
+    assert "daily_papers_page.html: html dump, utf-8, 3 papers, Tue 1 Apr 2025" in out
 
 
 def test_an_empty_api_response_is_read_and_delivers_nothing(
     capsys: pytest.CaptureFixture[str], inbox: Path, tmp_path: Path
 ) -> None:
     (inbox / "weekend.json").write_text("[]")
-    assert now(capsys, inbox, tmp_path) == {}
+    assert nothing_new(now(capsys, inbox, tmp_path))
     with Store.open(tmp_path / "state.sqlite3") as store:
         assert store.counts()["dumps"] == 1
         assert store.rejected_dumps() == []

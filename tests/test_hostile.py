@@ -89,4 +89,4 @@ def test_hostile_content_in_every_format_and_in_the_mail(
     data = json.loads(files[".json"])
     assert {p["title"].split()[0] for p in data["papers"]} >= {"<script>alert('x')</script><img"}
     assert all(not CONTROL.search(p["title"]) for p in data["papers"])
-    assert all(p["source"] == "evil <b>name&lt;.txt" for p in data["papers"])
+    assert all(p["source"] == "evil <b>name&lt;\\x1b.txt" for p in data["papers"])

@@ -4,6 +4,7 @@ saved from a browser, and text; what each yields and how it fails."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.models import Dump
 from digest.parse import detect, parse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -148,7 +150,7 @@ def test_html_reads_the_embedded_listing_then_the_cards() -> None:
     assert mixln.arxiv_id == "2412.13795"
     assert mixln.page_url == "https://huggingface.co/papers/2412.13795"
     assert mixln.upvotes == 19 and mixln.comments == 2
-    assert set(mixln.authors) == {"Shiwei Liu", "Lu Yin", "Pengxiang Li"}
+    assert mixln.authors == ()  # its avatars are labelled with user names, not authors
     assert mixln.abstract == ""
     assert mixln.listing_date == "Apr 1"  # the page's own date, not its Previous/Next links
 
@@ -283,15 +285,21 @@ _JSON = st.recursive(
 )
 
 
+def _parsed_or_one_line_error(data: bytes, name: str) -> Dump | None:
+    """The dump, every paper titled; or None when parse failed with a one-line ParseError."""
+    try:
+        dump = parse(data, name)
+    except ParseError as e:
+        assert "\n" not in str(e)
+        return None
+    assert all(p.title for p in dump.papers)
+    return dump
+
+
 @settings(max_examples=300, deadline=None)
 @given(_JSON)
 def test_any_json_parses_or_fails_with_a_parse_error(value: object) -> None:
-    try:
-        dump = parse(json.dumps(value).encode(), "any.json")
-    except ParseError as e:
-        assert "\n" not in str(e)
-    else:
-        assert all(p.title for p in dump.papers)
+    _parsed_or_one_line_error(json.dumps(value).encode(), "any.json")
 
 
 _PAGE_PARTS = st.sampled_from(
@@ -330,3 +338,222 @@ def test_any_page_parses_or_fails_with_a_parse_error(parts: list[str]) -> None:
         assert "\n" not in str(e)
     else:
         assert all(p.title and p.page_url for p in dump.papers)
+
+
+# -- real responses of the Daily Papers API, saved unchanged ----------------------------------
+
+REAL = sorted((FIXTURES / "real").glob("*.json"))
+# An arXiv id inside an item, however it is stored: counted here without the parser.
+_RAW_ID = re.compile(r"""["']id["']: ["'](\d{4}\.\d{4,5})["']""")
+
+
+def _raw_items(path: Path) -> list[object]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, list) else data["data"]
+
+
+def _raw_id(item: object) -> str:
+    text = item if isinstance(item, str) else json.dumps(item)
+    match = _RAW_ID.search(text)
+    assert match, text[:200]
+    return match.group(1)
+
+
+def test_the_ten_real_responses_are_all_here() -> None:
+    assert [p.name for p in REAL] == [
+        "2024-05-27.json",
+        "2024-08-16.json",
+        "2024-12-20.json",
+        "2025-01-10.json",
+        "2025-03-18.json",
+        "2025-03-19.json",
+        "2025-07-22.json",
+        "2025-12-10.json",
+        "2026-04-29.json",
+        "2026-08-21.json",
+    ]
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
+def test_every_item_of_a_real_response_is_a_paper(path: Path) -> None:
+    items = _raw_items(path)
+    dump = parse(path.read_bytes(), path.name)
+    assert dump.warnings == ()
+    assert len(dump.papers) == len(items) > 0
+    assert [p.arxiv_id for p in dump.papers] == [_raw_id(i) for i in items]
+    assert all(p.title and p.abstract and p.authors and p.listed for p in dump.papers)
+    # Every day carries its year; the days whose items only have a time keep it.
+    assert dump.listed is not None and dump.listed[:4] == path.name[:4]
+    if path.name != "2024-12-20.json":  # its items carry the eve's time, and no wrapper
+        assert dump.listed == path.name[:10]
+
+
+def test_items_stored_as_python_repr_strings() -> None:
+    path = FIXTURES / "real" / "2024-12-20.json"
+    assert all(isinstance(i, str) for i in _raw_items(path))
+    qwen = parse(path.read_bytes(), path.name).papers[0]
+    assert qwen.arxiv_id == "2412.15115"
+    assert qwen.authors[:2] == ("Qwen", "An Yang")
+    assert qwen.title.startswith("Qwen2.5 Technical Report")
+
+
+def test_a_wrapping_object_gives_its_list_and_its_date() -> None:
+    path = FIXTURES / "real" / "2025-01-10.json"
+    dump = parse(path.read_bytes(), path.name)
+    assert len(dump.papers) == json.loads(path.read_bytes())["count"] == 9
+    assert {p.listed for p in dump.papers} == {"2025-01-10"}
+    assert dump.listing_date == "Jan 10"
+
+
+@pytest.mark.parametrize("key", ["data", "papers", "dailyPapers"])
+def test_any_list_key_is_unwrapped(key: str) -> None:
+    item = {"paper": {"id": "2501.00001", "title": "Wrapped"}}
+    dump = parse(json.dumps({"status": "success", key: [item]}).encode(), "w.json")
+    assert [p.title for p in dump.papers] == ["Wrapped"]
+
+
+def test_the_latest_fields_are_read() -> None:
+    path = FIXTURES / "real" / "2025-12-10.json"
+    wan = parse(path.read_bytes(), path.name).papers[0]
+    assert wan.organization == "TongyiLab"
+    assert wan.github_stars == 42
+    assert wan.comments == 2
+    assert wan.ai_summary and wan.ai_summary.startswith("Wan-Move enhances motion control")
+    assert wan.ai_keywords[:2] == ("motion control", "video generative models")
+    assert wan.listed == "2025-12-10" and wan.listing_date == "Dec 10"
+
+
+def test_each_string_item_that_cannot_be_read_is_named_with_why() -> None:
+    good = repr({"paper": {"id": "2501.00001", "title": "Good"}})
+    items = [
+        good,
+        "{'paper': __import__('os').system('touch /tmp/pwned')}",  # never run
+        "{'paper': {'id': '2501.00002', 'title': 'Cut",
+        "{'a': " + "[" * 200 + "]" * 200 + "}",
+        "{'paper': {'title': '" + "x" * 1_000_001 + "'}}",
+        "[1, 2]",
+        "{1, 2}",
+    ]
+    dump = parse(json.dumps(items).encode(), "strings.json")
+    assert [p.title for p in dump.papers] == ["Good"]
+    assert dump.warnings == (
+        "item 2: a string that is not a readable Python dict; skipped",
+        "item 3: a string that is not a readable Python dict; skipped",
+        "item 4: a paper stored as a string nested 201 levels deep; skipped",
+        "item 5: a paper stored as a string of 1,000,025 bytes, more than 1,000,000; skipped",
+        "item 6: not a paper object (str); skipped",
+        "item 7: a string holding a set, not a paper; skipped",
+    )
+
+
+# -- nesting and size: a one-line error, never a crash ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 1_000 + b"]" * 1_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"dailyPapers": ' + b"[" * 5_000,  # cut off as well
+        b'[{"paper": {"id": "2501.00001", "title": "T"}}, ' + b'{"a": ' * 3_000,
+    ],
+    ids=["1k", "100k", "cut-off", "cut-off-after-an-item"],
+)
+def test_deep_json_is_one_line_error(data: bytes) -> None:
+    with pytest.raises(ParseError) as e:
+        parse(data, "deep.json")
+    assert e.value.file == "deep.json"
+    assert "levels deep, more than the 64 digest reads" in e.value.why
+    assert "\n" not in str(e.value)
+
+
+def test_deep_embedded_listing_is_a_warning_and_the_cards_are_read() -> None:
+    props = "{&quot;dailyPapers&quot;: " + "[" * 3_000 + "]" * 3_000 + "}"
+    page = (
+        f'<html><body><div data-props="{props}"></div>'
+        "<h3><a href='/papers/2501.00001'>A Card</a></h3></body></html>"
+    ).encode()
+    dump = parse(page, "deep.html")
+    assert [p.title for p in dump.papers] == ["A Card"]
+    (warning,) = dump.warnings
+    assert warning.startswith("its embedded listing is nested 3,001 levels deep, more than")
+    with pytest.raises(ParseError) as e:
+        parse(page.replace(b"<h3>", b"<p>"), "deep.html")
+    assert e.value.why.startswith("no papers found in this HTML page: its embedded listing is")
+
+
+def test_too_many_items_is_rejected_naming_the_limit() -> None:
+    item = b'{"paper": {"id": "2501.00001", "title": "T"}}'
+    with pytest.raises(ParseError) as e:
+        parse(b"[" + b", ".join([item] * 5_001) + b"]", "many.json")
+    assert e.value.why.startswith("5,001 items, more than the 5,000 papers one dump may hold")
+    assert len(parse(b"[" + b", ".join([item] * 5_000) + b"]", "ok.json").papers) == 5_000
+
+
+def test_a_million_tiny_items_are_refused_before_decoding() -> None:
+    data = b"[" + b",".join([b'{"title":"t"}'] * 1_000_000) + b"]"
+    with pytest.raises(ParseError) as e:
+        parse(data, "huge.json")
+    assert "too big to read: up to 2,000,000 JSON values" in e.value.why
+    assert "more than the 1,000,000 one dump may hold" in e.value.why
+
+
+# -- saved pages as they are --------------------------------------------------------------------
+
+
+def test_avatar_labels_are_never_authors() -> None:
+    for name in ("daily_papers_page.html", "daily_papers_cards.html"):
+        html = fixture(name).decode()
+        labels = set(re.findall(r'<li title="([^"]*)"', html))
+        assert labels  # the fixture has avatars, labelled with user names
+        for paper in parse(fixture(name), name).papers:
+            assert not labels & set(paper.authors), (name, paper.title)
+
+
+def test_authors_keep_the_order_of_the_data() -> None:
+    noprop, smol, _ = parse(fixture("daily_papers_page.html"), "p.html").papers
+    assert noprop.authors == ("Qinyu Li", "Yee Whye Teh", "Razvan Pascanu")
+    assert smol.authors[0] == "Loubna Ben Allal" and smol.authors[-1] == "Thomas Wolf"
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        '{"dateString": "2025-03-10", "dailyPapers": []}',
+        '{"date": "2025-03-10T00:00:00.000Z", "dailyPapers": []}',
+        '{"date": null, "dateString": "2025-03-10", "dailyPapers": []}',
+    ],
+)
+def test_a_page_date_from_either_key(props: str) -> None:
+    escaped = props.replace('"', "&quot;")
+    page = (
+        f'<html><body><div data-props="{escaped}"></div>'
+        "<h3><a href='/papers/2503.00001'>A Card</a></h3></body></html>"
+    ).encode()
+    dump = parse(page, "p.html")
+    assert (dump.listed, dump.listing_date) == ("2025-03-10", "Mar 10")
+    assert dump.papers[0].listed == "2025-03-10"
+
+
+def test_nested_markup_in_a_card_is_read_within_a_bound() -> None:
+    import time
+
+    page = "<html><body><article><h3><a href='/papers/2501.00001'>T</a></h3>" + "<p>x" * 50_000
+    started = time.perf_counter()
+    (paper,) = parse(page.encode(), "nested.html").papers
+    assert paper.title == "T"
+    assert time.perf_counter() - started < 20  # it took minutes when every paragraph was read
+
+
+_REPR_PARTS = st.sampled_from(
+    ["{", "}", "[", "]", "(", ")", "'paper'", "'id'", "'title'", ": ", ", ", "'2501.00001'",
+     "1" * 5000, "1e999", "None", "True", "__import__('os')", "\\", "'", '"', "\x00", "set()"]
+) | st.text(max_size=8)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_REPR_PARTS, max_size=20).map(lambda p: "{" + "".join(p)), max_size=4))
+def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> None:
+    dump = _parsed_or_one_line_error(json.dumps(items).encode(), "strings.json")
+    if dump is not None:  # every item is a paper or a warning, none lost unsaid
+        assert len(dump.papers) + len(dump.warnings) == len(items)

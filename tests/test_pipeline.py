@@ -145,10 +145,10 @@ def test_unreadable_files_are_reported_once_and_can_be_set_aside(
         first = run_once(keep, store, Recorder(), NOW, dry_run=True)
         assert first.digest is not None
         assert sorted(r.file for r in first.digest.rejected) == [
-            "bad[31mname .txt",
+            "bad\\x1b[31mname\\x0a.txt",
             "garbage.txt",
             "huge.txt",
-        ]  # no control characters shown
+        ]  # control characters shown as escapes, not obeyed
         run_once(keep, store, Recorder(), NOW)
         again = run_once(keep, store, Recorder(), NOW)
         assert again.digest is not None and again.digest.rejected == ()  # reported once

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from digest.models import Digest, Dump, Paper
-from digest.render import mark, render, short_authors, short_name, summary
+from digest.render import days, listing_date, mark, render, short_authors, short_name, summary
 from digest.select import Interests, select, terms
 
 WHEN = datetime(2025, 4, 1, 7, 0, tzinfo=UTC)
@@ -30,6 +30,7 @@ NOPROP = Paper(
     published="2025-03-31",
     ai_summary="Each layer learns to denoise on its own.",
     ai_keywords=("diffusion", "flow matching"),
+    listed="2025-04-01",
 )
 SMOL = Paper(
     "SmolLM2: When Smol Goes Big -- Data-Centric Training of a Small Language Model",
@@ -42,6 +43,10 @@ SMOL = Paper(
     page_url="https://huggingface.co/papers/2502.02737",
     code_url="https://github.com/huggingface/smollm",
     project_url="https://huggingface.co/collections/HuggingFaceTB/smollm2",
+    comments=1,
+    organization="Hugging Face Smol Models Research",
+    github_stars=2300,
+    listed="2025-03-31",
 )
 TEXT_ONLY = Paper("A Plain Text Listing", "Its abstract, and nothing more.", source="day.txt")
 FLUID = Paper("Fluid Benchmarks", "CFD.", source="2025-04-01.json", arxiv_id="2310.05963")
@@ -59,7 +64,9 @@ def rich() -> Digest:
         excluded=chosen.excluded,
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
-        dumps=(Dump("2025-04-01.json", "ab" * 32, papers, "Apr 1", format="json"),),
+        dumps=(
+            Dump("2025-04-01.json", "ab" * 32, papers, "Apr 1", format="json", listed="2025-04-01"),
+        ),
         created=WHEN,
     )
 
@@ -220,3 +227,46 @@ def test_html_blocks_for_the_richer_fields_are_escaped_and_complete() -> None:
     assert "&#9650; 57" in html
     assert "Also new (1 more)" in html and "A Plain Text Listing" in html
     assert "1 new paper was left out by your exclusions" in html
+
+
+@pytest.mark.parametrize(
+    ("isos", "text"),
+    [
+        ([], ""),
+        (["2025-03-10"], "Mon 10 Mar 2025"),
+        (["2025-03-12", "2025-03-10", "2025-03-12"], "Mon 10 \N{EN DASH} Wed 12 Mar 2025"),
+        (["2025-04-01", "2025-03-31"], "Mon 31 Mar \N{EN DASH} Tue 1 Apr 2025"),
+        (["2025-01-01", "2024-12-31"], "Tue 31 Dec 2024 \N{EN DASH} Wed 1 Jan 2025"),
+    ],
+)
+def test_days_read_as_one_day_or_a_range(isos: list[str], text: str) -> None:
+    assert days(isos) == text
+
+
+def test_the_digest_names_its_days_sorted_with_their_year() -> None:
+    dumps = (
+        Dump("b.json", "b" * 64, (SMOL,), "Mar 12", format="json", listed="2025-03-12"),
+        Dump("a.json", "a" * 64, (NOPROP,), "Mar 10", format="json", listed="2025-03-10"),
+        Dump("c.txt", "c" * 64, (TEXT_ONLY,), "Mar 11"),  # a text dump: no year to give
+    )
+    digest = Digest(papers=(SMOL, NOPROP, TEXT_ONLY), dumps=dumps, created=WHEN)
+    assert listing_date(digest) == "Mon 10 \N{EN DASH} Wed 12 Mar 2025, Mar 11"
+    assert "(Mon 10 \N{EN DASH} Wed 12 Mar 2025, Mar 11)" in render(digest, "text").splitlines()[0]
+
+
+def test_the_real_fields_show_in_every_format() -> None:
+    digest = Digest(papers=(SMOL, NOPROP), created=WHEN)
+    text, md, html = (render(digest, f) for f in ("text", "markdown", "html"))
+    data = json.loads(render(digest, "json"))["papers"]
+    assert data[0]["organization"] == "Hugging Face Smol Models Research"
+    assert data[0]["github_stars"] == 2300 and data[0]["listed"] == "2025-03-31"
+    assert data[1]["ai_summary"] == NOPROP.ai_summary and data[1]["comments"] == 5
+    assert "TL;DR: Each layer learns to denoise on its own." in text
+    assert "**TL;DR:** Each layer learns to denoise on its own." in md
+    assert "<strong>TL;DR</strong> Each layer learns to denoise on its own." in html
+    for body in (text, md, html):
+        assert "Hugging Face Smol Models Research" in body
+        assert "2,300" in body  # the code's stars
+        assert "5 comments" in body and "1 comment " in body
+        assert "diffusion, flow matching" in body or "diffusion · flow matching" in body
+        assert "Tue 1 Apr 2025" in body and "Mon 31 Mar 2025" in body

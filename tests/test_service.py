@@ -615,3 +615,30 @@ def test_serve_refuses_bad_settings_in_one_line(
     assert result.returncode == 1
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_second_serve_under_another_name_for_the_state_file_is_refused(
+    tmp_path: Path, inbox: Path, serves: list[Serve]
+) -> None:
+    serve = Serve(tmp_path, inbox, tmp_path / "out")
+    serves.append(serve)
+    serve.wait_for("serving: inbox")
+    alias = tmp_path / "alias.sqlite3"
+    alias.symlink_to("state.sqlite3")
+    try:
+        other = subprocess.run(
+            [sys.executable, "-m", "digest", "serve"],
+            capture_output=True,
+            text=True,
+            env={**serve.env, "DIGEST_STATE": str(alias)},
+            cwd=tmp_path,
+            timeout=10,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a second service ran on the same state file under another name")
+    assert other.returncode == 1
+    (line,) = other.stderr.splitlines()
+    assert line.endswith(f"digest serve is already running with state file {alias}; stop it first")
+    status = digest_cli(tmp_path, "status", "--state", str(alias)).stdout
+    assert f"service: running (pid {serve.proc.pid})" in status
+    assert serve.stop() == 0

@@ -83,3 +83,47 @@ def test_a_clock_turned_back_does_not_hold_a_retry_for_the_length_of_the_jump(
         assert store.outgoing(status="pending", due=now) == []  # backing off
         turned_back = now - timedelta(days=2)
         assert [o.id for o in store.outgoing(status="pending", due=turned_back)] == [digest_id]
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from digest.store import Store
+with Store.open(Path(sys.argv[1])) as store, store.lock():
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_the_run_lock_is_the_state_files_whatever_its_name(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.processes import clean_env, digest_now
+
+    inbox, state, alias = tmp_path / "inbox", tmp_path / "s.sqlite3", tmp_path / "alias.sqlite3"
+    inbox.mkdir()
+    Store.open(state).close()
+    alias.symlink_to(state.name)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        waiting = subprocess.Popen(digest_now(inbox, alias, "--quiet"), env=clean_env())
+        time.sleep(2)  # a run with nothing to do ends in a fraction of that, unless it waits
+        assert waiting.poll() is None, "a run under another name did not wait for the lock"
+        holder.stdin.close()
+        assert waiting.wait(timeout=30) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        if not holder.stdin.closed:
+            holder.stdin.close()

@@ -1,0 +1,111 @@
+"""Standard output and files as the real `digest now` delivers to them: a digest counts as
+delivered only once all of it was written, and an earlier digest's files are never replaced."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.match import title_key
+from tests.processes import clean_env, digest_now, paper_keys, pending_digests
+from tests.test_service import SEEDS
+
+
+def status(state: Path) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "status", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        "PYTHONUNBUFFERED=1 {digest} | head -c 10 >/dev/null",  # takes 10 bytes, then hangs up
+        "{digest} | head -c 10 >/dev/null",
+        "{digest} | true",  # never reads: a broken pipe
+        "{digest} >&-",  # no standard output at all
+    ],
+)
+def test_stdout_delivery_counts_only_once_every_byte_was_written(
+    inbox: Path, tmp_path: Path, reader: str
+) -> None:
+    for seed in SEEDS[:4]:  # far more than a pipe holds
+        shutil.copy(seed, inbox)
+    state = tmp_path / "state.sqlite3"
+    command = " ".join(digest_now(inbox, state, "--deliver", "stdout", "--quiet"))
+    shell = subprocess.run(
+        ["bash", "-c", reader.format(digest=command) + "; echo ${PIPESTATUS[0]} >&2"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    *lines, code = shell.stderr.splitlines()
+    assert code == "1"
+    assert len(lines) == 1 and "not delivered yet, will retry: cannot write the digest" in lines[0]
+    assert pending_digests(state) == 1
+    assert "papers seen: 0;" in status(state)
+
+    whole = subprocess.run(
+        digest_now(inbox, state, "--deliver", "stdout", "--format", "json"),
+        capture_output=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert whole.returncode == 0, whole.stderr
+    delivered = json.loads(whole.stdout)  # the pending digest, whole this time
+    assert {title_key(p["title"]) for p in delivered["papers"]} == paper_keys(*SEEDS[:4])
+    assert pending_digests(state) == 0
+
+
+def test_json_on_stdout_with_nothing_new_is_an_empty_digest(inbox: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    piped = subprocess.run(  # a pipe, as to jq: one document whatever the day brought
+        digest_now(inbox, state, "--deliver", "stdout", "--format", "json"),
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert piped.returncode == 0, piped.stderr
+    empty = json.loads(piped.stdout)
+    assert empty["papers"] == [] and empty["stats"]["new"] == 0
+    assert pending_digests(state) == 0
+
+
+def test_a_reset_state_never_overwrites_an_earlier_digests_files(
+    inbox: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+
+    def run(state: Path) -> None:
+        done = subprocess.run(
+            digest_now(inbox, state, "--out", str(out)),
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+    shutil.copy(SEEDS[0], inbox)
+    run(tmp_path / "state.sqlite3")
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(first) == 5 and all("-0001." in name for name in first)
+    shutil.copy(SEEDS[1], inbox)
+    run(tmp_path / "fresh.sqlite3")  # a new state file: digest 1 again, the same day
+    now = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {n: now[n] for n in first} == first  # the earlier digest's files, untouched
+    later = sorted(set(now) - set(first))
+    assert len(later) == 5 and all("-0001-2." in name for name in later)
+    papers = [len(json.loads(now[n])["papers"]) for n in (*first, *later) if n.endswith(".json")]
+    assert papers == [len(paper_keys(SEEDS[0])), len(paper_keys(SEEDS[0], SEEDS[1]))]
