@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.config import Settings
+from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.inbox import Candidate
 from digest.match import title_key
 from digest.parse import parse
 from digest.pipeline import run_once
-from digest.service import Service, Watch, missed_run, parse_schedule, zone
+from digest.service import Service, Watch, missed_run, parse_schedule
 from digest.store import Outgoing, Store
 
 ROOT = Path(__file__).resolve().parent.parent
