@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.match import decide, keys, title_key
+from digest.identity.decide import decide
+from digest.identity.keys import keys, title_key
 from digest.models import Paper, SeenPaper
 
 
