@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from digest.identity.keys import ABSTRACT_MIN, STOPWORDS, normalise
+from digest.identity.keys import ABSTRACT_MIN, STOPWORDS, normalise, normalise_all
 from digest.models import Paper, StoredPaper
 
 TYPE_CHECKING = False
@@ -169,14 +169,17 @@ def _rank(query: str, titles: dict[int, str], limit: int) -> list[tuple[str, flo
     if len(titles) > 2000:
         # A first cut in C on the longest (likely rarest) word of the query, wherever
         # it sits in the title, typos forgiven.
-        rough = process.extract(
-            max(words, key=len),
-            titles,
-            scorer=fuzz.partial_ratio,
-            processor=normalise,
-            limit=2000,
-            score_cutoff=50,
-        )
+        folded = dict(zip(titles, normalise_all(titles.values()), strict=True))
+        rough = [
+            (titles[key], score, key)
+            for _, score, key in process.extract(
+                max(words, key=len),
+                folded,
+                scorer=fuzz.partial_ratio,
+                limit=2000,
+                score_cutoff=50,
+            )
+        ]
     # Then each query word's best match among the title's words: "fentrixgran networks"
     # finds "... Fentrixigran Networks ..." before "Networks for".
 

@@ -10,6 +10,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,8 +53,7 @@ _ASCII_FOLD = {c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(1
 }
 
 
-@lru_cache(maxsize=4096)
-def normalise(text: str) -> str:
+def _normalise(text: str) -> str:
     """Text reduced to what identifies it: TeX markup and accents gone, Greek letters spelt
     out, case, punctuation and white space folded."""
     if "&" in text:  # "&amp;" as some listings carry it
@@ -71,6 +71,21 @@ def normalise(text: str) -> str:
         text = text.translate(_GREEK).casefold().replace("^", "")
     # Text of punctuation alone keeps its characters rather than folding to nothing.
     return " ".join(_PUNCT.sub(" ", text).split()) or " ".join(text.split())
+
+
+normalise = lru_cache(maxsize=4096)(_normalise)
+
+
+def normalise_all(texts: Iterable[str]) -> list[str]:
+    """`normalise` of many texts each read once (every title of the catalogue): no cache
+    to churn through, and plain ASCII folded inline, several times faster."""
+    fold = _ASCII_FOLD
+    return [
+        (" ".join(t.translate(fold).split()) or " ".join(t.split()))
+        if t.isascii() and "&" not in t and "\\" not in t
+        else _normalise(t)
+        for t in texts
+    ]
 
 
 def title_key(title: str) -> str:
