@@ -328,14 +328,10 @@ class _Catalogue(_Connection):
                 for (seen,) in row.fetchall():
                     _count(db, seen, -1)
 
-    def counts(self) -> dict[str, int]:
-        """Papers seen, papers pending, dumps ingested."""
+    def _paper_counts(self) -> tuple[int, int]:
+        """Papers seen and pending, as kept by `_add`, `remove` and `mark_sent`."""
         papers = dict(self.db.execute("SELECT seen, papers FROM paper_counts").fetchall())
-        return {
-            "papers_seen": papers.get(1, 0),
-            "papers_pending": papers.get(0, 0),
-            "dumps": _DumpsLog._ingested_count(self),  # type: ignore[arg-type]
-        }
+        return papers.get(1, 0), papers.get(0, 0)
 
     @staticmethod
     def _add(
@@ -535,6 +531,11 @@ class SqliteStore(_DumpsLog, _Catalogue, _Outbox, _ServiceState):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def counts(self) -> dict[str, int]:
+        """Papers seen, papers pending, dumps ingested."""
+        seen, pending = self._paper_counts()
+        return {"papers_seen": seen, "papers_pending": pending, "dumps": self._ingested_count()}
 
     def record(
         self,
