@@ -41,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest import inbox, pipeline, state
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.state import StateChanged, lock_file, timestamp
+from digest.state import StateChanged, lock_file, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ class Service:
         """One look at the inbox: note the files that became complete, retry due digests."""
         try:
             folder = self.settings.require_inbox()
-            found = inbox.scan(folder)
+            found = inbox.scan(folder, state_files(self.settings.state))
         except DigestError as e:
             self._report_problem("inbox", str(e))
             return []

@@ -58,6 +58,13 @@ def lock_file(state: Path, suffix: str) -> Path:
     return real.with_name(real.name + suffix)
 
 
+def state_files(state: Path) -> frozenset[str]:
+    """Every file digest keeps for a state file: the file, SQLite's companions, the locks.
+    Absolute real paths, so an inbox that holds them can leave them alone."""
+    real = os.path.realpath(state)
+    return frozenset(real + end for end in ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock"))
+
+
 # Times digest wrote lie between these; anything else in the state is not one of them.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
