@@ -106,13 +106,13 @@ def enrich(
 
     from digest.identity.decide import identify
 
-    def keys(paper: Paper) -> tuple[str, ...]:
+    def keys_of(paper: Paper) -> tuple[str, ...]:
         return (identified or identify)(paper).keys
 
     papers = list(new)
-    where = {key: i for i, paper in enumerate(papers) for key in keys(paper)}
+    where = {key: i for i, paper in enumerate(papers) for key in keys_of(paper)}
     for repeat in repeats:
-        i = next((where[k] for k in keys(repeat) if k in where), None)
+        i = next((where[k] for k in keys_of(repeat) if k in where), None)
         if i is None:
             continue
         missing = {
@@ -122,7 +122,7 @@ def enrich(
         }
         if missing:
             papers[i] = dataclasses.replace(papers[i], **missing)
-            where.update((key, i) for key in keys(papers[i]))
+            where.update((key, i) for key in keys_of(papers[i]))
     return tuple(papers)
 
 

@@ -527,8 +527,8 @@ def test_digest_now_beside_a_running_service_never_repeats_a_paper(
     assert serve.stop() == 0
     assert digests(served) and digests(once), "both should have delivered something"
     with open_state(tmp_path / "state.sqlite3") as store:
-        rows = store.db.execute("SELECT status FROM digests").fetchall()
-    assert [status for (status,) in rows] == ["sent"] * len(digests(served, once))
+        statuses = [item.status for item in store.recent(limit=1000)]
+    assert statuses == ["sent"] * len(digests(served, once))
     found = [k for d in digests(served, once) for k in d]
     assert len(found) == len(set(found)), "a paper appeared in two digests"
     assert set(found) == keys_of(*SEEDS)

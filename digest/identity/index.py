@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -68,7 +67,6 @@ def word_hashes(text: str) -> np.ndarray:
     return hashes
 
 
-@lru_cache(maxsize=1024)
 def grams(paper: Paper) -> tuple[int, ...]:
     """The paper's entries in the candidate index: its title's word pairs, and the `SKETCH`
     smallest hashes of its abstract's three-word shingles (a bottom-k sketch, which a lightly
