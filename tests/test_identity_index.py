@@ -85,7 +85,8 @@ def test_ingest_in_worker_processes_records_the_same(tmp_path: Path, seeds: list
         ids = range(1, 1000)
         rows = [(c.title, c.abstract, c.seen.first_dump) for c in one.stored(ids).values()]
         assert rows == [(c.title, c.abstract, c.seen.first_dump) for c in two.stored(ids).values()]
-        filed = {g for c in one.stored(ids).values() for g in grams(Paper(c.title, c.abstract))}
+        stored = [*one.stored(ids).values(), *two.stored(ids).values()]
+        filed = {g for c in stored for g in grams(Paper(c.title, c.abstract))}
         assert one.postings(filed, 1000) == two.postings(filed, 1000)
     assert (alone.recorded, alone.known) == (parallel.recorded, parallel.known) == (268, 121)
     assert [r.file for r in parallel.rejected] == ["missing.txt"]
