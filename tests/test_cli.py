@@ -207,7 +207,7 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+        assert done.stdout.strip() == "[]"
 
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"

@@ -89,19 +89,20 @@ def _m004_identity_index(db: sqlite3.Connection) -> None:
     # The candidate index: title words and abstract sketch hashes (identity.index.grams). No foreign
     # key: a second index on paper_id would double the cost of every insert, and forgetting
     # a paper recomputes its grams instead.
-    from digest.identity.index import grams
-    from digest.identity.keys import keys
-
     db.execute(
         "CREATE TABLE paper_grams (gram INTEGER NOT NULL, paper_id INTEGER NOT NULL,"
         " PRIMARY KEY (gram, paper_id)) WITHOUT ROWID"
     )
+    if db.execute("SELECT 1 FROM papers LIMIT 1").fetchone() is None:
+        return  # a new file: the matcher, with numpy, is not loaded for nothing
+    from digest.identity.index import grams
+    from digest.identity.keys import keys
+
     # Papers recorded before gain their arXiv, abstract and re-normalised title keys.
     rows = db.execute("SELECT id, title, abstract FROM papers ORDER BY id")
     while chunk := rows.fetchmany(10_000):  # however many there are, a few at a time
-        for paper_id, title, abstract in chunk:
-            paper = Paper(title, abstract)
-            file_under(db, [(paper_id, keys(paper), grams(paper))])
+        papers = [(paper_id, Paper(title, abstract)) for paper_id, title, abstract in chunk]
+        file_under(db, [(paper_id, keys(p), grams(p)) for paper_id, p in papers])
 
 
 def _m005_outbox_compression(db: sqlite3.Connection) -> None:
