@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.config import Settings
+from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.identity.keys import title_key
 from digest.inbox import Candidate
 from digest.models import Outgoing
 from digest.parse import parse
 from digest.pipeline import run_once
-from digest.service import Service, Watch, missed_run, parse_schedule, zone
+from digest.service import Service, Watch, missed_run, parse_schedule
 from digest.state import open as open_state
 
 ROOT = Path(__file__).resolve().parent.parent
