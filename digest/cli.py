@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from digest.deliver import Deliverer
+    from digest.state import StateUrl
 
 log = logging.getLogger("digest")
 
@@ -59,6 +60,12 @@ def _printable_record(record: logging.LogRecord) -> bool:
 def say(line: str, file: TextIO | None = None) -> None:
     """Print one line that may quote outside text (names, titles, server replies), printable."""
     print(printable(line), file=file or sys.stdout)
+
+
+def _location(raw: str) -> Path | StateUrl:
+    from digest.state import location
+
+    return location(raw)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -478,7 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="read settings from FILE (default: ./.env when present)",
     )
-    common.add_argument("--state", type=Path, metavar="FILE", help="state file (DIGEST_STATE)")
+    common.add_argument(
+        "--state", type=_location, metavar="FILE", help="state file or URL (DIGEST_STATE)"
+    )
     common.add_argument("-v", "--verbose", action="count", default=0, help="say more")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 

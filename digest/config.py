@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from digest.models import Thresholds
+    from digest.state import StateUrl
 
 DELIVERIES = ("files", "stdout", "smtp")
 SECURITIES = ("starttls", "ssl", "none")
@@ -56,7 +57,7 @@ class Settings:
     """Everything a run needs to know, validated."""
 
     inbox: Path | None = None
-    state: Path = field(default_factory=lambda: _data_dir() / "state.sqlite3")
+    state: Path | StateUrl = field(default_factory=lambda: _data_dir() / "state.sqlite3")
     deliver: str = "files"
     format: str = "text"
     out: Path | None = None  # default: default_out()
@@ -80,6 +81,8 @@ class Settings:
     timezone: str | None = None  # an IANA name; None means the machine's own
     # A floor keeps a tiny value from turning the service into a busy loop.
     poll_seconds: float = bounded(60.0, 0.1, 86_400, "seconds")
+    # With a shared state: how long a worker holds a digest it delivers before another may.
+    lease_seconds: int = bounded(600, 2, 86_400, "seconds")
     processed: str = "leave"
     # `digest fetch`, and `digest serve` when fetch_schedule is set: see digest.fetch.
     fetch_url: str = "https://huggingface.co/api/daily_papers"
@@ -185,6 +188,10 @@ def subject_line(template: str, count: int, date: str) -> str:
 def _convert(name: str, kind: object, raw: str) -> object:
     raw = raw.strip()
     kind = str(kind)
+    if "StateUrl" in kind:
+        from digest.state import location
+
+        return location(raw) if raw else None
     if "Path" in kind:
         return Path(raw).expanduser() if raw else None
     if kind == "bool":

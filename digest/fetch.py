@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from digest.config import Settings
     from digest.models import Dump
+    from digest.state import StateUrl
 
 log = logging.getLogger(__name__)
 
@@ -330,9 +331,9 @@ def _same_content(path: Path, data: bytes) -> bool:
         return False
 
 
-def _read_before(state: Path, sha256: str) -> bool:
+def _read_before(state: Path | StateUrl, sha256: str) -> bool:
     """Whether a dump with this content was read already (never creates the state file)."""
-    if not state.exists():
+    if isinstance(state, Path) and not state.exists():
         return False
     from digest import state as states
 

@@ -18,7 +18,7 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
-from digest.state import LONGEST_BACKOFF, state_files
+from digest.state import DELIVERY_LEASE, LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -268,11 +268,20 @@ def _rendered(digest: Digest, settings: Settings, message_id: str) -> Outgoing:
 
 
 def send(
-    store: StateStore, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime
+    store: StateStore,
+    deliverer: Deliverer,
+    item: Outgoing,
+    report: Report,
+    now: datetime,
+    lease: timedelta | None = DELIVERY_LEASE,
 ) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
     pending with a growing backoff from `now`; a permanent one marks it failed, never its
-    papers seen."""
+    papers seen. On a shared state the digest is claimed for `lease` first (None: the caller
+    claimed it), and left alone when another worker holds it."""
+    if lease is not None and store.shared and not store.claim(item.id, lease):
+        log.debug("digest %s is being delivered by another worker", item.id)
+        return
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:

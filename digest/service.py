@@ -19,7 +19,6 @@ How the parts fit together:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -41,7 +40,7 @@ from digest import inbox, pipeline, state
 from digest.config import zone
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.state import StateChanged, lock_file, state_files, timestamp
+from digest.state import StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ LONGEST_INTERVAL = 366 * 24 * 3600
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 PROCESSED_FOLDER = "processed"
 WRITER_CHECK_SECONDS = 0.5  # how often a file being written is looked at again
+FOLLOW_SECONDS = 1.0  # how often a following service checks whether the lead is free
 
 
 # -- the schedule (pure) ----------------------------------------------------------------------
@@ -316,6 +316,8 @@ class Service:
 
     def retry_due(self, store: StateStore) -> None:
         """Deliver the outbox's pending digests whose backoff has passed."""
+        if store.shared:
+            return self.deliver_due(store)
         now = self.clock()
         if not store.outgoing(status="pending", due=now):
             return  # the common case, without taking the run lock
@@ -440,7 +442,10 @@ class Service:
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            with service_lock(self.settings.state), state.open(self.settings.state) as store:
+            with self._lead() as store:
+                if store is None:  # stopped while following another service
+                    log.info("stopped")
+                    return 0
                 # UTC for the scheduler's own clock: comparing times in one zone ignores DST
                 # folds, comparing across zones does not. Triggers keep the schedule's zone.
                 scheduler = BackgroundScheduler(
@@ -495,6 +500,62 @@ class Service:
                 signal.signal(sig, handler)
         log.info("stopped")
         return 0
+
+    # -- several services on one shared state: one leads, all deliver --------------------
+
+    @contextlib.contextmanager
+    def _lead(self) -> Iterator[StateStore | None]:
+        """The state, once this service leads on it. A state file takes one service (a
+        second is refused); on a shared state (PostgreSQL) this service follows, delivering
+        the outbox, until the leader stops or dies: None when stopped meanwhile."""
+        where = self.settings.state
+        with state.open(where) as store:
+            if store.shared:
+                yield store if self._follow(store) else None
+                return
+            if not store.lead():
+                raise DigestError(
+                    f"digest serve is already running with state file {where}; stop it first"
+                )
+            yield store
+
+    def _follow(self, store: StateStore) -> bool:
+        """Deliver the outbox's due digests until this service takes the lead."""
+        following = False
+        while not store.lead():
+            if not following:
+                log.info(
+                    "another digest serve leads on state %s; following: delivering the outbox,"
+                    " taking the lead if it stops (checked every %gs)",
+                    store.path,
+                    self._follow_interval(),
+                )
+                following = True
+            self._safely(self.deliver_due, store)
+            if self.stopping.wait(self._follow_interval()):
+                return False
+        if following:
+            log.info("the leading service is gone: taking the lead")
+        return True
+
+    def _follow_interval(self) -> float:
+        return min(self.settings.poll_seconds, FOLLOW_SECONDS)
+
+    def deliver_due(self, store: StateStore) -> None:
+        """Deliver the due digests of a shared outbox, each claimed for a lease, so that any
+        number of services deliver side by side, none the same digest twice at once."""
+        report = pipeline.Report()
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        while not self.stopping.is_set():
+            now = self.clock()
+            item = store.claim_due(now, lease)
+            if item is None:
+                break
+            pipeline.send(store, self.deliverer, item, report, now, lease=None)
+        for line in report.delivered:
+            log.info("pending digest delivered: %s", line)
+        for line in report.failed:
+            log.warning("%s", line)
 
     def _reopen(self, store: StateStore, scheduler: object) -> None:
         """The state file changed under the service (its -wal file deleted, say): every
@@ -590,43 +651,6 @@ def describe_delivery(settings: Settings) -> str:
 # -- one service per state file ---------------------------------------------------------------
 
 
-def _service_lock_path(state: Path) -> Path:
-    return lock_file(state, ".serve.lock")
-
-
-@contextlib.contextmanager
-def service_lock(state: Path) -> Iterator[None]:
-    """Hold the service lock of a state file for as long as the service runs: a second
-    `digest serve` on it is refused, and `digest status` can tell whether one is running."""
-    state.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(_service_lock_path(state), os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DigestError(
-                f"digest serve is already running with state file {state}; stop it first"
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # also released by the kernel when the process dies
-
-
-def service_running(state: Path) -> bool:
-    """Whether a `digest serve` holds this state file's service lock."""
-    try:
-        fd = os.open(_service_lock_path(state), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def status_lines(store: StateStore) -> list[str]:
     """What `digest status` says about the service: running or not, next and last runs.
     Nothing when `digest serve` never ran with this state file (digest now from cron)."""
@@ -634,7 +658,7 @@ def status_lines(store: StateStore) -> list[str]:
     if "started_at" not in state:
         return []
     started = _when(timestamp(state["started_at"]))
-    if service_running(store.path):
+    if store.serving():
         lines = [
             f"service: running (pid {state.get('pid', '?')}) since {started},"
             f" schedule {state.get('schedule', '?')}",

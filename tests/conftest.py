@@ -71,13 +71,126 @@ def golden(request: pytest.FixtureRequest) -> object:
 # Where each state backend keeps a fresh store inside a test's folder: a backend added to
 # digest.state.BACKENDS needs its entry here (test_state checks), and every test taking the
 # `store` fixture then runs against it too.
-LOCATIONS = {"sqlite": lambda tmp: tmp / "state.sqlite3"}
+LOCATIONS = {
+    "sqlite": lambda request: request.getfixturevalue("tmp_path") / "state.sqlite3",
+    "postgresql": lambda request: request.getfixturevalue("postgres"),
+}
 
 
 @pytest.fixture(params=sorted(LOCATIONS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+def location(request: pytest.FixtureRequest) -> object:
+    """Where a fresh state of each backend lives: a path, or a fresh database's URL."""
+    return LOCATIONS[request.param](request)
+
+
+@pytest.fixture
+def store(location: object) -> Iterator[object]:
     """A fresh state store of each backend, through `digest.state.open`."""
     from digest import state
 
-    with state.open(LOCATIONS[request.param](tmp_path)) as opened:
+    with state.open(location) as opened:  # type: ignore[arg-type]
         yield opened
+
+
+# -- a real PostgreSQL server, for the PostgreSQL backend ---------------------------------------
+
+POSTGRES_BIN = [Path(p).parent for p in (shutil.which("initdb"),) if p] + sorted(
+    Path("/usr/lib/postgresql").glob("*/bin"), reverse=True
+)
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
+    if os.geteuid() != 0:
+        return argv
+    runuser = shutil.which("runuser")
+    if runuser:
+        return [runuser, "-u", "postgres", "--", *argv]
+    import shlex
+
+    return ["su", "postgres", "-c", shlex.join(argv)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """A PostgreSQL server's URL (to its `postgres` database): DIGEST_TEST_POSTGRES when set,
+    else a throwaway server of our own when PostgreSQL is installed, else None."""
+    import subprocess
+
+    given = os.environ.get("DIGEST_TEST_POSTGRES")
+    if given:
+        yield given
+        return
+    found = [b for b in POSTGRES_BIN if (b / "initdb").exists() and (b / "pg_ctl").exists()]
+    if not found:
+        yield None
+        return
+    bin_dir = found[0]
+    folder = tmp_path_factory.mktemp("postgres")
+    data, port = folder / "data", _free_port()
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        for p in (folder, *folder.parents):
+            if p == Path(tempfile_root()):
+                break
+            os.chmod(p, os.stat(p).st_mode | 0o011)  # the server may pass through
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    subprocess.run(
+        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                      "--no-sync", "-E", "UTF8", "--locale", "C"]),
+        **run,  # type: ignore[call-overload]
+    )  # fmt: skip
+    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
+    subprocess.run(
+        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"),
+                      "-o", options, "-w", "start"]),
+        **run,  # type: ignore[call-overload]
+    )  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def tempfile_root() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+@pytest.fixture
+def postgres(request: pytest.FixtureRequest, postgres_server: str | None) -> Iterator[str]:
+    """The URL of a fresh, empty database on the test server, dropped afterwards."""
+    if postgres_server is None:
+        pytest.skip(
+            "no PostgreSQL: set DIGEST_TEST_POSTGRES to a server's URL, or install PostgreSQL"
+            " (initdb and pg_ctl on PATH or under /usr/lib/postgresql/*/bin)"
+        )
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name)[:40].lower() + f"_{os.getpid()}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    base, _, _ = postgres_server.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

@@ -127,12 +127,74 @@ def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> Non
         assert two.service_state() == {"pid": "1"}
 
 
-def test_an_unknown_scheme_is_one_line_naming_the_backends(tmp_path: Path) -> None:
+def test_an_unknown_scheme_is_one_line_naming_the_backends_without_the_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        state.open("mysql://me:hunter2@db.example.org/digest")
+    assert str(caught.value) == (
+        "state mysql://me:***@db.example.org/digest: no backend for mysql://;"
+        " use a path or one of postgresql, sqlite"
+    )
 
-    with pytest.raises(
-        StoreError, match=r"no backend for postgresql://; use a path or one of sqlite"
-    ):
-        state.open("postgresql://db.example.org/digest")
+
+def test_a_server_that_cannot_be_reached_is_one_line_without_the_password() -> None:
+    from digest.state import location
+
+    url = location(f"postgresql://me:hunter2@127.0.0.1:{_closed_port()}/db?password=hunter2")
+    assert "hunter2" not in f"{url} {url!r}"
+    with pytest.raises(StoreError) as caught:
+        state.open(url)
+    message = str(caught.value)
+    assert (
+        message.startswith("state postgresql://me:***@127.0.0.1:") and "cannot be opened" in message
+    )
+    assert "hunter2" not in message and "\n" not in message
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again on leaving: nothing listens there
+
+
+def test_on_a_shared_state_a_dump_is_recorded_once_whoever_records_it(postgres: str) -> None:
+    paper = Paper("A Paper", "abs", "d.txt", "Mar 12")
+    dump = Dump("d.txt", "f" * 64, (paper,), "Mar 12")
+    with state.open(postgres) as one, state.open(postgres) as two:
+        one.record([dump], [], [filed(paper, "t:a paper")], seen=True)
+        with pytest.raises(StoreError, match=r"d\.txt was recorded by another digest run"):
+            two.record([dump], [], [filed(paper, "t:a paper")], _outgoing())
+        assert two.counts() == {"papers_seen": 1, "papers_pending": 0, "dumps": 1}
+        assert two.recent() == []
+
+
+def test_a_pending_digest_is_claimed_by_one_worker_until_its_lease_ends(location: object) -> None:
+    import time
+
+    with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
+        first = one.record([], [], [], _outgoing())
+        assert first is not None
+        now = datetime.now(UTC)
+        taken = one.claim_due(now, timedelta(seconds=1))
+        assert taken is not None and taken.id == first and taken.message_id == "<m@x>"
+        assert two.claim_due(now, timedelta(seconds=1)) is None
+        assert not two.claim(first, timedelta(seconds=1))
+        time.sleep(2.1)  # the lease ends (times are kept to the second)
+        again = two.claim_due(datetime.now(UTC), timedelta(minutes=5))
+        assert again is not None and again.message_id == taken.message_id
+        two.mark_sent(first)
+        assert one.claim_due(datetime.now(UTC), timedelta(minutes=5)) is None
+        assert not one.claim(first, timedelta(minutes=5))  # sent: nothing to claim
+
+
+def test_one_process_leads_and_the_lead_is_let_go_on_closing(location: object) -> None:
+    with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
+        assert not two.serving()
+        assert one.lead()
+        assert not two.lead() and two.serving()
+        one.close()
+        assert two.lead()
 
 
 def test_counts_follow_every_write_of_papers(store: StateStore) -> None:

@@ -3,6 +3,7 @@
     protocol.py    StateStore: dumps log, catalogue of papers, outbox, service state, locks
     sqlite.py      the SQLite backend (a state file)
     migrations.py  the SQLite schema, as small named migrations applied in order
+    postgres.py    the PostgreSQL backend (a database shared by several machines)
 
 `open(location)` picks the backend by the location's URL scheme (a plain path is SQLite): a
 new backend is one module with an `open` function plus one entry in `BACKENDS`. No SQL
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,25 +27,77 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # URL scheme -> the module whose `open(location)` opens a store there.
-BACKENDS = {"sqlite": "digest.state.sqlite"}
+BACKENDS = {"sqlite": "digest.state.sqlite", "postgresql": "digest.state.postgres"}
 
 LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
+# On a shared state, how long a run holds a digest it delivers before another worker may.
+DELIVERY_LEASE = timedelta(minutes=10)
 
 
-def open(location: Path | str) -> StateStore:
+@dataclass(frozen=True)
+class StateUrl:
+    """A state given as a URL (`postgresql://user:password@host:port/db`). Shown, logged and
+    named in errors with its password masked: only `secret` holds it, for the driver."""
+
+    secret: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return masked(self.secret)
+
+    def __repr__(self) -> str:
+        return f"StateUrl({masked(self.secret)!r})"
+
+
+def masked(url: str) -> str:
+    """The URL with any password in it replaced by ***."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}:***@{host}"
+        query = parts.query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k == "password" for k, _ in pairs):
+            query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs])
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        scheme = url.partition("://")[0]
+        return f"{scheme}://***"  # unreadable: nothing of it shown
+
+
+def location(raw: str) -> Path | StateUrl:
+    """Where DIGEST_STATE or --state says the state is: a path (SQLite, also as
+    `sqlite:///path`) or the URL of another backend."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or "/" in scheme:
+        return Path(raw).expanduser()
+    if scheme == "sqlite":
+        return Path(rest).expanduser()
+    return StateUrl(raw)
+
+
+def open(location: Path | StateUrl | str) -> StateStore:
     """Open (creating if needed, and migrating) the state at `location`: a path (SQLite) or
-    a URL whose scheme names a backend (`sqlite:///path`)."""
+    a URL whose scheme names a backend (`sqlite:///path`, `postgresql://...`)."""
     import importlib
 
-    text = str(location)
+    text = location.secret if isinstance(location, StateUrl) else str(location)
     scheme, sep, rest = text.partition("://")
     if not sep or "/" in scheme:
         scheme, rest = "sqlite", text
     if scheme not in BACKENDS:
         known = ", ".join(sorted(BACKENDS))
-        raise StoreError(f"state {text}: no backend for {scheme}://; use a path or one of {known}")
+        raise StoreError(
+            f"state {masked(text)}: no backend for {scheme}://; use a path or one of {known}"
+        )
     backend = importlib.import_module(BACKENDS[scheme])
-    store: StateStore = backend.open(rest if sep else location)
+    if scheme == "sqlite":
+        store: StateStore = backend.open(rest if sep else location)
+    else:
+        store = backend.open(location if isinstance(location, StateUrl) else StateUrl(text))
     return store
 
 
@@ -58,9 +112,12 @@ def lock_file(state: Path, suffix: str) -> Path:
     return real.with_name(real.name + suffix)
 
 
-def state_files(state: Path) -> frozenset[str]:
+def state_files(state: Path | StateUrl) -> frozenset[str]:
     """Every file digest keeps for a state file: the file, SQLite's companions, the locks.
-    Absolute real paths, so an inbox that holds them can leave them alone."""
+    Absolute real paths, so an inbox that holds them can leave them alone. None for a
+    state kept elsewhere (a database server)."""
+    if isinstance(state, StateUrl):
+        return frozenset()
     real = os.path.realpath(state)
     return frozenset(real + end for end in ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock"))
 

@@ -122,6 +122,11 @@ def _m006_paper_counts(db: sqlite3.Connection) -> None:
     )
 
 
+def _m007_outbox_lease(db: sqlite3.Connection) -> None:
+    # Until when a worker holds a pending digest for delivery (see Store.claim).
+    db.execute("ALTER TABLE digests ADD COLUMN lease_until TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -129,6 +134,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m004_identity_index,
     _m005_outbox_compression,
     _m006_paper_counts,
+    _m007_outbox_lease,
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -19,13 +19,17 @@ from digest.models import Dump, Outgoing, Rejected, SeenPaper, StoredPaper
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.identity.decide import Identified
+    from digest.state import StateUrl
 
 
 @runtime_checkable
 class StateStore(Protocol):
     """The state of one installation. Use as a context manager; it closes on leaving."""
 
-    path: Path  # where it lives: lock files and `digest status` name it
+    path: Path | StateUrl  # where it lives: lock files and `digest status` name it
+    # Whether several `digest serve` may share it (one leads, all deliver); when not, a
+    # second one is refused.
+    shared: bool
 
     # -- the connection, locks and checks ----------------------------------------------
 
@@ -39,6 +43,13 @@ class StateStore(Protocol):
 
     def lock(self) -> AbstractContextManager[None]:
         """Hold the run lock: one run at a time per state, across processes."""
+
+    def lead(self) -> bool:
+        """Take the lead of `digest serve` if no one holds it: held until closed, and let go
+        when the process dies. False when another holds it."""
+
+    def serving(self) -> bool:
+        """Whether a `digest serve` leads on this state now."""
 
     def bulk(self, cache_mb: int = 256) -> AbstractContextManager[None]:
         """Tune for a large write (a backlog ingest) while inside."""
@@ -106,6 +117,13 @@ class StateStore(Protocol):
 
     def recent(self, limit: int = 10) -> list[Outgoing]:
         """The most recent digests of any status, newest first."""
+
+    def claim(self, digest_id: int, lease: timedelta) -> bool:
+        """Take a pending digest for delivery for `lease`, unless another worker holds it."""
+
+    def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
+        """Take the oldest pending digest due at `due` that no worker holds, for `lease`; a
+        worker that dies mid-delivery lets go when its lease ends."""
 
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None

@@ -15,8 +15,8 @@ import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import StoreError
@@ -26,7 +26,7 @@ from digest.state.migrations import MIGRATIONS, file_under, migrate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeVar
+    from typing import Any, TypeVar
 
     from digest.identity.decide import Identified
 
@@ -110,12 +110,19 @@ def open(path: Path | str) -> SqliteStore:
     return SqliteStore.open(Path(path))
 
 
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 class _Connection:
     """The connection to the state file, its checks on opening, transactions and locks."""
+
+    shared = False  # one `digest serve` per state file
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
         self.path = path
+        self._leading: list[int] = []
 
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
@@ -170,8 +177,10 @@ class _Connection:
         self.db = self.connect(self.path)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and let go of the lead of `digest serve`)."""
         self.db.close()
+        while self._leading:
+            os.close(self._leading.pop())
 
     def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One short write transaction, taken at once so concurrent writers queue up."""
@@ -188,6 +197,31 @@ class _Connection:
             yield
         finally:
             os.close(fd)  # closing releases the lock, also when the process dies
+
+    def lead(self) -> bool:
+        """Take the lead of `digest serve` (the state file's service lock) if it is free."""
+        fd = os.open(lock_file(self.path, ".serve.lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._leading.append(fd)  # closed with the store, or by the process's death
+        return True
+
+    def serving(self) -> bool:
+        """Whether a `digest serve` holds the state file's service lock."""
+        try:
+            fd = os.open(lock_file(self.path, ".serve.lock"), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     @contextlib.contextmanager
     def bulk(self, cache_mb: int = 256) -> Iterator[None]:
@@ -444,6 +478,24 @@ class _Outbox(_Connection):
         assert digest_id is not None
         return digest_id
 
+    def claim(self, digest_id: int, lease: timedelta) -> bool:
+        """Take a pending digest for delivery for `lease`, unless another worker holds it."""
+        moment = datetime.now(UTC)
+        with self.transaction() as db:
+            row = db.execute(
+                "UPDATE digests SET lease_until = ? WHERE id = ? AND status = 'pending'"
+                " AND (lease_until IS NULL OR lease_until < ?) RETURNING id",
+                (_text(moment + lease), digest_id, _text(moment)),
+            ).fetchone()
+        return row is not None
+
+    def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
+        """Take the oldest pending digest due at `due` that no worker holds, for `lease`."""
+        for item in self.outgoing(status="pending", due=due):
+            if self.claim(item.id, lease):
+                return item
+        return None
+
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None
     ) -> None:
@@ -452,7 +504,7 @@ class _Outbox(_Connection):
         when = at.astimezone(UTC).isoformat(timespec="seconds") if at else now()
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='sent', sent_at=?, last_error=NULL,"
+                "UPDATE digests SET status='sent', sent_at=?, last_error=NULL, lease_until=NULL,"
                 " attempts=attempts+1, delivery_note=? WHERE id=?",
                 (when, note, digest_id),
             )
@@ -466,8 +518,8 @@ class _Outbox(_Connection):
         when = retry_at.astimezone(UTC).isoformat(timespec="seconds")
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?"
-                " WHERE id=?",
+                "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?,"
+                " lease_until=NULL WHERE id=?",
                 (error, when, digest_id),
             )
 
@@ -475,7 +527,8 @@ class _Outbox(_Connection):
         """Delivery was refused for good: the digest stays visible and can be resent."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=? WHERE id=?",
+                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=?,"
+                " lease_until=NULL WHERE id=?",
                 (error, digest_id),
             )
 
@@ -507,7 +560,8 @@ class _Outbox(_Connection):
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='pending', next_attempt_at=NULL WHERE id=?",
+                "UPDATE digests SET status='pending', next_attempt_at=NULL, lease_until=NULL"
+                " WHERE id=?",
                 (digest_id,),
             )
 
@@ -624,7 +678,7 @@ def unpack(packed: bytes) -> tuple[list[str], bytes | None]:
     return [f.decode("utf-8") for f in found[:-1]], eml
 
 
-def _outgoing(row: sqlite3.Row) -> Outgoing:
+def _outgoing(row: Mapping[str, Any] | sqlite3.Row) -> Outgoing:
     parts = {p: row[p] for p in PARTS}
     eml = row["eml"]
     if row["packed"] is not None:
