@@ -435,7 +435,8 @@ def cmd_resend(args: argparse.Namespace) -> int:
             return 0
         store.requeue(item.id)
         report = pipeline.Report()
-        pipeline.send(store, deliverer, item, report, datetime.now().astimezone())
+        now = datetime.now().astimezone()
+        pipeline.send(store, deliverer, item, report, now, pipeline.lease(settings))
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
     for line in report.failed:

@@ -18,7 +18,7 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
-from digest.state import DELIVERY_LEASE, LONGEST_BACKOFF, state_files
+from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -267,13 +267,18 @@ def _rendered(digest: Digest, settings: Settings, message_id: str) -> Outgoing:
     )
 
 
+def lease(settings: Settings) -> timedelta:
+    """How long a worker holds a digest it delivers on a shared state (DIGEST_LEASE_SECONDS)."""
+    return timedelta(seconds=settings.lease_seconds)
+
+
 def send(
     store: StateStore,
     deliverer: Deliverer,
     item: Outgoing,
     report: Report,
     now: datetime,
-    lease: timedelta | None = DELIVERY_LEASE,
+    lease: timedelta | None,
 ) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
     pending with a growing backoff from `now`; a permanent one marks it failed, never its
@@ -319,7 +324,7 @@ def run_once(
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
                 delivered = len(report.delivered)
-                send(store, deliverer, item, report, now)
+                send(store, deliverer, item, report, now, lease(settings))
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
@@ -378,7 +383,7 @@ def run_once(
             gathered.dumps, recorded_rejects, new_papers, item, known=known, revised=revised
         )
         assert digest_id is not None
-        send(store, deliverer, store.get(digest_id) or item, report, now)
+        send(store, deliverer, store.get(digest_id) or item, report, now, lease(settings))
         log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
         store.prune(now - timedelta(days=settings.keep_days))
     return report

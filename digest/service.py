@@ -324,7 +324,7 @@ class Service:
         report = pipeline.Report()
         with store.lock():
             for item in store.outgoing(status="pending", due=now):
-                pipeline.send(store, self.deliverer, item, report, now)
+                pipeline.send(store, self.deliverer, item, report, now, lease=None)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:
@@ -545,7 +545,7 @@ class Service:
         """Deliver the due digests of a shared outbox, each claimed for a lease, so that any
         number of services deliver side by side, none the same digest twice at once."""
         report = pipeline.Report()
-        lease = timedelta(seconds=self.settings.lease_seconds)
+        lease = pipeline.lease(self.settings)
         while not self.stopping.is_set():
             now = self.clock()
             item = store.claim_due(now, lease)

@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 BACKENDS = {"sqlite": "digest.state.sqlite", "postgresql": "digest.state.postgres"}
 
 LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
-# On a shared state, how long a run holds a digest it delivers before another worker may.
-DELIVERY_LEASE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
