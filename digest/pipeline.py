@@ -285,7 +285,7 @@ def send(
     papers seen. On a shared state the digest is claimed for `lease` first (None: the caller
     claimed it), and left alone when another worker holds it."""
     if lease is not None and store.shared and not store.claim(item.id, lease):
-        log.debug("digest %s is being delivered by another worker", item.id)
+        report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
     try:
         description = deliverer.deliver(item)

@@ -94,6 +94,7 @@ def store(location: object) -> Iterator[object]:
 
 # -- a real PostgreSQL server, for the PostgreSQL backend ---------------------------------------
 
+GIVEN_POSTGRES = os.environ.get("DIGEST_TEST_POSTGRES")  # read before any test clears DIGEST_*
 POSTGRES_BIN = [Path(p).parent for p in (shutil.which("initdb"),) if p] + sorted(
     Path("/usr/lib/postgresql").glob("*/bin"), reverse=True
 )
@@ -125,8 +126,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | 
     else a throwaway server of our own when PostgreSQL is installed, else None."""
     import subprocess
 
-    given = os.environ.get("DIGEST_TEST_POSTGRES")
-    if given:
+    if given := GIVEN_POSTGRES:
         yield given
         return
     found = [b for b in POSTGRES_BIN if (b / "initdb").exists() and (b / "pg_ctl").exists()]

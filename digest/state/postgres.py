@@ -219,6 +219,8 @@ class PostgresStore:
         self.pool.close()
         if self._leader is not None:
             with contextlib.suppress(psycopg.Error):
+                # At once: the server would let go only once it notices the connection gone.
+                self._leader.execute("SELECT pg_advisory_unlock_all()")
                 self._leader.close()
             self._leader = None
 
@@ -237,6 +239,8 @@ class PostgresStore:
                 conn.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
             yield
         finally:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")  # at once, as in close()
             conn.close()
 
     def lead(self) -> bool:
