@@ -261,7 +261,7 @@ def cmd_check(args: argparse.Namespace) -> int:
       digest check seeds/*.txt
     """
     from digest import inbox
-    from digest.parse import parse
+    from digest.formats import parse
     from digest.render import day
 
     settings = _settings(args)
@@ -328,9 +328,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for r in store.rejected_dumps(5):
             if r not in untold:
                 say(f"rejected: {r.file}: {r.reason}")
-        from digest import service
+        from digest.service.status import status_lines  # not the scheduler: status stays light
 
-        for line in service.status_lines(store):
+        for line in status_lines(store):
             say(line)
     return 0
 
@@ -347,11 +347,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
       digest serve --inbox ~/papers --schedule '0 7 * * *' --timezone Europe/Paris
       digest serve --inbox ~/papers --schedule 'every 6h' --processed move
     """
-    from digest import service
+    from digest.service.service import serve
 
     settings = _settings(args)
     _service_logging()
-    return service.serve(settings, _deliverer(settings, dry_run=False))
+    return serve(settings, _deliverer(settings, dry_run=False))
 
 
 def _service_logging() -> None:
@@ -388,7 +388,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.date is not None:
         day = fetch.day_of(args.date)
     else:
-        from digest.service import zone  # the scheduler's module: only when the zone is needed
+        from digest.service.schedule import zone  # only when the zone is needed
 
         day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
     log.info("%s", fetch.fetch_day(settings, day).line())

@@ -426,8 +426,9 @@ def _validate_email(s: Settings) -> None:
 
 def _validate_interests(s: Settings) -> None:
     if s.highlight or s.exclude:
-        from digest import select
+        from digest.interests import terms
 
-        select.interests(s)  # every term must compile
+        terms(s.highlight, "DIGEST_HIGHLIGHT")  # every term must compile
+        terms(s.exclude, "DIGEST_EXCLUDE")
     if s.order not in ORDERS:
         raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")

@@ -98,7 +98,7 @@ def listing(data: bytes, day: date, url: str) -> Dump:
     Papers list with at least one paper (the parser would salvage a cut-off list: not here)."""
     import json
 
-    from digest.parse import parse
+    from digest.formats import parse
 
     if data.lstrip()[:1] == b"<":
         raise FetchError(

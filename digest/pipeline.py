@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digest import inbox, parse
+from digest import formats, inbox
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -22,16 +22,17 @@ from digest.store import LONGEST_BACKOFF, Outgoing, Store
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from collections.abc import Set
+    from collections.abc import Mapping
 
     from digest import match
     from digest.config import Settings
     from digest.deliver import Deliverer
-    from digest.select import Interests
+    from digest.interests import Interests
+
+    # The inbox files found complete, with their content hash when it is known already.
+    Ready = Mapping[inbox.Candidate, str | None]
 
 log = logging.getLogger(__name__)
-
-REJECTED_FOLDER = "rejected"
 
 
 @dataclass
@@ -72,11 +73,10 @@ class Gathered:
     known: int
 
 
-def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None) -> Gathered:
+def gather(settings: Settings, store: Store, ready: Ready | None = None) -> Gathered:
     """Read and parse every inbox file whose content was not ingested before. With `ready`,
-    only the files found exactly as listed there (same size and modification time)."""
-    import hashlib
-
+    only the files found exactly as listed there (same size and modification time), each
+    hashed once: a hash `ready` holds already is not computed again."""
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
     contents: list[tuple[Path, str, str, bytes]] = []
@@ -106,7 +106,8 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
-        contents.append((candidate.path, name, hashlib.sha256(data).hexdigest(), data))
+        sha = ready.get(candidate) if ready is not None else None
+        contents.append((candidate.path, name, sha or formats.sha256(data), data))
 
     known = store.known_dumps(
         [sha for _, _, sha, _ in contents] + [u.key for u in unreadable if u.key]
@@ -119,7 +120,7 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dump = parse.parse(data, name)
+            dump = formats.parse(data, name, sha)
         except ParseError as e:
             unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
@@ -145,7 +146,7 @@ def _failure(name: str, error: Exception) -> Rejected:
 
 
 def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
-    """Move files that cannot be read to `folder` (inside the inbox, which scans skip), so
+    """Move files that cannot be read to the inbox `folder`'s rejected/ (which scans skip), so
     that what is left in the inbox is what digest reads. A file that failed for a reason
     that may pass (a permission, say) stays, to be tried again."""
     for u in unreadable:
@@ -155,7 +156,7 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
             tag = str(u.path.lstat().st_mtime_ns)
         except OSError:
             continue  # gone already
-        inbox.move_into(u.path, folder, tag)
+        inbox.set_aside(u.path, folder, inbox.REJECTED, tag)
 
 
 def decide(
@@ -172,6 +173,30 @@ def decide(
     return match.decide(papers, seen, candidates, thresholds)
 
 
+def enrich(new: Iterable[Paper], repeats: Iterable[Paper]) -> tuple[Paper, ...]:
+    """The new papers, each completed with what a repeat of it in the same run knows and it
+    does not (a text dump and the JSON of the same day: the JSON brings links and authors)."""
+    import dataclasses
+
+    from digest.match import keys  # the matcher loads only when there are papers
+
+    papers = list(new)
+    where = {key: i for i, paper in enumerate(papers) for key in keys(paper)}
+    for repeat in repeats:
+        i = next((where[k] for k in keys(repeat) if k in where), None)
+        if i is None:
+            continue
+        missing = {
+            f.name: getattr(repeat, f.name)
+            for f in dataclasses.fields(Paper)
+            if not getattr(papers[i], f.name) and getattr(repeat, f.name)
+        }
+        if missing:
+            papers[i] = dataclasses.replace(papers[i], **missing)
+            where.update((key, i) for key in keys(papers[i]))
+    return tuple(papers)
+
+
 def build(
     gathered: Gathered,
     store: Store,
@@ -186,10 +211,10 @@ def build(
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
     `show_updated`, it also lists the papers seen before whose abstract changed. It names
     the dumps that could not be read: `rejected`, else those of `gathered`."""
-    from digest import select
+    from digest import interests
 
     papers = [p for d in gathered.dumps for p in d.papers]
-    wants = wants or select.Interests()
+    wants = wants or interests.Interests()
     unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         return Digest(
@@ -201,7 +226,7 @@ def build(
         )
     decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
-    chosen = select.select(select.enrich(decision.new, repeats), wants)
+    chosen = interests.select(enrich(decision.new, repeats), wants)
     return Digest(
         papers=chosen.full,
         skipped=decision.skipped,
@@ -288,14 +313,15 @@ def run_once(
     *,
     dry_run: bool = False,
     retry_all: bool = True,
-    ready: Set[inbox.Candidate] | None = None,
+    ready: Ready | None = None,
 ) -> Report:
     """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
 
     Papers are recorded with their digest before delivery and count as seen only once it
     has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
     recorded. Runs on the same state file take turns. With `ready`, only those inbox files
-    are read (the service passes the files it has seen complete); otherwise every file.
+    are read (the service passes the files it has seen complete, with the content hash of
+    those it has read already); otherwise every file.
     """
     report = Report()
     with store.lock():
@@ -328,7 +354,7 @@ def run_once(
         new_papers = [(p, _keys(p)) for p in digest.new_papers]
         recorded_rejects = told
         if not dry_run and settings.rejected == "move":
-            set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
+            set_aside(gathered.unreadable, settings.require_inbox())
         # A paper seen before under its title may come back under its arXiv id alone.
         known = [(s.matched.id, _keys(s.paper)) for s in digest.skipped if s.matched]
 
@@ -386,7 +412,7 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
 
     name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:
-        dump = parse.parse(inbox.read(path, None, max_bytes), name)
+        dump = formats.parse(inbox.read(path, None, max_bytes), name)
     except ParseError as e:
         return Rejected(e.file, e.why), []
     except OSError as e:
@@ -535,9 +561,14 @@ def _keys(paper: Paper) -> list[str]:
 
 
 def _interests(settings: Settings) -> Interests:
-    from digest import select
+    from digest.interests import Interests, terms
 
-    return select.interests(settings)
+    return Interests(
+        highlight=terms(settings.highlight, "DIGEST_HIGHLIGHT"),
+        exclude=terms(settings.exclude, "DIGEST_EXCLUDE"),
+        order=settings.order,
+        max_papers=settings.max_papers,
+    )
 
 
 def _summary(digest: Digest) -> str:

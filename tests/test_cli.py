@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
+from digest.formats import parse
 from digest.match import title_key
-from digest.parse import parse
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -16,7 +16,7 @@ import pytest
 from conftest import copy_seeds
 
 from digest.cli import main
-from digest.parse import parse
+from digest.formats import parse
 
 
 def first_papers(seed: Path, n: int = 3) -> list[tuple[str, str]]:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.formats import detect, parse
 from digest.models import Dump
-from digest.parse import detect, parse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

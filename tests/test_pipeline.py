@@ -10,7 +10,8 @@ import pytest
 
 from digest.config import Settings
 from digest.errors import DeliveryError, TransientDeliveryError
-from digest.pipeline import run_once
+from digest.models import Paper
+from digest.pipeline import enrich, run_once
 from digest.store import Outgoing, Store
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
@@ -187,3 +188,20 @@ def test_fifo_symlink_out_of_the_inbox_and_a_cut_off_dump(
     assert "Not Yours" not in shown
     full = [p.title for p in report.digest.papers if p.abstract and len(p.abstract) > 500]
     assert len(full) >= 25  # the good papers before the cut
+
+
+def test_enrich_completes_a_paper_from_its_repeat_in_the_run() -> None:
+    text = Paper("Forward Learning of GNNs", "From the text dump.", source="day.txt")
+    rich = Paper(
+        "Forward learning of GNNs",
+        "From the JSON.",
+        source="day.json",
+        arxiv_id="2403.11004",
+        upvotes=9,
+        authors=("Namyong Park",),
+    )
+    other = Paper("Unrelated", "", source="day.json", arxiv_id="2403.99999")
+    (merged,) = enrich([text], [rich, other])
+    assert merged.title == text.title and merged.abstract == text.abstract  # kept
+    assert merged.source == "day.txt"
+    assert (merged.arxiv_id, merged.upvotes, merged.authors) == ("2403.11004", 9, ("Namyong Park",))

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.formats import clean, parse
 from digest.models import Digest, Dump, Paper, Rejected
-from digest.parse import clean, parse
 from digest.render import render
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)

@@ -20,11 +20,13 @@ import pytest
 
 from digest.config import Settings
 from digest.errors import ConfigError, TransientDeliveryError
+from digest.formats import parse
 from digest.inbox import Candidate
 from digest.match import title_key
-from digest.parse import parse
 from digest.pipeline import run_once
-from digest.service import Service, Watch, missed_run, parse_schedule, zone
+from digest.service.schedule import missed_run, parse_schedule, zone
+from digest.service.service import Service
+from digest.service.watch import Watch
 from digest.store import Outgoing, Store
 
 ROOT = Path(__file__).resolve().parent.parent
