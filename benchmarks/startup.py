@@ -5,9 +5,13 @@ Prints, as medians over several runs:
   - `digest now` on an empty inbox with an existing state file (start-up cost),
   - `digest now` on the five bundled seeds with a fresh state file (ingest + render + write),
   - `digest --version`,
-each with its ratio to the baseline.
+each with its ratio to the baseline, twice: first as this environment runs it (the standard
+library precompiled by the Python install, digest and its dependencies compiled from source
+on every run when PYTHONDONTWRITEBYTECODE is set), then with their bytecode compiled once
+(`python -m compileall`, removed again afterwards). Each table says which it is.
 
     python benchmarks/startup.py [--runs 15]
+    PYTHONPATH=/other/checkout python benchmarks/startup.py   # another version's code
 """
 
 from __future__ import annotations
@@ -73,17 +77,52 @@ def main() -> None:
             fresh_state,
         ),
     }
+    folders = _code_folders(py, env)
+    made = [f / "__pycache__" for f in _packages(folders) if not (f / "__pycache__").exists()]
+    cached = any((f / "__pycache__").exists() for f in _packages(folders))
+    try:
+        _table(cases, env, args.runs, "bytecode cached" if cached else "bytecode not cached")
+        subprocess.run([py, "-m", "compileall", "-q", *map(str, folders)], env=env, check=False)
+        _table(cases, env, args.runs, "bytecode cached (compileall)")
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(work)
+
+
+def _code_folders(py: str, env: dict[str, str]) -> list[Path]:
+    """Where digest and the packages it imports live: its package and site-packages."""
+    code = (
+        "import digest, sysconfig; print(digest.__file__); print(sysconfig.get_paths()['purelib'])"
+    )
+    out = subprocess.run([py, "-c", code], env=env, capture_output=True, text=True, check=True)
+    package, site = out.stdout.splitlines()
+    return [Path(package).parent, Path(site)]
+
+
+def _packages(folders: list[Path]) -> list[Path]:
+    return [
+        p
+        for folder in folders
+        for p in [folder, *folder.rglob("*")]
+        if p.is_dir() and p.name != "__pycache__" and any(p.glob("*.py"))
+    ]
+
+
+def _table(
+    cases: dict[str, tuple[list[str], object]], env: dict[str, str], runs: int, caching: str
+) -> None:
     results: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
+    for _ in range(runs):  # interleaved, so machine noise hits every case alike
         for name, (cmd, setup) in cases.items():
             results[name].append(timed(cmd, env, setup))
 
     base = statistics.median(results["python -c pass"])
+    print(f"{caching}:")
     print(f"{'case':28} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
     for name, times in results.items():
         med = statistics.median(times)
         print(f"{name:28} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
-    shutil.rmtree(work)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digest import formats, inbox
+from digest import inbox
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -106,6 +106,8 @@ def gather(settings: Settings, store: Store, ready: Ready | None = None) -> Gath
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
+        from digest import formats  # its parsers' patterns cost start-up: only with a file
+
         sha = ready.get(candidate) if ready is not None else None
         contents.append((candidate.path, name, sha or formats.sha256(data), data))
 
@@ -211,10 +213,7 @@ def build(
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
     `show_updated`, it also lists the papers seen before whose abstract changed. It names
     the dumps that could not be read: `rejected`, else those of `gathered`."""
-    from digest import interests
-
     papers = [p for d in gathered.dumps for p in d.papers]
-    wants = wants or interests.Interests()
     unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         return Digest(
@@ -222,8 +221,11 @@ def build(
             rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
-            highlight=tuple(t.pattern for t in wants.highlight),
+            highlight=tuple(t.pattern for t in wants.highlight) if wants else (),
         )
+    from digest import interests
+
+    wants = wants or interests.Interests()
     decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
     chosen = interests.select(enrich(decision.new, repeats), wants)
@@ -341,7 +343,8 @@ def run_once(
             gathered,
             store,
             now,
-            _interests(settings),
+            # No interests to read when there is nothing to shape: start-up stays light.
+            _interests(settings) if gathered.dumps or settings.highlight else None,
             settings.thresholds,
             show_updated=settings.show_updated,
             rejected=[r for r, _ in told] + [u.rejected for u in gathered.unreadable if not u.key],
@@ -408,7 +411,7 @@ Signed = list[tuple[list[str], tuple[int, ...]]]  # keys and grams of each paper
 
 def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
-    from digest import match
+    from digest import formats, match
 
     name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:

@@ -191,7 +191,8 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
-        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch')"
+        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch',"
+        " 'digest.formats', 'digest.interests', 'digest.service.service', 'asyncio', 'ssl')"
         " if m in sys.modules];"
         " print(heavy)"
     )
@@ -277,3 +278,26 @@ def test_check_names_each_item_it_skips(tmp_path: Path) -> None:
     assert "  warning: item 6: a paper stored as a string nested 101 levels deep; skipped" in (
         checked.stdout.splitlines()
     )
+
+
+def test_status_does_not_load_the_scheduler_or_mail(tmp_path: Path) -> None:
+    """`digest status` reads the state file: no scheduler, event loop, mail or TLS."""
+    state = tmp_path / "s.db"
+    code = (
+        "import sys; from digest.cli import main; main(sys.argv[1:]);"
+        " heavy = [m for m in ('apscheduler', 'asyncio', 'email.message', 'ssl',"
+        " 'digest.service.service', 'digest.formats', 'rapidfuzz') if m in sys.modules];"
+        " print(heavy)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    for _ in range(2):  # a new state file, then an existing one
+        done = subprocess.run(
+            [sys.executable, "-c", code, "status", "--state", str(state)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
