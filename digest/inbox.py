@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,18 +39,19 @@ def name_of(path: Path) -> str:
     return printable(path.name) or "(unnamed)"
 
 
-def scan(inbox: Path) -> list[Candidate]:
+def scan(inbox: Path, own: Collection[str] = ()) -> list[Candidate]:
     """The files of the inbox worth reading, by name: no hidden files, partial downloads,
-    subfolders or files digest wrote itself. Symlinks count only when they stay inside the
-    inbox. Whatever one entry is, it costs at most itself: one that cannot even be looked
-    at is listed with size -1, for read() to reject with the reason."""
+    subfolders or files digest wrote itself (its outputs, and `own`: the absolute real
+    paths of its state files). Symlinks count only when they stay inside the inbox.
+    Whatever one entry is, it costs at most itself: one that cannot even be looked at is
+    listed with size -1, for read() to reject with the reason."""
     found = []
     root = inbox.resolve()
     for entry in os.scandir(inbox):
         name = entry.name
         if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or name.endswith("~"):
             continue
-        if OWN_OUTPUT.fullmatch(name):
+        if OWN_OUTPUT.fullmatch(name) or os.path.join(root, name) in own:
             continue
         path = Path(entry.path)
         try:

@@ -18,7 +18,7 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Paper, Rejected, Thresholds
-from digest.store import LONGEST_BACKOFF, Outgoing, Store
+from digest.store import LONGEST_BACKOFF, Outgoing, Store, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def gather(settings: Settings, store: Store, ready: Ready | None = None) -> Gath
     contents: list[tuple[Path, str, str, bytes]] = []
     unreadable: list[Unreadable] = []
     try:
-        candidates = inbox.scan(folder)
+        candidates = inbox.scan(folder, state_files(settings.state))
     except OSError as e:
         raise ConfigError(f"cannot read the inbox {folder}: {e.strerror}") from None
     for candidate in candidates:

@@ -128,6 +128,21 @@ def test_files_digest_wrote_are_never_read_back_as_dumps(inbox: Path, tmp_path: 
     assert "rejected" not in run("status", "--state", str(state), cwd=tmp_path).stdout
 
 
+def test_a_state_file_kept_in_the_inbox_is_never_read_as_a_dump(
+    inbox: Path, tmp_path: Path
+) -> None:
+    shutil.copy(SEEDS[0], inbox)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(inbox / "state.sqlite3", tmp_path / "elsewhere" / "alias.sqlite3")
+    for state in ("inbox/state.sqlite3", "elsewhere/alias.sqlite3"):
+        result = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "state.sqlite3" not in result.stderr
+    assert (inbox / "state.sqlite3.lock").exists()  # the lock lies beside it, unread too
+    status = run("status", "--state", "inbox/state.sqlite3", cwd=tmp_path).stdout
+    assert "rejected" not in status
+
+
 # -- files still being written -----------------------------------------------------------------
 
 WRITER = """

@@ -35,7 +35,7 @@ from digest.inbox import Candidate
 from digest.service.schedule import missed_run, parse_schedule, zone
 from digest.service.status import service_lock, when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
-from digest.store import StateChanged, Store, timestamp
+from digest.store import StateChanged, Store, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class Service:
         """One look at the inbox: note the files that became complete, retry due digests."""
         try:
             folder = self.settings.require_inbox()
-            found = inbox.scan(folder)
+            found = inbox.scan(folder, state_files(self.settings.state))
         except DigestError as e:
             self._report_problem("inbox", str(e))
             return []
