@@ -87,6 +87,8 @@ def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
     try:
         if inbox and path.is_symlink() and not _inside(path, inbox.resolve()):
             raise ParseError(name, "symbolic link pointing outside the inbox; not read")
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a socket cannot even be opened
+            raise ParseError(name, "not a regular file")
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the run
         fd = os.open(path, flags)
     except OSError as e:

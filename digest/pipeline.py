@@ -371,7 +371,7 @@ def run_once(
                 log.info(
                     "nothing new: %d unread %s in %s could not be read; the next digest names %s",
                     len(gathered.unreadable),
-                    "dump" if len(gathered.unreadable) == 1 else "dumps",
+                    "file" if len(gathered.unreadable) == 1 else "files",
                     settings.inbox,
                     "it" if len(gathered.unreadable) == 1 else "them",
                 )

@@ -229,6 +229,10 @@ def test_a_download_cut_short_keeps_the_complete_items() -> None:
         (b'[{"paper": {"upvotes": 3}}]', "no papers found in the JSON"),
         (b'{"error": "Invalid"}', "JSON, but not a Daily Papers list"),
         (b'{"title": ', "not valid JSON"),
+        # The whole file one JSON value that is no listing: never read as a text dump.
+        (b"42\n", "JSON, but not a Daily Papers list"),
+        (b"[1, 2, 3]", "no item has an id or a title"),
+        (b'"a string"', "JSON, but not a Daily Papers list"),
         (b"<html><body><p>Nothing here</p></body></html>", "no papers found in this HTML page"),
     ],
 )
@@ -611,3 +615,17 @@ def test_parse_recovers_every_listed_paper(
     dump = parse(text.encode(encoding, "surrogatepass"), "day.txt")
     expected = [(clean(t), clean(a)) for t, a in papers]
     assert [(p.title, p.abstract) for p in dump.papers] == expected
+
+
+def test_text_no_encoder_takes_becomes_a_replacement_character() -> None:
+    # An escaped half of a UTF-16 pair is valid JSON, but no UTF-8 output can carry it.
+    data = rb'[{"paper": {"id": "2503.99999", "title": "Fine \udc80 t", "summary": "x \udc80"}}]'
+    (paper,) = parse(data, "a.json").papers
+    assert paper.title == "Fine \ufffd t" and paper.abstract == "x \ufffd"
+    paper.title.encode("utf-8")  # raises if a surrogate were left
+
+
+def test_a_number_too_long_to_convert_costs_only_its_field() -> None:
+    data = b'[{"title": "T", "upvotes": ' + b"9" * 5000 + b'}, {"title": "U", "upvotes": 3}]'
+    papers = parse(data, "a.json").papers
+    assert [(p.title, p.upvotes) for p in papers] == [("T", None), ("U", 3)]

@@ -209,3 +209,18 @@ def test_check_and_ingest_do_not_hang_on_a_fifo(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert "not a regular file" in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_socket_in_the_inbox_is_rejected_once_and_listed(inbox: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(inbox / "s.json"))
+        state = str(tmp_path / "state.sqlite3")
+        first = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert first.returncode == 1 and "s.json: not a regular file" in first.stderr
+        shutil.copy(SEEDS[0], inbox)
+        second = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert second.returncode == 0, second.stderr  # told once, not on every run
+        status = run("status", "--state", state, cwd=tmp_path).stdout
+        assert "rejected: s.json: not a regular file" in status

@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.config import Settings
+from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.formats import parse
 from digest.inbox import Candidate
 from digest.match import title_key
 from digest.pipeline import run_once
-from digest.service.schedule import missed_run, parse_schedule, zone
+from digest.service.schedule import missed_run, parse_schedule
 from digest.service.service import Service
 from digest.service.watch import Watch
 from digest.store import Outgoing, Store

@@ -66,9 +66,14 @@ def looks_binary(text: str) -> bool:
     return controls > len(sample) // 100
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean(text: str) -> str:
     """Text safe to show and to put in a header: NFC, no control or bidi-override characters,
-    runs of white space folded to one space."""
+    no lone surrogates (an escaped half of a UTF-16 pair in JSON: no encoder takes it; it
+    becomes U+FFFD), runs of white space folded to one space."""
+    text = _SURROGATE.sub("\ufffd", text)
     text = _UNSAFE.sub("", unicodedata.normalize("NFC", text))
     return " ".join(text.split())
 
@@ -148,9 +153,15 @@ def decode_json(text: str, name: str) -> object:
 
     _check_bounds(text, name)
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=json_int)
     except RecursionError:  # cannot happen within MAX_DEPTH; one line all the same
         raise ParseError(name, too_deep(MAX_DEPTH + 1)) from None
+
+
+def json_int(digits: str) -> int | None:
+    """A JSON integer; None for one too long to be a count (Python refuses to convert
+    thousands of digits, and no field of a listing needs more than a few)."""
+    return int(digits) if len(digits) <= 30 else None
 
 
 def _check_bounds(text: str, name: str) -> None:

@@ -17,6 +17,7 @@ from digest.formats.common import (
     decode_json,
     depth,
     iso_date,
+    json_int,
     most_common,
     short_date,
     text_of,
@@ -32,8 +33,28 @@ _JSON_START = re.compile(r'[\[{]\s*(?:["{\[\]}]|$)')
 
 
 def detect(text: str) -> bool:
-    """Whether the dump opens like JSON."""
-    return _JSON_START.match(text.lstrip()[:1024]) is not None
+    """Whether the dump is JSON: it opens like JSON, or the whole text is one JSON value."""
+    return _JSON_START.match(text.lstrip()[:1024]) is not None or _whole_json(text)
+
+
+def _whole_json(text: str) -> bool:
+    """Whether the whole text is one JSON value (`42`, `[1, 2]`, `"x"`): never a listing
+    copied as text, so it is read as JSON and told apart there. Fails fast on text."""
+    import json
+
+    stripped = text.strip()
+    if stripped[:1] not in _JSON_FIRST:
+        return False
+    try:
+        json.loads(stripped, parse_int=json_int)
+    except RecursionError:
+        return True  # nested past Python's limit: the JSON reader says so, in one line
+    except ValueError:
+        return False
+    return True
+
+
+_JSON_FIRST = frozenset('[{"-0123456789tfn')
 
 
 def parse(text: str, name: str) -> Read:
@@ -75,7 +96,7 @@ def _salvage(text: str) -> list[object]:
     """The complete items at the start of a JSON array whose end is missing or broken."""
     import json
 
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=json_int)
     start = text.find("[")
     if start < 0:
         return []

@@ -1,11 +1,10 @@
-"""The schedule, pure: crontab lines, @shortcuts and `every N` as APScheduler triggers, the
-schedule's time zone, and which fire time was missed while the service was down."""
+"""The schedule, pure: crontab lines, @shortcuts and `every N` as APScheduler triggers, and
+which fire time was missed while the service was down (the time zone is a setting: config)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
@@ -28,27 +27,6 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 LONGEST_INTERVAL = 366 * 24 * 3600
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def zone(name: str | None) -> tzinfo:
-    """The schedule's time zone: an IANA name such as Europe/Paris, or the machine's own."""
-    if not name:
-        from tzlocal import get_localzone
-
-        try:
-            return get_localzone()
-        except (LookupError, ValueError, OSError) as e:
-            why = " ".join(str(e.args[0] if e.args else e).split())  # KeyError quotes its text
-            raise ConfigError(
-                f"cannot tell this machine's time zone ({why}); set DIGEST_TIMEZONE"
-            ) from None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"DIGEST_TIMEZONE={name!r} is not a known time zone;"
-            " use an IANA name such as Europe/Paris, America/New_York or UTC"
-        ) from None
 
 
 def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:

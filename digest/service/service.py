@@ -30,9 +30,10 @@ from types import FrameType
 from apscheduler.triggers.base import BaseTrigger
 
 from digest import formats, inbox, pipeline
+from digest.config import zone
 from digest.errors import DigestError
 from digest.inbox import Candidate
-from digest.service.schedule import missed_run, parse_schedule, zone
+from digest.service.schedule import missed_run, parse_schedule
 from digest.service.status import service_lock, when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
 from digest.store import StateChanged, Store, state_files, timestamp
@@ -270,11 +271,13 @@ class Service:
                 # folds, comparing across zones does not. Triggers keep the schedule's zone.
                 scheduler = BackgroundScheduler(
                     timezone=UTC,
-                    executors={"default": ThreadPoolExecutor(1)},
+                    # Each job its own thread: a slow fetch never holds back a digest.
+                    executors={"default": ThreadPoolExecutor(1), "fetch": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
                 )
                 for name, job, trigger in self.jobs():
-                    scheduler.add_job(job, trigger, id=name)
+                    executor = "fetch" if name == "fetch" else "default"
+                    scheduler.add_job(job, trigger, id=name, executor=executor)
                 missed = self._start(store)
                 scheduler.start()
                 try:
