@@ -43,7 +43,12 @@ def main() -> None:
         from digest.service.service import Service
     except ImportError:  # a checkout with the service in one module
         from digest.service import Service, parse_schedule  # type: ignore[no-redef]
-    from digest.store import Store
+    try:
+        from digest.state import open as open_state
+    except ImportError:  # a checkout with the store in one module
+        from digest.store import Store  # type: ignore[import-not-found]
+
+        open_state = Store.open
 
     seeds = sorted((ROOT / "seeds").iterdir())
     work = Path(tempfile.mkdtemp(prefix="digest-hashes-"))
@@ -69,7 +74,7 @@ def main() -> None:
         trigger = parse_schedule("@daily", UTC)
         service = Service(settings, Kept(), trigger, UTC)
         calls = 0
-        with Store.open(settings.state) as store:
+        with open_state(settings.state) as store:
             service.poll(store)
             service.poll(store)
         service.run_scheduled()

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from digest.errors import ParseError  # noqa: E402
 from digest.formats import parse  # noqa: E402
-from digest.match import title_key  # noqa: E402
+from digest.identity.keys import title_key  # noqa: E402
 
 
 def dumps_from_seeds(paragraphs: int = 40) -> list[bytes]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from digest.errors import DeliveryError, TransientDeliveryError
-from digest.store import Outgoing
+from digest.models import Outgoing
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:

@@ -82,6 +82,15 @@ class SeenPaper:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPaper:
+    """A paper in the store with the title and abstract it is compared by."""
+
+    seen: SeenPaper
+    title: str
+    abstract: str
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     """A paper left out of the digest, with the reason it was left out."""
 
@@ -153,3 +162,25 @@ class Thresholds:
     revised: int = 80  # abstracts alike enough to be one paper revised, with a similar title
     abstract: int = 95  # abstracts alike enough to be one paper whatever the titles say
     title_only: int = 92  # titles alike enough when either side has no abstract
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A rendered digest in the outbox, exactly as it will be (or was) delivered."""
+
+    id: int
+    created: datetime
+    status: str
+    message_id: str
+    subject: str
+    paper_count: int
+    html: str
+    text: str
+    markdown: str
+    json: str
+    eml: bytes | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    next_attempt: datetime | None = None
+    delivery_note: str | None = None  # what the last delivery did, refused recipients included

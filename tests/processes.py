@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from digest.formats import parse
-from digest.match import title_key
+from digest.identity.keys import title_key
 
 
 def clean_env(**settings: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from processes import clean_env, digest_now
 
 from digest.cli import main
 from digest.formats import parse
-from digest.match import title_key
+from digest.identity.keys import title_key
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -196,7 +196,7 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
-        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch',"
+        " 'bs4', 'apscheduler', 'digest.identity', 'digest.render', 'httpx', 'digest.fetch',"
         " 'digest.formats', 'digest.interests', 'digest.service.service', 'asyncio', 'ssl')"
         " if m in sys.modules];"
         " print(heavy)"
@@ -213,7 +213,7 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+        assert done.stdout.strip() == "[]"
 
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.match import title_key
+from digest.identity.keys import title_key
 from tests.processes import clean_env, digest_now, paper_keys, pending_digests
 from tests.test_service import SEEDS
 

@@ -11,7 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.store import Store, lock_file, timestamp
+from digest.state import lock_file, timestamp
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.protocol import StateStore
 
 
 def when(moment: datetime | None) -> str:
@@ -56,7 +60,7 @@ def service_running(state: Path) -> bool:
     return False
 
 
-def status_lines(store: Store) -> list[str]:
+def status_lines(store: StateStore) -> list[str]:
     """What `digest status` says about the service: running or not, next and last runs.
     Nothing when `digest serve` never ran with this state file (digest now from cron)."""
     state = store.service_state()
