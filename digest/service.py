@@ -45,8 +45,8 @@ from digest.store import StateChanged, Store, lock_file, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from digest.channels.base import Deliverer
     from digest.config import Settings
-    from digest.deliver import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -596,13 +596,9 @@ def _when(moment: datetime | None) -> str:
 
 def describe_delivery(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
-    if settings.deliver == "files":
-        from digest.config import default_out
+    from digest import channels
 
-        return f"files in {settings.out or default_out()}"
-    if settings.deliver == "stdout":
-        return "standard output"
-    return settings.deliver
+    return channels.describe(settings)
 
 
 # -- one service per state file ---------------------------------------------------------------

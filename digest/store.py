@@ -18,12 +18,11 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import StoreError
-from digest.models import Dump, Paper, Rejected, SeenPaper
+from digest.models import Dump, Outgoing, Paper, Rejected, SeenPaper
 
 # typing, numpy and the matcher cost start-up time that a cron run with nothing new does not
 # need to pay: they are imported where they are used.
@@ -236,28 +235,6 @@ def _check_ours(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
             f"state file {path} was written by a newer version of digest (it has {newer[0]});"
             f" {KEEP} and upgrade digest"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A rendered digest in the outbox, exactly as it will be (or was) delivered."""
-
-    id: int
-    created: datetime
-    status: str
-    message_id: str
-    subject: str
-    paper_count: int
-    html: str
-    text: str
-    markdown: str
-    json: str
-    eml: bytes | None = None
-    attempts: int = 0
-    last_error: str | None = None
-    sent_at: datetime | None = None
-    next_attempt: datetime | None = None
-    delivery_note: str | None = None  # what the last delivery did, refused recipients included
 
 
 LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often

@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from digest.channels.base import EVERYTHING
 from digest.config import Settings
 from digest.errors import DeliveryError, TransientDeliveryError
+from digest.models import Outgoing
 from digest.pipeline import run_once
-from digest.store import Outgoing, Store
+from digest.store import Store
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 
 
 class Recorder:
     """A deliverer that keeps what it was given (the boundary, passed in)."""
+
+    needs = EVERYTHING
 
     def __init__(self) -> None:
         self.delivered: list[Outgoing] = []
@@ -29,6 +33,8 @@ class Recorder:
 
 class Failing:
     """A deliverer whose server refuses, for now or for good."""
+
+    needs = EVERYTHING
 
     def __init__(self, error: Exception) -> None:
         self.error = error

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
-from digest.render import md_block, md_escape, render, subject, summary
+from digest.render import render, subject, summary
+from digest.render.views import md_block, md_escape
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 

@@ -18,14 +18,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.channels.base import EVERYTHING
 from digest.config import Settings
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.inbox import Candidate
 from digest.match import title_key
+from digest.models import Outgoing
 from digest.parse import parse
 from digest.pipeline import run_once
 from digest.service import Service, Watch, missed_run, parse_schedule, zone
-from digest.store import Outgoing, Store
+from digest.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -264,6 +266,8 @@ def test_changing_file_drops_out_of_ready() -> None:
 class Flaky:
     """A deliverer that fails for now until told otherwise."""
 
+    needs = EVERYTHING
+
     def __init__(self) -> None:
         self.calls = 0
         self.down = True
@@ -328,7 +332,7 @@ def test_processed_dumps_move_to_a_folder_inside_the_inbox(
     settings = Settings(
         inbox=inbox, state=tmp_path / "state.sqlite3", out=tmp_path / "out", processed="move"
     )
-    from digest.deliver import FilesDeliverer
+    from digest.channels.files import FilesDeliverer
 
     service = Service(settings, FilesDeliverer(settings.out), DAILY, UTC_ZONE)
     shutil.copy(SEEDS[0], inbox / "today.txt")

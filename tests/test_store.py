@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from digest.errors import StoreError
-from digest.models import Dump, Paper, Rejected
-from digest.store import MIGRATIONS, Outgoing, Store
+from digest.models import Dump, Outgoing, Paper, Rejected
+from digest.store import MIGRATIONS, Store
 
 
 def _outgoing() -> Outgoing:

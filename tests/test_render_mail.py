@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, mail, match, parse
-from digest.mail import Layout, plan, shorten
+from digest import config, match, parse
 from digest.models import Digest, Dump, Paper
-from digest.render import md_escape
+from digest.pipeline import mail_options
+from digest.render import Renderer, mail
+from digest.render.mail import Composed, Layout, plan, shorten
+from digest.render.views import md_escape
 
 CREATED = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
@@ -26,6 +28,12 @@ ENV = {
 
 def settings(**env: str) -> config.Settings:
     return config.load({}, {**ENV, **env})
+
+
+def compose(digest: Digest, s: config.Settings, message_id: str) -> Composed:
+    """The mail of a digest under these settings, as the pipeline makes it."""
+    renderer = Renderer(digest, templates=s.templates, subject=s.subject)
+    return mail.compose(renderer, mail_options(s), message_id)
 
 
 def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = ()) -> Digest:
@@ -121,7 +129,7 @@ def test_shorten(text: str, expected: str) -> None:
 
 def test_a_small_digest_is_text_and_html_alternatives_with_every_header() -> None:
     papers = [Paper("Mix-LN: Deeper Layers", "Large models. " * 10), Paper("Ünïcode tïtle", "x")]
-    composed = mail.compose(digest_of(papers), settings(), "<1.digest@example.org>")
+    composed = compose(digest_of(papers), settings(), "<1.digest@example.org>")
     msg = parsed(composed.eml)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
@@ -149,7 +157,7 @@ def test_raw_bytes_are_ascii_crlf_and_short_lines() -> None:
         f"Réader Number {i} With A Long Name <reader{i}@example.org>" for i in range(9)
     )
     s = settings(DIGEST_TO=many, DIGEST_SUBJECT="Neue Artikel für heute – {count} ({date}) " * 3)
-    eml = mail.compose(digest_of(papers), s, "<1@example.org>").eml
+    eml = compose(digest_of(papers), s, "<1@example.org>").eml
     assert eml.isascii()  # non-ASCII only as RFC 2047 words and quoted-printable
     assert b"\n" not in eml.replace(b"\r\n", b"")
     assert max(len(line) for line in eml.split(b"\r\n")) <= 76
@@ -167,7 +175,7 @@ def test_subject_template_and_list_headers() -> None:
         DIGEST_UNSUBSCRIBE="https://example.org/unsubscribe?u=1",
         DIGEST_LIST_ID="papers.example.org",
     )
-    msg = parsed(mail.compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["Subject"] == "📚 1 papers for Mar 12"
     assert msg["List-Id"] == "Daily papers digest <papers.example.org>"
     assert msg["List-Unsubscribe"] == "<https://example.org/unsubscribe?u=1>"
@@ -178,7 +186,7 @@ def test_subject_template_and_list_headers() -> None:
 
 def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
     s = settings(DIGEST_UNSUBSCRIBE="mailto:papers-off@example.org")
-    msg = parsed(mail.compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["List-Unsubscribe"] == "<mailto:papers-off@example.org>"
     assert "List-Unsubscribe-Post" not in msg
 
@@ -186,7 +194,7 @@ def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
 def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
     evil = Paper('<script>alert(1)</script> "q" & <b>', "<img src=x onerror=alert(1)>")
     dump = Dump("x.txt", "0" * 64, (evil,), listing_date="Mar 12\r\nBcc: victim@example.org")
-    composed = mail.compose(digest_of([evil], (dump,)), settings(), "<1@example.org>")
+    composed = compose(digest_of([evil], (dump,)), settings(), "<1@example.org>")
     msg = parsed(composed.eml)
     assert "Bcc" not in msg
     assert msg["Subject"] == "Daily papers: 1 new (Mar 12 Bcc: victim@example.org)"
@@ -195,7 +203,7 @@ def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
 
 
 def test_html_is_inlined_email_markup_with_dark_mode_and_narrow_rules() -> None:
-    composed = mail.compose(digest_of([Paper("A title", "An abstract.")]), settings(), "<1@x.org>")
+    composed = compose(digest_of([Paper("A title", "An abstract.")]), settings(), "<1@x.org>")
     markup = composed.html
     assert '<h2 class="ptitle" style="' in markup  # inlined for clients that drop <style>
     assert "@media (prefers-color-scheme: dark)" in markup
@@ -216,7 +224,7 @@ def test_text_part_is_its_own_rendering_within_72_columns() -> None:
         )
         for i in range(1, 4)
     ]
-    text = mail.compose(digest_of(papers), settings(), "<1@x.org>").text
+    text = compose(digest_of(papers), settings(), "<1@x.org>").text
     assert "<" not in text  # not converted HTML
     assert all(len(line) <= 72 for line in text.splitlines())
     assert "  1. A rather long title number 1" in text
@@ -231,7 +239,7 @@ def test_five_seeds_at_once_stay_under_the_clipping_size_and_keep_every_paper(
 ) -> None:
     digest = seeds_digest(seeds)
     assert len(digest.papers) == 268
-    composed = mail.compose(digest, settings(), "<1@example.org>")
+    composed = compose(digest, settings(), "<1@example.org>")
     msg = parsed(composed.eml)
 
     assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
@@ -261,7 +269,7 @@ def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() 
         Paper(f"Synthetic paper {i} on " + "long words " * 8, "Abstract. " * 150)
         for i in range(1500)
     ]
-    composed = mail.compose(digest_of(papers), settings(), "<1@example.org>")
+    composed = compose(digest_of(papers), settings(), "<1@example.org>")
     assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
     layout = composed.layout
     assert layout.omitted > 0 and composed.attachment
@@ -290,7 +298,7 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
         highlight=(re.compile(r"\bdiffusion\b", re.I),),
         highlights={rich: ("diffusion",)},
     )
-    composed = mail.compose(digest, settings(), "<1@example.org>")
+    composed = compose(digest, settings(), "<1@example.org>")
     assert composed.attachment is None  # past the cap is the reader's choice: nothing cut
     html, text = composed.html, composed.text
     assert "Q. Li, Y. W. Teh" in html and "Q. Li, Y. W. Teh" in text

@@ -13,10 +13,9 @@ import trustme
 from mailserver import Handler, free_port, raw_server, smtp_server
 
 from digest import config, pipeline
-from digest.deliver import SmtpDeliverer
+from digest.channels.smtp import SmtpDeliverer
 from digest.errors import DeliveryError, TransientDeliveryError
-from digest.models import Digest, Dump, Paper
-from digest.store import Outgoing
+from digest.models import Digest, Dump, Outgoing, Paper
 
 ANN, BOB = "ann@example.org", "bob@example.org"
 
