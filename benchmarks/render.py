@@ -1,5 +1,6 @@
-"""What rendering costs in one `digest now` of the five seeds with mail settings: the run's wall
-time (in the process, and of the whole process), HTML template renders and CSS-inline passes, each run in a process of its own.
+"""What rendering costs in one `digest now` of the five seeds with mail settings: the run's time
+(in the process, and of the whole process), template renders and CSS-inline passes, each run
+in a process of its own.
 
     python benchmarks/render.py [--code DIR] [--runs 5]
 
@@ -102,8 +103,8 @@ def main() -> None:
         assert isinstance(counts, dict)
         html = sum(n for t, n in counts.items() if t.endswith("html.j2"))
         print(
-            f"{name:16} run {seconds:5.3f} s, process {process:5.3f} s; html renders {html:3}  css-inline"
-            f" {counts.get('css-inline', 0):3}  all renders {json.dumps(counts, sort_keys=True)}"
+            f"{name:16} run {seconds:5.3f} s, process {process:5.3f} s; html renders {html:3},"
+            f" css-inline {counts.get('css-inline', 0):3}; {json.dumps(counts, sort_keys=True)}"
         )
 
 

@@ -17,7 +17,7 @@ from digest.printable import printable
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
-# The names digest gives the files it writes (see digest.deliver): never read back as dumps.
+# The names digest gives the files it writes (see digest.channels): never read back as dumps.
 OWN_OUTPUT = re.compile(r"(digest-\d{4}-\d\d-\d\d-\d{4,}(-\d+)?|preview)\.(html|txt|md|json|eml)")
 
 

@@ -309,3 +309,69 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     assert "Also new (1 more)" in html and "Also new (1 more):" in text
     assert "  2. A Plain Text Listing" in text and "2. <a href=" in html
     assert "Its abstract" not in html and "Its abstract" not in text
+
+
+# -- sizing from fragments: what it costs, and that it chooses as rendering every layout would --
+
+
+def exact_layout(
+    digest: Digest, budget: int = mail.HTML_BUDGET, templates: Path | None = None
+) -> Layout:
+    """The layout `plan` chooses when every layout it tries is rendered and measured."""
+    renderer = Renderer(digest, templates=templates)
+    page = mail.MailPage(renderer, None, "daily-papers-2025-03-12-0700.md")
+    bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
+
+    def fits(layout: Layout) -> bool:
+        return not (layout.complete and bare > budget) and page.html(layout)[1] <= budget
+
+    return plan(len(page.views), fits, len(digest.papers))
+
+
+def test_the_five_seeds_take_at_most_three_renders_and_the_layout_of_exact_sizing(
+    seeds: list[Path],
+) -> None:
+    digest = seeds_digest(seeds)
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert not composed.layout.complete
+    assert composed.html_renders <= 3 and renderer.renders["html"] == composed.html_renders
+    assert renderer.renders["text"] == 1 and renderer.renders["markdown"] == 1
+    assert composed.layout == exact_layout(digest)
+
+
+@pytest.mark.parametrize("count", [1, 40, 1500])
+def test_any_size_takes_at_most_three_renders_and_the_layout_of_exact_sizing(count: int) -> None:
+    papers = [
+        Paper(f"Synthetic paper {i} on " + "long words " * 8, "Abstract. " * (5 + i % 200))
+        for i in range(count)
+    ]
+    digest = digest_of(papers)
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert composed.html_renders <= 3 and renderer.renders["html"] == composed.html_renders
+    assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
+    assert composed.layout == exact_layout(digest)
+
+
+def test_a_digest_that_fits_is_rendered_once_and_that_render_is_the_html_file() -> None:
+    digest = digest_of([Paper("A title", "An abstract.")])
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert composed.layout.complete and composed.html_renders == 1
+    assert renderer.render("html") and renderer.renders["html"] == 1  # made once, kept
+
+
+def test_a_template_that_draws_papers_its_own_way_still_keeps_to_the_budget(
+    tmp_path: Path, seeds: list[Path]
+) -> None:
+    """Sizes from fragments are a prediction: a user's page that does not use them is
+    planned by rendering, and stays within the budget all the same."""
+    builtin = Path(__file__).resolve().parent.parent / "templates" / "digest.html.j2"
+    own = builtin.read_text().replace("{{ paper_block(entry) }}", "{{ paper_block(entry) }}" * 2)
+    (tmp_path / "digest.html.j2").write_text(own)
+    digest = seeds_digest(seeds)
+    renderer = Renderer(digest, templates=tmp_path)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
+    assert composed.layout == exact_layout(digest, templates=tmp_path)

@@ -203,7 +203,7 @@ def failure(error: Exception, server: str, *, user: str, timeout: float) -> Deli
             )
         case ssl.SSLError():
             return TransientDeliveryError(
-                f"TLS with {server} failed ({error.reason or error}); {settings}"
+                f"TLS with {server} failed ({getattr(error, 'reason', None) or error}); {settings}"
             )
         case TimeoutError():
             return TransientDeliveryError(timed_out)

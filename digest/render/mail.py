@@ -207,7 +207,7 @@ class Sizes:
         )
 
 
-class _Mail:
+class MailPage:
     """The HTML of a digest's mail for any layout: contexts, renders (counted), sizes."""
 
     def __init__(self, renderer: Renderer, unsubscribe: str | None, attachment: str) -> None:
@@ -288,7 +288,7 @@ def _shape(layout: Layout) -> tuple[bool, bool, bool, bool]:
     return layout.complete, layout.compact > 0, layout.short > 0, layout.omitted > 0
 
 
-def size(mail: _Mail, total: int, most: int, budget: int, bare: int) -> Layout:
+def size(mail: MailPage, total: int, most: int, budget: int, bare: int) -> Layout:
     """The layout `plan` chooses, from the fragments' sizes and the frame's, the frame being
     measured on whole renders: of the whole digest (or of no paper, when its bare text is
     over the budget already), then of each layout the plan picks, until the pick is one
@@ -336,7 +336,7 @@ def compose(
     """Render a digest for mail, its HTML within `budget` bytes, and build the message."""
     digest = renderer.digest
     attachment = digest.created.strftime("daily-papers-%Y-%m-%d-%H%M.md")
-    mail = _Mail(renderer, options.unsubscribe or None, attachment)
+    mail = MailPage(renderer, options.unsubscribe or None, attachment)
     before = renderer.renders["html"]
     bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
     layout = size(mail, len(mail.views), len(digest.papers), budget, bare)
