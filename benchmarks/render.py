@@ -2,10 +2,10 @@
 (in the process, and of the whole process), template renders and CSS-inline passes, each run
 in a process of its own.
 
-    python benchmarks/render.py [--code DIR] [--runs 5]
+    python benchmarks/render.py [--code DIR --code OTHER_DIR] [--runs 5]
 
-`--code` points at another checkout of digest (its code is imported from there), so that the
-same run measures a baseline beside the current code. Cases: a dry run (a preview of the
+`--code` names checkouts of digest to measure (this one by default), run in turn so that one
+run measures a baseline beside the current code. Cases: a dry run (a preview of the
 mail), files delivery (every format and the .eml), stdout as Markdown.
 """
 
@@ -48,9 +48,9 @@ css_inline.CSSInliner = Inliner
 from digest.cli import main
 out = sys.stdout
 sys.stdout = io.StringIO()
-start = time.perf_counter()
+start = time.process_time()  # CPU time: the machine's other work does not count
 code = main(sys.argv[1:])
-took = time.perf_counter() - start
+took = time.process_time() - start
 sys.stdout = out
 print(json.dumps({"code": code, "seconds": took, "counts": counts}))
 """
@@ -90,22 +90,28 @@ def run(code: Path, args: list[str]) -> dict[str, object]:
 
 
 def main() -> None:
-    """Print each case's best time (of --runs) and its render counts."""
+    """Print each case's best time (of --runs) and its render counts, for each checkout."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--code", type=Path, default=ROOT)
+    parser.add_argument("--code", type=Path, action="append", help="a checkout (repeatable)")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    codes = args.code or [ROOT]
     for name, case in CASES.items():
-        results = [run(args.code, case) for _ in range(args.runs)]
-        seconds = min(float(str(r["seconds"])) for r in results)
-        process = min(float(str(r["process"])) for r in results)
-        counts = results[0]["counts"]
-        assert isinstance(counts, dict)
-        html = sum(n for t, n in counts.items() if t.endswith("html.j2"))
-        print(
-            f"{name:16} run {seconds:5.3f} s, process {process:5.3f} s; html renders {html:3},"
-            f" css-inline {counts.get('css-inline', 0):3}; {json.dumps(counts, sort_keys=True)}"
-        )
+        results: dict[Path, list[dict[str, object]]] = {code: [] for code in codes}
+        for _ in range(args.runs):  # interleaved, so machine noise hits every checkout alike
+            for code in codes:
+                results[code].append(run(code, case))
+        for code, runs in results.items():
+            seconds = min(float(str(r["seconds"])) for r in runs)
+            process = min(float(str(r["process"])) for r in runs)
+            counts = runs[0]["counts"]
+            assert isinstance(counts, dict)
+            html = sum(n for t, n in counts.items() if t.endswith("html.j2"))
+            print(
+                f"{name:16} {code.name:12} run {seconds:5.3f} s CPU, process {process:5.3f} s;"
+                f" html renders {html:3}, css-inline {counts.get('css-inline', 0):3};"
+                f" {json.dumps(counts, sort_keys=True)}"
+            )
 
 
 if __name__ == "__main__":
