@@ -376,7 +376,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.date is not None:
         day = fetch.day_of(args.date)
     else:
-        from digest.service import zone  # the scheduler's module: only when the zone is needed
+        from digest.config import zone
 
         day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
     log.info("%s", fetch.fetch_day(settings, day).line())

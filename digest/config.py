@@ -16,6 +16,7 @@ from digest.errors import ConfigError
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
+    from datetime import tzinfo
     from email.headerregistry import Address
     from typing import Any
 
@@ -341,9 +342,34 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DIGEST_REJECTED={s.rejected!r} is not one of {', '.join(REJECTED)}")
     if s.processed not in PROCESSED:
         raise ConfigError(f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}")
+    if s.timezone:  # the machine's own zone is looked up only where a schedule needs it
+        zone(s.timezone)
     _validate_interests(s)
     _validate_fetch(s)
     _validate_email(s)
+
+
+def zone(name: str | None) -> tzinfo:
+    """The schedule's time zone: an IANA name such as Europe/Paris, or the machine's own."""
+    if not name:
+        from tzlocal import get_localzone
+
+        try:
+            return get_localzone()
+        except (LookupError, ValueError, OSError) as e:
+            why = " ".join(str(e.args[0] if e.args else e).split())  # KeyError quotes its text
+            raise ConfigError(
+                f"cannot tell this machine's time zone ({why}); set DIGEST_TIMEZONE"
+            ) from None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"DIGEST_TIMEZONE={name!r} is not a known time zone;"
+            " use an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
 
 
 def _validate_fetch(s: Settings) -> None:

@@ -98,7 +98,7 @@ def listing(data: bytes, day: date, url: str) -> Dump:
     Papers list with at least one paper (the parser would salvage a cut-off list: not here)."""
     import json
 
-    from digest.parse import parse
+    from digest.parse import decode_json, parse
 
     if data.lstrip()[:1] == b"<":
         raise FetchError(
@@ -106,7 +106,11 @@ def listing(data: bytes, day: date, url: str) -> Dump:
             " nothing saved; check DIGEST_FETCH_URL"
         )
     try:
-        json.loads(data)
+        decode_json(data.decode("utf-8"), f"{day}.json")
+    except ParseError as e:  # past the bounds every dump is held to: too deep, too many values
+        raise FetchError(
+            f"the answer of {url} cannot be read ({e.why}); nothing saved; check DIGEST_FETCH_URL"
+        ) from None
     except ValueError as e:
         why = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text"
         raise FetchError(
@@ -174,11 +178,14 @@ def download(
     problem = ""
     for attempt in range(1, attempts + 1):
         asked: float | None = None
+        # The timeout bounds each attempt as a whole, so a server trickling its answer a
+        # byte at a time cannot hold a fetch (or a service's schedule) for long.
+        deadline = time.monotonic() + (http.timeout.read or 30.0)
         try:
             with http.stream("GET", url) as response:
                 status = response.status_code
                 if status == 200:
-                    return Download(_body(response, max_bytes, url), attempt)
+                    return Download(_body(response, max_bytes, url, deadline), attempt)
                 problem = f"HTTP {status} {response.reason_phrase}".strip()
                 if status not in RETRIED and status < 500:
                     raise FetchError(_refused(url, status, problem))
@@ -211,7 +218,7 @@ def download(
     )
 
 
-def _body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+def _body(response: httpx.Response, max_bytes: int, url: str, deadline: float) -> bytes:
     """The body, read no further than `max_bytes` (DIGEST_MAX_DUMP_MB), so memory stays bounded
     whatever the server sends (decompressed size counts)."""
     too_big = FetchError(
@@ -224,6 +231,10 @@ def _body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
+        if time.monotonic() > deadline:
+            import httpx
+
+            raise httpx.ReadTimeout("the answer took longer than DIGEST_FETCH_TIMEOUT")
         size += len(chunk)
         if size > max_bytes:
             raise too_big

@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +35,19 @@ def name_of(path: Path) -> str:
     return printable(path.name) or "(unnamed)"
 
 
-def scan(inbox: Path) -> list[Candidate]:
+def scan(inbox: Path, own: Collection[str] = ()) -> list[Candidate]:
     """The files of the inbox worth reading, by name: no hidden files, partial downloads,
-    subfolders or files digest wrote itself. Symlinks count only when they stay inside the
-    inbox. Whatever one entry is, it costs at most itself: one that cannot even be looked
-    at is listed with size -1, for read() to reject with the reason."""
+    subfolders or files digest wrote itself (its outputs, and `own`: the absolute real
+    paths of its state files). Symlinks count only when they stay inside the inbox.
+    Whatever one entry is, it costs at most itself: one that cannot even be looked at is
+    listed with size -1, for read() to reject with the reason."""
     found = []
     root = inbox.resolve()
     for entry in os.scandir(inbox):
         name = entry.name
         if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or name.endswith("~"):
             continue
-        if OWN_OUTPUT.fullmatch(name):
+        if OWN_OUTPUT.fullmatch(name) or os.path.join(root, name) in own:
             continue
         path = Path(entry.path)
         try:
@@ -82,6 +83,8 @@ def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
     try:
         if inbox and path.is_symlink() and not _inside(path, inbox.resolve()):
             raise ParseError(name, "symbolic link pointing outside the inbox; not read")
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a socket cannot even be opened
+            raise ParseError(name, "not a regular file")
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block the run
         fd = os.open(path, flags)
     except OSError as e:

@@ -75,9 +75,14 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean(text: str) -> str:
     """Text safe to show and to put in a header: NFC, no control or bidi-override characters,
-    runs of white space folded to one space."""
+    no lone surrogates (an escaped half of a UTF-16 pair in JSON: no encoder takes it; it
+    becomes U+FFFD), runs of white space folded to one space."""
+    text = _SURROGATE.sub("\ufffd", text)
     text = _UNSAFE.sub("", unicodedata.normalize("NFC", text))
     return " ".join(text.split())
 
@@ -210,11 +215,31 @@ _HTML_START = re.compile(
 def detect(text: str) -> str:
     """The format of a dump, from its content: "json", "html" or "text"."""
     head = text.lstrip()[:1024]
-    if _JSON_START.match(head):
+    if _JSON_START.match(head) or _whole_json(text):
         return "json"
     if _HTML_START.match(head):
         return "html"
     return "text"
+
+
+def _whole_json(text: str) -> bool:
+    """Whether the whole text is one JSON value (`42`, `[1, 2]`, `"x"`): never a listing
+    copied as text, so it is read as JSON and told apart there. Fails fast on text."""
+    import json
+
+    stripped = text.strip()
+    if stripped[:1] not in _JSON_FIRST:
+        return False
+    try:
+        json.loads(stripped, parse_int=_int)
+    except RecursionError:
+        return True  # nested past Python's limit: the JSON reader says so, in one line
+    except ValueError:
+        return False
+    return True
+
+
+_JSON_FIRST = frozenset('[{"-0123456789tfn')
 
 
 # -- the Daily Papers API (JSON) ---------------------------------------------------------------
@@ -293,9 +318,15 @@ def decode_json(text: str, name: str) -> object:
 
     _check_bounds(text, name)
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int)
     except RecursionError:  # cannot happen within MAX_DEPTH; one line all the same
         raise ParseError(name, _too_deep(MAX_DEPTH + 1)) from None
+
+
+def _int(digits: str) -> int | None:
+    """A JSON integer; None for one too long to be a count (Python refuses to convert
+    thousands of digits, and no field of a listing needs more than a few)."""
+    return int(digits) if len(digits) <= 30 else None
 
 
 def _check_bounds(text: str, name: str) -> None:
@@ -325,7 +356,7 @@ def _salvage(text: str, name: str) -> list[object]:
     """The complete items at the start of a JSON array whose end is missing or broken."""
     import json
 
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_int)
     start = text.find("[")
     if start < 0:
         return []

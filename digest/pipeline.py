@@ -18,7 +18,7 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
-from digest.store import LONGEST_BACKOFF, Store
+from digest.store import LONGEST_BACKOFF, Store, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None 
     contents: list[tuple[Path, str, str, bytes]] = []
     unreadable: list[Unreadable] = []
     try:
-        candidates = inbox.scan(folder)
+        candidates = inbox.scan(folder, state_files(settings.state))
     except OSError as e:
         raise ConfigError(f"cannot read the inbox {folder}: {e.strerror}") from None
     for candidate in candidates:
@@ -367,7 +367,7 @@ def run_once(
                 log.info(
                     "nothing new: %d unread %s in %s could not be read; the next digest names %s",
                     len(gathered.unreadable),
-                    "dump" if len(gathered.unreadable) == 1 else "dumps",
+                    "file" if len(gathered.unreadable) == 1 else "files",
                     settings.inbox,
                     "it" if len(gathered.unreadable) == 1 else "them",
                 )

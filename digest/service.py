@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import FrameType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
@@ -39,9 +38,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest import inbox, pipeline
+from digest.config import zone
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.store import StateChanged, Store, lock_file, timestamp
+from digest.store import StateChanged, Store, lock_file, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,27 +69,6 @@ WRITER_CHECK_SECONDS = 0.5  # how often a file being written is looked at again
 
 
 # -- the schedule (pure) ----------------------------------------------------------------------
-
-
-def zone(name: str | None) -> tzinfo:
-    """The schedule's time zone: an IANA name such as Europe/Paris, or the machine's own."""
-    if not name:
-        from tzlocal import get_localzone
-
-        try:
-            return get_localzone()
-        except (LookupError, ValueError, OSError) as e:
-            why = " ".join(str(e.args[0] if e.args else e).split())  # KeyError quotes its text
-            raise ConfigError(
-                f"cannot tell this machine's time zone ({why}); set DIGEST_TIMEZONE"
-            ) from None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"DIGEST_TIMEZONE={name!r} is not a known time zone;"
-            " use an IANA name such as Europe/Paris, America/New_York or UTC"
-        ) from None
 
 
 def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:
@@ -286,7 +265,7 @@ class Service:
         """One look at the inbox: note the files that became complete, retry due digests."""
         try:
             folder = self.settings.require_inbox()
-            found = inbox.scan(folder)
+            found = inbox.scan(folder, state_files(self.settings.state))
         except DigestError as e:
             self._report_problem("inbox", str(e))
             return []
@@ -465,11 +444,13 @@ class Service:
                 # folds, comparing across zones does not. Triggers keep the schedule's zone.
                 scheduler = BackgroundScheduler(
                     timezone=UTC,
-                    executors={"default": ThreadPoolExecutor(1)},
+                    # Each job its own thread: a slow fetch never holds back a digest.
+                    executors={"default": ThreadPoolExecutor(1), "fetch": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
                 )
                 for name, job, trigger in self.jobs():
-                    scheduler.add_job(job, trigger, id=name)
+                    executor = "fetch" if name == "fetch" else "default"
+                    scheduler.add_job(job, trigger, id=name, executor=executor)
                 missed = self._start(store)
                 scheduler.start()
                 try:

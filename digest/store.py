@@ -48,6 +48,13 @@ def lock_file(state: Path, suffix: str) -> Path:
     return real.with_name(real.name + suffix)
 
 
+def state_files(state: Path) -> frozenset[str]:
+    """Every file digest keeps for a state file: the file, SQLite's companions, the locks.
+    Absolute real paths, so an inbox that holds them can leave them alone."""
+    real = os.path.realpath(state)
+    return frozenset(real + end for end in ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock"))
+
+
 def _execute_all(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it would commit the migration's transaction half-way.
     for statement in script.split(";"):

@@ -138,3 +138,10 @@ def test_an_env_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_bytes(b"DIGEST_SUBJECT=Caf\xe9 papers\n")
     refused(digest(tmp_path, "status"), f"env file {Path('.env')} is not UTF-8 text")
+
+
+def test_an_unknown_time_zone_is_refused_by_every_command(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    env = {"DIGEST_TIMEZONE": "Mars/Base", "DIGEST_INBOX": "inbox"}
+    for argv in (("now",), ("now", "--dry-run"), ("fetch",)):
+        refused(digest(tmp_path, *argv, env=env), "DIGEST_TIMEZONE='Mars/Base'")

@@ -45,6 +45,7 @@ class Answer:
     delay: float = 0.0
     claimed_length: int | None = None  # a Content-Length larger than the body: cut off
     content_type: str = "application/json; charset=utf-8"
+    trickle: float = 0.0  # seconds between pieces of 100 bytes: a server that trickles
 
 
 @dataclass
@@ -112,6 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if answer.trickle:
+                for start in range(0, len(answer.body), 100):
+                    self.wfile.write(answer.body[start : start + 100])
+                    self.wfile.flush()
+                    time.sleep(answer.trickle)
+                return
             self.wfile.write(answer.body)
             if answer.claimed_length:
                 self.close_connection = True
@@ -282,6 +289,8 @@ def test_a_failing_answer_is_tried_again_and_the_day_still_saved(
         pytest.param(Answer(BODY[: len(BODY) // 2]), "is not complete JSON", 1, id="cut-json"),
         pytest.param(Answer(b'{"status": "ok"}'), "not a Daily Papers list", 1, id="not-a-list"),
         pytest.param(Answer(b"", 500), "HTTP 500", 3, id="always-500"),
+        pytest.param(Answer(b"[" * 100_000), "levels deep", 1, id="deeply-nested"),
+        pytest.param(Answer(trickle=0.5), "no answer in time", 3, id="always-trickling"),
         pytest.param(
             Answer(BODY[:100], claimed_length=len(BODY)), "connection failed", 3, id="always-cut"
         ),
@@ -470,6 +479,37 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     assert "Traceback" not in text
     assert [r.day for r in listing.requests] == [day] * len(listing.requests)
     assert len(listing.requests) >= 4
+
+
+def test_a_fetch_that_trickles_never_holds_back_the_digest(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script("*", Answer(trickle=1.0))  # a whole answer would take ten minutes
+    (inbox / f"{DAY}.json").write_bytes(BODY)
+    out = tmp_path / "out"
+    env = serve_env(
+        tmp_path,
+        inbox,
+        listing,
+        DIGEST_SCHEDULE="every 2s",
+        DIGEST_FETCH_SCHEDULE="every 1s",
+        DIGEST_FETCH_TIMEOUT="4",
+        DIGEST_FETCH_ATTEMPTS="10",  # a fetch job of 40 s and more
+    )
+    proc = start_serve(tmp_path, env)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(out.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        delivered_while_fetching = bool(list(out.glob("*.json")))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)  # the first signal is enough: a fetch's attempt ends in time
+    text = (tmp_path / "serve.log").read_text()
+    assert code == 0, text
+    assert delivered_while_fetching, text
+    assert sorted(delivered_keys(out)) == sorted(paper_keys(inbox / f"{DAY}.json")), text
+    assert "Traceback" not in text
 
 
 def test_a_bad_fetch_schedule_stops_serve_in_one_line(

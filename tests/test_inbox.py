@@ -128,6 +128,21 @@ def test_files_digest_wrote_are_never_read_back_as_dumps(inbox: Path, tmp_path: 
     assert "rejected" not in run("status", "--state", str(state), cwd=tmp_path).stdout
 
 
+def test_a_state_file_kept_in_the_inbox_is_never_read_as_a_dump(
+    inbox: Path, tmp_path: Path
+) -> None:
+    shutil.copy(SEEDS[0], inbox)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(inbox / "state.sqlite3", tmp_path / "elsewhere" / "alias.sqlite3")
+    for state in ("inbox/state.sqlite3", "elsewhere/alias.sqlite3"):
+        result = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "state.sqlite3" not in result.stderr
+    assert (inbox / "state.sqlite3.lock").exists()  # the lock lies beside it, unread too
+    status = run("status", "--state", "inbox/state.sqlite3", cwd=tmp_path).stdout
+    assert "rejected" not in status
+
+
 # -- files still being written -----------------------------------------------------------------
 
 WRITER = """
@@ -178,3 +193,18 @@ def test_serve_waits_for_a_slow_copy_to_be_closed(
     serve.wait_for("scheduled run started", count=serve.text().count("scheduled run started") + 2)
     assert serve.stop() == 0
     assert [set(d) for d in digests(out)] == [keys_of(SEEDS[1])]  # whole, in one digest
+
+
+def test_a_socket_in_the_inbox_is_rejected_once_and_listed(inbox: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(inbox / "s.json"))
+        state = str(tmp_path / "state.sqlite3")
+        first = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert first.returncode == 1 and "s.json: not a regular file" in first.stderr
+        shutil.copy(SEEDS[0], inbox)
+        second = run("now", "--inbox", "inbox", "--state", state, "--out", "out", cwd=tmp_path)
+        assert second.returncode == 0, second.stderr  # told once, not on every run
+        status = run("status", "--state", state, cwd=tmp_path).stdout
+        assert "rejected: s.json: not a regular file" in status

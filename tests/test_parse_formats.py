@@ -228,6 +228,10 @@ def test_a_download_cut_short_keeps_the_complete_items() -> None:
         (b'[{"paper": {"upvotes": 3}}]', "no papers found in the JSON"),
         (b'{"error": "Invalid"}', "JSON, but not a Daily Papers list"),
         (b'{"title": ', "not valid JSON"),
+        # The whole file one JSON value that is no listing: never read as a text dump.
+        (b"42\n", "JSON, but not a Daily Papers list"),
+        (b"[1, 2, 3]", "no item has an id or a title"),
+        (b'"a string"', "JSON, but not a Daily Papers list"),
         (b"<html><body><p>Nothing here</p></body></html>", "no papers found in this HTML page"),
     ],
 )
@@ -557,3 +561,17 @@ def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> 
     dump = _parsed_or_one_line_error(json.dumps(items).encode(), "strings.json")
     if dump is not None:  # every item is a paper or a warning, none lost unsaid
         assert len(dump.papers) + len(dump.warnings) == len(items)
+
+
+def test_text_no_encoder_takes_becomes_a_replacement_character() -> None:
+    # An escaped half of a UTF-16 pair is valid JSON, but no UTF-8 output can carry it.
+    data = rb'[{"paper": {"id": "2503.99999", "title": "Fine \udc80 t", "summary": "x \udc80"}}]'
+    (paper,) = parse(data, "a.json").papers
+    assert paper.title == "Fine \ufffd t" and paper.abstract == "x \ufffd"
+    paper.title.encode("utf-8")  # raises if a surrogate were left
+
+
+def test_a_number_too_long_to_convert_costs_only_its_field() -> None:
+    data = b'[{"title": "T", "upvotes": ' + b"9" * 5000 + b'}, {"title": "U", "upvotes": 3}]'
+    papers = parse(data, "a.json").papers
+    assert [(p.title, p.upvotes) for p in papers] == [("T", None), ("U", 3)]

@@ -160,3 +160,28 @@ def test_every_format_has_one_entry_with_its_extension() -> None:
         "json": "json",
     }
     assert all((f.template is None) != (f.make is None) for f in FORMATS.values())
+
+
+def test_a_user_template_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import SEEDS
+    from processes import clean_env
+
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt.j2").write_bytes(b"\xff\xfe{{ x }}")
+    shutil.copy(SEEDS / "001_a508b4c33d36f06c.txt", tmp_path / "inbox")
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "now", "--inbox", "inbox", "--state", "s.sqlite3"],
+        capture_output=True,
+        text=True,
+        env=clean_env(DIGEST_TEMPLATES="mine"),
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "template mine/digest.txt.j2 is not UTF-8 text" in line

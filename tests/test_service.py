@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.channels.base import EVERYTHING
-from digest.config import Settings
+from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.inbox import Candidate
 from digest.match import title_key
 from digest.models import Outgoing
 from digest.parse import parse
 from digest.pipeline import run_once
-from digest.service import Service, Watch, missed_run, parse_schedule, zone
+from digest.service import Service, Watch, missed_run, parse_schedule
 from digest.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

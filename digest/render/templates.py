@@ -50,6 +50,16 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     import jinja2  # imported here: a run with nothing new never pays for it
 
     folders = [str(user_templates)] if user_templates else []
+    for template in sorted(user_templates.glob("*.j2")) if user_templates else ():
+        try:
+            template.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"template {template} is not UTF-8 text (byte {e.start}); save it as UTF-8,"
+                " or unset DIGEST_TEMPLATES to use the built-in templates"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"template {template} cannot be read: {e.strerror}") from None
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([*folders, str(builtin_templates())]),
         autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),

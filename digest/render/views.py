@@ -222,7 +222,7 @@ def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A paper as a template shows it: its number in the digest, and the abstract to print
-    (shortened when the mail's size budget asks for it, see digest.mail)."""
+    (shortened when the mail's size budget asks for it, see digest.render.mail)."""
 
     number: int
     paper: dict[str, Any]  # paper_view(): every field, richer ones included
