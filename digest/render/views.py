@@ -108,6 +108,10 @@ def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
     reader's words marked: *word* in text, **word** in Markdown, <mark> in HTML."""
     import markupsafe
 
+    if isinstance(patterns, tuple | list) and not patterns:  # no words to mark: escape only
+        if fmt == "markdown":
+            return md_block(text)
+        return markupsafe.escape(text) if fmt == "html" else text
     escapes: dict[str, Callable[[str], str]] = {
         "markdown": md_escape,
         "html": markupsafe.escape,
