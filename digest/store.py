@@ -55,6 +55,19 @@ def state_files(state: Path) -> frozenset[str]:
     return frozenset(real + end for end in ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock"))
 
 
+def _refuse_hard_links(path: Path) -> None:
+    """A state file with a second hard link is refused: SQLite finds its -wal file and our
+    locks by name, so two names of one file would each write their own (a symbolic link
+    is fine: it is resolved to the one name)."""
+    links = os.stat(path).st_nlink
+    if links > 1:
+        raise StoreError(
+            f"state file {path} has {links} hard links; SQLite cannot keep it safe under two"
+            " names: remove the other links (`find / -samefile` lists them), and use a"
+            " symbolic link for a second name"
+        )
+
+
 def _execute_all(db: sqlite3.Connection, script: str) -> None:
     # Not executescript(): it would commit the migration's transaction half-way.
     for statement in script.split(";"):
@@ -293,6 +306,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 _warn_if_exposed(path)
+                _refuse_hard_links(path)
             else:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             db = sqlite3.connect(path, timeout=30, isolation_level=None)

@@ -277,3 +277,25 @@ def test_damage_inside_a_stored_digest_is_one_line_that_quotes_little(
     run = digest(tmp_path, "status")
     line = one_line_error(run, "the state file cannot be read (", "keep it as it is")
     assert len(line) < 250
+
+
+def test_a_state_file_with_a_second_hard_link_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "s.sqlite3"
+    Store.open(state).close()
+    os.link(state, tmp_path / "other.sqlite3")
+    before = state.read_bytes()
+    for name in ("s.sqlite3", "other.sqlite3"):
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", "status", "--state", name],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        (line,) = result.stderr.splitlines()
+        assert f"state file {name} has 2 hard links" in line and "symbolic link" in line
+    assert state.read_bytes() == before  # nothing written
+    os.unlink(tmp_path / "other.sqlite3")
+    Store.open(state).close()  # one name again: fine
