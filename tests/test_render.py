@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
-from digest.render import FORMATS, Renderer, render, subject, summary
+from digest.render import FORMATS, Renderer, render, subject, summary, template_failure
 from digest.render.views import md_block, md_escape
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
@@ -160,6 +160,25 @@ def test_every_format_has_one_entry_with_its_extension() -> None:
         "json": "json",
     }
     assert all((f.template is None) != (f.make is None) for f in FORMATS.values())
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "access to attribute '__class__'"),
+        ("{% for i in range(10**9) %}x{% endfor %}", "Range too big"),
+    ],
+)
+def test_a_user_template_reaches_no_internals_and_cannot_hang(
+    tmp_path: Path, template: str, says: str
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt.j2").write_text(template, encoding="utf-8")
+    with pytest.raises(Exception) as e:
+        render(sample(), "text", tmp_path / "mine")
+    failure = template_failure(e.value)
+    assert failure is not None
+    assert "digest.txt.j2, line 1" in str(failure) and says in str(failure)
 
 
 def test_a_user_template_that_is_not_utf8_is_named(tmp_path: Path) -> None:

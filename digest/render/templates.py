@@ -48,6 +48,7 @@ def template_failure(error: Exception) -> ConfigError | None:
 def environment(user_templates: Path | None = None) -> jinja2.Environment:
     """A Jinja2 environment: HTML templates autoescaped, undefined names an error."""
     import jinja2  # imported here: a run with nothing new never pays for it
+    from jinja2.sandbox import SandboxedEnvironment
 
     folders = [str(user_templates)] if user_templates else []
     for template in sorted(user_templates.glob("*.j2")) if user_templates else ():
@@ -60,7 +61,9 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
             ) from None
         except OSError as e:
             raise ConfigError(f"template {template} cannot be read: {e.strerror}") from None
-    env = jinja2.Environment(
+    # Sandboxed: a template (a user's own, from DIGEST_TEMPLATES) reaches no Python internals
+    # and its ranges are bounded, so a template cannot hang or escape a run.
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([*folders, str(builtin_templates())]),
         autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
         undefined=jinja2.StrictUndefined,
