@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import corpus  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
-from digest import match, parse, pipeline  # noqa: E402
+from digest import parse, pipeline  # noqa: E402
+from digest.identity.keys import normalise  # noqa: E402
 from digest.parse import clean  # noqa: E402
-from digest.store import Store  # noqa: E402
+from digest.state import open as open_state  # noqa: E402
 
 DIGEST = [sys.executable, "-m", "digest"]
 
@@ -150,14 +151,14 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
                 print(f"  wrong: {a['case']}: {a['title']}", file=sys.stderr)
 
     papers = parse.parse(probe_path.read_bytes(), probe_path.name).papers
-    with Store.open(state) as store:
+    with open_state(state) as store:
         pipeline.decide(papers[:5], store)  # warm the page cache as a daily run finds it
         start = time.perf_counter()
         pipeline.decide(papers, store)
         decide_s = time.perf_counter() - start
-        titles = [match.normalise(t) for (t,) in store.db.execute("SELECT title FROM papers")]
+        titles = [normalise(t) for chunk in store.all_titles() for t in chunk.values()]
 
-    probe_titles = [match.normalise(p.title) for p in papers[:queries]]
+    probe_titles = [normalise(p.title) for p in papers[:queries]]
     start = time.perf_counter()
     best = [process.extractOne(t, titles, scorer=fuzz.ratio) for t in probe_titles]
     baseline_s = (time.perf_counter() - start) * len(papers) / len(probe_titles)

@@ -28,7 +28,7 @@ from corpus import Writer, dump_text  # noqa: E402
 
 from digest import config, pipeline  # noqa: E402
 from digest.channels.files import FilesDeliverer  # noqa: E402
-from digest.store import Store  # noqa: E402
+from digest.state import open as open_state  # noqa: E402
 
 START = datetime(2026, 1, 1, 7, tzinfo=UTC)
 
@@ -59,7 +59,7 @@ def simulate(folder: Path, days: int, papers: int, keep_days: int) -> list[tuple
     )
     writer = Writer()  # the same papers, day after day, for both runs
     sizes = []
-    with Store.open(state) as store:
+    with open_state(state) as store:
         for day in range(days):
             pairs = list(zip(writer.titles(papers), writer.abstracts(papers), strict=True))
             (inbox / f"day-{day:04d}.txt").write_text(dump_text(pairs, day), encoding="utf-8")

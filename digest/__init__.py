@@ -44,11 +44,11 @@ __all__ = [
 # Heavier parts load on first use, so that `digest --version` and cron runs start fast.
 _LAZY = {
     "parse_dump": ("digest.parse", "parse"),
-    "decide": ("digest.match", "decide"),
+    "decide": ("digest.identity.decide", "decide"),
     "render": ("digest.render", "render"),
     "run_once": ("digest.pipeline", "run_once"),
     "Settings": ("digest.config", "Settings"),
-    "Store": ("digest.store", "Store"),
+    "Store": ("digest.state.sqlite", "SqliteStore"),
 }
 
 

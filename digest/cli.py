@@ -91,13 +91,12 @@ def cmd_now(args: argparse.Namespace) -> int:
     """
     from datetime import datetime
 
-    from digest import pipeline
-    from digest.store import Store
+    from digest import pipeline, state
 
     settings = _settings(args)
     settings.require_inbox()
     deliverer = _deliverer(settings, dry_run=args.dry_run)
-    with Store.open(settings.state) as store:
+    with state.open(settings.state) as store:
         report = pipeline.run_once(
             settings, store, deliverer, datetime.now().astimezone(), dry_run=args.dry_run
         )
@@ -133,8 +132,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from digest import pipeline
-    from digest.store import Store
+    from digest import pipeline, state
 
     settings = _settings(args)
     bar = tqdm(
@@ -150,7 +148,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.set_postfix(papers=papers, refresh=False)
 
     signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
-    with bar, Store.open(settings.state) as store:
+    with bar, state.open(settings.state) as store:
         result = pipeline.ingest(
             args.files,
             store,
@@ -181,11 +179,12 @@ def cmd_seen(args: argparse.Namespace) -> int:
     Example:
       digest seen "gradient noise deep networks"
     """
-    from digest.store import Store
+    from digest import state
+    from digest.identity import index
 
     settings = _settings(args)
-    with Store.open(settings.state) as store:
-        hits = store.search(" ".join(args.query), args.limit)
+    with state.open(settings.state) as store:
+        hits = index.search(store, " ".join(args.query), args.limit)
     if not hits:
         print("no paper seen before matches that")
         return 1
@@ -208,24 +207,28 @@ def cmd_forget(args: argparse.Namespace) -> int:
       digest forget 1042 1043
       digest forget "Adding Gradient Noise Improves Learning"
     """
-    from digest.store import Store
+    from digest import state
+    from digest.identity import index
 
     settings = _settings(args)
-    with Store.open(settings.state) as store, store.lock():
+    with state.open(settings.state) as store, store.lock():
         if all(word.isdigit() for word in args.target):
-            forgotten = store.forget(int(word) for word in args.target)
+            forgotten = index.forget(store, (int(word) for word in args.target))
         else:
             from rapidfuzz import fuzz
 
-            from digest.match import normalise
+            from digest.identity.keys import normalise
 
             # The whole title, nearly as typed: a few words could match too many papers.
             query = normalise(" ".join(args.target))
-            hits = store.search(query, 50)
-            forgotten = store.forget(
-                c.seen.id
-                for c, _ in hits
-                if fuzz.ratio(query, normalise(c.title)) >= args.min_score
+            hits = index.search(store, query, 50)
+            forgotten = index.forget(
+                store,
+                (
+                    c.seen.id
+                    for c, _ in hits
+                    if fuzz.ratio(query, normalise(c.title)) >= args.min_score
+                ),
             )
     if not forgotten:
         raise DigestError(
@@ -283,10 +286,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     Example:
       digest status --state ~/.local/share/digest/state.sqlite3
     """
-    from digest.store import Store
+    from digest import state
 
     settings = _settings(args)
-    with Store.open(settings.state) as store:
+    with state.open(settings.state) as store:
         counts = store.counts()
         say(f"state file: {settings.state}")
         print(
@@ -396,15 +399,14 @@ def cmd_resend(args: argparse.Namespace) -> int:
     """
     from datetime import datetime
 
-    from digest import pipeline
-    from digest.store import Store
+    from digest import pipeline, state
 
     settings = _settings(args)
     recipients = _resend_to(args.resend_to)
     if recipients and settings.deliver != "smtp":
         raise ConfigError("--to needs mail delivery: set DIGEST_SMTP_HOST or pass --deliver smtp")
     deliverer = _deliverer(settings, dry_run=False, recipients=recipients)
-    with Store.open(settings.state) as store, store.lock():
+    with state.open(settings.state) as store, store.lock():
         item = store.get(args.id)
         if item is None:
             raise DigestError(f"no digest {args.id} in {settings.state}; see `digest status`")

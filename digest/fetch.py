@@ -334,7 +334,7 @@ def _read_before(state: Path, sha256: str) -> bool:
     """Whether a dump with this content was read already (never creates the state file)."""
     if not state.exists():
         return False
-    from digest.store import Store
+    from digest import state as states
 
-    with Store.open(state) as store:
+    with states.open(state) as store:
         return bool(store.ingested_dumps([sha256]))

@@ -82,6 +82,15 @@ class SeenPaper:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPaper:
+    """A paper in the store with the title and abstract it is compared by."""
+
+    seen: SeenPaper
+    title: str
+    abstract: str
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     """A paper left out of the digest, with the reason it was left out."""
 

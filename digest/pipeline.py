@@ -18,18 +18,19 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
-from digest.store import LONGEST_BACKOFF, Store, state_files
+from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from collections.abc import Set
 
-    from digest import match
     from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.identity.decide import Decision, Identified
     from digest.render import Renderer
     from digest.render.mail import MailOptions
     from digest.select import Interests
+    from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ class Gathered:
     known: int
 
 
-def gather(settings: Settings, store: Store, ready: Set[inbox.Candidate] | None = None) -> Gathered:
+def gather(
+    settings: Settings, store: StateStore, ready: Set[inbox.Candidate] | None = None
+) -> Gathered:
     """Read and parse every inbox file whose content was not ingested before. With `ready`,
     only the files found exactly as listed there (same size and modification time)."""
     import hashlib
@@ -161,50 +164,52 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
 
 
 def decide(
-    papers: Sequence[Paper], store: Store, thresholds: Thresholds | None = None
-) -> match.Decision:
-    """Which of these papers are new: exact keys and the candidate index from the store,
-    then the pure rule of `match.decide`."""
-    from digest import match
+    papers: Sequence[Paper], store: StateStore, thresholds: Thresholds | None = None
+) -> Decision:
+    """Which of these papers are new: each identified once, its exact keys and candidates
+    looked up in the store, then the pure rule of `identity.decide`."""
+    from digest.identity import decide, index
 
-    paper_keys = [match.keys(p) for p in papers]
-    seen = store.lookup(k for ks in paper_keys for k in ks)
-    exact = [[seen[k].id for k in ks if k in seen][:1] for ks in paper_keys]
-    candidates = store.candidates([match.grams(p) for p in papers], exact)
-    return match.decide(papers, seen, candidates, thresholds)
+    identified = [decide.identify(p) for p in papers]
+    seen = store.lookup(k for p in identified for k in p.keys)
+    exact = [[seen[k].id for k in p.keys if k in seen][:1] for p in identified]
+    candidates = index.candidates(store, [p.grams for p in identified], exact)
+    return decide.decide(identified, seen, candidates, thresholds)
 
 
 def build(
     gathered: Gathered,
-    store: Store,
+    store: StateStore,
     now: datetime,
     wants: Interests | None = None,
     thresholds: Thresholds | None = None,
     *,
     show_updated: bool = False,
     rejected: Sequence[Rejected] = (),
-) -> Digest:
+) -> tuple[Digest, Decision | None]:
     """Decide which of the gathered papers are new and make the Digest, shaped by the
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
     `show_updated`, it also lists the papers seen before whose abstract changed. It names
-    the dumps that could not be read: `rejected`, else those of `gathered`."""
+    the dumps that could not be read: `rejected`, else those of `gathered`. With the digest
+    comes the decision, which knows each paper's identity."""
     from digest import select
 
     papers = [p for d in gathered.dumps for p in d.papers]
     wants = wants or select.Interests()
     unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
-        return Digest(
+        empty = Digest(
             papers=(),
             rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
             highlight=tuple(t.pattern for t in wants.highlight),
         )
+        return empty, None
     decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
-    chosen = select.select(select.enrich(decision.new, repeats), wants)
-    return Digest(
+    chosen = select.select(select.enrich(decision.new, repeats, decision.of), wants)
+    digest = Digest(
         papers=chosen.full,
         skipped=decision.skipped,
         updated=decision.updated if show_updated else (),
@@ -216,6 +221,7 @@ def build(
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
     )
+    return digest, decision
 
 
 def outgoing(
@@ -286,7 +292,9 @@ def _rendered(
     )
 
 
-def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime) -> None:
+def send(
+    store: StateStore, deliverer: Deliverer, item: Outgoing, report: Report, now: datetime
+) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
     pending with a growing backoff from `now`; a permanent one marks it failed, never its
     papers seen."""
@@ -307,7 +315,7 @@ def send(store: Store, deliverer: Deliverer, item: Outgoing, report: Report, now
 
 def run_once(
     settings: Settings,
-    store: Store,
+    store: StateStore,
     deliverer: Deliverer,
     now: datetime,
     *,
@@ -336,7 +344,7 @@ def run_once(
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
         told = store.untold_rejections()
         told += [(u.rejected, u.key) for u in gathered.unreadable if u.key]
-        digest = build(
+        digest, decision = build(
             gathered,
             store,
             now,
@@ -350,12 +358,13 @@ def run_once(
         report.dumps_known = gathered.known
         report.rejected = [u.rejected for u in gathered.unreadable]
         # Excluded papers go with the digest too, so that they are not offered again.
-        new_papers = [(p, _keys(p)) for p in digest.new_papers]
+        of = decision.of if decision is not None else _identify
+        new_papers = [of(p) for p in digest.new_papers]
         recorded_rejects = told
         if not dry_run and settings.rejected == "move":
             set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
         # A paper seen before under its title may come back under its arXiv id alone.
-        known = [(s.matched.id, _keys(s.paper)) for s in digest.skipped if s.matched]
+        known = [(s.matched.id, of(s.paper).keys) for s in digest.skipped if s.matched]
 
         if not digest.stats.new and not digest.updated and not settings.send_empty:
             if not dry_run:
@@ -380,7 +389,7 @@ def run_once(
             report.delivered.append(deliverer.deliver(item))
             return report
         # Shown as updated once: the revised abstract is what later listings compare with.
-        revised = [(s.matched.id, s.paper) for s in digest.updated if s.matched is not None]
+        revised = [(s.matched.id, of(s.paper)) for s in digest.updated if s.matched is not None]
         digest_id = store.record(
             gathered.dumps, recorded_rejects, new_papers, item, known=known, revised=revised
         )
@@ -402,12 +411,12 @@ class Ingested:
     rejected: tuple[Rejected, ...]
 
 
-Signed = list[tuple[list[str], tuple[int, ...]]]  # keys and grams of each paper of a dump
+Signed = list["Identified"]  # each paper of a dump, identified
 
 
 def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
-    """Read, parse and sign one dump: the CPU-heavy part of an ingest, run in workers."""
-    from digest import match
+    """Read, parse and identify one dump: the CPU-heavy part of an ingest, run in workers."""
+    from digest.identity.decide import identify
 
     name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:
@@ -418,7 +427,7 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
         return Rejected(name, f"cannot read: {e.strerror}"), []
     except Exception as e:  # one file costs at most itself
         return _failure(name, e), []
-    return dump, [(match.keys(p), match.grams(p)) for p in dump.papers]
+    return dump, [identify(p) for p in dump.papers]
 
 
 def _prepared(
@@ -488,7 +497,7 @@ def _worker_start() -> None:
 
 def ingest(
     paths: Sequence[Path],
-    store: Store,
+    store: StateStore,
     *,
     max_dump_mb: int = 50,
     progress: Callable[[int, int], None] | None = None,
@@ -506,27 +515,24 @@ def ingest(
 
     def flush() -> None:
         nonlocal recorded, known
-        signed = [
-            (paper, keys, grams)
-            for dump, signs in pending
-            for paper, (keys, grams) in zip(dump.papers, signs, strict=True)
-        ]
-        from digest import match
+        signed = [paper for _, signs in pending for paper in signs]
+        from digest.identity.rule import distinct_ids
 
-        stored = store.lookup(k for _, keys, _ in signed for k in keys)
+        stored = store.lookup(k for p in signed for k in p.keys)
         taken: dict[str, str | None] = {}  # key -> arXiv id; later batches ask the store
         fresh = []
-        for paper, keys, grams in signed:
+        for signs in signed:
+            paper = signs.paper
             if any(
-                (k in stored and not match.distinct_ids(paper, stored[k].arxiv_ids))
-                or (k in taken and not match.distinct_ids(paper, [taken[k]]))
-                for k in keys
+                (k in stored and not distinct_ids(paper, stored[k].arxiv_ids))
+                or (k in taken and not distinct_ids(paper, [taken[k]]))
+                for k in signs.keys
             ):
                 known += 1
                 continue
-            taken.update(dict.fromkeys(keys, paper.arxiv_id))
-            fresh.append((paper, keys, grams))
-        store.record_seen([d for d, _ in pending], fresh)
+            taken.update(dict.fromkeys(signs.keys, paper.arxiv_id))
+            fresh.append(signs)
+        store.record([d for d, _ in pending], [], fresh, seen=True)
         recorded += len(fresh)
         pending.clear()
 
@@ -553,10 +559,10 @@ def ingest(
     return Ingested(files, listed, recorded, known, tuple(rejected))
 
 
-def _keys(paper: Paper) -> list[str]:
-    from digest import match
+def _identify(paper: Paper) -> Identified:
+    from digest.identity.decide import identify
 
-    return match.keys(paper)
+    return identify(paper)
 
 
 def _interests(settings: Settings) -> Interests:

@@ -7,7 +7,7 @@ Pure: the new papers and the reader's interests in, a Selection out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from digest.errors import ConfigError
@@ -16,6 +16,7 @@ from digest.models import Paper
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from digest.config import Settings
+    from digest.identity.decide import Identified
 
 # A term of words alone (letters, digits, spaces, hyphens, apostrophes) matches whole words,
 # so "RL" does not match "world"; anything else is a regular expression used as written.
@@ -93,17 +94,25 @@ def matching(terms: Iterable[Term], paper: Paper) -> tuple[str, ...]:
     return tuple(t.text for t in terms if t.pattern.search(text))
 
 
-def enrich(new: Iterable[Paper], repeats: Iterable[Paper]) -> tuple[Paper, ...]:
+def enrich(
+    new: Iterable[Paper],
+    repeats: Iterable[Paper],
+    identified: Callable[[Paper], Identified] | None = None,
+) -> tuple[Paper, ...]:
     """The new papers, each completed with what a repeat of it in the same run knows and it
-    does not (a text dump and the JSON of the same day: the JSON brings links and authors)."""
+    does not (a text dump and the JSON of the same day: the JSON brings links and authors).
+    `identified` gives a paper's identity when it is known already."""
     import dataclasses
 
-    from digest.match import keys
+    from digest.identity.decide import identify
+
+    def keys_of(paper: Paper) -> tuple[str, ...]:
+        return (identified or identify)(paper).keys
 
     papers = list(new)
-    where = {key: i for i, paper in enumerate(papers) for key in keys(paper)}
+    where = {key: i for i, paper in enumerate(papers) for key in keys_of(paper)}
     for repeat in repeats:
-        i = next((where[k] for k in keys(repeat) if k in where), None)
+        i = next((where[k] for k in keys_of(repeat) if k in where), None)
         if i is None:
             continue
         missing = {
@@ -113,7 +122,7 @@ def enrich(new: Iterable[Paper], repeats: Iterable[Paper]) -> tuple[Paper, ...]:
         }
         if missing:
             papers[i] = dataclasses.replace(papers[i], **missing)
-            where.update((key, i) for key in keys(papers[i]))
+            where.update((key, i) for key in keys_of(papers[i]))
     return tuple(papers)
 
 

@@ -37,16 +37,17 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest import inbox, pipeline
+from digest import inbox, pipeline, state
 from digest.config import zone
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.store import StateChanged, Store, lock_file, state_files, timestamp
+from digest.state import StateChanged, lock_file, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class Service:
 
     # -- polling (main thread) -----------------------------------------------------------
 
-    def poll(self, store: Store) -> list[Candidate]:
+    def poll(self, store: StateStore) -> list[Candidate]:
         """One look at the inbox: note the files that became complete, retry due digests."""
         try:
             folder = self.settings.require_inbox()
@@ -292,7 +293,7 @@ class Service:
             log.error("%s", message)
             self._problems[kind] = message
 
-    def _announce(self, store: Store, folder: Path, candidate: Candidate) -> str | None:
+    def _announce(self, store: StateStore, folder: Path, candidate: Candidate) -> str | None:
         """Log a file that became complete; return its content hash when it could be read."""
         name = inbox.name_of(candidate.path)
         try:
@@ -313,7 +314,7 @@ class Service:
             )
         return sha
 
-    def retry_due(self, store: Store) -> None:
+    def retry_due(self, store: StateStore) -> None:
         """Deliver the outbox's pending digests whose backoff has passed."""
         now = self.clock()
         if not store.outgoing(status="pending", due=now):
@@ -336,7 +337,7 @@ class Service:
         ready, hashes = self.watch.ready, self.hashes
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
-            with Store.open(self.settings.state) as store:
+            with state.open(self.settings.state) as store:
                 try:
                     result, ok = self._run(store, started, ready, hashes)
                 except Exception as e:  # a bug: said once, and the run is still recorded
@@ -361,7 +362,7 @@ class Service:
 
     def _run(
         self,
-        store: Store,
+        store: StateStore,
         started: datetime,
         ready: frozenset[Candidate],
         hashes: dict[Candidate, str],
@@ -385,7 +386,7 @@ class Service:
         return result, report.ok
 
     def move_processed(
-        self, store: Store, ready: Iterable[Candidate], hashes: dict[Candidate, str]
+        self, store: StateStore, ready: Iterable[Candidate], hashes: dict[Candidate, str]
     ) -> None:
         """Move the ready files whose content was read into the digest to processed/ inside
         the inbox (scans skip subfolders). Files that could not be read stay, for you to see."""
@@ -439,7 +440,7 @@ class Service:
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            with service_lock(self.settings.state), Store.open(self.settings.state) as store:
+            with service_lock(self.settings.state), state.open(self.settings.state) as store:
                 # UTC for the scheduler's own clock: comparing times in one zone ignores DST
                 # folds, comparing across zones does not. Triggers keep the schedule's zone.
                 scheduler = BackgroundScheduler(
@@ -495,7 +496,7 @@ class Service:
         log.info("stopped")
         return 0
 
-    def _reopen(self, store: Store, scheduler: object) -> None:
+    def _reopen(self, store: StateStore, scheduler: object) -> None:
         """The state file changed under the service (its -wal file deleted, say): every
         new connection then fails with a disk I/O error while the service's own holds the
         old one open. Closing it lets SQLite put the file right; then the run is made again."""
@@ -519,7 +520,7 @@ class Service:
             return min(self.settings.poll_seconds, WRITER_CHECK_SECONDS)
         return self.settings.poll_seconds
 
-    def _start(self, store: Store) -> datetime | None:
+    def _start(self, store: StateStore) -> datetime | None:
         """Record the start, make the first poll, and say whether a run was missed."""
         now = self.now()
         state = store.service_state()
@@ -535,7 +536,7 @@ class Service:
         self._safely(self.poll, store)
         return missed_run(self.trigger, done_until, now)
 
-    def _note_next_run(self, store: Store, scheduler: object) -> None:
+    def _note_next_run(self, store: StateStore, scheduler: object) -> None:
         job = scheduler.get_job("digest")  # type: ignore[attr-defined]
         upcoming = job.next_run_time.astimezone(self.tz) if job and job.next_run_time else None
         if upcoming != self.next_run:
@@ -622,7 +623,7 @@ def service_running(state: Path) -> bool:
     return False
 
 
-def status_lines(store: Store) -> list[str]:
+def status_lines(store: StateStore) -> list[str]:
     """What `digest status` says about the service: running or not, next and last runs.
     Nothing when `digest serve` never ran with this state file (digest now from cron)."""
     state = store.service_state()

@@ -66,3 +66,18 @@ def golden(request: pytest.FixtureRequest) -> object:
         assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
 
     return check
+
+
+# Where each state backend keeps a fresh store inside a test's folder: a backend added to
+# digest.state.BACKENDS needs its entry here (test_state checks), and every test taking the
+# `store` fixture then runs against it too.
+LOCATIONS = {"sqlite": lambda tmp: tmp / "state.sqlite3"}
+
+
+@pytest.fixture(params=sorted(LOCATIONS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A fresh state store of each backend, through `digest.state.open`."""
+    from digest import state
+
+    with state.open(LOCATIONS[request.param](tmp_path)) as opened:
+        yield opened

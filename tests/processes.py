@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from digest.match import title_key
+from digest.identity.keys import title_key
 from digest.parse import parse
 
 

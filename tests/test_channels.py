@@ -20,7 +20,7 @@ from digest.channels.files import FilesDeliverer
 from digest.channels.preview import PreviewDeliverer
 from digest.channels.stdout import StdoutDeliverer
 from digest.config import Settings
-from digest.match import title_key
+from digest.identity.keys import title_key
 from digest.models import Digest, Paper
 from digest.pipeline import outgoing
 from digest.render import FORMATS

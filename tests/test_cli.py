@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
-from digest.match import title_key
+from digest.identity.keys import title_key
 from digest.parse import parse
 
 
@@ -191,7 +191,7 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
-        " 'bs4', 'apscheduler', 'digest.match', 'digest.render', 'httpx', 'digest.fetch')"
+        " 'bs4', 'apscheduler', 'digest.identity', 'digest.render', 'httpx', 'digest.fetch')"
         " if m in sys.modules];"
         " print(heavy)"
     )
@@ -207,7 +207,7 @@ def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+        assert done.stdout.strip() == "[]"
 
 
 REAL = Path(__file__).resolve().parent / "fixtures" / "real"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.store import Store
+from digest.state import open as open_state
 from tests.conftest import SEEDS
 from tests.processes import clean_env, integrity, paper_keys
 
@@ -130,5 +130,5 @@ def test_an_interrupted_ingest_ends_its_workers_and_says_so_in_one_line(
         timeout=60,
     )
     assert again.returncode == 0, again.stderr
-    with Store.open(state) as store:
+    with open_state(state) as store:
         assert store.counts()["papers_seen"] == len(paper_keys(*SEEDS.glob("*.txt")))

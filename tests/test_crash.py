@@ -16,7 +16,7 @@ from pathlib import Path
 
 from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys, pending_digests
 
-from digest.match import title_key
+from digest.identity.keys import title_key
 
 KILLS = 24
 

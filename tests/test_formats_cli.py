@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
-from digest.store import Store
+from digest.state import open as open_state
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED_000 = Path(__file__).resolve().parent.parent / "seeds" / "000_47ca144c9a573f93.txt"
@@ -121,7 +121,7 @@ def test_excluded_papers_are_left_out_counted_and_recorded_as_seen(
     assert [p["title"][:8] for p in digest["excluded"]] == ["DeepSeek"]
     assert digest["stats"]["excluded"] == 1
 
-    with Store.open(tmp_path / "state.sqlite3") as store:
+    with open_state(tmp_path / "state.sqlite3") as store:
         assert store.counts()["papers_seen"] == 3
 
     # Listed again another day, with no exclusions set: still not offered.
@@ -135,7 +135,7 @@ def test_everything_excluded_delivers_nothing_but_records_it(
 ) -> None:
     shutil.copy(FIXTURES / "daily_papers_2023.json", inbox)
     assert nothing_new(now(capsys, inbox, tmp_path, "--exclude", "."))
-    with Store.open(tmp_path / "state.sqlite3") as store:
+    with open_state(tmp_path / "state.sqlite3") as store:
         assert store.counts()["papers_seen"] == 3
 
 
@@ -196,6 +196,6 @@ def test_an_empty_api_response_is_read_and_delivers_nothing(
 ) -> None:
     (inbox / "weekend.json").write_text("[]")
     assert nothing_new(now(capsys, inbox, tmp_path))
-    with Store.open(tmp_path / "state.sqlite3") as store:
+    with open_state(tmp_path / "state.sqlite3") as store:
         assert store.counts()["dumps"] == 1
         assert store.rejected_dumps() == []

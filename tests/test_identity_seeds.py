@@ -13,7 +13,7 @@ import pytest
 from digest import pipeline
 from digest.models import Paper
 from digest.parse import parse
-from digest.store import Store
+from digest.state import open as open_state
 
 
 def _typo(title: str, rng: random.Random) -> str:
@@ -73,7 +73,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Paper]]
         for p in parse(path.read_bytes(), path.name).papers:
             papers.setdefault(p.title, p)
     state = tmp_path_factory.mktemp("seeded") / "s.db"
-    with Store.open(state) as store:
+    with open_state(state) as store:
         pipeline.ingest(sorted(root.glob("*.txt")), store)
     return state, [p for p in papers.values() if len(p.abstract) > 200]
 
@@ -87,7 +87,7 @@ def test_every_seed_paper_reposted_is_recognised(
     listed = [REPOSTS[how](p, rng) for p in papers]
     if how == "re-titled":  # each its own title, or they would be one paper among themselves
         listed = [Paper(f"{p.title} {i}", p.abstract) for i, p in enumerate(listed)]
-    with Store.open(state) as store:
+    with open_state(state) as store:
         decision = pipeline.decide(listed, store)
     assert [p.title for p in decision.new] == []
     assert all(s.matched is not None for s in decision.skipped)
@@ -113,6 +113,6 @@ def test_every_lookalike_of_a_seed_paper_is_new(seeded: tuple[Path, list[Paper]]
     ]
     listed = [p for p, original in zip(listed, papers, strict=True) if p.title != original.title]
     bare = [Paper(p.title, "") for p in listed]
-    with Store.open(state) as store:
+    with open_state(state) as store:
         assert [s.paper.title for s in pipeline.decide(listed, store).skipped] == []
         assert [s.paper.title for s in pipeline.decide(bare, store).skipped] == []

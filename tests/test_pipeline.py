@@ -13,7 +13,7 @@ from digest.config import Settings
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
 from digest.pipeline import run_once
-from digest.store import Store
+from digest.state import open as open_state
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_transient_failure_keeps_papers_pending_and_next_run_sends_the_same_dige
     settings: Settings, inbox: Path, seeds: list[Path]
 ) -> None:
     shutil.copy(seeds[0], inbox)
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         down = Failing(TransientDeliveryError("connection refused"))
         report = run_once(settings, store, down, NOW)
         assert not report.ok and report.pending == 1
@@ -75,7 +75,7 @@ def test_permanent_failure_marks_failed_and_never_seen(
     settings: Settings, inbox: Path, seeds: list[Path]
 ) -> None:
     shutil.copy(seeds[0], inbox)
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         refused = Failing(DeliveryError("550 mailbox unavailable"))
         run_once(settings, store, refused, NOW)
         run_once(settings, store, refused, NOW)
@@ -87,7 +87,7 @@ def test_permanent_failure_marks_failed_and_never_seen(
 
 def test_dry_run_records_nothing(settings: Settings, inbox: Path, seeds: list[Path]) -> None:
     shutil.copy(seeds[1], inbox)
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         first = Recorder()
         run_once(settings, store, first, NOW, dry_run=True)
         second = Recorder()
@@ -100,7 +100,7 @@ def test_same_content_under_a_new_name_is_not_read_again(
     settings: Settings, inbox: Path, seeds: list[Path]
 ) -> None:
     shutil.copy(seeds[0], inbox / "monday.txt")
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         run_once(settings, store, Recorder(), NOW)
         shutil.copy(seeds[0], inbox / "monday-copy.txt")
         report = run_once(settings, store, Recorder(), NOW)
@@ -116,7 +116,7 @@ def test_bad_file_is_reported_and_the_rest_goes_on(
     (inbox / ".hidden.txt").write_text("x")
     (inbox / "partial.txt.part").write_text("x")
     (inbox / "sub").mkdir()
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         sink = Recorder()
         report = run_once(settings, store, sink, NOW)
         assert report.digest is not None
@@ -130,7 +130,7 @@ def test_bad_file_is_reported_and_the_rest_goes_on(
 def test_nothing_new_delivers_nothing_unless_asked(
     settings: Settings, inbox: Path, tmp_path: Path
 ) -> None:
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         sink = Recorder()
         run_once(settings, store, sink, NOW)
         assert sink.delivered == []
@@ -147,7 +147,7 @@ def test_unreadable_files_are_reported_once_and_can_be_set_aside(
     (inbox / "huge.txt").write_bytes(b"x" * 2_000_001)
     (inbox / "bad\x1b[31mname\n.txt").write_bytes(b"")
     keep = Settings(inbox=inbox, state=tmp_path / "s.db", max_dump_mb=2)
-    with Store.open(keep.state) as store:
+    with open_state(keep.state) as store:
         first = run_once(keep, store, Recorder(), NOW, dry_run=True)
         assert first.digest is not None
         assert sorted(r.file for r in first.digest.rejected) == [
@@ -180,7 +180,7 @@ def test_fifo_symlink_out_of_the_inbox_and_a_cut_off_dump(
     data = seeds[3].read_bytes()
     cut = data.rfind(b"\n\n", 0, len(data) // 2) + 2 + 150  # 150 bytes into a paragraph
     (inbox / "cut.txt").write_bytes(data[:cut])
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         sink = Recorder()
         report = run_once(settings, store, sink, NOW)
     assert report.digest is not None

@@ -17,7 +17,7 @@ from digest.channels.smtp import SmtpDeliverer
 from digest.cli import main
 from digest.models import Outgoing
 from digest.pipeline import run_once
-from digest.store import Store
+from digest.state import open as open_state
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
@@ -69,7 +69,7 @@ class CrashAfterSending:
 def test_server_down_for_two_runs_then_back_every_paper_arrives_once(
     settings: config.Settings, inbox: Path, seeds: list[Path]
 ) -> None:
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         down = smtp(free_port())
         shutil.copy(seeds[0], inbox)
         report = run_once(settings, store, down, NOW)
@@ -98,7 +98,7 @@ def test_a_crash_after_the_server_accepted_resends_the_same_message(
     settings: config.Settings, inbox: Path, seeds: list[Path]
 ) -> None:
     shutil.copy(seeds[3], inbox)
-    with smtp_server() as server, Store.open(settings.state) as store:
+    with smtp_server() as server, open_state(settings.state) as store:
         with pytest.raises(SystemExit):
             run_once(settings, store, CrashAfterSending(smtp(server.port)), NOW)
         [pending] = store.outgoing(status="pending")
@@ -121,7 +121,7 @@ def test_a_refused_digest_is_failed_never_seen_and_resendable(
 ) -> None:
     shutil.copy(seeds[3], inbox)
     refusing = Handler(data_reply="550 5.7.1 Refused by policy")
-    with smtp_server(refusing) as server, Store.open(settings.state) as store:
+    with smtp_server(refusing) as server, open_state(settings.state) as store:
         report = run_once(settings, store, smtp(server.port), NOW)
         assert not report.ok and report.pending == 0
         [failed] = store.outgoing(status="failed")
@@ -146,7 +146,7 @@ def test_a_refused_digest_is_failed_never_seen_and_resendable(
         assert main(["resend", str(failed.id), *state]) == 0
     [got] = server.received
     assert got.message["Message-ID"] == failed.message_id
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         assert store.get(failed.id).status == "sent"  # type: ignore[union-attr]
         assert store.counts()["papers_pending"] == 0
 
@@ -159,7 +159,7 @@ def test_421_keeps_it_pending_with_a_backoff_shown_in_status(
 ) -> None:
     shutil.copy(seeds[3], inbox)
     busy = Handler(data_reply="421 4.7.0 Try again later")
-    with smtp_server(busy) as server, Store.open(settings.state) as store:
+    with smtp_server(busy) as server, open_state(settings.state) as store:
         report = run_once(settings, store, smtp(server.port), NOW)
         # The service retries only what is due: not yet.
         run_once(settings, store, smtp(server.port), NOW, retry_all=False)
@@ -181,7 +181,7 @@ def test_a_refused_recipient_is_noted_and_can_be_sent_the_digest_again(
 ) -> None:
     shutil.copy(seeds[3], inbox)
     handler = Handler(refuse_rcpt={"bob@example.org": "550 5.2.2 Mailbox full"})
-    with smtp_server(handler) as server, Store.open(settings.state) as store:
+    with smtp_server(handler) as server, open_state(settings.state) as store:
         report = run_once(settings, store, smtp(server.port), NOW)
         assert report.ok
         [sent] = store.outgoing(status="sent")

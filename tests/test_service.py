@@ -21,13 +21,13 @@ import pytest
 from digest.channels.base import EVERYTHING
 from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
+from digest.identity.keys import title_key
 from digest.inbox import Candidate
-from digest.match import title_key
 from digest.models import Outgoing
 from digest.parse import parse
 from digest.pipeline import run_once
 from digest.service import Service, Watch, missed_run, parse_schedule
-from digest.store import Store
+from digest.state import open as open_state
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -296,7 +296,7 @@ def test_a_pending_digest_is_retried_on_a_poll_once_its_backoff_has_passed(
     settings = Settings(inbox=inbox, state=tmp_path / "state.sqlite3")
     flaky, clock = Flaky(), Clock()
     service = Service(settings, flaky, DAILY, UTC_ZONE, clock=clock)
-    with Store.open(settings.state) as store:
+    with open_state(settings.state) as store:
         assert run_once(settings, store, flaky, clock()).pending == 1
         service.poll(store)
         assert flaky.calls == 1  # backing off: not yet
@@ -316,7 +316,7 @@ def test_an_unreadable_inbox_is_reported_once_until_it_is_back(
 ) -> None:
     settings = Settings(inbox=inbox, state=tmp_path / "state.sqlite3")
     service = Service(settings, Flaky(), DAILY, UTC_ZONE)
-    with Store.open(settings.state) as store, caplog.at_level("INFO", logger="digest"):
+    with open_state(settings.state) as store, caplog.at_level("INFO", logger="digest"):
         inbox.rename(tmp_path / "away")
         for _ in range(3):
             service.poll(store)
@@ -340,7 +340,7 @@ def test_processed_dumps_move_to_a_folder_inside_the_inbox(
     (inbox / "empty.txt").write_text("")  # rejected: stays for the reader to see
     (inbox / "processed").mkdir()
     (inbox / "processed" / "today.txt").write_text("an older dump of the same name")
-    with Store.open(settings.state) as store, caplog.at_level("INFO", logger="digest"):
+    with open_state(settings.state) as store, caplog.at_level("INFO", logger="digest"):
         service.poll(store)
         service.poll(store)
         (inbox / "late.txt").write_bytes(SEEDS[1].read_bytes())  # not complete yet
@@ -432,7 +432,7 @@ def keys_of(*seeds: Path | bytes) -> set[str]:
 
 
 def dump_hashes(state: Path) -> set[tuple[str, str]]:
-    with Store.open(state) as store:
+    with open_state(state) as store:
         return {(r[0], r[1]) for r in store.db.execute("SELECT sha256, status FROM dumps")}
 
 
@@ -529,9 +529,9 @@ def test_digest_now_beside_a_running_service_never_repeats_a_paper(
     serve.wait_for("scheduled run started; complete files in the inbox: 5", count=2)
     assert serve.stop() == 0
     assert digests(served) and digests(once), "both should have delivered something"
-    with Store.open(tmp_path / "state.sqlite3") as store:
-        rows = store.db.execute("SELECT status FROM digests").fetchall()
-    assert [status for (status,) in rows] == ["sent"] * len(digests(served, once))
+    with open_state(tmp_path / "state.sqlite3") as store:
+        statuses = [item.status for item in store.recent(limit=1000)]
+    assert statuses == ["sent"] * len(digests(served, once))
     found = [k for d in digests(served, once) for k in d]
     assert len(found) == len(set(found)), "a paper appeared in two digests"
     assert set(found) == keys_of(*SEEDS)
@@ -542,7 +542,7 @@ def test_a_run_missed_while_stopped_is_made_up_once_on_start(
 ) -> None:
     out, state = tmp_path / "out", tmp_path / "state.sqlite3"
     due = datetime.now(UTC) - timedelta(hours=2)  # daily at this time: next fire ~22 h away
-    with Store.open(state) as store:
+    with open_state(state) as store:
         store.set_service_state(done_until=(due - timedelta(days=3)).isoformat())
     shutil.copy(SEEDS[0], inbox)  # arrived while the service was down
     schedule = f"{due.minute} {due.hour} * * *"
@@ -568,7 +568,7 @@ def test_first_signal_lets_the_run_finish_a_second_stops_at_once(
     tmp_path: Path, inbox: Path, serves: list[Serve]
 ) -> None:
     out, state = tmp_path / "out", tmp_path / "state.sqlite3"
-    with Store.open(state) as store:
+    with open_state(state) as store:
         for seed, files, again in ((SEEDS[0], 1, False), (SEEDS[1], 2, True)):
             shutil.copy(seed, inbox)
             # Hold the run lock so that the scheduled run is caught in the middle.

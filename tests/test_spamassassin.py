@@ -14,7 +14,7 @@ from mailserver import smtp_server
 from digest import config
 from digest.channels.smtp import SmtpDeliverer
 from digest.pipeline import run_once
-from digest.store import Store
+from digest.state import open as open_state
 
 SPAMASSASSIN = shutil.which("spamassassin")
 MUST_NOT_FIRE = {"MISSING_DATE", "MISSING_MID", "MIME_HTML_ONLY", "MPART_ALT_DIFF"}
@@ -52,7 +52,7 @@ def test_a_digest_of_the_seeds_is_not_spam(inbox: Path, seeds: list[Path], tmp_p
             "DIGEST_UNSUBSCRIBE": "mailto:papers-unsubscribe@example.org",
         },
     )
-    with smtp_server() as server, Store.open(settings.state) as store:
+    with smtp_server() as server, open_state(settings.state) as store:
         deliverer = SmtpDeliverer(server.host, server.port, security="none", timeout=5)
         assert run_once(settings, store, deliverer, datetime.now(UTC)).ok
     [got] = server.received

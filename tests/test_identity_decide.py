@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from processes import clean_env, digest_now
 
-from digest.match import Candidate, decide, distinct_ids, keys
-from digest.models import Paper, SeenPaper
+from digest.identity.decide import decide
+from digest.identity.keys import keys
+from digest.identity.rule import distinct_ids
+from digest.models import Paper, SeenPaper, StoredPaper
 
 REAL = Path(__file__).parent / "fixtures" / "real" / "2025-12-10.json"
 WHEN = datetime(2026, 3, 1, tzinfo=UTC)
@@ -53,7 +55,7 @@ def _judge(old: Paper, new: Paper) -> list[Paper]:
     ids = tuple(k[2:] for k in keys(old) if k.startswith("x:"))
     stored = SeenPaper(1, old.title, WHEN, "old.json", ids)
     seen = {key: stored for key in keys(old)}
-    return list(decide([new], seen, [[Candidate(stored, old.title, old.abstract)]]).new)
+    return list(decide([new], seen, [[StoredPaper(stored, old.title, old.abstract)]]).new)
 
 
 T = "Adding Gradient Noise Improves Learning for Very Deep Networks"

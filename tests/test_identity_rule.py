@@ -6,22 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.match import (
-    Candidate,
-    Identity,
-    Thresholds,
-    abstract_grams,
-    arxiv_key,
-    compare,
-    decide,
-    grams,
-    keys,
-    meaningful_difference,
-    normalise,
-    title_grams,
-    word_hashes,
-)
-from digest.models import Paper, SeenPaper
+from digest.identity.decide import decide
+from digest.identity.index import abstract_grams, grams, title_grams, word_hashes
+from digest.identity.keys import Identity, arxiv_key, keys, normalise
+from digest.identity.rule import compare, meaningful_difference
+from digest.models import Paper, SeenPaper, StoredPaper, Thresholds
 
 A = (
     "Deep feedforward and recurrent networks have achieved impressive results in many"
@@ -253,7 +242,7 @@ def _judge(old: Paper, new: Paper) -> tuple[bool, str]:
     """Decide `new` against a store holding only `old`: is it seen, by which rule."""
     stored = SeenPaper(1, old.title, WHEN, "old.txt")
     seen = {key: stored for key in keys(old)}
-    candidate = Candidate(stored, old.title, old.abstract)
+    candidate = StoredPaper(stored, old.title, old.abstract)
     decision = decide([new], seen, [[candidate]])
     if decision.new:
         return False, ""
@@ -303,9 +292,9 @@ def test_a_changed_abstract_marks_the_paper_updated() -> None:
     assert retitled.skipped and not retitled.updated
 
 
-def _store(old: Paper) -> tuple[dict[str, SeenPaper], list[list[Candidate]]]:
+def _store(old: Paper) -> tuple[dict[str, SeenPaper], list[list[StoredPaper]]]:
     stored = SeenPaper(1, old.title, WHEN, "old.txt")
-    return {k: stored for k in keys(old)}, [[Candidate(stored, old.title, old.abstract)]]
+    return {k: stored for k in keys(old)}, [[StoredPaper(stored, old.title, old.abstract)]]
 
 
 def test_thresholds_are_settings() -> None:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.match import decide, keys, title_key
+from digest.identity.decide import decide
+from digest.identity.keys import keys, title_key
 from digest.models import Paper, SeenPaper
 
 
@@ -55,3 +56,19 @@ def test_decide_splits_new_seen_and_repeated() -> None:
         ("Old paper", seen_before, "same title"),
         ("new  paper", None, "repeated in this run"),
     ]
+
+
+def test_normalising_a_whole_catalogue_at_once_reads_each_title_as_normalise_does() -> None:
+    from digest.identity.keys import normalise, normalise_all
+
+    titles = [
+        "Mix-LN: Pre-LN and Post-LN",
+        "$\\mu$P: scaling \\textit{width}",
+        "Q&amp;A &lt;models&gt;",
+        "Ｆｕｌｌｗｉｄｔｈ Title",
+        "n^2 attention",
+        "α-Net  for   β",
+        "...",
+        "   ",
+    ]
+    assert normalise_all(titles) == [normalise(t) for t in titles]

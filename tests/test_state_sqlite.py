@@ -1,5 +1,6 @@
-"""The state file refused or repaired with one line: damaged, foreign, newer, exposed, changed
-under the service, with odd times in it; and the outbox kept small."""
+"""The SQLite state file: created owner-only in WAL mode, migrated once (old files too); refused
+or repaired with one line: damaged, foreign, newer, exposed, changed under the service, with
+odd times in it; and the outbox kept small."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -18,7 +20,18 @@ from pathlib import Path
 import pytest
 from processes import clean_env, run_digest
 
-from digest.store import Store
+from digest import pipeline
+from digest.errors import StoreError
+from digest.identity.decide import Identified, decide, identify
+from digest.identity.keys import Identity, keys
+from digest.models import Outgoing, Paper
+from digest.state import open as open_state
+from digest.state.migrations import MIGRATIONS, _m001_initial
+
+
+def filed(paper: Paper, *keys: str) -> Identified:
+    """A paper filed under exactly these keys (and no index entries)."""
+    return Identified(paper, keys, (), Identity(paper.title, ""))
 
 
 def digest(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -127,14 +140,16 @@ def test_garbage_and_far_future_times_in_the_state_cost_only_themselves(
     tmp_path: Path, inbox: Path, seeds: list[Path]
 ) -> None:
     state = made(tmp_path, inbox, seeds[0])
-    with Store.open(state) as store:
+    with open_state(state) as store:
         store.set_service_state(
             started_at="9999-12-31T23:59:59+00:00",
             done_until="9999-12-31T23:59:59+00:00",
             last_run="not a time",
         )
-        store.db.execute("UPDATE digests SET created_at = 'garbage', sent_at = '9999-01-01'")
-        store.db.execute("UPDATE papers SET first_seen = '\x1b[2J'")
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute("UPDATE digests SET created_at = 'garbage', sent_at = '9999-01-01'")
+        db.execute("UPDATE papers SET first_seen = '\x1b[2J'")
+        db.commit()
     status = digest(tmp_path, "status")
     assert status.returncode == 0, status.stderr
     assert "Traceback" not in status.stderr
@@ -253,17 +268,18 @@ def test_resend_of_a_number_beyond_any_digest_is_one_line(tmp_path: Path) -> Non
 
 def test_the_checks_on_opening_are_cheap(tmp_path: Path) -> None:
     """quick_check reads the whole file: on a store of 20,000 papers it stays a few ms."""
-    from digest.models import Paper
-
-    with Store.open(tmp_path / "big.sqlite3") as store:
-        papers = [
-            (Paper(f"Title {i} {hashlib.md5(str(i).encode()).hexdigest()}", "x " * 600), [f"k{i}"])
+    with open_state(tmp_path / "big.sqlite3") as store:
+        listed = [
+            Paper(f"Title {i} {hashlib.md5(str(i).encode()).hexdigest()}", "x " * 600)
             for i in range(20_000)
+        ]
+        papers = [
+            Identified(p, (f"k{i}",), (), Identity(p.title, "")) for i, p in enumerate(listed)
         ]
         store.record([], [], papers, seen=True)
     os.sync()
     started = time.perf_counter()
-    Store.open(tmp_path / "big.sqlite3").close()
+    open_state(tmp_path / "big.sqlite3").close()
     assert time.perf_counter() - started < 1.0
 
 
@@ -281,7 +297,7 @@ def test_damage_inside_a_stored_digest_is_one_line_that_quotes_little(
 
 def test_a_state_file_with_a_second_hard_link_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "s.sqlite3"
-    Store.open(state).close()
+    open_state(state).close()
     os.link(state, tmp_path / "other.sqlite3")
     before = state.read_bytes()
     for name in ("s.sqlite3", "other.sqlite3"):
@@ -298,4 +314,116 @@ def test_a_state_file_with_a_second_hard_link_is_refused(tmp_path: Path) -> None
         assert f"state file {name} has 2 hard links" in line and "symbolic link" in line
     assert state.read_bytes() == before  # nothing written
     os.unlink(tmp_path / "other.sqlite3")
-    Store.open(state).close()  # one name again: fine
+    open_state(state).close()  # one name again: fine
+
+
+def test_open_creates_owner_only_wal_file_and_migrates_once(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state.sqlite3"
+    with open_state(path) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with open_state(path) as store:  # reopening applies nothing twice
+        names = [r[0] for r in store.db.execute("SELECT name FROM migrations")]
+    assert names == [m.__name__ for m in MIGRATIONS]
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot be used"):
+        open_state(path)
+
+
+def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    paper = Paper("A Paper", "abs", "d.txt")
+    with open_state(tmp_path / "s.db") as store:
+        store.record(
+            [], [], [Identified(paper, ("t:a paper",), (), Identity("a paper", ""))], _outgoing()
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # same Message-ID twice
+            store.record([], [], [filed(Paper("B", "b", "d.txt"), "t:b")], _outgoing())
+        assert store.lookup(["t:b"]) == {}
+        assert store.counts()["papers_pending"] == 1
+
+
+def _outgoing() -> Outgoing:
+    return Outgoing(
+        0, datetime(2025, 3, 12, tzinfo=UTC), "pending", "<m@x>", "S", 1, "<p>h</p>", "t", "m", "{}"
+    )
+
+
+def test_a_state_file_from_before_gets_the_delivery_note(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    _m001_initial(db)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    db.execute("INSERT INTO migrations VALUES ('_m001_initial', '2025-03-01T00:00:00+00:00')")
+    db.execute(
+        "INSERT INTO digests (created_at, status, message_id, subject, paper_count, html, text,"
+        " markdown, json) VALUES ('2025-03-01T07:00:00+00:00', 'pending', '<old@x>', 's', 1,"
+        " 'h', 't', 'm', '{}')"
+    )
+    db.execute("COMMIT")
+    db.close()
+
+    with open_state(path) as store:
+        [old] = store.outgoing(status="pending")
+        assert old.eml is None and old.delivery_note is None
+        store.mark_sent(old.id, "mailed to 2 recipients via mail.example.org:587")
+        sent = store.get(old.id)
+        assert sent is not None and sent.status == "sent"
+        assert sent.delivery_note == "mailed to 2 recipients via mail.example.org:587"
+        applied = [r[0] for r in store.db.execute("SELECT name FROM migrations ORDER BY name")]
+    assert applied[:2] == ["_m001_initial", "_m002_email_delivery_note"]
+
+
+TEXT = (
+    "we study how noise behaves when networks grow very deep and find that a low overhead"
+    " technique of adding it to the gradients makes training stable across many tasks and"
+    " model sizes from convolutional to recurrent networks with no tuning at all"
+)
+
+
+def test_a_store_from_before_the_index_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    _m001_initial(db)
+    db.execute("INSERT INTO migrations VALUES ('_m001_initial', '2026-01-01')")
+    old = Paper("Deep Networks with Zorblax1 Regularisation", TEXT, source="old.txt")
+    db.execute(
+        "INSERT INTO papers (id, title, abstract, first_dump, first_seen, seen)"
+        " VALUES (1, ?, ?, 'old.txt', '2026-01-01T00:00:00+00:00', 1)",
+        (old.title, old.abstract),
+    )
+    db.execute("INSERT INTO paper_keys VALUES (?, 1)", ("t:" + old.title.lower(),))
+    db.close()
+    with open_state(path) as store:
+        assert set(store.lookup(keys(old))) == set(keys(old))
+        retitled = Paper("A New Title", old.abstract)
+        assert pipeline.decide([retitled], store).skipped[0].rule == "same abstract"
+
+
+def test_a_state_file_from_before_the_counts_counts_what_it_holds(tmp_path: Path) -> None:
+    """Opening a file of an earlier digest counts its papers once; nothing is shown again."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for migration in MIGRATIONS[:5]:
+        migration(db)
+        db.execute("INSERT INTO migrations VALUES (?, '2026-01-01')", (migration.__name__,))
+    for n, seen in enumerate([1, 1, 0]):
+        db.execute(
+            "INSERT INTO papers (title, abstract, first_dump, first_seen, seen)"
+            " VALUES (?, '', 'old.txt', '2026-01-01T00:00:00+00:00', ?)",
+            (f"Old Paper {n}", seen),
+        )
+        db.execute("INSERT INTO paper_keys VALUES (?, ?)", (f"t:old paper {n}", n + 1))
+    db.close()
+    with open_state(path) as store:
+        assert store.counts() == {"papers_seen": 2, "papers_pending": 1, "dumps": 0}
+        again = [identify(Paper(f"Old Paper {n}", "")) for n in range(3)]
+        assert not decide(again, store.lookup(k for p in again for k in p.keys)).new
+    with open_state(path) as store:  # and only once
+        assert store.counts() == {"papers_seen": 2, "papers_pending": 1, "dumps": 0}

@@ -1,0 +1,133 @@
+"""The StateStore protocol: everything the pipeline, the service, a backlog ingest, fetch and
+the CLI ask of the state, whatever keeps it.
+
+A paper is recorded with the digest that shows it while that digest is still pending: the
+outbox owns it from then on, so it is never offered twice, and it counts as seen only once
+its digest has been delivered (`mark_sent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from digest.models import Dump, Outgoing, Rejected, SeenPaper, StoredPaper
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.identity.decide import Identified
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """The state of one installation. Use as a context manager; it closes on leaving."""
+
+    path: Path  # where it lives: lock files and `digest status` name it
+
+    # -- the connection, locks and checks ----------------------------------------------
+
+    def __enter__(self) -> StateStore: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def close(self) -> None:
+        """Let go of the state."""
+
+    def reopen(self) -> None:
+        """A fresh connection, after the old one failed (the state changed under it)."""
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Hold the run lock: one run at a time per state, across processes."""
+
+    def bulk(self, cache_mb: int = 256) -> AbstractContextManager[None]:
+        """Tune for a large write (a backlog ingest) while inside."""
+
+    # -- the dumps log -----------------------------------------------------------------
+
+    def known_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (or rejected) before."""
+
+    def ingested_dumps(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these content hashes were ingested (read and recorded, not rejected)."""
+
+    def rejected_dumps(self, limit: int = 20) -> list[Rejected]:
+        """Dumps that could not be read, newest first."""
+
+    def untold_rejections(self) -> list[tuple[Rejected, str]]:
+        """Rejected dumps no delivered digest has named yet, with their keys, oldest first."""
+
+    # -- the catalogue of papers -------------------------------------------------------
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
+        """The stored papers recorded under any of these identity keys."""
+
+    def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
+        """For each candidate-index gram, the ids of (at most `limit`) papers filed under it."""
+
+    def stored(self, ids: Iterable[int]) -> dict[int, StoredPaper]:
+        """The stored papers with these ids, by id (ids not stored are left out)."""
+
+    def titles(self, ids: Iterable[int]) -> dict[int, str]:
+        """The titles of the stored papers with these ids, by id."""
+
+    def all_titles(self) -> Iterator[dict[int, str]]:
+        """Every stored paper's title by id, a large chunk at a time."""
+
+    def remove(self, papers: Sequence[tuple[int, Sequence[int]]]) -> None:
+        """Remove these papers (by id, with their grams), their keys and index entries too."""
+
+    def counts(self) -> dict[str, int]:
+        """Papers seen, papers pending, dumps ingested."""
+
+    def record(
+        self,
+        dumps: Sequence[Dump],
+        rejected: Sequence[tuple[Rejected, str]],
+        papers: Sequence[Identified],
+        outgoing: Outgoing | None = None,
+        *,
+        seen: bool = False,
+        known: Sequence[tuple[int, Sequence[str]]] = (),
+        revised: Sequence[tuple[int, Identified]] = (),
+    ) -> int | None:
+        """Record a run at once: its dumps, the rejected files its digest names, its new
+        papers (filed under their keys and grams), and its digest as pending; returns the
+        digest's id. With `seen`, the papers count as seen at once. `known` adds keys to
+        stored papers, `revised` keeps their revised abstracts."""
+
+    # -- the outbox --------------------------------------------------------------------
+
+    def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
+        """Digests with this status, oldest first; with `due`, only those due for a retry."""
+
+    def get(self, digest_id: int) -> Outgoing | None:
+        """One digest of the outbox by id."""
+
+    def recent(self, limit: int = 10) -> list[Outgoing]:
+        """The most recent digests of any status, newest first."""
+
+    def mark_sent(
+        self, digest_id: int, note: str | None = None, at: datetime | None = None
+    ) -> None:
+        """The digest was delivered: it is sent and its papers are seen."""
+
+    def mark_retry(self, digest_id: int, error: str, retry_at: datetime) -> None:
+        """Delivery failed for now: keep the digest pending, to be retried from `retry_at`."""
+
+    def mark_failed(self, digest_id: int, error: str) -> None:
+        """Delivery was refused for good: the digest stays visible and can be resent."""
+
+    def requeue(self, digest_id: int) -> None:
+        """Put a failed (or sent) digest back in the outbox to be delivered again."""
+
+    def prune(self, before: datetime) -> int:
+        """Compact digests sent before `before`, still resendable; returns how many."""
+
+    # -- the service's own state -------------------------------------------------------
+
+    def service_state(self) -> dict[str, str]:
+        """What `digest serve` recorded about itself: last and next runs, pid, schedule."""
+
+    def set_service_state(self, **values: str | None) -> None:
+        """Record values about `digest serve` at once; None removes one."""
