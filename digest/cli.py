@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
+from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings
 from digest.errors import ConfigError, DigestError
 from digest.printable import printable
 
@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from digest.deliver import Deliverer
+    from digest.channels.base import Deliverer
 
 log = logging.getLogger("digest")
 
@@ -103,7 +103,7 @@ def cmd_now(args: argparse.Namespace) -> int:
     empty = report.digest if report.ok and not report.delivered else None
     if empty is not None and _wants_document(settings):
         # `| jq` needs a document even when nothing is new: the empty digest, with its stats.
-        from digest.deliver import write_all
+        from digest.channels.stdout import write_all
         from digest.render import render
 
         write_all(sys.stdout, render(empty, "json").encode("utf-8"))
@@ -240,21 +240,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:
-    from digest import deliver
+    from digest import channels
 
-    if settings.deliver == "stdout":
-        return deliver.StdoutDeliverer(settings.format)
-    if settings.inbox is not None and (dry_run or settings.deliver == "files"):
-        from digest.inbox import check_apart
-
-        check_apart(settings.inbox, settings.out or default_out())
-    if dry_run:
-        return deliver.PreviewDeliverer(
-            settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"
-        )
-    if settings.deliver == "smtp":
-        return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
-    return deliver.FilesDeliverer(settings.out)
+    return channels.deliverer(settings, dry_run=dry_run, recipients=recipients)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

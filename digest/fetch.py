@@ -300,7 +300,7 @@ def fetch_day(settings: Settings, day: date, wait: Callable[[float], bool] = _no
     """Download the listing of `day` and save it into the inbox as `<day>.json`, unless the same
     content is there already or was read before. Raises DigestError saying what to do; nothing
     is written then."""
-    from digest.deliver import write_atomically
+    from digest.channels.files import write_atomically
 
     folder = settings.require_inbox()
     url = day_url(settings.fetch_url, day)

@@ -17,7 +17,7 @@ from digest.printable import printable
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
-# The names digest gives the files it writes (see digest.deliver): never read back as dumps.
+# The names digest gives the files it writes (see digest.channels): never read back as dumps.
 # Subfolders of the inbox where files read into a digest, and files that cannot be read,
 # are set aside (DIGEST_PROCESSED, DIGEST_REJECTED).
 PROCESSED = "processed"

@@ -22,12 +22,14 @@ from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Set
 
+    from digest.channels.base import Deliverer
     from digest.config import Settings
-    from digest.deliver import Deliverer
     from digest.identity.decide import Decision, Identified
     from digest.interests import Interests
+    from digest.render import Renderer
+    from digest.render.mail import MailOptions
     from digest.state.protocol import StateStore
 
     # The inbox files found complete, with their content hash when it is known already.
@@ -224,9 +226,16 @@ def build(
     return digest, decision
 
 
-def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
-    """Render a digest into the form the outbox keeps and deliverers take, the complete mail
-    message included, so that every retry sends the same bytes with the same Message-ID."""
+def outgoing(
+    digest: Digest,
+    settings: Settings,
+    hostname: str | None = None,
+    *,
+    needs: Set[str] = frozenset({"html", "text", "markdown", "json", "eml"}),
+) -> Outgoing:
+    """Render a digest into the form the outbox keeps and deliverers take: what `needs`
+    names (formats, and "eml" for the complete mail message, made once so that every retry
+    sends the same bytes with the same Message-ID); the rest is left empty."""
     import socket
     from email.utils import make_msgid
 
@@ -236,36 +245,52 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     # Not getfqdn(): a DNS lookup, made while the run lock is held.
     domain = hostname or (sender.domain if sender else None) or socket.gethostname()
     message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    renderer = render.Renderer(digest, templates=settings.templates, subject=settings.subject)
     try:
-        return _rendered(digest, settings, message_id)
+        return _rendered(renderer, mail_options(settings), message_id, needs)
     except Exception as e:  # a user's template, broken: one line naming it
         if (failure := render.template_failure(e)) is not None:
             raise failure from None
         raise
 
 
-def _rendered(digest: Digest, settings: Settings, message_id: str) -> Outgoing:
-    from digest import mail, render
+def mail_options(settings: Settings) -> MailOptions:
+    """What the mail settings say about a message."""
+    from digest.render.mail import MailOptions
 
-    composed = mail.compose(digest, settings, message_id)
+    return MailOptions(settings.sender, settings.recipients, settings.unsubscribe, settings.list_id)
+
+
+def _rendered(
+    renderer: Renderer, options: MailOptions, message_id: str, needs: Set[str]
+) -> Outgoing:
+    from digest.render import mail
+
+    composed = mail.compose(renderer, options, message_id) if "eml" in needs else None
+    # Files and stdout get the whole digest; the mail keeps to its size budget and attaches
+    # what does not fit (see digest.render.mail). When all of it fits, they are one.
+    whole = composed.layout.complete if composed is not None else False
+
+    def part(fmt: str) -> str:
+        if fmt not in needs:
+            return ""
+        if whole and composed is not None and fmt in ("html", "text"):
+            return str(getattr(composed, fmt))
+        return renderer.render(fmt)
+
+    digest = renderer.digest
     return Outgoing(
         id=0,
         created=digest.created,
         status="pending",
         message_id=message_id,
-        subject=composed.subject,
+        subject=renderer.view.subject,
         paper_count=digest.stats.new,
-        # Files and stdout get the whole digest; the mail keeps to its size budget and
-        # attaches what does not fit (see digest.mail).
-        html=composed.html
-        if composed.layout.complete
-        else render.render(digest, "html", settings.templates, settings.subject),
-        text=composed.text
-        if composed.layout.complete
-        else render.render(digest, "text", settings.templates, settings.subject),
-        markdown=composed.markdown,
-        json=render.render(digest, "json", settings.templates),
-        eml=composed.eml,
+        html=part("html"),
+        text=part("text"),
+        markdown=part("markdown"),
+        json=part("json"),
+        eml=composed.eml if composed is not None else None,
     )
 
 
@@ -363,7 +388,7 @@ def run_once(
                 log.info("nothing new: no unread dumps in %s", settings.inbox)
             return report
 
-        item = outgoing(digest, settings)
+        item = outgoing(digest, settings, needs=deliverer.needs)
         if dry_run:
             report.delivered.append(deliverer.deliver(item))
             return report

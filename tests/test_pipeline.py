@@ -21,6 +21,7 @@ import pytest
 from conftest import SEEDS
 from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys, pending_digests
 
+from digest.channels.base import EVERYTHING
 from digest.config import Settings
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.identity.decide import enrich
@@ -35,6 +36,8 @@ NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 class Recorder:
     """A deliverer that keeps what it was given (the boundary, passed in)."""
 
+    needs = EVERYTHING
+
     def __init__(self) -> None:
         self.delivered: list[Outgoing] = []
 
@@ -45,6 +48,8 @@ class Recorder:
 
 class Failing:
     """A deliverer whose server refuses, for now or for good."""
+
+    needs = EVERYTHING
 
     def __init__(self, error: Exception) -> None:
         self.error = error

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.channels.base import EVERYTHING
 from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.formats import parse
@@ -267,6 +268,8 @@ def test_changing_file_drops_out_of_ready() -> None:
 class Flaky:
     """A deliverer that fails for now until told otherwise."""
 
+    needs = EVERYTHING
+
     def __init__(self) -> None:
         self.calls = 0
         self.down = True
@@ -331,7 +334,7 @@ def test_processed_dumps_move_to_a_folder_inside_the_inbox(
     settings = Settings(
         inbox=inbox, state=tmp_path / "state.sqlite3", out=tmp_path / "out", processed="move"
     )
-    from digest.deliver import FilesDeliverer
+    from digest.channels.files import FilesDeliverer
 
     service = Service(settings, FilesDeliverer(settings.out), DAILY, UTC_ZONE)
     shutil.copy(SEEDS[0], inbox / "today.txt")

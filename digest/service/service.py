@@ -40,8 +40,8 @@ from digest.state import StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from digest.channels.base import Deliverer
     from digest.config import Settings
-    from digest.deliver import Deliverer
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -393,13 +393,9 @@ def _result(report: pipeline.Report) -> str:
 
 def describe_delivery(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
-    if settings.deliver == "files":
-        from digest.config import default_out
+    from digest import channels
 
-        return f"files in {settings.out or default_out()}"
-    if settings.deliver == "stdout":
-        return "standard output"
-    return settings.deliver
+    return channels.describe(settings)
 
 
 def serve(settings: Settings, deliverer: Deliverer) -> int:
