@@ -28,6 +28,8 @@ def counted(data: bytes = b"", **kw: bool) -> object:
 class Kept:
     """A channel that keeps nothing: the count is about reading dumps, not delivering."""
 
+    needs: frozenset[str] = frozenset()
+
     def deliver(self, item: object) -> str:
         return "kept"
 
