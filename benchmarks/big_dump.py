@@ -30,7 +30,7 @@ BASELINE = REAL / "2025-03-18.json"
 PARSE = """
 import json, sys, time
 from digest.errors import ParseError
-from digest.parse import parse
+from digest.formats import parse
 path = sys.argv[1]
 data = open(path, "rb").read()
 start = time.perf_counter()
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--skip-now", action="store_true", help="measure parse only")
     args = parser.parse_args()
 
-    from digest.parse import MAX_ITEMS, MAX_VALUES
+    from digest.formats.common import MAX_ITEMS, MAX_VALUES
 
     work = Path(tempfile.mkdtemp(prefix="digest-big-"))
     files = {

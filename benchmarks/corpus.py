@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.parse import parse  # noqa: E402
+from digest.formats import parse  # noqa: E402
 
 PER_FILE = 1000
 SEED = 20240601

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.errors import ParseError  # noqa: E402
+from digest.formats import parse  # noqa: E402
 from digest.identity.keys import title_key  # noqa: E402
-from digest.parse import parse  # noqa: E402
 
 
 def dumps_from_seeds(paragraphs: int = 40) -> list[bytes]:

@@ -5,9 +5,13 @@ Prints, as medians over several runs:
   - `digest now` on an empty inbox with an existing state file (start-up cost),
   - `digest now` on the five bundled seeds with a fresh state file (ingest + render + write),
   - `digest --version`,
-each with its ratio to the baseline.
+each with its ratio to the baseline, twice: first as this environment runs it (the standard
+library precompiled by the Python install, digest and its dependencies compiled from source
+on every run when PYTHONDONTWRITEBYTECODE is set), then with their bytecode compiled once
+(`python -m compileall`, removed again afterwards). Each table says which it is.
 
     python benchmarks/startup.py [--runs 15]
+    PYTHONPATH=/other/checkout python benchmarks/startup.py   # another version's code
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +41,9 @@ def timed(cmd: list[str], env: dict[str, str], setup: object = None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--compare", type=Path, metavar="DIR", help="also time the digest of this checkout"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="digest-bench-"))
@@ -49,41 +57,88 @@ def main() -> None:
     # The console script, as cron runs it (`python -m` adds runpy's own import cost).
     script = shutil.which("digest", path=str(Path(py).parent))
     digest = [script] if script else [py, "-m", "digest"]
-    subprocess.run(
-        [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    versions = {"": env}
+    if args.compare:
+        versions[f" ({args.compare.name})"] = {**env, "PYTHONPATH": str(args.compare.resolve())}
 
-    def fresh_state() -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{state}{suffix}.seeds").unlink(missing_ok=True)
-        shutil.rmtree(work / "out", ignore_errors=True)
-
-    cases = {
-        "python -c pass": ([py, "-c", "pass"], None),
-        "digest --version": ([*digest, "--version"], None),
-        "digest now, empty inbox": (
-            [*digest, "now", "--inbox", str(empty_inbox), "--state", str(state)],
+    cases: dict[str, Case] = {"python -c pass": ([py, "-c", "pass"], None, env)}
+    folders: list[Path] = []
+    for n, (label, version_env) in enumerate(versions.items()):
+        at = f"{state}.{n}"  # each version its own state file: their schemas may differ
+        subprocess.run(
+            [*digest, "now", "--inbox", str(empty_inbox), "--state", at],
+            env=version_env,
+            check=True,
+            capture_output=True,
+        )
+        cases[f"digest --version{label}"] = ([*digest, "--version"], None, version_env)
+        cases[f"digest now, empty inbox{label}"] = (
+            [*digest, "now", "--inbox", str(empty_inbox), "--state", at],
             None,
-        ),
-        "digest now, five seeds": (
-            [*digest, "now", "--inbox", str(seed_inbox), "--state", f"{state}.seeds"],
-            fresh_state,
-        ),
-    }
+            version_env,
+        )
+        cases[f"digest now, five seeds{label}"] = (
+            [*digest, "now", "--inbox", str(seed_inbox), "--state", f"{at}.seeds"],
+            _fresh(Path(f"{at}.seeds"), work / "out"),
+            version_env,
+        )
+        folders += [f for f in _code_folders(py, version_env) if f not in folders]
+
+    made = [f / "__pycache__" for f in _packages(folders) if not (f / "__pycache__").exists()]
+    cached = any((f / "__pycache__").exists() for f in _packages(folders))
+    try:
+        _table(cases, args.runs, "bytecode cached" if cached else "bytecode not cached")
+        subprocess.run([py, "-m", "compileall", "-q", *map(str, folders)], env=env, check=False)
+        _table(cases, args.runs, "bytecode cached (compileall)")
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(work)
+
+
+Case = tuple[list[str], object, dict[str, str]]  # command, set-up before each run, environment
+
+
+def _fresh(state: Path, out: Path) -> Callable[[], None]:
+    def fresh() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{state}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+    return fresh
+
+
+def _code_folders(py: str, env: dict[str, str]) -> list[Path]:
+    """Where digest and the packages it imports live: its package and site-packages."""
+    code = (
+        "import digest, sysconfig; print(digest.__file__); print(sysconfig.get_paths()['purelib'])"
+    )
+    out = subprocess.run([py, "-c", code], env=env, capture_output=True, text=True, check=True)
+    package, site = out.stdout.splitlines()
+    return [Path(package).parent, Path(site)]
+
+
+def _packages(folders: list[Path]) -> list[Path]:
+    return [
+        p
+        for folder in folders
+        for p in [folder, *folder.rglob("*")]
+        if p.is_dir() and p.name != "__pycache__" and any(p.glob("*.py"))
+    ]
+
+
+def _table(cases: dict[str, Case], runs: int, caching: str) -> None:
     results: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
-        for name, (cmd, setup) in cases.items():
+    for _ in range(runs):  # interleaved, so machine noise hits every case alike
+        for name, (cmd, setup, env) in cases.items():
             results[name].append(timed(cmd, env, setup))
 
     base = statistics.median(results["python -c pass"])
-    print(f"{'case':28} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
+    print(f"{caching}:")
+    print(f"{'case':40} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
     for name, times in results.items():
         med = statistics.median(times)
-        print(f"{name:28} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
-    shutil.rmtree(work)
+        print(f"{name:40} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from corpus import Writer, dump_text  # noqa: E402
 
 from digest import config, pipeline  # noqa: E402
-from digest.deliver import FilesDeliverer  # noqa: E402
+from digest.channels.files import FilesDeliverer  # noqa: E402
 from digest.state import open as open_state  # noqa: E402
 
 START = datetime(2026, 1, 1, 7, tzinfo=UTC)

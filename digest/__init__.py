@@ -43,7 +43,7 @@ __all__ = [
 
 # Heavier parts load on first use, so that `digest --version` and cron runs start fast.
 _LAZY = {
-    "parse_dump": ("digest.parse", "parse"),
+    "parse_dump": ("digest.formats", "parse"),
     "decide": ("digest.identity.decide", "decide"),
     "render": ("digest.render", "render"),
     "run_once": ("digest.pipeline", "run_once"),

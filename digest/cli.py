@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings, default_out
+from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings
 from digest.errors import ConfigError, DigestError
 from digest.printable import printable
 
@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from digest.deliver import Deliverer
+    from digest.channels.base import Deliverer
     from digest.state import StateUrl
 
 log = logging.getLogger("digest")
@@ -110,7 +110,7 @@ def cmd_now(args: argparse.Namespace) -> int:
     empty = report.digest if report.ok and not report.delivered else None
     if empty is not None and _wants_document(settings):
         # `| jq` needs a document even when nothing is new: the empty digest, with its stats.
-        from digest.deliver import write_all
+        from digest.channels.stdout import write_all
         from digest.render import render
 
         write_all(sys.stdout, render(empty, "json").encode("utf-8"))
@@ -247,21 +247,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:
-    from digest import deliver
+    from digest import channels
 
-    if settings.deliver == "stdout":
-        return deliver.StdoutDeliverer(settings.format)
-    if settings.inbox is not None and (dry_run or settings.deliver == "files"):
-        from digest.inbox import check_apart
-
-        check_apart(settings.inbox, settings.out or default_out())
-    if dry_run:
-        return deliver.PreviewDeliverer(
-            settings.out or default_out(), settings.format, mailed=settings.deliver == "smtp"
-        )
-    if settings.deliver == "smtp":
-        return deliver.SmtpDeliverer.from_settings(settings, recipients=recipients)
-    return deliver.FilesDeliverer(settings.out)
+    return channels.deliverer(settings, dry_run=dry_run, recipients=recipients)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -271,7 +259,7 @@ def cmd_check(args: argparse.Namespace) -> int:
       digest check seeds/*.txt
     """
     from digest import inbox
-    from digest.parse import parse
+    from digest.formats import parse
     from digest.render import day
 
     settings = _settings(args)
@@ -338,9 +326,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for r in store.rejected_dumps(5):
             if r not in untold:
                 say(f"rejected: {r.file}: {r.reason}")
-        from digest import service
+        from digest.service.status import status_lines  # not the scheduler: status stays light
 
-        for line in service.status_lines(store):
+        for line in status_lines(store):
             say(line)
     return 0
 
@@ -357,11 +345,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
       digest serve --inbox ~/papers --schedule '0 7 * * *' --timezone Europe/Paris
       digest serve --inbox ~/papers --schedule 'every 6h' --processed move
     """
-    from digest import service
+    from digest.service.service import serve
 
     settings = _settings(args)
     _service_logging()
-    return service.serve(settings, _deliverer(settings, dry_run=False))
+    return serve(settings, _deliverer(settings, dry_run=False))
 
 
 def _service_logging() -> None:
@@ -477,79 +465,70 @@ def _interest_flags(parser: argparse.ArgumentParser) -> None:
     add("--max-papers", type=int, metavar="N", help="papers in full (DIGEST_MAX_PAPERS)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every command."""
+def _common() -> argparse.ArgumentParser:
+    """The options every command takes."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    add = common.add_argument
+    add(
         "--env-file",
         type=Path,
         metavar="FILE",
         help="read settings from FILE (default: ./.env when present)",
     )
-    common.add_argument(
-        "--state", type=_location, metavar="FILE", help="state file or URL (DIGEST_STATE)"
-    )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="say more")
-    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add("--state", type=_location, metavar="FILE", help="state file or URL (DIGEST_STATE)")
+    add("-v", "--verbose", action="count", default=0, help="say more")
+    add("-q", "--quiet", action="store_true", help="only warnings and errors")
+    return common
 
-    parser = argparse.ArgumentParser(
-        prog="digest",
-        description="A daily digest of only the papers you have never seen, from saved listings.",
-        epilog="Example: digest now --inbox ~/papers --deliver files\n\n" + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"digest {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    now = _command(sub, "now", cmd_now, common)
-    now.add_argument(
-        "--inbox", type=Path, metavar="DIR", help="folder of dump files (DIGEST_INBOX)"
-    )
-    now.add_argument("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
-    now.add_argument(
-        "--format", choices=FORMATS, help="format for stdout and previews (DIGEST_FORMAT)"
-    )
-    now.add_argument("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
-    now.add_argument(
-        "--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)"
-    )
-    now.add_argument(
+def _now_args(now: argparse.ArgumentParser) -> None:
+    add = now.add_argument
+    add("--inbox", type=Path, metavar="DIR", help="folder of dump files (DIGEST_INBOX)")
+    add("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
+    add("--format", choices=FORMATS, help="format for stdout and previews (DIGEST_FORMAT)")
+    add("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    add("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
+    add(
         "--send-empty",
         action="store_const",
         const=True,
         help="deliver a digest even when nothing is new (DIGEST_SEND_EMPTY)",
     )
-    now.add_argument(
+    add(
         "--rejected",
         choices=REJECTED,
         help="a dump that cannot be read: keep it in the inbox, or move it to rejected/"
         " inside it (DIGEST_REJECTED)",
     )
-    now.add_argument(
+    add(
         "--dry-run", action="store_true", help="render and show the digest; record and send nothing"
     )
-    now.add_argument(
+    add(
         "--explain",
         action="store_true",
         help="say on stderr why each paper left out was taken as seen before",
     )
-    now.add_argument(
+    add(
         "--show-updated",
         action="store_const",
         const=True,
         help="list papers seen before whose abstract changed (DIGEST_SHOW_UPDATED)",
     )
-
     _interest_flags(now)
 
-    check = _command(sub, "check", cmd_check, common)
+
+def _check_args(check: argparse.ArgumentParser) -> None:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument(
         "--titles", type=int, default=3, metavar="N", help="titles to show per file (default 3)"
     )
 
-    _command(sub, "status", cmd_status, common)
-    ingest = _command(sub, "ingest", cmd_ingest, common)
+
+def _status_args(status: argparse.ArgumentParser) -> None:
+    pass  # the common options only
+
+
+def _ingest_args(ingest: argparse.ArgumentParser) -> None:
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
     ingest.add_argument(
         "-j",
@@ -559,12 +538,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes reading and signing dumps (default: one per CPU)",
     )
-    seen = _command(sub, "seen", cmd_seen, common)
+
+
+def _seen_args(seen: argparse.ArgumentParser) -> None:
     seen.add_argument("query", nargs="+", metavar="QUERY", help="title words")
     seen.add_argument(
         "--limit", type=int, default=20, metavar="N", help="papers to show (default 20)"
     )
-    forget = _command(sub, "forget", cmd_forget, common)
+
+
+def _forget_args(forget: argparse.ArgumentParser) -> None:
     forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
     forget.add_argument(
         "--min-score",
@@ -573,17 +556,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="title match needed to forget by title (default 90)",
     )
-    resend = _command(sub, "resend", cmd_resend, common)
-    resend.add_argument(
-        "id", type=int, metavar="ID", help="the digest's number, from `digest status`"
-    )
-    resend.add_argument(
-        "--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)"
-    )
-    resend.add_argument(
-        "--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)"
-    )
-    resend.add_argument(
+
+
+def _resend_args(resend: argparse.ArgumentParser) -> None:
+    add = resend.add_argument
+    add("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
+    add("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
+    add("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
+    add(
         "--to",
         dest="resend_to",
         action="append",
@@ -591,42 +571,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="mail it only to this address (repeat, or separate with commas); needs smtp",
     )
 
-    fetch = _command(sub, "fetch", cmd_fetch, common)
-    fetch.add_argument(
-        "--inbox", type=Path, metavar="DIR", help="where to save the listing (DIGEST_INBOX)"
-    )
-    fetch.add_argument("--date", metavar="YYYY-MM-DD", help="the day to fetch (default: yesterday)")
-    fetch.add_argument(
-        "--timezone", metavar="ZONE", help="time zone of `yesterday` (DIGEST_TIMEZONE)"
-    )
 
-    serve = _command(sub, "serve", cmd_serve, common)
-    # Every option of `now` but --dry-run, so that both read the same settings the same way.
-    skip = {a.dest for a in common._actions} | {"help", "dry_run", "explain"}
+def _fetch_args(fetch: argparse.ArgumentParser) -> None:
+    add = fetch.add_argument
+    add("--inbox", type=Path, metavar="DIR", help="where to save the listing (DIGEST_INBOX)")
+    add("--date", metavar="YYYY-MM-DD", help="the day to fetch (default: yesterday)")
+    add("--timezone", metavar="ZONE", help="time zone of `yesterday` (DIGEST_TIMEZONE)")
+
+
+def _serve_args(serve: argparse.ArgumentParser) -> None:
+    # Every option of `now` but --dry-run and --explain, so that both read the same settings
+    # the same way.
+    now = argparse.ArgumentParser(add_help=False)
+    _now_args(now)
     for action in now._actions:
-        if action.dest not in skip:
+        if action.dest not in {"dry_run", "explain"}:
             serve._add_action(action)
-    serve.add_argument(
+    add = serve.add_argument
+    add(
         "--schedule",
         metavar="SPEC",
         help="when to deliver: '0 7 * * *', @daily, 'every 6h' (DIGEST_SCHEDULE)",
     )
-    serve.add_argument(
+    add(
         "--timezone",
         metavar="ZONE",
         help="time zone of the schedule, e.g. Europe/Paris (DIGEST_TIMEZONE)",
     )
-    serve.add_argument(
+    add(
         "--poll-seconds",
         type=float,
         metavar="N",
         help="how often to look into the inbox, in seconds (DIGEST_POLL_SECONDS)",
     )
-    serve.add_argument(
+    add(
         "--processed",
         choices=PROCESSED,
         help="what to do with a dump once read: leave it, or move it (DIGEST_PROCESSED)",
     )
+
+
+Arguments = Callable[[argparse.ArgumentParser], None]
+# Each command: the function it runs and what adds its own arguments, in the order --help
+# lists them. A new command is one function and one entry.
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Arguments]] = {
+    "now": (cmd_now, _now_args),
+    "check": (cmd_check, _check_args),
+    "status": (cmd_status, _status_args),
+    "ingest": (cmd_ingest, _ingest_args),
+    "seen": (cmd_seen, _seen_args),
+    "forget": (cmd_forget, _forget_args),
+    "resend": (cmd_resend, _resend_args),
+    "fetch": (cmd_fetch, _fetch_args),
+    "serve": (cmd_serve, _serve_args),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With `only` (a command's name), only that command gets its own
+    arguments: parsing one command's line need not build every other command's options."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="digest",
+        description="A daily digest of only the papers you have never seen, from saved listings.",
+        epilog="Example: digest now --inbox ~/papers --deliver files\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, (func, arguments) in COMMANDS.items():
+        command = _command(sub, name, func, common)
+        if only is None or only == name:
+            arguments(command)
     return parser
 
 
@@ -661,7 +677,10 @@ def _reader_gone() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     _never_fail_on_characters()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The command is the first word: the top level takes no option with a value.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     configure_logging(log_level(-1 if args.quiet else args.verbose))
     try:

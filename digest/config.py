@@ -303,12 +303,13 @@ def known_names() -> list[str]:
 
 
 def _warn_unknown(values: Mapping[str, object], where: str) -> None:
-    import difflib
     import logging
 
     known = known_names()
     for name in sorted(values):
         if name.startswith("DIGEST_") and name not in known:
+            import difflib  # only for a name that is not a setting
+
             # Compared without the prefix they all share, which would make any name "close".
             close = difflib.get_close_matches(name[7:], [k[7:] for k in known], n=1)
             hint = f"; did you mean DIGEST_{close[0]}?" if close else "; see config.example.env"
@@ -459,8 +460,9 @@ def _validate_email(s: Settings) -> None:
 
 def _validate_interests(s: Settings) -> None:
     if s.highlight or s.exclude:
-        from digest import select
+        from digest.interests import terms
 
-        select.interests(s)  # every term must compile
+        terms(s.highlight, "DIGEST_HIGHLIGHT")  # every term must compile
+        terms(s.exclude, "DIGEST_EXCLUDE")
     if s.order not in ORDERS:
         raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")

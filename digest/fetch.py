@@ -99,7 +99,8 @@ def listing(data: bytes, day: date, url: str) -> Dump:
     Papers list with at least one paper (the parser would salvage a cut-off list: not here)."""
     import json
 
-    from digest.parse import decode_json, parse
+    from digest.formats import parse
+    from digest.formats.common import decode_json
 
     if data.lstrip()[:1] == b"<":
         raise FetchError(
@@ -300,7 +301,7 @@ def fetch_day(settings: Settings, day: date, wait: Callable[[float], bool] = _no
     """Download the listing of `day` and save it into the inbox as `<day>.json`, unless the same
     content is there already or was read before. Raises DigestError saying what to do; nothing
     is written then."""
-    from digest.deliver import write_atomically
+    from digest.channels.files import write_atomically
 
     folder = settings.require_inbox()
     url = day_url(settings.fetch_url, day)

@@ -17,7 +17,11 @@ from digest.printable import printable
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
-# The names digest gives the files it writes (see digest.deliver): never read back as dumps.
+# The names digest gives the files it writes (see digest.channels): never read back as dumps.
+# Subfolders of the inbox where files read into a digest, and files that cannot be read,
+# are set aside (DIGEST_PROCESSED, DIGEST_REJECTED).
+PROCESSED = "processed"
+REJECTED = "rejected"
 OWN_OUTPUT = re.compile(r"(digest-\d{4}-\d\d-\d\d-\d{4,}(-\d+)?|preview)\.(html|txt|md|json|eml)")
 
 
@@ -110,10 +114,12 @@ def read(path: Path, inbox: Path | None, max_bytes: int) -> bytes:
     return data
 
 
-def move_into(path: Path, folder: Path, tag: str) -> Path | None:
-    """Move an inbox file into `folder` (a subfolder of the inbox: the same file system, so
-    the move is atomic, and scans skip it). A name already taken there gets `tag` added.
-    Returns where it went, or None (with a warning logged) when it could not be moved."""
+def set_aside(path: Path, inbox: Path, kind: str, tag: str) -> Path | None:
+    """The one place inbox files are moved: into the subfolder `kind` (PROCESSED or REJECTED)
+    of the inbox, the same file system, so the move is atomic, and scans skip it. A name
+    already taken there gets `tag` added. Returns where it went, or None (with a warning
+    logged) when it could not be moved."""
+    folder = inbox / kind
     target = folder / path.name
     try:
         folder.mkdir(exist_ok=True)

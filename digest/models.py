@@ -133,17 +133,17 @@ class Digest:
     excluded: tuple[Paper, ...] = ()
     highlights: Mapping[Paper, tuple[str, ...]] = field(default_factory=dict)  # terms matched
     highlight: tuple[re.Pattern[str], ...] = ()  # the reader's words, to mark where they occur
+    stats: Stats = field(init=False, repr=False, compare=False)  # counts for header and JSON
 
     @property
     def new_papers(self) -> tuple[Paper, ...]:
         """Every new paper of the run: shown in full, listed compactly, or excluded."""
         return self.papers + self.more + self.excluded
 
-    @property
-    def stats(self) -> Stats:
-        """Counts for the header and the JSON output."""
+    def __post_init__(self) -> None:
+        # Counted once: every format and the mail's size planner read them.
         repeated = sum(1 for s in self.skipped if s.matched is None)
-        return Stats(
+        stats = Stats(
             dumps=len(self.dumps),
             listed=sum(len(d.papers) for d in self.dumps),
             new=len(self.papers) + len(self.more),
@@ -152,6 +152,7 @@ class Digest:
             rejected=len(self.rejected),
             excluded=len(self.excluded),
         )
+        object.__setattr__(self, "stats", stats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,9 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A rendered digest in the outbox, exactly as it will be (or was) delivered."""
+    """A rendered digest in the outbox, exactly as it will be (or was) delivered. `eml` is
+    None when it was made without the mail message; a dry run's preview leaves empty ("")
+    the formats it does not show."""
 
     id: int
     created: datetime

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digest import inbox, parse
+from digest import inbox
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -22,17 +22,20 @@ from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from collections.abc import Set
+    from collections.abc import Mapping, Set
 
+    from digest.channels.base import Deliverer
     from digest.config import Settings
-    from digest.deliver import Deliverer
     from digest.identity.decide import Decision, Identified
-    from digest.select import Interests
+    from digest.interests import Interests
+    from digest.render import Renderer
+    from digest.render.mail import MailOptions
     from digest.state.protocol import StateStore
 
-log = logging.getLogger(__name__)
+    # The inbox files found complete, with their content hash when it is known already.
+    Ready = Mapping[inbox.Candidate, str | None]
 
-REJECTED_FOLDER = "rejected"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,13 +76,10 @@ class Gathered:
     known: int
 
 
-def gather(
-    settings: Settings, store: StateStore, ready: Set[inbox.Candidate] | None = None
-) -> Gathered:
+def gather(settings: Settings, store: StateStore, ready: Ready | None = None) -> Gathered:
     """Read and parse every inbox file whose content was not ingested before. With `ready`,
-    only the files found exactly as listed there (same size and modification time)."""
-    import hashlib
-
+    only the files found exactly as listed there (same size and modification time), each
+    hashed once: a hash `ready` holds already is not computed again."""
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
     contents: list[tuple[Path, str, str, bytes]] = []
@@ -109,7 +109,10 @@ def gather(
             continue
         if ready is not None and len(data) != candidate.size:
             continue  # written to while being read: wait until it is complete again
-        contents.append((candidate.path, name, hashlib.sha256(data).hexdigest(), data))
+        from digest import formats  # its parsers' patterns cost start-up: only with a file
+
+        sha = ready.get(candidate) if ready is not None else None
+        contents.append((candidate.path, name, sha or formats.sha256(data), data))
 
     known = store.known_dumps(
         [sha for _, _, sha, _ in contents] + [u.key for u in unreadable if u.key]
@@ -122,7 +125,7 @@ def gather(
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dump = parse.parse(data, name)
+            dump = formats.parse(data, name, sha)
         except ParseError as e:
             unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
@@ -148,7 +151,7 @@ def _failure(name: str, error: Exception) -> Rejected:
 
 
 def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
-    """Move files that cannot be read to `folder` (inside the inbox, which scans skip), so
+    """Move files that cannot be read to the inbox `folder`'s rejected/ (which scans skip), so
     that what is left in the inbox is what digest reads. A file that failed for a reason
     that may pass (a permission, say) stays, to be tried again."""
     for u in unreadable:
@@ -158,7 +161,7 @@ def set_aside(unreadable: Iterable[Unreadable], folder: Path) -> None:
             tag = str(u.path.lstat().st_mtime_ns)
         except OSError:
             continue  # gone already
-        inbox.move_into(u.path, folder, tag)
+        inbox.set_aside(u.path, folder, inbox.REJECTED, tag)
 
 
 def decide(
@@ -190,10 +193,7 @@ def build(
     `show_updated`, it also lists the papers seen before whose abstract changed. It names
     the dumps that could not be read: `rejected`, else those of `gathered`. With the digest
     comes the decision, which knows each paper's identity."""
-    from digest import select
-
     papers = [p for d in gathered.dumps for p in d.papers]
-    wants = wants or select.Interests()
     unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         empty = Digest(
@@ -201,12 +201,16 @@ def build(
             rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
-            highlight=tuple(t.pattern for t in wants.highlight),
+            highlight=tuple(t.pattern for t in wants.highlight) if wants else (),
         )
         return empty, None
+    from digest import interests
+    from digest.identity.decide import enrich
+
+    wants = wants or interests.Interests()
     decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
-    chosen = select.select(select.enrich(decision.new, repeats, decision.of), wants)
+    chosen = interests.select(enrich(decision.new, repeats, decision.of), wants)
     digest = Digest(
         papers=chosen.full,
         skipped=decision.skipped,
@@ -222,9 +226,16 @@ def build(
     return digest, decision
 
 
-def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) -> Outgoing:
-    """Render a digest into the form the outbox keeps and deliverers take, the complete mail
-    message included, so that every retry sends the same bytes with the same Message-ID."""
+def outgoing(
+    digest: Digest,
+    settings: Settings,
+    hostname: str | None = None,
+    *,
+    needs: Set[str] = frozenset({"html", "text", "markdown", "json", "eml"}),
+) -> Outgoing:
+    """Render a digest into the form the outbox keeps and deliverers take: what `needs`
+    names (formats, and "eml" for the complete mail message, made once so that every retry
+    sends the same bytes with the same Message-ID); the rest is left empty."""
     import socket
     from email.utils import make_msgid
 
@@ -234,36 +245,52 @@ def outgoing(digest: Digest, settings: Settings, hostname: str | None = None) ->
     # Not getfqdn(): a DNS lookup, made while the run lock is held.
     domain = hostname or (sender.domain if sender else None) or socket.gethostname()
     message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    renderer = render.Renderer(digest, templates=settings.templates, subject=settings.subject)
     try:
-        return _rendered(digest, settings, message_id)
+        return _rendered(renderer, mail_options(settings), message_id, needs)
     except Exception as e:  # a user's template, broken: one line naming it
         if (failure := render.template_failure(e)) is not None:
             raise failure from None
         raise
 
 
-def _rendered(digest: Digest, settings: Settings, message_id: str) -> Outgoing:
-    from digest import mail, render
+def mail_options(settings: Settings) -> MailOptions:
+    """What the mail settings say about a message."""
+    from digest.render.mail import MailOptions
 
-    composed = mail.compose(digest, settings, message_id)
+    return MailOptions(settings.sender, settings.recipients, settings.unsubscribe, settings.list_id)
+
+
+def _rendered(
+    renderer: Renderer, options: MailOptions, message_id: str, needs: Set[str]
+) -> Outgoing:
+    from digest.render import mail
+
+    composed = mail.compose(renderer, options, message_id) if "eml" in needs else None
+    # Files and stdout get the whole digest; the mail keeps to its size budget and attaches
+    # what does not fit (see digest.render.mail). When all of it fits, they are one.
+    whole = composed.layout.complete if composed is not None else False
+
+    def part(fmt: str) -> str:
+        if fmt not in needs:
+            return ""
+        if whole and composed is not None and fmt in ("html", "text"):
+            return str(getattr(composed, fmt))
+        return renderer.render(fmt)
+
+    digest = renderer.digest
     return Outgoing(
         id=0,
         created=digest.created,
         status="pending",
         message_id=message_id,
-        subject=composed.subject,
+        subject=renderer.view.subject,
         paper_count=digest.stats.new,
-        # Files and stdout get the whole digest; the mail keeps to its size budget and
-        # attaches what does not fit (see digest.mail).
-        html=composed.html
-        if composed.layout.complete
-        else render.render(digest, "html", settings.templates, settings.subject),
-        text=composed.text
-        if composed.layout.complete
-        else render.render(digest, "text", settings.templates, settings.subject),
-        markdown=composed.markdown,
-        json=render.render(digest, "json", settings.templates),
-        eml=composed.eml,
+        html=part("html"),
+        text=part("text"),
+        markdown=part("markdown"),
+        json=part("json"),
+        eml=composed.eml if composed is not None else None,
     )
 
 
@@ -310,14 +337,15 @@ def run_once(
     *,
     dry_run: bool = False,
     retry_all: bool = True,
-    ready: Set[inbox.Candidate] | None = None,
+    ready: Ready | None = None,
 ) -> Report:
     """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
 
     Papers are recorded with their digest before delivery and count as seen only once it
     has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
     recorded. Runs on the same state file take turns. With `ready`, only those inbox files
-    are read (the service passes the files it has seen complete); otherwise every file.
+    are read (the service passes the files it has seen complete, with the content hash of
+    those it has read already); otherwise every file.
     """
     report = Report()
     with store.lock():
@@ -337,7 +365,8 @@ def run_once(
             gathered,
             store,
             now,
-            _interests(settings),
+            # No interests to read when there is nothing to shape: start-up stays light.
+            _interests(settings) if gathered.dumps or settings.highlight else None,
             settings.thresholds,
             show_updated=settings.show_updated,
             rejected=[r for r, _ in told] + [u.rejected for u in gathered.unreadable if not u.key],
@@ -351,7 +380,7 @@ def run_once(
         new_papers = [of(p) for p in digest.new_papers]
         recorded_rejects = told
         if not dry_run and settings.rejected == "move":
-            set_aside(gathered.unreadable, settings.require_inbox() / REJECTED_FOLDER)
+            set_aside(gathered.unreadable, settings.require_inbox())
         # A paper seen before under its title may come back under its arXiv id alone.
         known = [(s.matched.id, of(s.paper).keys) for s in digest.skipped if s.matched]
 
@@ -373,7 +402,7 @@ def run_once(
                 log.info("nothing new: no unread dumps in %s", settings.inbox)
             return report
 
-        item = outgoing(digest, settings)
+        item = outgoing(digest, settings, needs=deliverer.needs)
         if dry_run:
             report.delivered.append(deliverer.deliver(item))
             return report
@@ -405,11 +434,12 @@ Signed = list["Identified"]  # each paper of a dump, identified
 
 def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     """Read, parse and identify one dump: the CPU-heavy part of an ingest, run in workers."""
+    from digest import formats
     from digest.identity.decide import identify
 
     name = inbox.name_of(path)  # stored, then shown by `seen` and --explain: printable
     try:
-        dump = parse.parse(inbox.read(path, None, max_bytes), name)
+        dump = formats.parse(inbox.read(path, None, max_bytes), name)
     except ParseError as e:
         return Rejected(e.file, e.why), []
     except OSError as e:
@@ -555,9 +585,14 @@ def _identify(paper: Paper) -> Identified:
 
 
 def _interests(settings: Settings) -> Interests:
-    from digest import select
+    from digest.interests import Interests, terms
 
-    return select.interests(settings)
+    return Interests(
+        highlight=terms(settings.highlight, "DIGEST_HIGHLIGHT"),
+        exclude=terms(settings.exclude, "DIGEST_EXCLUDE"),
+        order=settings.order,
+        max_papers=settings.max_papers,
+    )
 
 
 def _summary(digest: Digest) -> str:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from digest.formats import parse
 from digest.identity.keys import title_key
-from digest.parse import parse
 
 
 def clean_env(**settings: str) -> dict[str, str]:

@@ -75,3 +75,18 @@ def test_real_days_are_each_shown_exactly_once(tmp_path: Path) -> None:
     assert "distinct arXiv ids listed: 147" in result.stdout
     assert "shown 147, lost 0, shown twice 0" in result.stdout
     assert "files without a paper: 1, named in a digest: 1" in result.stdout
+
+
+def test_each_dump_is_hashed_once_by_now_and_by_the_service() -> None:
+    from processes import clean_env
+
+    output = subprocess.check_output(
+        [sys.executable, str(ROOT / "benchmarks" / "hashes.py")],
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
+    assert output.splitlines() == [
+        "digest now: 1.0 hashes a dump (5 dumps)",
+        "digest serve: 1.0 hashes a dump (poll, poll, run)",
+    ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from processes import run_digest
+from processes import clean_env, digest_now, run_digest
 
 NON_ASCII = "Daily Papers\n\nZürich Ünïcode Résumé of “Quoted” Models\n\n" + "Abstract ü. " * 20
 
@@ -109,3 +110,19 @@ def test_a_non_ascii_unsubscribe_address_is_sent_percent_encoded(
     assert raw == [b"List-Unsubscribe: <https://exemple.fr/d%C3%A9sabonner?qui=ann%C3%A9>"]
     message = BytesParser(policy=policy.default).parsebytes(eml)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_stdout_that_cannot_be_written_keeps_the_digest(
+    inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    shutil.copy(seeds[3], inbox)
+    state = tmp_path / "s.db"
+    cmd = digest_now(inbox, state, "--deliver", "stdout")
+    with open("/dev/full", "w") as full:
+        failed = subprocess.run(
+            cmd, env=clean_env(), stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "cannot write the digest to standard output" in failed.stderr
+    again = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout.count("Daily papers: 56 new") == 1

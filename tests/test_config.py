@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from digest.config import Settings, load
 from digest.errors import ConfigError
+from digest.render import subject
 
 
 def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None:
@@ -103,7 +105,6 @@ def test_env_file_holding_the_password_readable_by_others(
 def test_the_password_appears_in_no_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
 
     from mailserver import free_port
 
@@ -136,3 +137,21 @@ def test_the_password_appears_in_no_output(
     text = "".join(o.out + o.err for o in outputs)
     assert "not delivered yet" in text  # the failure was reported...
     assert secret not in text and "Traceback" not in text  # ...without the password
+
+
+def test_empty_state_setting_means_the_default() -> None:
+    assert load({}, {"DIGEST_STATE": ""}).state == Settings().state
+
+
+def test_subject_template_with_a_bad_format_spec_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="DIGEST_SUBJECT"):
+        load({}, {"DIGEST_SUBJECT": "{count} new ({date:d})"})
+
+
+def test_subject_of_a_digest_uses_the_template() -> None:
+    from datetime import UTC, datetime
+
+    from digest.models import Digest, Paper
+
+    d = Digest((Paper("A", "b"),), created=datetime(2025, 3, 12, tzinfo=UTC))
+    assert subject(d, "{count} new\r\nBcc: x") == "1 new Bcc: x"  # one line, always

@@ -129,7 +129,7 @@ def test_a_schedule_past_its_range_is_one_line(tmp_path: Path, inbox: Path, sche
 
 
 def test_a_schedule_of_a_year_is_still_taken() -> None:
-    from digest.service import parse_schedule
+    from digest.service.schedule import parse_schedule
 
     assert parse_schedule("every 8784h", __import__("datetime").UTC) is not None
 

@@ -195,6 +195,22 @@ def test_serve_waits_for_a_slow_copy_to_be_closed(
     assert [set(d) for d in digests(out)] == [keys_of(SEEDS[1])]  # whole, in one digest
 
 
+def test_check_and_ingest_do_not_hang_on_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    for command in (["check", str(fifo)], ["ingest", str(fifo), "--state", str(tmp_path / "s")]):
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", *command],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 1
+        assert "not a regular file" in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_a_socket_in_the_inbox_is_rejected_once_and_listed(inbox: Path, tmp_path: Path) -> None:
     import socket
 

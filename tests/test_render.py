@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
-from digest.render import md_block, md_escape, render, subject, summary, template_failure
+from digest.render import FORMATS, Renderer, render, subject, summary, template_failure
+from digest.render.views import md_block, md_escape
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 
@@ -127,6 +128,38 @@ def test_user_templates_override_one_format(tmp_path: Path) -> None:
     (tmp_path / "digest.txt.j2").write_text("{{ stats.new }} new: {{ papers[0].title }}\n")
     assert render(sample(), "text", tmp_path).startswith("2 new: Mix-LN")
     assert "<table" in render(sample(), "html", tmp_path)  # the others stay built in
+
+
+def test_the_stats_are_counted_once_and_follow_a_changed_digest() -> None:
+    import dataclasses
+
+    digest = sample()
+    assert digest.stats is digest.stats
+    fewer = dataclasses.replace(digest, papers=digest.papers[:1])
+    assert fewer.stats.new == 1 and digest.stats.new == len(digest.papers)
+
+
+def test_a_renderer_makes_each_format_once_from_one_view_of_each_paper() -> None:
+    renderer = Renderer(sample(), subject="Papers: {count}")
+    for fmt in FORMATS:
+        assert (
+            renderer.render(fmt)
+            == renderer.render(fmt)
+            == render(sample(), fmt, None, "Papers: {count}")
+        )
+    assert dict(renderer.renders) == dict.fromkeys(FORMATS, 1)
+    shown = json.loads(renderer.render("json"))["papers"]
+    assert shown == renderer.view.papers  # the JSON output is the views the templates show
+
+
+def test_every_format_has_one_entry_with_its_extension() -> None:
+    assert {f.name: f.extension for f in FORMATS.values()} == {
+        "html": "html",
+        "text": "txt",
+        "markdown": "md",
+        "json": "json",
+    }
+    assert all((f.template is None) != (f.make is None) for f in FORMATS.values())
 
 
 @pytest.mark.parametrize(

@@ -18,14 +18,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.channels.base import EVERYTHING
 from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
+from digest.formats import parse
 from digest.identity.keys import title_key
 from digest.inbox import Candidate
 from digest.models import Outgoing
-from digest.parse import parse
 from digest.pipeline import run_once
-from digest.service import Service, Watch, missed_run, parse_schedule
+from digest.service.schedule import missed_run, parse_schedule
+from digest.service.service import Service
+from digest.service.watch import Watch
 from digest.state import open as open_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,6 +268,8 @@ def test_changing_file_drops_out_of_ready() -> None:
 class Flaky:
     """A deliverer that fails for now until told otherwise."""
 
+    needs = EVERYTHING
+
     def __init__(self) -> None:
         self.calls = 0
         self.down = True
@@ -329,7 +334,7 @@ def test_processed_dumps_move_to_a_folder_inside_the_inbox(
     settings = Settings(
         inbox=inbox, state=tmp_path / "state.sqlite3", out=tmp_path / "out", processed="move"
     )
-    from digest.deliver import FilesDeliverer
+    from digest.channels.files import FilesDeliverer
 
     service = Service(settings, FilesDeliverer(settings.out), DAILY, UTC_ZONE)
     shutil.copy(SEEDS[0], inbox / "today.txt")

@@ -12,7 +12,7 @@ import pytest
 from mailserver import smtp_server
 
 from digest import config
-from digest.deliver import SmtpDeliverer
+from digest.channels.smtp import SmtpDeliverer
 from digest.pipeline import run_once
 from digest.state import open as open_state
 

@@ -12,12 +12,13 @@ users):
    at once is shown once.
 
 A paper is identified once (`identify`): its keys, index entries and normalised identity
-travel with it through the decision, the record and the index.
+travel with it through the decision, the record and the index. `enrich` merges what the
+repeats of one paper in a run know into the one shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from digest.identity.index import best_shared, grams
@@ -172,3 +173,33 @@ def _against_run(new: Identified, run: _Run, thresholds: Thresholds) -> Skip | N
     verdict, found = best
     rule = f"repeated in this run: {verdict.rule}"
     return Skip(paper, None, rule, verdict.score, revised=verdict.revised, repeats=found)
+
+
+def enrich(
+    new: Iterable[Paper],
+    repeats: Iterable[Paper],
+    identified: Callable[[Paper], Identified] | None = None,
+) -> tuple[Paper, ...]:
+    """The new papers, each completed with what a repeat of it in the same run knows and it
+    does not (a text dump and the JSON of the same day: the JSON brings links and authors).
+    `identified` gives a paper's identity when it is known already."""
+    import dataclasses
+
+    def keys_of(paper: Paper) -> tuple[str, ...]:
+        return (identified or identify)(paper).keys
+
+    papers = list(new)
+    where = {key: i for i, paper in enumerate(papers) for key in keys_of(paper)}
+    for repeat in repeats:
+        i = next((where[k] for k in keys_of(repeat) if k in where), None)
+        if i is None:
+            continue
+        missing = {
+            f.name: getattr(repeat, f.name)
+            for f in dataclasses.fields(Paper)
+            if not getattr(papers[i], f.name) and getattr(repeat, f.name)
+        }
+        if missing:
+            papers[i] = dataclasses.replace(papers[i], **missing)
+            where.update((key, i) for key in keys_of(papers[i]))
+    return tuple(papers)

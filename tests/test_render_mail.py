@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, mail, parse
+from digest import config, parse
 from digest.identity.decide import decide
-from digest.mail import Layout, plan, shorten
 from digest.models import Digest, Dump, Paper
-from digest.render import md_escape
+from digest.pipeline import mail_options
+from digest.render import Renderer, mail
+from digest.render.mail import Composed, Layout, plan, shorten
+from digest.render.views import md_escape
 
 CREATED = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
@@ -27,6 +29,12 @@ ENV = {
 
 def settings(**env: str) -> config.Settings:
     return config.load({}, {**ENV, **env})
+
+
+def compose(digest: Digest, s: config.Settings, message_id: str) -> Composed:
+    """The mail of a digest under these settings, as the pipeline makes it."""
+    renderer = Renderer(digest, templates=s.templates, subject=s.subject)
+    return mail.compose(renderer, mail_options(s), message_id)
 
 
 def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = ()) -> Digest:
@@ -122,7 +130,7 @@ def test_shorten(text: str, expected: str) -> None:
 
 def test_a_small_digest_is_text_and_html_alternatives_with_every_header() -> None:
     papers = [Paper("Mix-LN: Deeper Layers", "Large models. " * 10), Paper("Ünïcode tïtle", "x")]
-    composed = mail.compose(digest_of(papers), settings(), "<1.digest@example.org>")
+    composed = compose(digest_of(papers), settings(), "<1.digest@example.org>")
     msg = parsed(composed.eml)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
@@ -150,7 +158,7 @@ def test_raw_bytes_are_ascii_crlf_and_short_lines() -> None:
         f"Réader Number {i} With A Long Name <reader{i}@example.org>" for i in range(9)
     )
     s = settings(DIGEST_TO=many, DIGEST_SUBJECT="Neue Artikel für heute – {count} ({date}) " * 3)
-    eml = mail.compose(digest_of(papers), s, "<1@example.org>").eml
+    eml = compose(digest_of(papers), s, "<1@example.org>").eml
     assert eml.isascii()  # non-ASCII only as RFC 2047 words and quoted-printable
     assert b"\n" not in eml.replace(b"\r\n", b"")
     assert max(len(line) for line in eml.split(b"\r\n")) <= 76
@@ -168,7 +176,7 @@ def test_subject_template_and_list_headers() -> None:
         DIGEST_UNSUBSCRIBE="https://example.org/unsubscribe?u=1",
         DIGEST_LIST_ID="papers.example.org",
     )
-    msg = parsed(mail.compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["Subject"] == "📚 1 papers for Mar 12"
     assert msg["List-Id"] == "Daily papers digest <papers.example.org>"
     assert msg["List-Unsubscribe"] == "<https://example.org/unsubscribe?u=1>"
@@ -179,7 +187,7 @@ def test_subject_template_and_list_headers() -> None:
 
 def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
     s = settings(DIGEST_UNSUBSCRIBE="mailto:papers-off@example.org")
-    msg = parsed(mail.compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["List-Unsubscribe"] == "<mailto:papers-off@example.org>"
     assert "List-Unsubscribe-Post" not in msg
 
@@ -187,7 +195,7 @@ def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
 def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
     evil = Paper('<script>alert(1)</script> "q" & <b>', "<img src=x onerror=alert(1)>")
     dump = Dump("x.txt", "0" * 64, (evil,), listing_date="Mar 12\r\nBcc: victim@example.org")
-    composed = mail.compose(digest_of([evil], (dump,)), settings(), "<1@example.org>")
+    composed = compose(digest_of([evil], (dump,)), settings(), "<1@example.org>")
     msg = parsed(composed.eml)
     assert "Bcc" not in msg
     assert msg["Subject"] == "Daily papers: 1 new (Mar 12 Bcc: victim@example.org)"
@@ -196,7 +204,7 @@ def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
 
 
 def test_html_is_inlined_email_markup_with_dark_mode_and_narrow_rules() -> None:
-    composed = mail.compose(digest_of([Paper("A title", "An abstract.")]), settings(), "<1@x.org>")
+    composed = compose(digest_of([Paper("A title", "An abstract.")]), settings(), "<1@x.org>")
     markup = composed.html
     assert '<h2 class="ptitle" style="' in markup  # inlined for clients that drop <style>
     assert "@media (prefers-color-scheme: dark)" in markup
@@ -217,7 +225,7 @@ def test_text_part_is_its_own_rendering_within_72_columns() -> None:
         )
         for i in range(1, 4)
     ]
-    text = mail.compose(digest_of(papers), settings(), "<1@x.org>").text
+    text = compose(digest_of(papers), settings(), "<1@x.org>").text
     assert "<" not in text  # not converted HTML
     assert all(len(line) <= 72 for line in text.splitlines())
     assert "  1. A rather long title number 1" in text
@@ -232,7 +240,7 @@ def test_five_seeds_at_once_stay_under_the_clipping_size_and_keep_every_paper(
 ) -> None:
     digest = seeds_digest(seeds)
     assert len(digest.papers) == 268
-    composed = mail.compose(digest, settings(), "<1@example.org>")
+    composed = compose(digest, settings(), "<1@example.org>")
     msg = parsed(composed.eml)
 
     assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
@@ -262,7 +270,7 @@ def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() 
         Paper(f"Synthetic paper {i} on " + "long words " * 8, "Abstract. " * 150)
         for i in range(1500)
     ]
-    composed = mail.compose(digest_of(papers), settings(), "<1@example.org>")
+    composed = compose(digest_of(papers), settings(), "<1@example.org>")
     assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
     layout = composed.layout
     assert layout.omitted > 0 and composed.attachment
@@ -291,7 +299,7 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
         highlight=(re.compile(r"\bdiffusion\b", re.I),),
         highlights={rich: ("diffusion",)},
     )
-    composed = mail.compose(digest, settings(), "<1@example.org>")
+    composed = compose(digest, settings(), "<1@example.org>")
     assert composed.attachment is None  # past the cap is the reader's choice: nothing cut
     html, text = composed.html, composed.text
     assert "Q. Li, Y. W. Teh" in html and "Q. Li, Y. W. Teh" in text
@@ -302,3 +310,69 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     assert "Also new (1 more)" in html and "Also new (1 more):" in text
     assert "  2. A Plain Text Listing" in text and "2. <a href=" in html
     assert "Its abstract" not in html and "Its abstract" not in text
+
+
+# -- sizing from fragments: what it costs, and that it chooses as rendering every layout would --
+
+
+def exact_layout(
+    digest: Digest, budget: int = mail.HTML_BUDGET, templates: Path | None = None
+) -> Layout:
+    """The layout `plan` chooses when every layout it tries is rendered and measured."""
+    renderer = Renderer(digest, templates=templates)
+    page = mail.MailPage(renderer, None, "daily-papers-2025-03-12-0700.md")
+    bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
+
+    def fits(layout: Layout) -> bool:
+        return not (layout.complete and bare > budget) and page.html(layout)[1] <= budget
+
+    return plan(len(page.views), fits, len(digest.papers))
+
+
+def test_the_five_seeds_take_at_most_three_renders_and_the_layout_of_exact_sizing(
+    seeds: list[Path],
+) -> None:
+    digest = seeds_digest(seeds)
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert not composed.layout.complete
+    assert composed.html_renders <= 3 and renderer.renders["html"] == composed.html_renders
+    assert renderer.renders["text"] == 1 and renderer.renders["markdown"] == 1
+    assert composed.layout == exact_layout(digest)
+
+
+@pytest.mark.parametrize("count", [1, 40, 1500])
+def test_any_size_takes_at_most_three_renders_and_the_layout_of_exact_sizing(count: int) -> None:
+    papers = [
+        Paper(f"Synthetic paper {i} on " + "long words " * 8, "Abstract. " * (5 + i % 200))
+        for i in range(count)
+    ]
+    digest = digest_of(papers)
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert composed.html_renders <= 3 and renderer.renders["html"] == composed.html_renders
+    assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
+    assert composed.layout == exact_layout(digest)
+
+
+def test_a_digest_that_fits_is_rendered_once_and_that_render_is_the_html_file() -> None:
+    digest = digest_of([Paper("A title", "An abstract.")])
+    renderer = Renderer(digest)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert composed.layout.complete and composed.html_renders == 1
+    assert renderer.render("html") and renderer.renders["html"] == 1  # made once, kept
+
+
+def test_a_template_that_draws_papers_its_own_way_still_keeps_to_the_budget(
+    tmp_path: Path, seeds: list[Path]
+) -> None:
+    """Sizes from fragments are a prediction: a user's page that does not use them is
+    planned by rendering, and stays within the budget all the same."""
+    builtin = Path(__file__).resolve().parent.parent / "templates" / "digest.html.j2"
+    own = builtin.read_text().replace("{{ paper_block(entry) }}", "{{ paper_block(entry) }}" * 2)
+    (tmp_path / "digest.html.j2").write_text(own)
+    digest = seeds_digest(seeds)
+    renderer = Renderer(digest, templates=tmp_path)
+    composed = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    assert mail.encoded_size(composed.html) <= mail.HTML_BUDGET
+    assert composed.layout == exact_layout(digest, templates=tmp_path)

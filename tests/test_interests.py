@@ -1,12 +1,12 @@
-"""The reader's interests: terms, exclusion, highlights, order, the cap, and enrichment."""
+"""The reader's interests: terms, exclusion, highlights, order, and the cap."""
 
 from __future__ import annotations
 
 import pytest
 
 from digest.errors import ConfigError
+from digest.interests import Interests, select, terms
 from digest.models import Paper
-from digest.select import Interests, enrich, select, terms
 
 
 def paper(title: str, abstract: str = "", upvotes: int | None = None, **more: object) -> Paper:
@@ -124,20 +124,3 @@ def test_highlights_list_the_terms_matched_in_title_abstract_authors_keywords() 
         ("teh",),
         ("flow matching",),
     ]
-
-
-def test_enrich_completes_a_paper_from_its_repeat_in_the_run() -> None:
-    text = Paper("Forward Learning of GNNs", "From the text dump.", source="day.txt")
-    rich = Paper(
-        "Forward learning of GNNs",
-        "From the JSON.",
-        source="day.json",
-        arxiv_id="2403.11004",
-        upvotes=9,
-        authors=("Namyong Park",),
-    )
-    other = Paper("Unrelated", "", source="day.json", arxiv_id="2403.99999")
-    (merged,) = enrich([text], [rich, other])
-    assert merged.title == text.title and merged.abstract == text.abstract  # kept
-    assert merged.source == "day.txt"
-    assert (merged.arxiv_id, merged.upvotes, merged.authors) == ("2403.11004", 9, ("Namyong Park",))

@@ -3,17 +3,18 @@ saved from a browser, and text; what each yields and how it fails."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.formats import clean, detect, parse
 from digest.models import Dump
-from digest.parse import detect, parse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -561,6 +562,59 @@ def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> 
     dump = _parsed_or_one_line_error(json.dumps(items).encode(), "strings.json")
     if dump is not None:  # every item is a paper or a warning, none lost unsaid
         assert len(dump.papers) + len(dump.warnings) == len(items)
+
+
+fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+words = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=12)
+titles = st.lists(words, min_size=2, max_size=14).map(" ".join)
+abstracts = st.lists(words, min_size=60, max_size=120).map(lambda w: " ".join(w) + ".")
+headers = st.lists(
+    st.sampled_from(
+        ["new", "Subscribe", "Daily Papers", "byAK", "by AK and the research community"]
+    ),
+    max_size=5,
+)
+
+
+@fast
+@given(st.binary(max_size=4000))
+@example(b"\xff\xfe\x00")  # a UTF-16 byte-order mark and half a character
+@example(b"\xef\xbb\xbf")
+@example(b"Title\n\n" + b"\x00" * 10)
+def test_parse_arbitrary_bytes_never_crashes(data: bytes) -> None:
+    try:
+        dump = parse(data, "fuzz.txt")
+    except ParseError as e:
+        assert str(e).startswith("fuzz.txt") and "\n" not in str(e)
+    else:
+        assert dump.papers and all(p.title for p in dump.papers)
+
+
+@fast
+@given(st.text(max_size=3000))
+def test_parse_arbitrary_text_never_crashes(text: str) -> None:
+    for encoding in ("utf-8", "utf-16"):
+        with contextlib.suppress(ParseError):
+            parse(text.encode(encoding, "surrogatepass"), "fuzz.txt")
+
+
+@fast
+@given(
+    st.lists(st.tuples(titles, abstracts), min_size=1, max_size=8),
+    headers,
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.integers(min_value=1, max_value=4),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
+@example([("0 DEC", "word " * 60)], [], "\n", 1, "utf-8")  # a title that looks like a date
+def test_parse_recovers_every_listed_paper(
+    papers: list[tuple[str, str]], header: list[str], newline: str, blanks: int, encoding: str
+) -> None:
+    gap = newline * (blanks + 1)
+    text = gap.join([*header, *(part for pair in papers for part in pair)]) + newline
+    dump = parse(text.encode(encoding, "surrogatepass"), "day.txt")
+    expected = [(clean(t), clean(a)) for t, a in papers]
+    assert [(p.title, p.abstract) for p in dump.papers] == expected
 
 
 def test_text_no_encoder_takes_becomes_a_replacement_character() -> None:

@@ -19,210 +19,35 @@ How the parts fit together:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
-from digest import inbox, pipeline, state
+from digest import formats, inbox, pipeline, state
 from digest.config import zone
-from digest.errors import ConfigError, DigestError
+from digest.errors import DigestError
 from digest.inbox import Candidate
+from digest.service.schedule import missed_run, parse_schedule
+from digest.service.status import when
+from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
 from digest.state import StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from digest.channels.base import Deliverer
     from digest.config import Settings
-    from digest.deliver import Deliverer
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
 
-ALIASES = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
-_EVERY = re.compile(r"every\s*(\d+)\s*([smh])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
-_SECONDS = {"s": 1, "m": 60, "h": 3600}
-LONGEST_INTERVAL = 366 * 24 * 3600
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-PROCESSED_FOLDER = "processed"
-WRITER_CHECK_SECONDS = 0.5  # how often a file being written is looked at again
 FOLLOW_SECONDS = 1.0  # how often a following service checks whether the lead is free
-
-
-# -- the schedule (pure) ----------------------------------------------------------------------
-
-
-def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:
-    """An APScheduler trigger from a schedule: a five-field crontab line (`0 7 * * *`),
-    @hourly, @daily, @weekly (and @monthly, @yearly), or `every N` seconds, minutes or hours
-    (`every 30s`, `every 15m`, `every 2h`). Raises ConfigError naming `setting`."""
-    spec = " ".join(text.split()).lower()
-    if spec.startswith("every"):
-        m = _EVERY.fullmatch(spec)
-        if m is None or int(m[1]) == 0:
-            raise ConfigError(
-                f"{setting}={text!r}: write `every N` with a unit s, m or h,"
-                " and N at least 1, e.g. `every 30m`"
-            )
-        if len(m[1]) > 9 or int(m[1]) * _SECONDS[m[2]] > LONGEST_INTERVAL:
-            raise ConfigError(
-                f"{setting}={text!r} is out of range: `every N` may be at most"
-                f" {LONGEST_INTERVAL // 3600}h (a year); for longer, use a crontab line"
-            )
-        return IntervalTrigger(timezone=tz, **{_UNITS[m[2]]: int(m[1])})
-    spec = ALIASES.get(spec, spec)
-    fields = spec.split()
-    if len(fields) != 5 or spec.startswith("@"):
-        raise ConfigError(
-            f"{setting}={text!r} is not a schedule; use a crontab line of five fields"
-            " (minute hour day month weekday, e.g. `0 7 * * *`), @hourly, @daily, @weekly,"
-            " or `every 30m`"
-        )
-    return Crontab(text, fields, tz, setting)
-
-
-class Crontab(BaseTrigger):  # type: ignore[misc]
-    """A crontab line, with crontab's meaning where APScheduler 3 differs from it: weekdays
-    count from Sunday (0 or 7), a restricted day of month and day of week both match (either
-    one fires), and a job at a fixed hour runs once, not twice, when clocks go back."""
-
-    def __init__(
-        self, text: str, fields: list[str], tz: tzinfo, setting: str = "DIGEST_SCHEDULE"
-    ) -> None:
-        minute, hour, day, month, weekday = fields
-        try:
-            days = _weekdays(weekday)
-            if day.startswith("*") or weekday.startswith("*"):
-                self.cron: BaseTrigger = CronTrigger(
-                    minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=tz
-                )
-            else:
-                self.cron = OrTrigger(
-                    [
-                        CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=tz),
-                        CronTrigger(
-                            minute=minute, hour=hour, month=month, day_of_week=days, timezone=tz
-                        ),
-                    ]
-                )
-        except ValueError as e:
-            raise ConfigError(f"{setting}={text!r}: {e}") from None
-        self.text = text
-        self.fixed_hour = not hour.startswith("*")
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        while True:
-            fire: datetime | None = self.cron.get_next_fire_time(previous_fire_time, now)
-            if fire is None or not (self.fixed_hour and _repeated(fire)):
-                return fire
-            previous_fire_time, now = fire, fire.astimezone(UTC) + timedelta(microseconds=1)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _repeated(moment: datetime) -> bool:
-    """True for the second pass through a wall-clock time that occurs twice (clocks went back)."""
-    return moment.fold == 1 and moment.utcoffset() != moment.replace(fold=0).utcoffset()
-
-
-def _weekdays(weekday: str) -> str:
-    """A crontab weekday field as APScheduler day names: APScheduler 3 counts from Monday,
-    crontab from Sunday, so numbers (and steps, which count from Sunday) are spelled out."""
-    if weekday == "*":
-        return weekday
-    chosen: set[int] = set()
-    for part in weekday.split(","):
-        span, slash, step_text = part.partition("/")
-        if span == "*":
-            first, last = 0, 6
-        else:
-            start, dash, end = span.partition("-")
-            first = _day(start)
-            last = _day(end) if dash else (6 if slash else first)
-        step = int(step_text) if step_text.isdigit() else 0 if slash else 1
-        if step < 1 or first > last:
-            raise ValueError(f"weekday field {weekday!r} is not valid")
-        chosen.update(d % 7 for d in range(first, last + 1, step))
-    return ",".join(_DAYS[d] for d in sorted(chosen))
-
-
-def _day(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text)
-    if text in _DAYS:
-        return _DAYS.index(text)
-    raise ValueError(f"{text!r} is not a day of the week (0-7 or sun-sat)")
-
-
-def missed_run(trigger: BaseTrigger, done_until: datetime | None, now: datetime) -> datetime | None:
-    """The first fire time after `done_until` that is already past at `now`, if any: a run
-    the service missed while it was down. None when nothing was missed or nothing is known."""
-    if done_until is None:
-        return None
-    after = done_until.astimezone(UTC) + timedelta(microseconds=1)
-    fire: datetime | None = trigger.get_next_fire_time(done_until, after)
-    return fire if fire is not None and fire <= now else None
-
-
-# -- the inbox (pure bookkeeping) -------------------------------------------------------------
-
-
-@dataclass
-class Watch:
-    """Which inbox files are complete. A file some process has open for writing is not,
-    however long it has stayed the same (a copy can pause); one that was open at the last
-    poll and is closed now is complete at once. Otherwise, where writers cannot be known
-    (`writing` is None: no /proc, or the writer is another user's), a file is complete once
-    two polls in a row found it with the same size and modification time. Pure bookkeeping;
-    the caller scans the folder and its writers."""
-
-    last: dict[Path, Candidate] = field(default_factory=dict)
-    ready: frozenset[Candidate] = frozenset()
-    writing: frozenset[Path] = frozenset()
-
-    def update(
-        self, found: Iterable[Candidate], writing: Iterable[Path] | None = None
-    ) -> list[Candidate]:
-        """Take one poll's findings (and the files open for writing, when known); return the
-        files that became ready with it, by name."""
-        current = {c.path: c for c in found}
-        now_writing = frozenset(writing or ())
-        ready = frozenset(
-            c
-            for c in current.values()
-            if c.path not in now_writing
-            and (self.last.get(c.path) == c or (writing is not None and c.path in self.writing))
-        )
-        newly = sorted(ready - self.ready, key=lambda c: c.path.name)
-        # Replaced, never changed in place: the scheduled job reads `ready` from its thread.
-        self.last, self.ready, self.writing = current, ready, now_writing
-        return newly
-
-
-# -- the service ------------------------------------------------------------------------------
 
 
 def _utc_now() -> datetime:
@@ -301,16 +126,16 @@ class Service:
         except Exception:  # ParseError, OSError or anything: the run reports it, for this file
             log.info("%s is complete; the next run will say why it cannot be read", name)
             return None
-        sha = hashlib.sha256(data).hexdigest()
+        sha = formats.sha256(data)
         if store.known_dumps([sha]):
             log.info("%s is complete: same content as a dump read before, nothing new", name)
         else:
-            when = f"at {_when(self.next_run)}" if self.next_run else "when the schedule fires"
+            due = f"at {when(self.next_run)}" if self.next_run else "when the schedule fires"
             log.info(
                 "%s is complete (%s bytes); it goes into the next digest, %s",
                 name,
                 f"{len(data):,}",
-                when,
+                due,
             )
         return sha
 
@@ -371,7 +196,12 @@ class Service:
     ) -> tuple[str, bool]:
         try:
             report = pipeline.run_once(
-                self.settings, store, self.deliverer, started, retry_all=False, ready=ready
+                self.settings,
+                store,
+                self.deliverer,
+                started,
+                retry_all=False,
+                ready={c: hashes.get(c) for c in ready},
             )
         except DigestError as e:
             log.error("scheduled run failed: %s", e)
@@ -393,13 +223,13 @@ class Service:
         """Move the ready files whose content was read into the digest to processed/ inside
         the inbox (scans skip subfolders). Files that could not be read stay, for you to see."""
         ingested = store.ingested_dumps(sha for c, sha in hashes.items() if c in ready)
-        folder = self.settings.require_inbox() / PROCESSED_FOLDER
+        folder = self.settings.require_inbox()
         with store.lock():  # a `digest now` beside us must not find a file gone mid-run
             for candidate in sorted(ready, key=lambda c: c.path.name):
                 sha = hashes.get(candidate)
-                if sha not in ingested or not _unchanged(candidate):
+                if sha not in ingested or not unchanged(candidate):
                     continue
-                inbox.move_into(candidate.path, folder, sha[:12])
+                inbox.set_aside(candidate.path, folder, inbox.PROCESSED, sha[:12])
 
     def fetch_scheduled(self) -> None:
         """The fetch job: yesterday's listing into the inbox, one log line.
@@ -468,7 +298,7 @@ class Service:
                         self.settings.poll_seconds,
                         self.settings.schedule,
                         self.tz,
-                        _when(self.next_run),
+                        when(self.next_run),
                         self.settings.state,
                         describe_delivery(self.settings),
                     )
@@ -481,7 +311,7 @@ class Service:
                     if missed is not None:
                         log.info(
                             "the run due %s was missed while stopped; running once shortly",
-                            _when(missed),
+                            when(missed),
                         )
                     while not stop.wait(self._interval()):
                         if self.file_changed.is_set():
@@ -613,14 +443,6 @@ class Service:
             self._problems.pop(step.__name__, None)
 
 
-def _unchanged(candidate: Candidate) -> bool:
-    try:
-        st = candidate.path.stat()
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns) == (candidate.size, candidate.mtime_ns)
-
-
 def _result(report: pipeline.Report) -> str:
     from digest.render import summary
 
@@ -633,56 +455,11 @@ def _result(report: pipeline.Report) -> str:
     return f"{summary(report.digest)}; delivered"
 
 
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip() if moment else "none"
-
-
 def describe_delivery(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
-    if settings.deliver == "files":
-        from digest.config import default_out
+    from digest import channels
 
-        return f"files in {settings.out or default_out()}"
-    if settings.deliver == "stdout":
-        return "standard output"
-    return settings.deliver
-
-
-# -- one service per state file ---------------------------------------------------------------
-
-
-def status_lines(store: StateStore) -> list[str]:
-    """What `digest status` says about the service: running or not, next and last runs.
-    Nothing when `digest serve` never ran with this state file (digest now from cron)."""
-    state = store.service_state()
-    if "started_at" not in state:
-        return []
-    started = _when(timestamp(state["started_at"]))
-    if store.serving():
-        lines = [
-            f"service: running (pid {state.get('pid', '?')}) since {started},"
-            f" schedule {state.get('schedule', '?')}",
-            f"next scheduled run: {_when(timestamp(state.get('next_run')))}",
-        ]
-    else:
-        how = (
-            f"stopped at {_when(timestamp(state['stopped_at']))}"
-            if state.get("stopped_at")
-            else f"started {started}, ended without a clean stop"
-        )
-        lines = [
-            f"service: not running ({how})",
-            "next scheduled run: none until digest serve starts again"
-            " (a missed run is made up once on start)",
-        ]
-    last = timestamp(state.get("last_run"))
-    lines.append(
-        f"last scheduled run: {_when(last)}: {state.get('last_result', '')}"
-        if last
-        else "last scheduled run: none yet"
-    )
-    lines.append(f"last successful run: {_when(timestamp(state.get('last_success')))}")
-    return lines
+    return channels.describe(settings)
 
 
 def serve(settings: Settings, deliverer: Deliverer) -> int:

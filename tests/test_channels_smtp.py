@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import smtplib
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import trustme
 from mailserver import Handler, free_port, raw_server, smtp_server
 
 from digest import config, pipeline
-from digest.deliver import SmtpDeliverer
+from digest.channels.smtp import SmtpDeliverer, failure
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Digest, Dump, Outgoing, Paper
 
@@ -238,3 +239,55 @@ def test_a_digest_made_without_recipients_says_how_to_send_it(
     deliverer.recipients = [ANN]
     deliverer.deliver(item)
     assert [r.recipients for r in handler.received] == [[ANN]]
+
+
+def _untrusted() -> ssl.SSLCertVerificationError:
+    error = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    error.verify_message = "self-signed certificate"
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "said"),
+    [
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (550, b"no")}), DeliveryError, "refused every"),
+        (
+            smtplib.SMTPRecipientsRefused({"a@x.org": (450, b"later")}),
+            TransientDeliveryError,
+            "refused every",
+        ),
+        (
+            smtplib.SMTPAuthenticationError(535, b"bad"),
+            TransientDeliveryError,
+            "refused the login of 'ann'",
+        ),
+        (smtplib.SMTPDataError(554, b"spam"), DeliveryError, "refused the message: 554 spam"),
+        (
+            smtplib.SMTPDataError(451, b"busy"),
+            TransientDeliveryError,
+            "not taking the message for now",
+        ),
+        (
+            smtplib.SMTPNotSupportedError("no STARTTLS"),
+            TransientDeliveryError,
+            "DIGEST_SMTP_SECURITY",
+        ),
+        (smtplib.SMTPServerDisconnected("timed out"), TransientDeliveryError, "within 30 s"),
+        (smtplib.SMTPServerDisconnected("gone"), TransientDeliveryError, "closed the connection"),
+        (_untrusted(), TransientDeliveryError, "cannot be trusted: self-signed certificate"),
+        (ssl.SSLError(1, "wrong version"), TransientDeliveryError, "TLS with mail.test:25 failed"),
+        (TimeoutError(), TransientDeliveryError, "did not answer within 30 s"),
+        (ConnectionRefusedError(111, "Connection refused"), TransientDeliveryError, "cannot reach"),
+        (
+            UnicodeEncodeError("ascii", "é", 0, 1, "x"),
+            TransientDeliveryError,
+            "(UnicodeEncodeError)",
+        ),
+    ],
+)
+def test_each_failure_maps_to_one_outcome(
+    error: Exception, kind: type[DeliveryError], said: str
+) -> None:
+    outcome = failure(error, "mail.test:25", user="ann", timeout=30)
+    assert type(outcome) is kind and said in str(outcome)
+    assert "é" not in str(outcome)  # what an error quotes of a setting is never shown

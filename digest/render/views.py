@@ -1,62 +1,22 @@
-"""Turn a Digest into what people read: HTML, plain text, Markdown (Jinja2 templates) and JSON.
-
-Pure: a Digest in, strings out. Templates come from the user's folder first (DIGEST_TEMPLATES),
-then the built-in ones, so any single template can be overridden.
+"""What a digest shows, as values the templates and the JSON output read: each paper's view,
+the header's summary, the subject, the listing days. Pure: a Digest in, strings and dicts out.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from digest.config import DEFAULT_SUBJECT, subject_line
-from digest.errors import ConfigError
 from digest.models import Digest, Paper, Skip
 
-if TYPE_CHECKING:
-    import jinja2
-
-TEMPLATES = {"html": "digest.html.j2", "text": "digest.txt.j2", "markdown": "digest.md.j2"}
+DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
 # matters at a word's edge.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<!\w)_|_(?!\w))")
-
-
-def builtin_templates() -> Path:
-    """The templates shipped with digest: inside the package when installed from a wheel,
-    beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
-    installed = here / "templates"
-    return installed if installed.is_dir() else here.parent / "templates"
-
-
-def template_failure(error: Exception) -> ConfigError | None:
-    """A one-line error naming the template file and line that `error` came from (a syntax
-    error, an unknown name, a failing filter); None when it did not come from a template."""
-    import jinja2
-
-    file = getattr(error, "filename", None)  # a syntax error knows where it is
-    line = getattr(error, "lineno", None)
-    frame = error.__traceback__
-    while frame is not None:  # Jinja maps a rendering error's frames to template lines
-        if frame.tb_frame.f_code.co_filename.endswith(".j2"):
-            file, line = frame.tb_frame.f_code.co_filename, frame.tb_lineno
-        frame = frame.tb_next
-    if file is None and not isinstance(error, jinja2.TemplateError):
-        return None
-    why = (getattr(error, "message", None) or str(error) or type(error).__name__).strip()
-    why = " ".join(why.splitlines()[0].split()).encode("unicode_escape").decode("ascii")
-    where = f"template {file or 'digest'}" + (f", line {line}" if line else "")
-    return ConfigError(
-        f"{where}: {why}; fix it, or unset DIGEST_TEMPLATES to use the built-in templates"
-    )
 
 
 def md_escape(text: str) -> str:
@@ -70,42 +30,6 @@ def md_block(text: str) -> str:
     text = md_escape(text)
     text = re.sub(r"^([-=+#])", r"\\\1", text)
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
-
-
-@cache
-def environment(user_templates: Path | None = None) -> jinja2.Environment:
-    """A Jinja2 environment: HTML templates autoescaped, undefined names an error."""
-    import jinja2  # imported here: a run with nothing new never pays for it
-    from jinja2.sandbox import SandboxedEnvironment
-
-    folders = [str(user_templates)] if user_templates else []
-    for template in sorted(user_templates.glob("*.j2")) if user_templates else ():
-        try:
-            template.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise ConfigError(
-                f"template {template} is not UTF-8 text (byte {e.start}); save it as UTF-8,"
-                " or unset DIGEST_TEMPLATES to use the built-in templates"
-            ) from None
-        except OSError as e:
-            raise ConfigError(f"template {template} cannot be read: {e.strerror}") from None
-    # Sandboxed: a template (a user's own, from DIGEST_TEMPLATES) reaches no Python internals
-    # and its ranges are bounded, so a template cannot hang or escape a run.
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([*folders, str(builtin_templates())]),
-        autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = md_escape
-    env.filters["md_block"] = md_block
-    # {{ paper.title | mark("markdown") }}: escaped for the format, the reader's words marked.
-    env.filters["mark"] = jinja2.pass_context(
-        lambda ctx, text, fmt: mark(text, ctx.get("highlight", ()), fmt)
-    )
-    return env
 
 
 # -- the richer fields: authors, links, highlights --------------------------------------------
@@ -184,6 +108,10 @@ def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
     reader's words marked: *word* in text, **word** in Markdown, <mark> in HTML."""
     import markupsafe
 
+    if isinstance(patterns, tuple | list) and not patterns:  # no words to mark: escape only
+        if fmt == "markdown":
+            return md_block(text)
+        return markupsafe.escape(text) if fmt == "html" else text
     escapes: dict[str, Callable[[str], str]] = {
         "markdown": md_escape,
         "html": markupsafe.escape,
@@ -285,6 +213,11 @@ def listing_date(digest: Digest) -> str:
     return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
 
 
+def subject_line(template: str, count: int, date: str) -> str:
+    """The subject from DIGEST_SUBJECT, on one line whatever the listing's date says."""
+    return " ".join(template.format(count=count, date=date).split())
+
+
 def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
     """The digest's title from a DIGEST_SUBJECT template: 'Daily papers: 12 new (Mar 12)'."""
     return subject_line(template, digest.stats.new, listing_date(digest))
@@ -293,7 +226,7 @@ def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A paper as a template shows it: its number in the digest, and the abstract to print
-    (shortened when the mail's size budget asks for it, see digest.mail)."""
+    (shortened when the mail's size budget asks for it, see digest.render.mail)."""
 
     number: int
     paper: dict[str, Any]  # paper_view(): every field, richer ones included
@@ -309,66 +242,58 @@ def preheader(digest: Digest, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def context(digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> dict[str, Any]:
-    """What every template is given. `entries` are the papers shown with their abstract,
-    `compact` those listed by title only (past DIGEST_MAX_PAPERS, or the mail's size budget),
-    `omitted` how many only the mail's attachment holds."""
-    papers = [paper_view(p, digest) for p in digest.papers]
-    more = [paper_view(p, digest) for p in digest.more]
-    return {
-        "entries": [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)],
-        "compact": [Entry(n, v, "") for n, v in enumerate(more, len(papers) + 1)],
-        "omitted": 0,
-        "attachment": None,
-        "unsubscribe": None,
-        "preheader": preheader(digest),
-        "digest": digest,
-        "papers": papers,
-        "more": more,
-        "excluded": [paper_view(p, digest) for p in digest.excluded],
-        "highlight": digest.highlight,
-        "stats": digest.stats,
-        "rejected": digest.rejected,
-        "skipped": digest.skipped,
-        "updated": digest.updated,
-        "summary": summary(digest),
-        "subject": subject(digest, subject_template),
-        "date": listing_date(digest),
-        "created": digest.created,
-    }
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """A digest as the templates show it, computed once a run: every paper's view (shown in
+    full, listed by title, excluded) and the header's lines."""
 
+    digest: Digest
+    papers: list[dict[str, Any]]
+    more: list[dict[str, Any]]
+    excluded: list[dict[str, Any]]
+    subject: str
+    summary: str
+    date: str
 
-def render(
-    digest: Digest,
-    fmt: str,
-    templates: Path | None = None,
-    subject_template: str = DEFAULT_SUBJECT,
-) -> str:
-    """Render one format: html, text, markdown or json."""
-    if fmt == "json":
-        return to_json(digest)
-    template = environment(templates).get_template(TEMPLATES[fmt])
-    return template.render(context(digest, subject_template))
+    @classmethod
+    def of(cls, digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> DigestView:
+        """The view of `digest`, its subject made from a DIGEST_SUBJECT template."""
+        return cls(
+            digest,
+            [paper_view(p, digest) for p in digest.papers],
+            [paper_view(p, digest) for p in digest.more],
+            [paper_view(p, digest) for p in digest.excluded],
+            subject(digest, subject_template),
+            summary(digest),
+            listing_date(digest),
+        )
 
-
-def _skip(s: Skip) -> dict[str, Any]:
-    out = {
-        **paper_view(s.paper),
-        "rule": s.rule,
-        "score": round(s.score, 1),
-        "revised": s.revised,
-        "matched": None,
-        "repeats": None if s.repeats is None else paper_view(s.repeats),
-    }
-    if s.matched is not None:
-        out["matched"] = {
-            "id": s.matched.id,
-            "title": s.matched.title,
-            "first_seen": s.matched.first_seen.isoformat(),
-            "first_dump": s.matched.first_dump,
-            "arxiv_ids": list(s.matched.arxiv_ids),
+    def context(self) -> dict[str, Any]:
+        """What every template is given. `entries` are the papers shown with their abstract,
+        `compact` those listed by title only (past DIGEST_MAX_PAPERS, or the mail's size
+        budget), `omitted` how many only the mail's attachment holds."""
+        digest, papers = self.digest, self.papers
+        return {
+            "entries": [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)],
+            "compact": [Entry(n, v, "") for n, v in enumerate(self.more, len(papers) + 1)],
+            "omitted": 0,
+            "attachment": None,
+            "unsubscribe": None,
+            "preheader": preheader(digest),
+            "digest": digest,
+            "papers": papers,
+            "more": self.more,
+            "excluded": self.excluded,
+            "highlight": digest.highlight,
+            "stats": digest.stats,
+            "rejected": digest.rejected,
+            "skipped": digest.skipped,
+            "updated": digest.updated,
+            "summary": self.summary,
+            "subject": self.subject,
+            "date": self.date,
+            "created": digest.created,
         }
-    return out
 
 
 def _ids(*arxiv_ids: str | None) -> str:
@@ -397,45 +322,3 @@ def explain(skipped: Sequence[Skip]) -> list[str]:
         updated = "; abstract changed" if s.revised else ""
         lines.append(f"  rule: {s.rule}, score {s.score:.0f}{updated}")
     return lines
-
-
-def to_json(digest: Digest) -> str:
-    """The JSON contract: papers, rejected, skipped and stats in one object."""
-    s = digest.stats
-    return (
-        json.dumps(
-            {
-                "created": digest.created.isoformat(timespec="seconds"),
-                "summary": summary(digest),
-                "papers": [paper_view(p, digest) for p in digest.papers],
-                "more": [paper_view(p, digest) for p in digest.more],
-                "excluded": [paper_view(p, digest) for p in digest.excluded],
-                "skipped": [_skip(s) for s in digest.skipped],
-                "updated": [_skip(s) for s in digest.updated],
-                "rejected": [{"file": r.file, "reason": r.reason} for r in digest.rejected],
-                "dumps": [
-                    {
-                        "file": d.name,
-                        "sha256": d.sha256,
-                        "listing_date": d.listing_date,
-                        "listed": d.listed,
-                        "papers": len(d.papers),
-                        "encoding": d.encoding,
-                    }
-                    for d in digest.dumps
-                ],
-                "stats": {
-                    "dumps": s.dumps,
-                    "listed": s.listed,
-                    "new": s.new,
-                    "seen_before": s.seen_before,
-                    "repeated": s.repeated,
-                    "rejected": s.rejected,
-                    "excluded": s.excluded,
-                },
-            },
-            ensure_ascii=False,
-            indent=2,
-        )
-        + "\n"
-    )

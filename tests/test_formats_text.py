@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ParseError
-from digest.parse import BINARY, EMPTY, NO_PAPERS, clean, decode, parse
+from digest.formats import parse
+from digest.formats.common import BINARY, EMPTY, clean, decode
+from digest.formats.text import NO_PAPERS
 
 HEADER = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\n"
 BODY = (

@@ -12,8 +12,9 @@ import pytest
 from mailserver import Handler, Received, free_port, smtp_server
 
 from digest import config
+from digest.channels.base import EVERYTHING
+from digest.channels.smtp import SmtpDeliverer
 from digest.cli import main
-from digest.deliver import SmtpDeliverer
 from digest.models import Outgoing
 from digest.pipeline import run_once
 from digest.state import open as open_state
@@ -54,6 +55,8 @@ def titles_in(received: Received) -> list[str]:
 class CrashAfterSending:
     """Delivers, then dies before the outcome is recorded: the process killed between the
     server's acceptance and our record of it."""
+
+    needs = EVERYTHING
 
     def __init__(self, inner: SmtpDeliverer) -> None:
         self.inner = inner

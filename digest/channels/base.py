@@ -1,0 +1,25 @@
+"""The Deliverer protocol: what every channel's deliverer is, checked at run time too."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from digest.models import Outgoing
+
+MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
+ALL_FORMATS = frozenset({"html", "text", "markdown", "json"})  # the outbox keeps these, as text
+EVERYTHING = ALL_FORMATS | {MAIL}
+
+
+@runtime_checkable
+class Deliverer(Protocol):
+    """Something that delivers a rendered digest.
+
+    `needs` names what it takes from the digest: formats (render.FORMATS) and "eml" for the
+    mail message. Only those are made, and kept in the outbox for its retries."""
+
+    needs: frozenset[str]
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        """Deliver it; return a one-line description; raise DeliveryError on failure."""
+        ...

@@ -1,0 +1,306 @@
+"""The smtp channel: the stored mail message, sent byte for byte over SMTP."""
+
+from __future__ import annotations
+
+import logging
+
+from digest.channels import Channel
+from digest.channels.base import EVERYTHING
+from digest.errors import DeliveryError, TransientDeliveryError
+from digest.models import Outgoing
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
+    from collections.abc import Sequence
+
+    from digest.config import Settings
+
+log = logging.getLogger(__name__)
+
+# What the deliverer reads of the settings (with DIGEST_TO, through the stored message).
+SETTINGS = ("smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_timeout")
+
+
+def envelope(eml: bytes) -> tuple[str, list[str]]:
+    """The sender and recipients of a stored message, read from its From, To and Cc headers:
+    what was stored is what is sent, even if DIGEST_TO changed since."""
+    from email import policy
+    from email.parser import BytesParser
+
+    headers = BytesParser(policy=policy.default).parsebytes(eml, headersonly=True)
+    senders = [a.addr_spec for a in getattr(headers["From"], "addresses", ())]
+    recipients = [
+        a.addr_spec for name in ("To", "Cc") for a in getattr(headers[name], "addresses", ())
+    ]
+    if not senders:
+        raise DeliveryError("the stored message has no sender (From)")
+    return senders[0], recipients
+
+
+def _reply(e: smtplib.SMTPResponseException) -> str:
+    return _reason(e.smtp_code, e.smtp_error)
+
+
+def _reason(code: int, message: bytes | str) -> str:
+    """A server's reply on one line: '550 5.1.1 No such user'."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpDeliverer:
+    """Sends the stored message over SMTP, byte for byte, to the addresses in its headers.
+
+    Failures worth retrying raise TransientDeliveryError: no connection, a timeout, a 4xx
+    reply, and also a refused login or TLS problem, which are fixed in the settings, after
+    which the digest goes out by itself. A 5xx refusal of the message raises DeliveryError.
+    Recipients refused one by one while others accepted the message are reported and
+    logged; the digest counts as delivered, and `digest resend ID --to ADDRESS` sends it to
+    them once fixed.
+    """
+
+    # The message, and every format too: `digest resend ID --deliver files` of a mailed
+    # digest writes the whole digest, whatever the mail had room for.
+    needs = EVERYTHING
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        user: str = "",
+        password: str = "",
+        timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
+        recipients: Sequence[str] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.recipients = list(recipients)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: object) -> SmtpDeliverer:
+        """The deliverer the DIGEST_SMTP_* settings describe."""
+        return cls(
+            settings.smtp_host,
+            settings.port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def __repr__(self) -> str:
+        return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
+
+    def _connect(self) -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
+        context = self.ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.ehlo()
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.user:
+                _login(smtp, self.user, self._password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        import smtplib
+
+        if not outgoing.eml:
+            raise DeliveryError(
+                f"digest {outgoing.id} has no stored mail message (made before mail delivery"
+                " existed); deliver it with --deliver files"
+            )
+        sender, recipients = envelope(outgoing.eml)
+        recipients = self.recipients or recipients
+        if not recipients:
+            raise DeliveryError(
+                f"digest {outgoing.id} was made without DIGEST_TO, so its message has no"
+                f" recipient; send it with `digest resend {outgoing.id} --to ADDRESS`"
+            )
+        server = f"{self.host}:{self.port}"
+        try:
+            smtp = self._connect()
+            try:
+                data = _within_size(smtp, outgoing, server)
+                refused = smtp.sendmail(sender, recipients, data)
+            finally:
+                _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+        except (OSError, smtplib.SMTPException, ValueError) as e:
+            raise failure(e, server, user=self.user, timeout=self.timeout) from None
+
+        accepted = len(recipients) - len(refused)
+        description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
+        if refused:
+            for address, (code, message) in refused.items():
+                log.warning(
+                    "digest %s: %s refused recipient %s (%s)",
+                    outgoing.id,
+                    server,
+                    address,
+                    _reason(code, message),
+                )
+            description += f"; refused: {_refusals(refused)}"
+        return description
+
+
+def failure(error: Exception, server: str, *, user: str, timeout: float) -> DeliveryError:
+    """What a failed exchange with the mail server means, as the error to raise: a
+    DeliveryError gives the digest up, a TransientDeliveryError keeps it for a retry. The
+    cases are tried in order, the more particular first."""
+    import smtplib
+    import ssl
+
+    timed_out = f"{server} did not answer within {timeout:g} s (DIGEST_SMTP_TIMEOUT)"
+    settings = "check DIGEST_SMTP_SECURITY and DIGEST_SMTP_PORT"
+    match error:
+        case smtplib.SMTPRecipientsRefused(recipients=refused):
+            final = all(code >= 500 for code, _ in refused.values())
+            why = f"{server} refused every recipient: {_refusals(refused)}"
+            return DeliveryError(why) if final else TransientDeliveryError(why)
+        case smtplib.SMTPAuthenticationError():
+            return TransientDeliveryError(
+                f"{server} refused the login of {user!r} ({_reply(error)}); check"
+                " DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            )
+        case smtplib.SMTPResponseException(smtp_code=code) if code >= 500:
+            return DeliveryError(f"{server} refused the message: {_reply(error)}")
+        case smtplib.SMTPResponseException():
+            return TransientDeliveryError(
+                f"{server} is not taking the message for now: {_reply(error)}"
+            )
+        case smtplib.SMTPNotSupportedError():
+            return TransientDeliveryError(f"{server}: {error}; {settings}")
+        case smtplib.SMTPServerDisconnected() if "timed out" in str(error):
+            return TransientDeliveryError(timed_out)  # smtplib's way to say a read timed out
+        case smtplib.SMTPServerDisconnected():
+            return TransientDeliveryError(
+                f"{server} closed the connection before accepting the message"
+            )
+        case ssl.SSLCertVerificationError():
+            return TransientDeliveryError(
+                f"the TLS certificate of {server} cannot be trusted: {error.verify_message}"
+            )
+        case ssl.SSLError():
+            return TransientDeliveryError(
+                f"TLS with {server} failed ({getattr(error, 'reason', None) or error}); {settings}"
+            )
+        case TimeoutError():
+            return TransientDeliveryError(timed_out)
+        case OSError() | smtplib.SMTPException():
+            why = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            return TransientDeliveryError(f"cannot reach the mail server {server}: {why}")
+        case _:  # UnicodeError, ValueError: its text may quote a setting, so it is not shown
+            return TransientDeliveryError(
+                f"cannot talk to {server} with these settings ({type(error).__name__});"
+                " check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            )
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in. smtplib sends the login as ASCII only; SASL PLAIN and LOGIN carry UTF-8
+    (RFC 4616, RFC 4954), so a non-ASCII name or password goes that way, as UTF-8."""
+    import base64
+    import smtplib
+
+    if (user + password).isascii():
+        smtp.login(user, password)
+        return
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("the server offers no login (SMTP AUTH)")
+    offered = smtp.esmtp_features["auth"].upper().split()
+    if "PLAIN" in offered:
+        login = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
+        code, reply = smtp.docmd("AUTH", "PLAIN " + b64(login))
+    elif "LOGIN" in offered:
+        code, reply = smtp.docmd("AUTH", "LOGIN " + b64(user.encode("utf-8")))
+        if code == 334:
+            code, reply = smtp.docmd(b64(password.encode("utf-8")))
+    else:
+        raise smtplib.SMTPNotSupportedError(
+            "the server offers no login method for a non-ASCII name or password (PLAIN, LOGIN)"
+        )
+    if code not in (235, 503):  # 503: already logged in
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def _within_size(smtp: smtplib.SMTP, outgoing: Outgoing, server: str) -> bytes:
+    """The stored message, made to fit the size the server announces (EHLO SIZE) by leaving
+    out its attachment if need be; DeliveryError when it cannot fit at all."""
+    from digest.render.mail import without_attachment
+
+    assert outgoing.eml is not None
+    smtp.ehlo_or_helo_if_needed()
+    announced = smtp.esmtp_features.get("size", "")
+    if not announced.isdigit() or int(announced) == 0:  # 0 or nothing: no limit announced
+        return outgoing.eml
+    # Room for the transfer's own bytes: dot-stuffing and the final CRLF.CRLF.
+    spare = 1024 + outgoing.eml.count(b"\n.")
+    fitted = without_attachment(outgoing.eml, int(announced), outgoing.id, spare)
+    if fitted is None:
+        raise DeliveryError(
+            f"digest {outgoing.id} is too big for {server}, which takes mail of at most"
+            f" {int(announced) // 1024:,} KB; get it with `digest resend {outgoing.id} --deliver"
+            " files`, and set a lower DIGEST_MAX_PAPERS (or another mail server) for the next ones"
+        )
+    if fitted is not outgoing.eml:
+        log.warning(
+            "digest %s: mailed without its attachment, over the %s KB %s accepts",
+            outgoing.id,
+            f"{int(announced) // 1024:,}",
+            server,
+        )
+    return fitted
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    import smtplib
+
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    return ", ".join(f"{address} ({_reason(*reply)})" for address, reply in refused.items())
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _build(settings: Settings, recipients: Sequence[str] = ()) -> SmtpDeliverer:
+    return SmtpDeliverer.from_settings(settings, recipients=recipients)
+
+
+def _describe(settings: Settings) -> str:
+    return "smtp"
+
+
+CHANNEL = Channel("smtp", SETTINGS, _build, _describe)

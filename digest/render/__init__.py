@@ -1,0 +1,38 @@
+"""Turn a Digest into what people read: HTML, plain text, Markdown (Jinja2 templates), JSON,
+and the mail message. Pure: a Digest and a few plain values in, strings and bytes out.
+
+    views.py      what a digest shows: each paper's view, the summary, the subject
+    templates.py  the Jinja2 environment (the user's templates first), template failures
+    formats.py    the output formats, one entry each, and the Renderer of one digest
+    as_json.py    the JSON output
+    mail.py       the mail: sized from each paper's fragment, then built as MIME
+"""
+
+from __future__ import annotations
+
+from digest.render.formats import FORMATS, Format, Renderer, render
+from digest.render.templates import template_failure
+from digest.render.views import (
+    DEFAULT_SUBJECT,
+    day,
+    explain,
+    paper_view,
+    subject,
+    subject_line,
+    summary,
+)
+
+__all__ = [
+    "DEFAULT_SUBJECT",
+    "FORMATS",
+    "Format",
+    "Renderer",
+    "day",
+    "explain",
+    "paper_view",
+    "render",
+    "subject",
+    "subject_line",
+    "summary",
+    "template_failure",
+]

@@ -1,0 +1,447 @@
+"""The digest as an email: what fits in the HTML size budget, and the MIME message itself.
+
+Pure: a digest's Renderer and the MailOptions in, bytes out. The message is built once, when
+the digest enters the outbox, so every retry sends exactly the same bytes with the same
+Message-ID.
+
+Size: Gmail cuts off a message whose HTML passes about 102 KB behind a "View entire message"
+link. When the whole digest does not fit in HTML_BUDGET, the first papers keep their full
+abstract, the next ones get a shortened abstract, the rest are listed by title, and the
+complete digest (every abstract) is attached as Markdown. See `plan`.
+
+The planner asks whether many layouts fit. It is answered from sizes known in advance: each
+paper's fragment (full, shortened, title only) rendered once and CSS-inlined in one pass, plus
+the frame around them, measured on a whole render. The chosen layout is then rendered once
+and checked; see `Sizes` and `compose`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+
+from digest.render.views import Entry
+
+if TYPE_CHECKING:
+    from digest.render.formats import Renderer
+
+# Gmail clips at about 102 KB of HTML. The budget is counted on the quoted-printable form, as
+# sent, which is never smaller than the HTML itself: under the limit however it is measured.
+HTML_BUDGET = 100_000
+FULL_FIRST = 3  # papers that keep their full abstract whenever they fit at all
+FULL_MAX = 10  # papers given their full abstract, at most, when not everything fits
+SHORT_CHARS = 280  # a shortened abstract's length, about two sentences
+LIST_NAME = "Daily papers digest"
+# CRLF line ends; 76 characters, the quoted-printable limit (RFC 2045), also for headers.
+MAIL_POLICY = policy.SMTP.clone(max_line_length=76)
+FRAGMENTS = "_paper.html.j2"  # the macros a paper is drawn with: paper_block, compact_line
+FRAME_TRIES = 4  # layouts measured before planning falls back to rendering every one tried
+
+
+@dataclass(frozen=True, slots=True)
+class MailOptions:
+    """What the mail settings say about a message: its sender (None: digest@ the host's
+    domain), its recipients, the List-Unsubscribe address and the List-Id."""
+
+    sender: Address | None = None
+    recipients: tuple[Address, ...] = ()
+    unsubscribe: str = ""
+    list_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How many papers, in order, get a full abstract, a shortened one, a title line; the
+    rest are only in the attachment. Only the first `abstracts` may show one (the others
+    are past the reader's DIGEST_MAX_PAPERS); None means all of them."""
+
+    total: int
+    full: int
+    short: int = 0
+    compact: int = 0
+    abstracts: int | None = None
+
+    @property
+    def omitted(self) -> int:
+        """Papers left for the attachment alone."""
+        return self.total - self.full - self.short - self.compact
+
+    @property
+    def complete(self) -> bool:
+        """Every paper is shown as the reader asked: no attachment needed."""
+        wanted = self.total if self.abstracts is None else self.abstracts
+        return self.full == wanted and self.omitted == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A digest made into a mail: its parts, and the whole message as bytes."""
+
+    subject: str
+    html: str
+    text: str
+    markdown: str
+    eml: bytes
+    layout: Layout
+    attachment: str | None
+    html_renders: int = 0  # renders of the HTML template the size planning took
+
+
+def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [lo, hi] with fits(n), given fits is true up to some n, then false;
+    lo - 1 when none fits."""
+    best = lo - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def plan(total: int, fits: Callable[[Layout], bool], abstracts: int | None = None) -> Layout:
+    """Choose the layout, given a test of whether one fits the size budget; only the first
+    `abstracts` papers (all by default) may show their abstract.
+
+    Everything as asked when it fits. Otherwise the reader should first see that every new
+    paper is there, so: the first FULL_FIRST papers in full, then as many titles as fit;
+    when all titles fit, the top of that list is upgraded, to full abstracts (up to FULL_MAX)
+    and then to shortened ones, for as long as the budget allows.
+    """
+    most = total if abstracts is None else min(abstracts, total)
+
+    def layout(full: int, short: int, compact: int) -> Layout:
+        return Layout(total, full, short, compact, abstracts)
+
+    everything = layout(most, 0, total - most)
+    if fits(everything):
+        return everything
+    first = max(0, _largest(0, min(most, FULL_FIRST), lambda f: fits(layout(f, 0, 0))))
+    compact = max(0, _largest(0, total - first, lambda c: fits(layout(first, 0, c))))
+    if first + compact < total:
+        return layout(first, 0, compact)
+    full = _largest(first, min(most, FULL_MAX), lambda f: fits(layout(f, 0, total - f)))
+    short = _largest(0, most - full, lambda s: fits(layout(full, s, total - full - s)))
+    return layout(full, short, total - full - short)
+
+
+def shorten(text: str, limit: int = SHORT_CHARS) -> str:
+    """An abstract cut to about `limit` characters: at a sentence end when one is near enough,
+    else at a word. The templates mark the cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", head)]
+    if ends and ends[-1] >= limit // 2:
+        return head[: ends[-1]]
+    return head[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+
+
+def encoded_size(html: str) -> int:
+    """Bytes of the HTML part's body as it travels: quoted-printable, CRLF line ends."""
+    encoded = binascii.b2a_qp(html.encode("utf-8"))
+    return len(encoded) + encoded.count(b"\n")
+
+
+def inline_css(html: str) -> str:
+    """Move the <style> rules onto the elements, for clients that drop <style>; @media rules
+    (dark mode, narrow screens) stay in a <style> block for those that honour them."""
+    import css_inline
+
+    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    return inliner.inline(html).rstrip("\n") + "\n"  # as a MIME text part ends
+
+
+def _inline_all(rows: list[str], lines: list[str], css: str) -> tuple[list[str], list[str]]:
+    """Fragments CSS-inlined with the page's stylesheet, all in one pass: they are placed in
+    one document as the page places them (paper rows in a table, title lines in a cell),
+    between markers that are then cut out."""
+    marker = "<!--digest-fragment-->"
+    page = (
+        f"<!DOCTYPE html><html><head><style>{css}</style></head><body><table><tbody>{marker}"
+        + "".join(f + marker for f in rows)
+        + f'</tbody></table><table><tbody><tr><td class="pad section clist">{marker}'
+        + "".join(f + marker for f in lines)
+        + "</td></tr></tbody></table></body></html>"
+    )
+    parts = inline_css(page).split(marker)
+    return parts[1 : len(rows) + 1], parts[len(rows) + 2 : -1]
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """The encoded size of every paper's fragment in each form, as running totals (`full[n]`:
+    the first n papers in full), and of the frame around them: what a layout's HTML weighs,
+    without rendering it. Fragments are whole lines, so their quoted-printable sizes add up."""
+
+    full: list[int]
+    short: list[int]
+    compact: list[int]
+
+    @staticmethod
+    def totals(sizes: list[int]) -> list[int]:
+        """Running totals, from 0."""
+        out = [0]
+        for size in sizes:
+            out.append(out[-1] + size)
+        return out
+
+    def papers(self, layout: Layout) -> int:
+        """Bytes of the papers a layout shows, in their forms."""
+        f, s, c = layout.full, layout.short, layout.compact
+        return (
+            self.full[f]
+            + self.short[f + s]
+            - self.short[f]
+            + self.compact[f + s + c]
+            - self.compact[f + s]
+        )
+
+
+class MailPage:
+    """The HTML of a digest's mail for any layout: contexts, renders (counted), sizes."""
+
+    def __init__(self, renderer: Renderer, unsubscribe: str | None, attachment: str) -> None:
+        self.renderer = renderer
+        self.unsubscribe = unsubscribe
+        self.attachment = attachment
+        view = renderer.view
+        self.views = view.papers + view.more  # those past DIGEST_MAX_PAPERS come last
+        self.full = [Entry(n, v, v["abstract"]) for n, v in enumerate(self.views, 1)]
+        self.short = [
+            Entry(n, v, cut, shortened=cut != " ".join(v["abstract"].split()))
+            for n, v in enumerate(self.views, 1)
+            for cut in [shorten(v["abstract"])]
+        ]
+        self.compact = [Entry(n, v, "") for n, v in enumerate(self.views, 1)]
+        self.raws: dict[Layout, str] = {}
+        self.made: dict[Layout, tuple[str, int]] = {}  # layout: inlined HTML, encoded size
+
+    def shown(self, layout: Layout) -> str | None:
+        """The attachment's name when the layout needs one."""
+        return None if layout.complete else self.attachment
+
+    def context(self, layout: Layout) -> dict[str, Any]:
+        """The templates' context for one layout."""
+        start, short = layout.full, layout.full + layout.short
+        return {
+            **self.renderer.view.context(),
+            "entries": self.full[:start] + self.short[start:short],
+            "compact": self.compact[short : short + layout.compact],
+            "omitted": layout.omitted,
+            "attachment": self.shown(layout),
+            "unsubscribe": self.unsubscribe,
+        }
+
+    def raw(self, layout: Layout) -> str:
+        """The HTML of a layout, before its CSS is inlined; each rendered once."""
+        if layout not in self.raws:
+            if layout.complete and self.unsubscribe is None:
+                # The same context as the HTML file's: one render serves both.
+                self.raws[layout] = self.renderer.render("html")
+            else:
+                self.raws[layout] = self.renderer.template("html", self.context(layout))
+        return self.raws[layout]
+
+    def html(self, layout: Layout) -> tuple[str, int]:
+        """The HTML of a layout, CSS inlined, and its encoded size; each made once."""
+        if layout not in self.made:
+            html = inline_css(self.raw(layout))
+            self.made[layout] = (html, encoded_size(html))
+        return self.made[layout]
+
+    def sizes(self, css: str) -> Sizes:
+        """Every paper's fragment in each form, rendered once and inlined in one pass."""
+        module = self.renderer.environment.get_template(FRAGMENTS).make_module(
+            {"highlight": self.renderer.digest.highlight}
+        )
+        # Each as the page's loops write it: the macro's output, then a line end.
+        paper_block, compact_line = module.paper_block, module.compact_line  # type: ignore[attr-defined]
+        blocks = [f"{paper_block(e)}\n" for e in [*self.full, *self.short]]
+        lines = [f"{compact_line(e)}\n" for e in self.compact]
+        rows, titles = _inline_all(blocks, lines, css)
+        n = len(self.views)
+        return Sizes(
+            Sizes.totals([encoded_size(f) for f in rows[:n]]),
+            Sizes.totals([encoded_size(f) for f in rows[n:]]),
+            Sizes.totals([encoded_size(f) for f in titles]),
+        )
+
+
+def _stylesheet(html: str) -> str:
+    """The rules of a page's <style> blocks."""
+    return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL | re.IGNORECASE))
+
+
+def _shape(layout: Layout) -> tuple[bool, bool, bool, bool]:
+    """What decides a layout's frame, beside a few digits: whether it is the whole digest,
+    whether it has a title list, shortened abstracts, papers left to the attachment."""
+    return layout.complete, layout.compact > 0, layout.short > 0, layout.omitted > 0
+
+
+def size(mail: MailPage, total: int, most: int, budget: int, bare: int) -> Layout:
+    """The layout `plan` chooses, from the fragments' sizes and the frame's, the frame being
+    measured on whole renders: of the whole digest (or of no paper, when its bare text is
+    over the budget already), then of each layout the plan picks, until the pick is one
+    whose frame was measured and that fits, normally by the third render. A template of the
+    user's own that draws papers otherwise than the fragments say is planned as before, by
+    rendering each layout tried."""
+    everything = Layout(total, most, 0, total - most, most)
+    # Escaping and encoding only add bytes: a digest whose bare text passes the budget cannot
+    # fit whole, and is not rendered whole to find out; only its frame is.
+    first = everything if bare <= budget else Layout(total, 0, 0, 0, most)
+    measured = mail.html(first)[1]
+    if first == everything and measured <= budget:
+        return everything
+    sizes = mail.sizes(_stylesheet(mail.raw(first)))
+    frames = {_shape(first): measured - sizes.papers(first)}
+
+    def fits(layout: Layout) -> bool:
+        if layout.complete:
+            return False  # it did not fit, or was not tried as its text alone is too big
+        # A frame not measured yet is taken at its smallest: the pick is then measured.
+        frame = frames.get(_shape(layout), min(frames.values()))
+        return frame + sizes.papers(layout) <= budget
+
+    for _ in range(FRAME_TRIES):
+        tried = plan(total, fits, most)
+        known = _shape(tried) in frames
+        measured = mail.html(tried)[1]
+        frames[_shape(tried)] = measured - sizes.papers(tried)
+        if known and measured <= budget and plan(total, fits, most) == tried:
+            return tried
+
+    def renders(layout: Layout) -> bool:
+        return not (layout.complete and bare > budget) and mail.html(layout)[1] <= budget
+
+    return plan(total, renders, most)
+
+
+def compose(
+    renderer: Renderer,
+    options: MailOptions,
+    message_id: str,
+    *,
+    budget: int = HTML_BUDGET,
+) -> Composed:
+    """Render a digest for mail, its HTML within `budget` bytes, and build the message."""
+    digest = renderer.digest
+    attachment = digest.created.strftime("daily-papers-%Y-%m-%d-%H%M.md")
+    mail = MailPage(renderer, options.unsubscribe or None, attachment)
+    before = renderer.renders["html"]
+    bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
+    layout = size(mail, len(mail.views), len(digest.papers), budget, bare)
+    html = mail.html(layout)[0]
+    shown = mail.shown(layout)
+    text = renderer.template("text", mail.context(layout))
+    markdown = renderer.render("markdown")
+    domain = message_id.rpartition("@")[2].rstrip(">") or "localhost"
+    msg = message(
+        subject=renderer.view.subject,
+        text=text,
+        html=html,
+        options=options,
+        message_id=message_id,
+        date=format_datetime(digest.created),
+        default_domain=domain,
+        attachment=(shown, markdown) if shown else None,
+    )
+    return Composed(
+        renderer.view.subject,
+        html,
+        text,
+        markdown,
+        msg.as_bytes(),
+        layout,
+        shown,
+        renderer.renders["html"] - before,
+    )
+
+
+def message(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    options: MailOptions,
+    message_id: str,
+    date: str,
+    default_domain: str = "localhost",
+    attachment: tuple[str, str] | None = None,
+) -> EmailMessage:
+    """The MIME message: multipart/alternative (text, then HTML), inside multipart/mixed with
+    the Markdown digest when there is an attachment. Headers are encoded by the email package
+    (RFC 2047 for non-ASCII), bodies quoted-printable; no line over 76 characters."""
+    msg = EmailMessage(policy=MAIL_POLICY)
+    sender = options.sender or Address(LIST_NAME, "digest", default_domain)
+    msg["Subject"] = subject
+    msg["From"] = sender
+    if options.recipients:
+        msg["To"] = options.recipients
+    msg["Date"] = date
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["List-Id"] = f"{LIST_NAME} <{options.list_id or 'daily-papers.' + sender.domain}>"
+    if options.unsubscribe:
+        msg["List-Unsubscribe"] = f"<{as_uri(options.unsubscribe)}>"
+        if options.unsubscribe.startswith("https://"):
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if attachment:
+        name, content = attachment
+        msg.add_attachment(
+            content, subtype="markdown", charset="utf-8", cte="quoted-printable", filename=name
+        )
+    return msg
+
+
+def as_uri(iri: str) -> str:
+    """An address that may hold non-ASCII characters (https://exemple.fr/désabonner) as the
+    ASCII URI a mail header must carry: each such character percent-encoded as UTF-8."""
+    from urllib.parse import quote
+
+    return quote(iri, safe="".join(chr(c) for c in range(0x21, 0x7F)))
+
+
+def without_attachment(eml: bytes, limit: int, digest_id: int, spare: int = 0) -> bytes | None:
+    """The stored message made to fit a server's size `limit` (bytes), `spare` of them kept
+    for the transfer itself: as it is when it fits;
+    else with its attachment replaced by a short note saying why it is missing; None when
+    even that does not fit. The same message and limit always give the same bytes."""
+    if len(eml) + spare <= limit:
+        return eml
+    from email.parser import BytesParser
+
+    msg = BytesParser(policy=MAIL_POLICY).parsebytes(eml)
+    assert isinstance(msg, EmailMessage)
+    if not msg.is_multipart() or msg.get_content_type() != "multipart/mixed":
+        return None
+    kept = [part for part in msg.iter_parts() if part.get_content_disposition() != "attachment"]
+    dropped = [part for part in msg.iter_parts() if part not in kept]
+    if not dropped:
+        return None
+    names = ", ".join(str(part.get_filename() or "the complete digest") for part in dropped)
+    from email.message import MIMEPart
+
+    note = MIMEPart(policy=MAIL_POLICY)
+    note.set_content(
+        f"{names} ({len(eml) // 1024:,} KB with it) is not attached: the mail server accepts"
+        f" messages of at most {limit // 1024:,} KB. Every paper of this digest is in the"
+        f" files that `digest resend {digest_id} --deliver files` writes.\n",
+        subtype="plain",
+        charset="utf-8",
+        cte="quoted-printable",
+    )
+    msg.set_payload([*kept, note])
+    fitted = msg.as_bytes()
+    return fitted if len(fitted) + spare <= limit else None
