@@ -12,7 +12,8 @@ server coordinates between processes:
 - delivery: a pending digest is claimed with `FOR UPDATE SKIP LOCKED` and a lease in the server's
   clock; a worker that dies mid-delivery lets go when the lease ends;
 - a dump is recorded once: its content hash is a unique key, inserted with ON CONFLICT DO
-  NOTHING; a run that finds one of its dumps recorded meanwhile records nothing.
+  NOTHING; a run making a digest that finds one of its dumps recorded meanwhile records
+  nothing.
 
 Passwords: the URL is shown only through `StateUrl`, which masks it.
 """
@@ -389,8 +390,9 @@ class PostgresStore:
         revised: Sequence[tuple[int, Identified]] = (),
     ) -> int | None:
         """Record a run in one transaction (see the protocol). Its dumps are claimed by
-        content hash first: when another process recorded one of them meanwhile, nothing
-        is recorded and the run fails, so no paper is ever offered in two digests."""
+        content hash: when a run that makes a digest finds one of them recorded meanwhile
+        by another process, nothing is recorded and the run fails, so no paper is offered
+        in two digests. (A backlog recorded again, as seen, adds only what is new.)"""
         when = now()
         with self._tx() as cur:
             digest_id = None if outgoing is None else _add_digest(cur, outgoing)
@@ -404,7 +406,7 @@ class PostgresStore:
                     (d.sha256, d.name, d.listing_date, len(d.papers), digest_id, when),
                 )
                 claimed.update(r["sha256"] for r in cur.fetchall())
-            if taken := sorted(fresh - claimed):
+            if outgoing is not None and (taken := sorted(fresh - claimed)):
                 name = next(d.name for d in dumps if d.sha256 == taken[0])
                 raise StoreError(
                     f"{name} was recorded by another digest run meanwhile; nothing of this"
