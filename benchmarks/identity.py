@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import corpus  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
-from digest import parse, pipeline  # noqa: E402
+from digest import formats, pipeline  # noqa: E402
+from digest.formats import clean  # noqa: E402
 from digest.identity.keys import normalise  # noqa: E402
-from digest.parse import clean  # noqa: E402
 from digest.state import open as open_state  # noqa: E402
 
 DIGEST = [sys.executable, "-m", "digest"]
@@ -114,7 +114,9 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
 
     # The probe draws its re-posts from the stored papers.
     stored = [
-        (p.title, p.abstract) for f in used[:20] for p in parse.parse(f.read_bytes(), f.name).papers
+        (p.title, p.abstract)
+        for f in used[:20]
+        for p in formats.parse(f.read_bytes(), f.name).papers
     ]
     probe_dir = out / f"probe-{size}"
     shutil.rmtree(probe_dir, ignore_errors=True)
@@ -150,7 +152,7 @@ def bench(size: int, files: list[Path], out: Path, queries: int, verbose: bool) 
             if wrong:
                 print(f"  wrong: {a['case']}: {a['title']}", file=sys.stderr)
 
-    papers = parse.parse(probe_path.read_bytes(), probe_path.name).papers
+    papers = formats.parse(probe_path.read_bytes(), probe_path.name).papers
     with open_state(state) as store:
         pipeline.decide(papers[:5], store)  # warm the page cache as a daily run finds it
         start = time.perf_counter()

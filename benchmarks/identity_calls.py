@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # after PYTHONPATH, so another checkout can be measured
 
 from digest.cli import main  # noqa: E402
-from digest.parse import parse  # noqa: E402
+from digest.formats import parse  # noqa: E402
 
 COUNTED = ("keys", "grams", "normalise", "_normalise", "identify")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.errors import ConfigError
+from digest.models import DEFAULT_SUBJECT, subject_line
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
-DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"
 ORDERS = ("highlights", "listing", "upvotes")
 MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
@@ -178,11 +178,6 @@ def addresses(raw: str, setting: str) -> tuple[Address, ...]:
             ) from None
         found.append(address)
     return tuple(found)
-
-
-def subject_line(template: str, count: int, date: str) -> str:
-    """The subject from DIGEST_SUBJECT, on one line whatever the listing's date says."""
-    return " ".join(template.format(count=count, date=date).split())
 
 
 def _convert(name: str, kind: object, raw: str) -> object:

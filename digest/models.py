@@ -11,6 +11,14 @@ if TYPE_CHECKING:
     import re
 
 
+DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"  # DIGEST_SUBJECT's default
+
+
+def subject_line(template: str, count: int, date: str) -> str:
+    """The subject from a DIGEST_SUBJECT template, on one line whatever the date says."""
+    return " ".join(template.format(count=count, date=date).split())
+
+
 @dataclass(frozen=True, slots=True)
 class Paper:
     """One listed paper, as read from a dump."""

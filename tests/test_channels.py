@@ -24,7 +24,7 @@ from digest.identity.keys import title_key
 from digest.models import Digest, Paper
 from digest.pipeline import outgoing
 from digest.render import FORMATS
-from digest.service import describe_delivery
+from digest.service.service import describe_delivery
 from tests.processes import clean_env, digest_now, paper_keys, pending_digests
 from tests.test_service import SEEDS
 

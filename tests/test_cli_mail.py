@@ -15,7 +15,7 @@ from mailserver import smtp_server
 from markupsafe import escape as html_escape
 
 from digest.cli import main
-from digest.parse import parse
+from digest.formats import parse
 
 ENV = {
     "DIGEST_FROM": "Daily Papers <papers@example.org>",

@@ -17,8 +17,8 @@ import pytest
 from mailserver import Handler, free_port, smtp_server
 from processes import clean_env, digest_now, integrity, pending_digests
 
+from digest.formats import parse
 from digest.identity.keys import title_key
-from digest.parse import parse
 
 ROUNDS = 40
 

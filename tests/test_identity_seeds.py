@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from digest import pipeline
+from digest.formats import parse
 from digest.models import Paper
-from digest.parse import parse
 from digest.state import open as open_state
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import config, parse
+from digest import config, formats
 from digest.identity.decide import decide
 from digest.models import Digest, Dump, Paper
 from digest.pipeline import mail_options
@@ -44,7 +44,7 @@ def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] =
 
 def seeds_digest(seeds: list[Path]) -> Digest:
     """The five seeds delivered at once: every distinct paper is new."""
-    dumps = tuple(parse.parse(p.read_bytes(), p.name) for p in seeds)
+    dumps = tuple(formats.parse(p.read_bytes(), p.name) for p in seeds)
     decision = decide([p for d in dumps for p in d.papers], {})
     return Digest(decision.new, decision.skipped, dumps=dumps, created=CREATED)
 

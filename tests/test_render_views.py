@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from digest.interests import Interests, select, terms
 from digest.models import Digest, Dump, Paper
 from digest.render import render, summary
 from digest.render.views import days, listing_date, mark, short_authors, short_name
-from digest.select import Interests, select, terms
 
 WHEN = datetime(2025, 4, 1, 7, 0, tzinfo=UTC)
 

@@ -10,17 +10,10 @@ and the mail message. Pure: a Digest and a few plain values in, strings and byte
 
 from __future__ import annotations
 
+from digest.models import DEFAULT_SUBJECT, subject_line
 from digest.render.formats import FORMATS, Format, Renderer, render
 from digest.render.templates import template_failure
-from digest.render.views import (
-    DEFAULT_SUBJECT,
-    day,
-    explain,
-    paper_view,
-    subject,
-    subject_line,
-    summary,
-)
+from digest.render.views import day, explain, paper_view, subject, summary
 
 __all__ = [
     "DEFAULT_SUBJECT",

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from digest.render.views import DEFAULT_SUBJECT, DigestView
+from digest.models import DEFAULT_SUBJECT
+from digest.render.views import DigestView
 
 if TYPE_CHECKING:
     from pathlib import Path

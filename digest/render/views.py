@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from digest.models import Digest, Paper, Skip
-
-DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"
+from digest.models import DEFAULT_SUBJECT, Digest, Paper, Skip, subject_line
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
@@ -211,11 +209,6 @@ def listing_date(digest: Digest) -> str:
     undated = dict.fromkeys(d.listing_date for d in digest.dumps if d.listing_date and not d.listed)
     dates = [dated, *undated] if dated else list(undated)
     return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
-
-
-def subject_line(template: str, count: int, date: str) -> str:
-    """The subject from DIGEST_SUBJECT, on one line whatever the listing's date says."""
-    return " ".join(template.format(count=count, date=date).split())
 
 
 def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
