@@ -44,17 +44,19 @@ def spam_report(message: bytes, home: Path) -> tuple[float, set[str]]:
 def test_a_digest_of_the_seeds_is_not_spam(inbox: Path, seeds: list[Path], tmp_path: Path) -> None:
     for seed in seeds:
         shutil.copy(seed, inbox)
-    settings = config.load(
-        {"inbox": inbox, "state": tmp_path / "state.sqlite3"},
-        {
-            "DIGEST_FROM": "Daily Papers <papers@example.org>",
-            "DIGEST_TO": "Ann Reader <ann@example.org>",
-            "DIGEST_UNSUBSCRIBE": "mailto:papers-unsubscribe@example.org",
-        },
-    )
-    with smtp_server() as server, open_state(settings.state) as store:
+    with smtp_server() as server:
+        settings = config.load(
+            {"inbox": inbox, "state": tmp_path / "state.sqlite3"},
+            {
+                "DIGEST_FROM": "Daily Papers <papers@example.org>",
+                "DIGEST_TO": "Ann Reader <ann@example.org>",
+                "DIGEST_UNSUBSCRIBE": "mailto:papers-unsubscribe@example.org",
+                **server.environment(),
+            },
+        )
         deliverer = SmtpDeliverer(server.host, server.port, security="none", timeout=5)
-        assert run_once(settings, store, deliverer, datetime.now(UTC)).ok
+        with open_state(settings.state) as store:
+            assert run_once(settings, store, deliverer, datetime.now(UTC)).ok
     [got] = server.received
     score, fired = spam_report(got.data, tmp_path)
     assert score < 1.0, fired
