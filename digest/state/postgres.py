@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool
 from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Rejected, SeenPaper, StoredPaper
 from digest.state import LONGEST_BACKOFF, StateUrl, now
-from digest.state.sqlite import PARTS, _outgoing, _seen, pack
+from digest.state.rows import PARTS, outgoing_of, pack, seen_paper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ class PostgresStore:
             " ORDER BY k.key",
             (list(set(keys)),),
         )
-        return {r["key"]: _seen(*_paper(r)) for r in rows}
+        return {r["key"]: seen_paper(*_paper(r)) for r in rows}
 
     def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
         """For each gram, the ids of (at most `limit`) papers filed under it, lowest first."""
@@ -337,7 +337,9 @@ class PostgresStore:
             " FROM papers p WHERE p.id = ANY(%s) ORDER BY p.id",
             (list(ids),),
         )
-        return {r["id"]: StoredPaper(_seen(*_paper(r)), r["title"], r["abstract"]) for r in rows}
+        return {
+            r["id"]: StoredPaper(seen_paper(*_paper(r)), r["title"], r["abstract"]) for r in rows
+        }
 
     def titles(self, ids: Iterable[int]) -> dict[int, str]:
         """The titles of the stored papers with these ids, by id."""
@@ -435,18 +437,18 @@ class PostgresStore:
             # Set further ahead than the longest backoff: the clock was turned back since.
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= %s OR next_attempt_at > %s)"
             args += [_text(due), _text(due + LONGEST_BACKOFF)]
-        return [_outgoing(r) for r in self._rows(sql + " ORDER BY id", args)]
+        return [outgoing_of(r) for r in self._rows(sql + " ORDER BY id", args)]
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
         if not 0 < digest_id < 2**63:
             return None
         rows = self._rows("SELECT * FROM digests WHERE id = %s", (digest_id,))
-        return _outgoing(rows[0]) if rows else None
+        return outgoing_of(rows[0]) if rows else None
 
     def recent(self, limit: int = 10) -> list[Outgoing]:
         """The most recent digests of any status, newest first."""
-        return [_outgoing(r) for r in self._rows(_RECENT, (limit,))]
+        return [outgoing_of(r) for r in self._rows(_RECENT, (limit,))]
 
     def claim(self, digest_id: int, lease: timedelta) -> bool:
         """Take a pending digest for delivery for `lease` (the server's clock), unless another
@@ -468,7 +470,7 @@ class PostgresStore:
             " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
             (lease, _text(due), _text(due + LONGEST_BACKOFF)),
         )
-        return _outgoing(rows[0]) if rows else None
+        return outgoing_of(rows[0]) if rows else None
 
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None

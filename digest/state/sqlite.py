@@ -15,18 +15,19 @@ import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Paper, Rejected, SeenPaper, StoredPaper
-from digest.state import LONGEST_BACKOFF, NO_TIME, StateChanged, lock_file, now, timestamp
+from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
+from digest.state.rows import PARTS, outgoing_of, pack, seen_paper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
+    from typing import TypeVar
 
     from digest.identity.decide import Identified
 
@@ -36,9 +37,6 @@ log = logging.getLogger(__name__)
 
 # What SQLite says when the -wal file was deleted under a connection still open elsewhere.
 CHANGED_UNDER_US = "SQLITE_IOERR_SHORT_READ"
-
-
-PARTS = ("html", "text", "markdown", "json")  # a digest's rendered forms, kept as text
 
 
 def _warn_if_exposed(path: Path) -> None:
@@ -329,7 +327,7 @@ class _Catalogue(_Connection):
                 f" WHERE k.key IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                found[row[0]] = _seen(*row[1:])
+                found[row[0]] = seen_paper(*row[1:])
         return found
 
     def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
@@ -346,7 +344,7 @@ class _Catalogue(_Connection):
                 f" FROM papers p WHERE p.id IN ({','.join('?' * len(chunk))})"
             )
             for row in self.db.execute(sql, chunk):
-                found[row[0]] = StoredPaper(_seen(*row[:5]), row[1], row[5])
+                found[row[0]] = StoredPaper(seen_paper(*row[:5]), row[1], row[5])
         return found
 
     def titles(self, ids: Iterable[int]) -> dict[int, str]:
@@ -443,19 +441,19 @@ class _Outbox(_Connection):
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
             args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
             args.append((due + LONGEST_BACKOFF).astimezone(UTC).isoformat(timespec="seconds"))
-        return [_outgoing(row) for row in self.db.execute(sql + " ORDER BY id", args)]
+        return [outgoing_of(row) for row in self.db.execute(sql + " ORDER BY id", args)]
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
         if not 0 < digest_id < 2**63:  # no SQLite row has it, and SQLite cannot even look
             return None
         row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
-        return _outgoing(row) if row else None
+        return outgoing_of(row) if row else None
 
     def recent(self, limit: int = 10) -> list[Outgoing]:
         """The most recent digests of any status, newest first."""
         rows = self.db.execute("SELECT * FROM digests ORDER BY id DESC LIMIT ?", (limit,))
-        return [_outgoing(row) for row in rows]
+        return [outgoing_of(row) for row in rows]
 
     @staticmethod
     def _add_digest(db: sqlite3.Connection, outgoing: Outgoing) -> int:
@@ -638,64 +636,6 @@ _ARXIV_IDS = (
 )
 
 
-def _seen(
-    paper_id: int, title: str, first_seen: str, first_dump: str, arxiv_ids: str | None
-) -> SeenPaper:
-    ids = tuple(arxiv_ids.split()) if arxiv_ids else ()
-    return SeenPaper(paper_id, title, timestamp(first_seen) or NO_TIME, first_dump, ids)
-
-
 def _chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def pack(parts: Sequence[str], eml: bytes | None) -> bytes:
-    """A digest's rendered parts and mail message as one LZMA-compressed value. Together, for
-    they repeat each other (the mail holds the HTML and text again): a twelfth of their size
-    where zlib, part by part, keeps a third."""
-    import lzma
-    import struct
-
-    data = [p.encode("utf-8") for p in parts] + [eml or b""]
-    lengths = [len(d) for d in data[:-1]] + [-1 if eml is None else len(eml)]
-    return lzma.compress(struct.pack(f">{len(data)}q", *lengths) + b"".join(data))
-
-
-def unpack(packed: bytes) -> tuple[list[str], bytes | None]:
-    """The parts and mail message that `pack` packed."""
-    import lzma
-    import struct
-
-    data = lzma.decompress(packed)
-    count = len(PARTS) + 1
-    lengths = struct.unpack_from(f">{count}q", data)
-    at, found = 8 * count, []
-    for length in lengths:
-        found.append(data[at : at + max(length, 0)])
-        at += max(length, 0)
-    eml = None if lengths[-1] < 0 else found[-1]
-    return [f.decode("utf-8") for f in found[:-1]], eml
-
-
-def _outgoing(row: Mapping[str, Any] | sqlite3.Row) -> Outgoing:
-    parts = {p: row[p] for p in PARTS}
-    eml = row["eml"]
-    if row["packed"] is not None:
-        texts, eml = unpack(row["packed"])
-        parts = dict(zip(PARTS, texts, strict=True))
-    return Outgoing(
-        id=row["id"],
-        created=timestamp(row["created_at"]) or NO_TIME,
-        status=row["status"],
-        message_id=row["message_id"],
-        subject=row["subject"],
-        paper_count=row["paper_count"],
-        eml=eml,
-        **parts,
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        sent_at=timestamp(row["sent_at"]),
-        next_attempt=timestamp(row["next_attempt_at"]),
-        delivery_note=row["delivery_note"],
-    )
