@@ -186,15 +186,15 @@ def build(
     thresholds: Thresholds | None = None,
     *,
     show_updated: bool = False,
-    rejected: Sequence[Rejected] = (),
+    rejected: Sequence[Rejected],
 ) -> tuple[Digest, Decision | None]:
     """Decide which of the gathered papers are new and make the Digest, shaped by the
     reader's interests (highlights first, exclusions left out, a cap on full entries); with
     `show_updated`, it also lists the papers seen before whose abstract changed. It names
-    the dumps that could not be read: `rejected`, else those of `gathered`. With the digest
+    the dumps that could not be read: `rejected`, this run's and earlier ones'. With the digest
     comes the decision, which knows each paper's identity."""
     papers = [p for d in gathered.dumps for p in d.papers]
-    unreadable = tuple(rejected) or tuple(u.rejected for u in gathered.unreadable)
+    unreadable = tuple(rejected)
     if not papers:  # nothing to decide: the matcher (numpy, rapidfuzz) is not even loaded
         empty = Digest(
             papers=(),
