@@ -141,6 +141,10 @@ class Digest:
     excluded: tuple[Paper, ...] = ()
     highlights: Mapping[Paper, tuple[str, ...]] = field(default_factory=dict)  # terms matched
     highlight: tuple[re.Pattern[str], ...] = ()  # the reader's words, to mark where they occur
+    # Why a paper is where it is, in a few words a reader can check ("matches: kv cache",
+    # "like: <a paper they liked>"), and its relevance score, for the papers that have one.
+    reasons: Mapping[Paper, str] = field(default_factory=dict)
+    scores: Mapping[Paper, float] = field(default_factory=dict)
     stats: Stats = field(init=False, repr=False, compare=False)  # counts for header and JSON
 
     @property
