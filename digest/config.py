@@ -62,6 +62,7 @@ class Settings:
     format: str = "text"
     out: Path | None = None  # default: default_out()
     templates: Path | None = None
+    readers: Path | None = None  # the readers file; None: DIGEST_TO is the one reader
     send_empty: bool = False
     max_dump_mb: int = bounded(50, 1, 4096, "megabytes")
     # The identity rule's thresholds (0-100), see models.Thresholds and the README.
