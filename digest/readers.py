@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 FORMATS = ("html", "text")  # html: HTML with its text alternative
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A plain address, nothing the mail parser would drop or rewrite (spaces, comments, a name):
+# what is written is what is compared for uniqueness.
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,10 @@ class Reader:
         reader of DIGEST_TO: its message goes to settings.recipients)."""
         from email.headerregistry import Address
 
-        first = addresses(self.email, "email")[0]
+        found = addresses(self.email, "DIGEST_TO" if not self.key else "email")
+        if not found:
+            raise ConfigError("the reader has no address; set DIGEST_TO or DIGEST_READERS")
+        first = found[0]
         return Address(self.name or first.display_name, first.username, first.domain)
 
 
@@ -136,7 +142,7 @@ def load(path: Path) -> Loaded:
         ) from None
     except UnicodeDecodeError as e:
         raise ConfigError(
-            f"readers file {file} is not UTF-8 text (byte {e.start}); save it as UTF-8"
+            f"readers file {file} is not UTF-8 text (byte {e.start + 1}); save it as UTF-8"
         ) from None
     try:
         data = tomllib.loads(text)
@@ -312,7 +318,7 @@ def _email(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
         found = ()
     if len(found) > 1:
         raise _Bad(f"{key}: {text!r} holds {len(found)} addresses; give each its own [[reader]]")
-    if len(found) != 1 or found[0].display_name or "<" in text:
+    if len(found) != 1 or not _PLAIN_ADDRESS.fullmatch(text):
         raise _Bad(
             f"{key}: {text!r} is not an email address; write name@example.org"
             " (and the name in name = ...)"
@@ -486,10 +492,23 @@ def _layout(text: str) -> tuple[dict[str, int], list[_Table]]:
                     top.setdefault(path[0], number)
                 keys = {}
             continue
+        simple = _SIMPLE.match(line)
+        if simple:  # most lines: taken in one step, as following them is most of the time
+            keys.setdefault(simple[1], number)
+            continue
         equals = _until(line, start, "=")
         keys.setdefault(_path(line[start:equals])[0], number)
         depth, quote = _rest(line, equals + 1, 0, "")
     return top, tables
+
+
+# A bare key and a value complete on its line: a number, a date, true, a one-line string
+# without escapes, or a flat one-line array of those; a comment may follow.
+_SCALAR = r"""(?:"[^"\\\n]*"|'[^'\n]*'|[^\s"'\[\]{}#,=]+)"""
+_SIMPLE = re.compile(
+    rf"\s*([A-Za-z0-9_-]+)\s*=\s*(?:{_SCALAR}|\[\s*(?:{_SCALAR}\s*,\s*)*(?:{_SCALAR}\s*)?\])"
+    r"\s*(?:#.*)?\r?$"
+)
 
 
 def _until(line: str, i: int, stop: str) -> int:
