@@ -105,6 +105,7 @@ class Settings:
     subject: str = DEFAULT_SUBJECT
     unsubscribe: str = ""
     list_id: str = ""
+    readers: Path | None = None  # the readers file; None: the one reader of DIGEST_TO
 
     @property
     def thresholds(self) -> Thresholds:
