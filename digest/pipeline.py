@@ -18,7 +18,7 @@ from digest.errors import (
     ParseError,
     TransientDeliveryError,
 )
-from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
+from digest.models import Digest, Dump, Outgoing, Paper, ReaderState, Rejected, Thresholds
 from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -385,6 +385,8 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
+        # A reader new to the state joins before this run's papers: they are new to them.
+        states = store.join({r.key: r.since for r in audience}) if audience else {}
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
@@ -415,7 +417,9 @@ def run_once(
             store.record(gathered.dumps, told, [of(p) for p in fresh], known=known, revised=revised)
             fresh = []  # recorded: offered from the catalogue, like earlier ones
 
-        made, moves = _digests(settings, store, audience, base, fresh, deliverer.needs, report)
+        made, moves = _digests(
+            settings, store, audience, states, base, fresh, deliverer.needs, report
+        )
         if dry_run:
             for item in made:
                 report.delivered.append(deliverer.deliver(item))
@@ -448,12 +452,13 @@ def _outcome(readers: int, made: int, shown: str) -> str:
         return "nothing new to deliver"
     if readers == 1:
         return shown or "not delivered"
-    return f"{made} of {readers} readers got a digest"
+    return f"digests made for {made} of {readers} readers"
 
 
 def active_readers(settings: Settings) -> list[Reader]:
-    """The readers of the readers file (DIGEST_READERS), paused ones left out; without one,
-    the one reader of DIGEST_TO. A bad entry of the file is logged and costs only itself."""
+    """The readers of the readers file (DIGEST_READERS), paused ones too (they join the
+    state, and get nothing until resumed); without one, the one reader of DIGEST_TO. A bad
+    entry of the file is logged and costs only itself."""
     from digest import readers
 
     if settings.readers is None:
@@ -461,13 +466,14 @@ def active_readers(settings: Settings) -> list[Reader]:
     loaded = readers.load(settings.readers)
     for error in loaded.errors:
         log.error("%s", error)
-    return [r for r in loaded.readers if not readers.effective(r, settings).paused]
+    return list(loaded.readers)
 
 
 def _digests(
     settings: Settings,
     store: StateStore,
     audience: Sequence[Reader],
+    states: Mapping[str, ReaderState],
     base: Digest,
     fresh: Sequence[Paper],
     needs: Set[str],
@@ -480,7 +486,6 @@ def _digests(
 
     if not audience:
         return [], []
-    states = store.join({r.key: r.since for r in audience})
     end = store.end()
     offered: dict[int, list[Paper]] = {}  # the new papers after a position
     rendered: dict[tuple[object, ...], Letter | None] = {}
@@ -490,6 +495,8 @@ def _digests(
     for reader in audience:
         state = states[reader.key]
         resolved = readers_file.effective(reader, settings)
+        if resolved.paused:  # nothing for now, and nothing missed: they stay where they are
+            continue
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
         group = (resolved.signature(), state.upto)
