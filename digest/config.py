@@ -62,7 +62,6 @@ class Settings:
     format: str = "text"
     out: Path | None = None  # default: default_out()
     templates: Path | None = None
-    readers: Path | None = None  # the readers file; None: DIGEST_TO is the one reader
     send_empty: bool = False
     max_dump_mb: int = bounded(50, 1, 4096, "megabytes")
     # The identity rule's thresholds (0-100), see models.Thresholds and the README.
@@ -106,6 +105,7 @@ class Settings:
     subject: str = DEFAULT_SUBJECT
     unsubscribe: str = ""
     list_id: str = ""
+    readers: Path | None = None  # the readers file; None: the one reader of DIGEST_TO
 
     @property
     def thresholds(self) -> Thresholds:
@@ -436,7 +436,7 @@ def _validate_email(s: Settings) -> None:
             for name, value in (
                 ("DIGEST_SMTP_HOST", s.smtp_host),
                 ("DIGEST_FROM", s.from_),
-                ("DIGEST_TO", s.to),
+                ("DIGEST_TO", s.to if s.readers is None else "readers"),  # or the readers'
             )
             if not value.strip()
         ]
@@ -445,7 +445,7 @@ def _validate_email(s: Settings) -> None:
                 f"mail delivery needs {' and '.join(missing)}; set them or"
                 " choose another DIGEST_DELIVER"
             )
-        if not s.recipients:
+        if not s.recipients and s.readers is None:
             raise ConfigError("DIGEST_TO holds no address")
     if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:
         raise ConfigError(
