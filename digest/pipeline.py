@@ -385,8 +385,10 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
-        # A reader new to the state joins before this run's papers: they are new to them.
-        states = store.join({r.key: r.since for r in audience}) if audience else {}
+        # A reader new to the state joins before this run's papers, so that they are new to
+        # them: every reader of the file, whether this run is for them or not.
+        everyone = audience if readers is None else active_readers(settings) + list(audience)
+        states = store.join({r.key: r.since for r in everyone}) if everyone else {}
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
