@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -421,18 +422,21 @@ def run_once(
             fresh = []  # recorded: offered from the catalogue, like earlier ones
 
         stored = 0  # digests stored (and sent) this run
-        for made, moves in _digests(
-            settings, store, audience, states, base, fresh, deliverer.needs, report
-        ):
-            if dry_run:
-                report.delivered.extend(deliverer.deliver(item) for item in made)
-                continue
-            if moves:
-                store.advance(moves)
-            batch = store.enqueue(made, [key for _, key in told], period) if made else []
-            for item in batch:
-                send(store, deliverer, item, report, now, lease(settings))
-            stored += len(batch)
+        # Readers' messages follow each other: a deliverer that can keeps its connection.
+        session = getattr(deliverer, "session", contextlib.nullcontext)
+        with session():
+            for made, moves in _digests(
+                settings, store, audience, states, base, fresh, deliverer.needs, report
+            ):
+                if dry_run:
+                    report.delivered.extend(deliverer.deliver(item) for item in made)
+                    continue
+                if moves:
+                    store.advance(moves)
+                batch = store.enqueue(made, [key for _, key in told], period) if made else []
+                for item in batch:
+                    send(store, deliverer, item, report, now, lease(settings))
+                stored += len(batch)
         if dry_run:
             return report
         if gathered.dumps or stored:
