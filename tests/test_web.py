@@ -177,3 +177,53 @@ def test_sigterm_stops_it_cleanly(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert err.startswith(f"digest: serving {tmp_path} on http://127.0.0.1:{port}/")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"
+)
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_pages_read_well_in_a_browser_at_phone_and_desktop_widths(
+    web: Web, width: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Screenshots of the index and a digest page, served and from file://, into
+    $SCREENSHOTS (a temporary folder unless set); no page is wider than the window, and the
+    inline styles apply under the Content-Security-Policy."""
+    import os
+
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    shots = Path(os.environ.get("SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = {
+        "index": web.url + "/",
+        "digest": web.url + "/2025-03-19-0001.html",
+        "index-file": (web.site / "index.html").as_uri(),
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            blocked: list[str] = []
+            missing: list[str] = []
+            page.on("console", lambda m: blocked.append(m.text) if "Policy" in m.text else None)
+            page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+            for name, url in pages.items():
+                page.goto(url)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert background == "rgb(243, 242, 238)", name  # the inline styles applied
+                path = shots / f"{name}-{width}.png"
+                page.screenshot(path=str(path), full_page=True)
+                assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            page.goto(pages["index"])
+            page.click("text=Daily papers: 35 new")  # the index links to the page
+            assert page.url == pages["digest"]
+            page.click("text=All digests")  # and the page back to the index
+            assert page.url == web.url + "/index.html"
+        finally:
+            browser.close()
+    assert blocked == []  # nothing refused by the Content-Security-Policy
+    assert [url for url in missing if not url.endswith("/favicon.ico")] == []
