@@ -10,15 +10,17 @@
 A page is named by the newest listing day its digest covers and the digest's number, both
 fixed once the digest is stored, so a page's address never changes. Links are relative:
 the folder works from file:// and under any web server. Every file is written atomically.
-The state is read only through the StateStore protocol (`recent`, `get`), so the archive is
-the same on every backend.
+The state is read only through the StateStore protocol (`recent`, `get`, `all_readers`), so
+the archive is the same on every backend. It is the public digest's: the one reader of
+DIGEST_TO's (a reader of the readers file has a digest of their own, never published), and
+never with a reader's unsubscribe token.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,15 +102,28 @@ def entry(outgoing: Outgoing) -> Entry:
     )
 
 
-def page(outgoing: Outgoing) -> str:
-    """The digest's page: its HTML part, with links to the index and the feed at the top."""
+def _without_tokens(html: str, unsubscribe: str) -> str:
+    """The page without the reader's own unsubscribe link: DIGEST_UNSUBSCRIBE with {token}
+    is a link that unsubscribes its reader, not for a public page."""
+    if "{token}" not in unsubscribe:
+        return html
+    from html import escape
+
+    before, _, after = escape(unsubscribe, quote=True).partition("{token}")
+    link = re.escape(before) + "[0-9a-f]+" + re.escape(after)
+    return re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>', "", html, flags=re.S)
+
+
+def page(outgoing: Outgoing, unsubscribe: str = "") -> str:
+    """The digest's page: its HTML part, with links to the index and the feed at the top (and
+    without a reader's unsubscribe link, when DIGEST_UNSUBSCRIBE makes one a reader)."""
     nav = (
         '<nav style="max-width:600px;margin:0 auto;padding:12px;font:14px/1.4 -apple-system,'
         "'Segoe UI',Helvetica,Arial,sans-serif\">"
         f'<a href="{INDEX}" style="color:#0b57d0">All digests</a> &middot; '
         f'<a href="{FEED}" style="color:#0b57d0">Atom feed</a></nav>'
     )
-    html = outgoing.html
+    html = _without_tokens(outgoing.html, unsubscribe)
     found = _BODY.search(html)
     if found is None:  # a template of the user's own without a <body>: the links come first
         return nav + html
@@ -238,8 +253,10 @@ class Archive:
         per: str = "digest",
         title: str = "Daily papers",
         templates: Path | None = None,
+        unsubscribe: str = "",
     ) -> None:
         self.folder = folder
+        self.unsubscribe = unsubscribe
         self.base_url = base_url.rstrip("/") + "/" if base_url else ""
         self.per = per
         self.title = title
@@ -266,7 +283,7 @@ class Archive:
     def write_page(self, outgoing: Outgoing) -> str:
         """Write the digest's page; returns its name."""
         name = page_name(outgoing)
-        self._write(name, page(outgoing))
+        self._write(name, page(outgoing, self.unsubscribe))
         return name
 
     def _manifest(self) -> list[Entry] | None:
@@ -305,8 +322,10 @@ class Archive:
         if entries is None:
             self.build(store)
             return
-        recent = {o.id: o for o in store.recent(FEED_DIGESTS) if o.status == "sent"}
-        recent.setdefault(outgoing.id, outgoing)
+        public = _public(store)
+        recent = {o.id: o for o in store.recent(FEED_DIGESTS) if public(o) and o.status == "sent"}
+        if public(outgoing):
+            recent.setdefault(outgoing.id, outgoing)
         known = {e.id: e for e in entries}
         for item in recent.values():
             if item.id not in known or not (self.folder / known[item.id].page).exists():
@@ -336,13 +355,22 @@ class Archive:
             return []
 
 
+def _public(store: StateStore) -> Callable[[Outgoing], bool]:
+    """Whether a digest is the public one: made before there were readers, or for the one
+    reader of DIGEST_TO. A reader of the readers file has a digest of their own, shaped by
+    their interests and addressed to them: never published."""
+    ours = {r.id for r in store.all_readers() if r.key == ""}
+    return lambda o: o.reader is None or o.reader in ours
+
+
 def _delivered(store: StateStore) -> Iterator[Outgoing]:
-    """Every delivered digest of the outbox, oldest first, one at a time (ids count up)."""
+    """Every public digest delivered, oldest first, one at a time (ids count up)."""
+    public = _public(store)
     newest = store.recent(1)
     last = max((o.id for o in newest), default=0)
     for digest_id in range(1, last + 1):
         found = store.get(digest_id)
-        if found is not None and found.status == "sent" and found.html:
+        if found is not None and found.status == "sent" and found.html and public(found):
             yield found
 
 

@@ -320,3 +320,41 @@ def test_the_archive_is_the_same_on_every_state_backend(
     page = "2025-03-19-0001.html"
     assert (again.folder / page).read_bytes() == (site / page).read_bytes()
     assert (again.folder / "index.html").read_bytes() == (site / "index.html").read_bytes()
+
+
+def test_a_page_never_carries_a_readers_unsubscribe_token(
+    inbox: Path, tmp_path: Path, site: Path
+) -> None:
+    unsubscribe = "https://example.org/u/{token}?list=papers&amp=1"
+    deliver(inbox, tmp_path / "state.sqlite3", site, "2025-03-18", DIGEST_UNSUBSCRIBE=unsubscribe)
+    [mailed] = (tmp_path / "out").glob("*.html")
+    assert re.search(r"https://example\.org/u/[0-9a-f]{32}\?list=papers", mailed.read_text())
+    page = (site / "2025-03-18-0001.html").read_text()
+    assert "example.org/u/" not in page
+    assert page.count("<a ") == mailed.read_text().count("<a ") - 1 + 2  # its own nav links
+
+
+def test_with_a_readers_file_no_readers_digest_is_published(
+    inbox: Path, tmp_path: Path, site: Path
+) -> None:
+    (tmp_path / "readers.toml").write_text('[[reader]]\nemail = "ann@example.org"\n')
+    shutil.copy(REAL / "2025-03-18.json", inbox)
+    env = clean_env(
+        DIGEST_ARCHIVE=str(site),
+        DIGEST_OUT=str(tmp_path / "out"),
+        DIGEST_READERS=str(tmp_path / "readers.toml"),
+    )
+    done = subprocess.run(
+        digest_now(inbox, tmp_path / "state.sqlite3"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DIGEST_ARCHIVE: only without DIGEST_READERS for now" in done.stderr
+    assert list((tmp_path / "out").glob("*.eml"))  # Ann's digest went
+    assert not site.exists()
+    built = archive_cmd(tmp_path / "state.sqlite3", site)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("0 digests in")

@@ -76,7 +76,18 @@ def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = 
 
 
 def _beside(settings: Settings) -> list[str]:
-    return [name for name in BESIDE if getattr(settings, name)]
+    """The channels beside the chosen one that are set. They are the public digest's, the
+    one reader of DIGEST_TO's: with a readers file, each reader's digest is their own."""
+    chosen = [name for name in BESIDE if getattr(settings, name)]
+    if chosen and settings.readers is not None:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s: only without DIGEST_READERS for now (each reader's digest is their own); not used",
+            " and ".join(f"DIGEST_{name.upper()}" for name in chosen),
+        )
+        return []
+    return chosen
 
 
 def describe(settings: Settings) -> str:

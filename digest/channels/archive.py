@@ -56,6 +56,7 @@ def archive(settings: Settings) -> Archive:
         base_url=settings.archive_url,
         per=settings.feed_entries,
         templates=settings.templates,
+        unsubscribe=settings.unsubscribe,
     )
 
 
