@@ -227,3 +227,24 @@ def test_the_pages_read_well_in_a_browser_at_phone_and_desktop_widths(
             browser.close()
     assert blocked == []  # nothing refused by the Content-Security-Policy
     assert [url for url in missing if not url.endswith("/favicon.ico")] == []
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_a_run_with_nothing_new_loads_none_of_the_web_feed_or_chat_libraries(
+    tmp_path: Path, inbox: Path, archive: bool
+) -> None:
+    settings = {"DIGEST_ARCHIVE": str(tmp_path / "site")} if archive else {}
+    code = (
+        "import sys; from digest.cli import main;"
+        f" code = main(['now', '--inbox', {str(inbox)!r}, '-q']);"
+        " print(code, [m for m in ('feedgen', 'lxml', 'apprise', 'starlette', 'uvicorn')"
+        " if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "0 []\n", done.stderr
