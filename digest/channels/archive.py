@@ -45,6 +45,14 @@ class ArchiveDeliverer:
             log.warning("cannot update the archive in %s: %s", self.archive.folder, e.strerror)
         except DigestError as e:
             log.warning("cannot update the archive in %s: %s", self.archive.folder, e)
+        except Exception as e:  # the digest was delivered: a failure here is only logged
+            log.warning(
+                "cannot update the archive in %s: unexpected error (%s); `digest archive`"
+                " builds it again",
+                self.archive.folder,
+                type(e).__name__,
+            )
+            log.debug("the error in detail", exc_info=True)
 
 
 def archive(settings: Settings) -> Archive:

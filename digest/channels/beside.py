@@ -40,6 +40,10 @@ class Beside:
             except DeliveryError as e:
                 notes.append(f"{name} failed: {e}")
                 log.warning("digest %s: %s", outgoing.id, notes[-1])
+            except Exception as e:  # the digest went: nothing here may undo that
+                notes.append(f"{name} failed: unexpected error ({type(e).__name__})")
+                log.warning("digest %s: %s", outgoing.id, notes[-1])
+                log.debug("the error in detail", exc_info=True)
         return "; ".join(notes)
 
     def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
