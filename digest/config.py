@@ -227,17 +227,19 @@ def _convert(name: str, kind: object, raw: str) -> object:
 
 
 def exposed_secret(env_file: Path) -> str | None:
-    """A warning when an env file holding the SMTP password can be read by other users."""
+    """A warning when an env file holding a secret (the SMTP password, chat URLs with their
+    tokens) can be read by other users."""
     import stat
 
     try:
         mode = env_file.stat().st_mode
-        holds_password = "DIGEST_SMTP_PASSWORD" in env_file.read_text(errors="replace")
+        text = env_file.read_text(errors="replace")
     except OSError:
         return None
-    if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+    held = [name for name in ("DIGEST_SMTP_PASSWORD", "DIGEST_NOTIFY") if name in text]
+    if held and mode & (stat.S_IRGRP | stat.S_IROTH):
         return (
-            f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it;"
+            f"{env_file} holds {' and '.join(held)} and other users can read it;"
             f" run: chmod 600 {env_file}"
         )
     return None

@@ -208,3 +208,22 @@ def test_masked_urls_hide_passwords_and_tokens() -> None:
     assert shown[1].startswith("discord://") and SECRET not in shown[1]
     assert notify.shown("ntfy://ntfy.sh/") == "ntfy://ntfy.sh/"
     assert notify.shown("json://host") == "json://host"
+
+
+def test_an_env_file_with_chat_urls_that_others_can_read_is_warned_about(
+    tmp_path: Path, inbox: Path
+) -> None:
+    env_file = tmp_path / "digest.env"
+    env_file.write_text(f"DIGEST_NOTIFY=json://bot:{SECRET}@127.0.0.1/x\n")
+    env_file.chmod(0o644)
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "status", "--env-file", str(env_file)],
+        env=clean_env(DIGEST_STATE=str(tmp_path / "state.sqlite3")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{env_file} holds DIGEST_NOTIFY and other users can read it" in done.stderr
+    assert SECRET not in done.stdout + done.stderr
+    assert "notify: json://bot:****@127.0.0.1/..." in done.stdout
