@@ -110,7 +110,7 @@ def _without_tokens(html: str, unsubscribe: str) -> str:
     from html import escape
 
     before, _, after = escape(unsubscribe, quote=True).partition("{token}")
-    link = re.escape(before) + "[0-9a-f]+" + re.escape(after)
+    link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
     return re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>', "", html, flags=re.S)
 
 
