@@ -352,6 +352,10 @@ def send(
     else:
         store.mark_sent(item.id, description, at=now)
         report.delivered.append(description)
+        from digest.channels.base import Followed
+
+        if isinstance(deliverer, Followed):  # the archive, built from the state once sent
+            deliverer.after_sent(store, store.get(item.id) or item)
 
 
 def run_once(
