@@ -413,7 +413,7 @@ def _validate_email(s: Settings) -> None:
     if unknown:
         raise ConfigError(
             f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}}, {{date}}"
-            " and {{matches}} can be used"
+            " and {matches} can be used"
         )
     try:  # a format spec that does not fit its value ({date:d}) fails only when used
         subject_line(s.subject, 0, "Mar 12")

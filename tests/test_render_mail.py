@@ -19,7 +19,7 @@ from digest.pipeline import mail_options
 from digest.render import Renderer, mail
 from digest.render.mail import Composed, Layout, plan
 from digest.render.tex import unicode
-from digest.render.views import mark
+from digest.render.views import attachment_name, mark
 
 CREATED = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
@@ -323,7 +323,7 @@ def exact_layout(
 ) -> Layout:
     """The layout `plan` chooses when every layout it tries is rendered and measured."""
     renderer = Renderer(digest, templates=templates)
-    page = mail.MailPage(renderer, None, "daily-papers-2025-03-12-0700.md")
+    page = mail.MailPage(renderer, None, attachment_name(digest))
     bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
 
     def fits(layout: Layout) -> bool:

@@ -78,8 +78,9 @@ class Renderer:
     digests of one run (one per reader): a paper's fragment is then rendered once a run,
     whatever the number of digests it is in. It is keyed on everything the fragment is made
     of: the paper's view (the reader's highlight terms and reason included), its form, the
-    reader's highlight words and templates; the relevance score, which fragments do not
-    show, is left out of it so that readers scored differently still share."""
+    templates, and those of the reader's highlight words that occur in the paper; the
+    relevance score, which fragments do not show, is left out of it, so that readers with
+    other words or scores still share the fragments of papers that read the same to them."""
 
     def __init__(
         self,
@@ -97,14 +98,13 @@ class Renderer:
         self.fragments: Fragments = {} if fragments is None else fragments
         self._made: dict[str, str] = {}
         self._modules: dict[str, Any] = {}
-        self._words = tuple((p.pattern, p.flags) for p in digest.highlight)
 
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its
         fragment template; each made once a run, then numbered as this digest numbers it."""
         view = {k: v for k, v in entry.paper.items() if k != "score"}
         key: tuple[Hashable, ...] = (fmt, entry.form, entry.abstract, entry.shortened)
-        key += (str(self.templates), self._words, _frozen(view))
+        key += (str(self.templates), self._marked(view, entry.abstract), _frozen(view))
         made = self.fragments.get(key)
         if made is None:
             if fmt not in self._modules:
@@ -123,6 +123,21 @@ class Renderer:
 
             return markupsafe.Markup(numbered)
         return numbered
+
+    def _marked(self, view: dict[str, Any], abstract: str) -> tuple[tuple[str, int], ...]:
+        """The reader's highlight words that occur in what a fragment marks (title, TL;DR,
+        abstract): all a fragment depends on of them, so readers whose words do not occur
+        in a paper share its fragment."""
+        if not self.digest.highlight:
+            return ()
+        from digest.render.tex import unicode
+
+        texts = [unicode(t) for t in (view["title"], view["tldr"], abstract) if t]
+        return tuple(
+            (p.pattern, p.flags)
+            for p in self.digest.highlight
+            if any(p.search(text) for text in texts)
+        )
 
     def context(self) -> dict[str, Any]:
         """What every template is given: the view's context, and `fragment(entry, fmt)`."""

@@ -37,7 +37,7 @@ _CUES = (
 # A sentence that sets the scene rather than says what the paper does.
 _BACKGROUND = re.compile(
     r"^(?:however|yet|but|despite|although|while|recent|recently|existing|current|traditional|"
-    r"conventional|prior|previous)\b",
+    r"conventional|prior|previous|many|most|several)\b|\b(?:have|has) been\b",
     re.I,
 )
 
@@ -78,10 +78,12 @@ def contribution(abstract: str) -> str:
         for i, sentence in enumerate(found):
             if i == 0 and len(found) > 1 and cue is _CUES[-1]:
                 continue  # the weakest cue does not pick the opening sentence
+            if cue is not _CUES[0] and _BACKGROUND.search(sentence):
+                continue  # "Recently, X have been proposed": what others did
             if cue.search(sentence):
                 return sentence
     for sentence in found[1:]:
-        if not _BACKGROUND.match(sentence):
+        if not _BACKGROUND.search(sentence):
             return sentence
     return found[0]
 

@@ -208,7 +208,9 @@ def _month_day(text: str) -> tuple[int, int, str]:
     return (parsed.month, parsed.day, text)
 
 
-def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
+def paper_view(
+    paper: Paper, digest: Digest | None = None, show_date: bool = False
+) -> dict[str, Any]:
     """What a template or the JSON output shows of a paper; every richer field is there,
     empty (None, "" or []) when the dump did not have it."""
     from digest.render.tldr import tldr
@@ -224,6 +226,8 @@ def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
         "listing_date": paper.listing_date,
         "listed": paper.listed,
         "date": day(listed) if listed else paper.listing_date,
+        # Said for each paper only when the digest's papers are of more than one day.
+        "show_date": show_date,
         "link": paper.link,
         "href": paper.page_url or paper.arxiv_url,  # None: only an arXiv search can find it
         "search_url": None if paper.arxiv_id else search_url(paper.title),
@@ -425,9 +429,10 @@ class DigestView:
         """The view of `digest`, its subject made from a DIGEST_SUBJECT template."""
         from digest.render.tldr import clip
 
-        papers = [paper_view(p, digest) for p in digest.papers]
-        more = [paper_view(p, digest) for p in digest.more]
         shown = digest.papers + digest.more
+        dated = len({p.listed or p.listing_date for p in shown}) > 1
+        papers = [paper_view(p, digest, dated) for p in digest.papers]
+        more = [paper_view(p, digest, dated) for p in digest.more]
         number = {p: n for n, p in enumerate(shown, 1)}
         views = dict(zip(shown, papers + more, strict=True))
 
