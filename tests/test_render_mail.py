@@ -255,11 +255,7 @@ def test_five_seeds_at_once_stay_under_the_clipping_size_and_keep_every_paper(
 
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content_type() == "text/markdown"
-    assert (
-        attachment.get_filename()
-        == composed.attachment
-        == "daily-papers-2025-03-11-to-2025-03-14.md"
-    )
+    assert attachment.get_filename() == composed.attachment == "daily-papers-mar-11-to-jul-29.md"
     full = attachment.get_content().replace("\r\n", "\n")
     assert full == composed.markdown
     for paper in digest.papers:  # every abstract, complete, in the attachment

@@ -289,3 +289,28 @@ def test_the_real_fields_show_in_every_format() -> None:
         assert "5 comments" in body and "1 comment " in body
         assert "diffusion, flow matching" in body or "diffusion · flow matching" in body
         assert "Tue 1 Apr 2025" in body and "Mon 31 Mar 2025" in body
+
+
+@pytest.mark.parametrize(
+    ("dumps", "name"),
+    [
+        ((("a.json", "Mar 12", "2025-03-12"),), "daily-papers-2025-03-12.md"),
+        (
+            (("b.json", "Mar 12", "2025-03-12"), ("a.json", "Mar 10", "2025-03-10")),
+            "daily-papers-2025-03-10-to-2025-03-12.md",
+        ),
+        ((("c.txt", "Mar 31", None),), "daily-papers-2025-03-31.md"),  # dated: made days after
+        (
+            (("c.txt", "Jul 29", None), ("d.txt", "Mar 11", None)),
+            "daily-papers-mar-11-to-jul-29.md",
+        ),
+        ((), "daily-papers-2025-04-01.md"),  # no listing day at all: the day it was made
+    ],
+)
+def test_the_attachment_is_named_by_the_listings_days(
+    dumps: tuple[tuple[str, str, str | None], ...], name: str
+) -> None:
+    from digest.render.views import attachment_name
+
+    made = tuple(Dump(f, f * 32, (), given, listed=listed) for f, given, listed in dumps)
+    assert attachment_name(Digest(papers=(), dumps=made, created=WHEN)) == name

@@ -198,11 +198,12 @@ RECENT = 45  # days between a listing and its digest within which a year-less da
 
 
 def _month_day(text: str) -> tuple[int, int, str]:
-    """A sort key for a date without a year ("Mar 12"); unreadable ones last, by text."""
+    """A sort key for a date without a year ("Mar 12", "mar-12"); unreadable ones last."""
     from datetime import datetime as dt
 
     try:
-        parsed = dt.strptime(f"{text.strip()} 2000", "%b %d %Y")  # 2000: Feb 29 exists
+        day_of = text.strip().replace("-", " ")
+        parsed = dt.strptime(f"{day_of} 2000", "%b %d %Y")  # 2000: Feb 29 exists
     except ValueError:
         return (13, 0, text)
     return (parsed.month, parsed.day, text)
@@ -338,8 +339,16 @@ def listing_date(digest: Digest) -> str:
 
 def attachment_name(digest: Digest) -> str:
     """The mail attachment's file name, by the listing days it covers:
-    daily-papers-2025-03-10.md, daily-papers-2025-03-10-to-2025-03-12.md."""
-    found = listed_days(digest) or [digest.created.date().isoformat()]
+    daily-papers-2025-03-10.md, daily-papers-2025-03-10-to-2025-03-12.md; when a listing's
+    year is not known, the days as the listings give them (daily-papers-mar-11-to-jul-29.md);
+    else the day the digest was made."""
+    found = listed_days(digest)
+    undated = [d for d in digest.dumps if not d.listed and d.listing_date]
+    if any(not infer_day(d.listing_date, digest.created) for d in undated):
+        given = {d.listing_date for d in digest.dumps if d.listing_date}
+        found = [re.sub(r"[^a-z0-9]+", "-", g.lower()).strip("-") for g in given]
+        found = sorted((f for f in found if f), key=_month_day)
+    found = found or [digest.created.date().isoformat()]
     span = found[0] if found[0] == found[-1] else f"{found[0]}-to-{found[-1]}"
     return f"daily-papers-{span}.md"
 
@@ -400,6 +409,12 @@ def preheader(digest: Digest, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _ranks(digest: Digest, shown: Sequence[Paper]) -> bool:
+    """Whether the digest can name its top papers: more papers than the overview's few, and
+    a relevance score or upvotes to rank them by (a text listing has neither)."""
+    return len(shown) > TOP and (bool(digest.scores) or any(p.upvotes for p in shown))
+
+
 def _ranked(digest: Digest, papers: Sequence[Paper]) -> list[Paper]:
     """The papers by relevance score when the digest has scores, else by upvotes; the
     digest's order among equals."""
@@ -452,7 +467,7 @@ class DigestView:
             listing_date(digest),
             counts(digest),
             [line(p) for p in found],
-            [line(p) for p in _ranked(digest, rest)[:TOP]] if len(shown) > TOP else [],
+            [line(p) for p in _ranked(digest, rest)[:TOP]] if _ranks(digest, shown) else [],
         )
 
     def entries(self) -> list[Entry]:
