@@ -48,6 +48,10 @@ def mail_of(tree: Path, files: list[Path], work: Path) -> bytes:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["PYTHONPATH"] = str(tree)
     env["XDG_DATA_HOME"] = str(work / "xdg")
+    # A mail as a reader gets it: a sender, a recipient, an unsubscribe address.
+    env["DIGEST_FROM"] = "Daily Papers <papers@example.org>"
+    env["DIGEST_TO"] = "Ann Reader <ann@example.org>"
+    env["DIGEST_UNSUBSCRIBE"] = "mailto:papers-unsubscribe@example.org"
     command = f"{sys.executable} -m digest now --deliver files".split()
     command += ["--inbox", str(inbox), "--state", str(work / "s.sqlite3"), "--out", str(out)]
     subprocess.run(command, check=True, capture_output=True, env=env, cwd=work, timeout=300)
@@ -86,20 +90,19 @@ def budget(markup: str) -> dict[str, int]:
     }
 
 
-def spam_score(eml: bytes, home: Path) -> float | None:
+def spam_score(eml: bytes, home: Path) -> str | None:
+    """SpamAssassin's score (local tests only), with the rules that scored."""
     tool = shutil.which("spamassassin")
     if not tool:
         return None
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [tool, "-t", "-L"],
-        input=eml,
-        capture_output=True,
-        check=True,
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    ).stdout
-    found = re.search(rb"score=(-?[\d.]+)", out)
-    return float(found.group(1)) if found else None
+        [tool, "-t", "-L"], input=eml, capture_output=True, check=True, env=env, timeout=120
+    ).stdout.decode(errors="replace")
+    found = re.search(r"score=(-?[\d.]+)", out)
+    rules = re.findall(r"^\s*(-?\d+\.\d) (\w+)", out.split("Content analysis details", 1)[-1], re.M)
+    scored = ",".join(name for points, name in rules if float(points) != 0)
+    return (found.group(1) if found else "?") + (f" ({scored})" if scored else "")
 
 
 def browser_figures(pages: dict[str, str]) -> dict[str, dict[str, float]]:
