@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 DELIVERIES = ("files", "stdout", "smtp")
 SECURITIES = ("starttls", "ssl", "none")
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-SUBJECT_FIELDS = ("count", "date")
+SUBJECT_FIELDS = ("count", "date", "matches")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
 FEED_ENTRIES = ("digest", "paper")
@@ -440,8 +440,8 @@ def _validate_email(s: Settings) -> None:
     unknown = [f for f in fields if f not in SUBJECT_FIELDS]
     if unknown:
         raise ConfigError(
-            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}} and {{date}}"
-            " can be used"
+            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}}, {{date}}"
+            " and {matches} can be used"
         )
     try:  # a format spec that does not fit its value ({date:d}) fails only when used
         subject_line(s.subject, 0, "Mar 12")
