@@ -585,6 +585,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the archive and its feed over HTTP, on 127.0.0.1:8080 unless told otherwise.
 
+    Each reader's pages too, reached through the token of their unsubscribe link:
+    /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN and /like/TOKEN.
     Needs the web extra: pip install 'digest[web]'. Stops on Ctrl-C or SIGTERM.
 
     Example:
@@ -597,7 +599,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     site = archive(settings)
     from digest.web.server import serve
 
-    return serve(site.folder, settings.web_bind, settings.web_port)
+    return serve(site.folder, settings.web_bind, settings.web_port, settings)
 
 
 # -- parser ---------------------------------------------------------------------------------

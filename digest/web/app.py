@@ -60,7 +60,7 @@ class SecurityHeaders:
 def archive_routes(folder: Path) -> list[BaseRoute]:
     """The archive: its feed and index as data under their own types, then every file of
     the folder (index.html for /). StaticFiles refuses any path that leads out of the
-    folder, a symbolic link included."""
+    folder, a symbolic link included; a folder not there yet is an empty archive."""
 
     def typed(name: str) -> Route:
         async def answer(request: Request) -> Response:
@@ -71,10 +71,15 @@ def archive_routes(folder: Path) -> list[BaseRoute]:
 
         return Route("/" + name, answer, methods=["GET", "HEAD"])
 
-    return [
-        *(typed(name) for name in TYPES),
-        Mount("/", app=StaticFiles(directory=folder, html=True, check_dir=False)),
-    ]
+    static = StaticFiles(directory=folder, html=True, check_dir=False)
+
+    async def files(scope: Scope, receive: Receive, send: Send) -> None:
+        if not folder.is_dir():  # not built yet: StaticFiles would fail with a traceback
+            await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
+            return
+        await static(scope, receive, send)
+
+    return [*(typed(name) for name in TYPES), Mount("/", app=files)]
 
 
 def make_app(folder: Path, routes: list[BaseRoute] | None = None, **options: Any) -> Starlette:

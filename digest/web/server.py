@@ -9,15 +9,21 @@ from pathlib import Path
 
 from digest.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.config import Settings
+
 log = logging.getLogger(__name__)
 
 
-def serve(folder: Path, bind: str, port: int) -> int:
-    """Serve the archive `folder` on `bind`:`port` until stopped (Ctrl-C, SIGTERM)."""
+def serve(folder: Path, bind: str, port: int, settings: Settings | None = None) -> int:
+    """Serve the archive `folder` on `bind`:`port` until stopped (Ctrl-C, SIGTERM); with
+    `settings`, each reader's pages too, on their state."""
     try:
         import uvicorn
 
         from digest.web.app import make_app
+        from digest.web.readers import reader_routes
     except ImportError:
         raise ConfigError(
             "digest web needs the web extra, which is not installed; run: pip install 'digest[web]'"
@@ -34,7 +40,8 @@ def serve(folder: Path, bind: str, port: int) -> int:
         theirs.propagate = False
     logging.getLogger("uvicorn.access").disabled = True  # visitors' addresses: not ours to keep
     log.info("serving %s on http://%s:%d/", folder, shown, listening.getsockname()[1])
-    config = uvicorn.Config(make_app(folder), log_config=None, server_header=False)
+    routes = reader_routes(settings) if settings is not None else []
+    config = uvicorn.Config(make_app(folder, routes), log_config=None, server_header=False)
     # uvicorn stops gracefully on SIGTERM, then raises it again for the handler it found:
     # with this one, the command ends with 0, a stop asked for (as it does before uvicorn
     # has taken the signal over).

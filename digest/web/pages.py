@@ -1,0 +1,214 @@
+"""The reader's pages as HTML: pure functions of what they show. Every value is escaped;
+no script (the Content-Security-Policy has none), styles inline, forms that post to this
+site only, each with its CSRF field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+STYLE = """
+body{margin:0;background:#f3f2ee;color:#1d1d1b;font:16px/1.5 system-ui,-apple-system,
+"Segoe UI",Roboto,sans-serif}
+main{max-width:36rem;margin:0 auto;padding:1.5rem 1rem 3rem}
+h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
+p{margin:0 0 1rem}
+.who{font-weight:600;overflow-wrap:anywhere}
+.note,.error{margin:0 0 1rem}
+.note{background:#e4efe4;border-left:4px solid #2e6b34;padding:.75rem 1rem}
+.error{background:#f8e3e1;border-left:4px solid #a3261b;padding:.75rem 1rem}
+form{margin:1.5rem 0}
+fieldset{border:1px solid #c9c6bd;border-radius:6px;margin:0 0 1.25rem;padding:.75rem 1rem}
+legend{font-weight:600;padding:0 .25rem}
+label{display:block;margin:.25rem 0}
+.choice{display:flex;align-items:center;gap:.5rem;min-height:44px}
+.choice input{width:1.25rem;height:1.25rem;margin:0}
+.field{margin:0 0 1.25rem}
+.field span{display:block;font-weight:600}
+.field small{display:block;color:#4a4944}
+input[type=text]{box-sizing:border-box;width:100%;min-height:44px;font:inherit;
+padding:.5rem;border:1px solid #8a877e;border-radius:6px;background:#fff;color:#1d1d1b}
+button{min-height:44px;min-width:44px;font:inherit;font-weight:600;padding:.5rem 1.25rem;
+border:0;border-radius:6px;background:#1f4e8c;color:#fff;cursor:pointer}
+button.quiet{background:#e1ded6;color:#1d1d1b}
+a{color:#1f4e8c}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An answer: its status and its HTML."""
+
+    status: int
+    html: str
+
+
+def page(title: str, body: str, status: int = 200) -> Page:
+    """A whole page around `body` (HTML already escaped)."""
+    return Page(
+        status,
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        '<meta name=robots content="noindex,nofollow">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>\n",
+    )
+
+
+def hidden(fields: Mapping[str, str]) -> str:
+    return "".join(
+        f'<input type=hidden name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+
+
+def form(action: str, fields: Mapping[str, str], inside: str, button: str) -> str:
+    """A form posting to `action`, with hidden `fields` (its CSRF field among them)."""
+    return (
+        f'<form method=post action="{escape(action)}">{hidden(fields)}{inside}'
+        f"<button type=submit>{escape(button)}</button></form>"
+    )
+
+
+def who(address: str) -> str:
+    return f"<span class=who>{escape(address)}</span>"
+
+
+def not_found() -> Page:
+    """The one page of every link that leads to no reader: it tells nothing more."""
+    return page(
+        "Link not valid",
+        "<p>This link is not valid, or no longer is. Open the newest digest you received"
+        " and use the link in it.</p>",
+        404,
+    )
+
+
+def unavailable() -> Page:
+    return page("Try again later", "<p>This page cannot be shown just now.</p>", 503)
+
+
+def refused(again: str) -> Page:
+    """A form this site did not make for this page (forged, or from elsewhere)."""
+    return page(
+        "Form not accepted",
+        "<p>Nothing was changed: this form did not come from this page."
+        f' <a href="{escape(again)}">Open the page again</a> and send it from there.</p>',
+        403,
+    )
+
+
+def too_large() -> Page:
+    return page("Form too large", "<p>Nothing was changed: the form was too large.</p>", 413)
+
+
+def unsubscribe_ask(address: str, action: str, fields: Mapping[str, str], prefs: str) -> Page:
+    return page(
+        "Unsubscribe",
+        f"<p>Stop sending the paper digests to {who(address)}?</p>"
+        + form(action, fields, "", "Unsubscribe")
+        + f'<p>Or <a href="{escape(prefs)}">change what you receive</a> instead.</p>',
+    )
+
+
+def unsubscribed(address: str, prefs: str) -> Page:
+    return page(
+        "You are unsubscribed",
+        f"<p>No more digests will be sent to {who(address)}.</p>"
+        f'<p>Changed your mind? <a href="{escape(prefs)}">Subscribe again</a>'
+        " on your preferences page.</p>",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What the preferences form shows: the delivery choice and the text fields' values."""
+
+    delivery: str  # send, pause or unsubscribe
+    schedule: str
+    highlight: str
+    exclude: str
+    interests: str
+
+
+DELIVERY = (
+    ("send", "Send my digests"),
+    ("pause", "Pause them for now (nothing is missed: they resume where they stopped)"),
+    ("unsubscribe", "Unsubscribe"),
+)
+FIELDS = (
+    (
+        "schedule",
+        "Schedule",
+        "When your digest is made: a crontab line such as 0 7 * * 1-5,"
+        " @daily, @weekly, or every 12h.",
+    ),
+    (
+        "highlight",
+        "Highlights",
+        "Words or regular expressions, comma-separated: papers matching one come first, marked.",
+    ),
+    ("exclude", "Excludes", "Papers matching one of these, comma-separated, are left out."),
+    ("interests", "Interests", "What you read about, comma-separated."),
+)
+
+
+def preferences(
+    address: str,
+    action: str,
+    fields: Mapping[str, str],
+    shown: Shown,
+    *,
+    saved: bool = False,
+    errors: Sequence[str] = (),
+) -> Page:
+    top = ""
+    if saved:
+        top = "<p class=note>Saved. Your next digest follows these preferences.</p>"
+    if errors:
+        top = (
+            "<div class=error><p>Nothing was saved:</p><ul>"
+            + "".join(f"<li>{escape(e)}</li>" for e in errors)
+            + "</ul></div>"
+        )
+    choices = "".join(
+        f'<label class=choice><input type=radio name=delivery value="{value}"'
+        f"{' checked' if value == shown.delivery else ''}>{escape(text)}</label>"
+        for value, text in DELIVERY
+    )
+    texts = "".join(
+        f'<div class=field><label for="f-{name}"><span>{escape(title)}</span>'
+        f"<small>{escape(hint)}</small></label>"
+        f'<input type=text id="f-{name}" name="{name}" value="{escape(getattr(shown, name))}"'
+        " autocomplete=off spellcheck=false></div>"
+        for name, title, hint in FIELDS
+    )
+    inside = f"<fieldset><legend>Delivery</legend>{choices}</fieldset>{texts}"
+    return page(
+        "Your digest preferences",
+        f"{top}<p>For {who(address)}.</p>" + form(action, fields, inside, "Save"),
+        400 if errors else 200,
+    )
+
+
+LIKES = {1: ("Like", "You like"), -1: ("Dislike", "You dislike"), 0: ("Forget", "Forgotten:")}
+
+
+def like_ask(title: str, value: int, action: str, fields: Mapping[str, str]) -> Page:
+    verb = LIKES[value][0]
+    return page(
+        f"{verb} this paper?",
+        f"<p>{escape(title)}</p>" + form(action, fields, "", verb),
+    )
+
+
+def liked(title: str, value: int) -> Page:
+    return page(
+        "Noted",
+        f"<p>{escape(LIKES[value][1])} <q>{escape(title)}</q>. It is kept with your"
+        " preferences.</p>",
+    )
+
+
+def no_paper() -> Page:
+    return page("Paper not found", "<p>This link names no paper this site knows.</p>", 400)

@@ -1,0 +1,307 @@
+"""Each reader's own pages, reached only through their token (the `{token}` of their
+unsubscribe link): RFC 8058 one-click unsubscribe, their preferences, likes and dislikes.
+
+The token in the address is the authority: a token that finds no reader (wrong, old,
+malformed) gets one plain page, the same for every failure, and changes nothing. A GET
+never changes anything (link scanners follow links). Every form carries a CSRF field, an
+HMAC of the reader's token and the form's purpose with the state's secret, checked in
+constant time; only the one-click POST of RFC 8058 goes without (a mail client sends it,
+from no page). The state is opened for each request, so `digest web` runs beside the
+workers on the same state, and a database that restarted is simply connected to again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from digest.config import Settings
+from digest.errors import ConfigError, DigestError
+from digest.models import ReaderState
+from digest.readers import Reader, Resolved
+from digest.state.protocol import StateStore
+from digest.web import pages
+from digest.web.pages import Page, Shown
+
+log = logging.getLogger(__name__)
+
+TOKEN = re.compile(r"[0-9a-f]{32}")  # what digest.envelope.token makes
+FORM_LIMIT = 16_384  # bytes: a preferences form is far smaller
+FIELD_LIMIT = 2_000  # characters of one text field
+ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058's body
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+TEXTS = ("schedule", "highlight", "exclude", "interests")
+
+
+def csrf(secret: bytes, token: str, purpose: str) -> str:
+    """The CSRF field of one reader's form for one purpose: unforgeable without the secret."""
+    return hmac.new(secret, f"form:{purpose}:{token}".encode(), "sha256").hexdigest()
+
+
+def genuine(secret: bytes, token: str, purpose: str, form: Mapping[str, str]) -> bool:
+    """Whether a form carries the CSRF field this site made for it (constant time)."""
+    return hmac.compare_digest(csrf(secret, token, purpose), form.get("csrf", ""))
+
+
+def one_click(form: Mapping[str, str]) -> bool:
+    """Whether a POST is RFC 8058's one-click unsubscribe."""
+    return form.get(ONE_CLICK[0]) == ONE_CLICK[1]
+
+
+def shown(prefs: Mapping[str, object], resolved: Resolved) -> Shown:
+    """What the preferences form shows: what the reader's next digest uses."""
+    delivery = "pause" if resolved.paused else "send"
+    if prefs.get("unsubscribed"):
+        delivery = "unsubscribe"
+    return Shown(
+        delivery, resolved.schedule, resolved.highlight, resolved.exclude, resolved.interests
+    )
+
+
+def chosen(
+    form: Mapping[str, str], base: Resolved, prefs: Mapping[str, object]
+) -> tuple[dict[str, object], Shown, list[str]]:
+    """The reader's whole preferences from the form, the form's values as sent (to show them
+    again), and what is wrong with them. Only what differs from the readers file (`base`)
+    is kept as their own, so a later change to the file still reaches them elsewhere."""
+    from datetime import UTC
+
+    from digest.interests import terms
+    from digest.readers import joined
+    from digest.service.schedule import parse_schedule
+
+    errors: list[str] = []
+    delivery = form.get("delivery", "")
+    if delivery not in ("send", "pause", "unsubscribe"):
+        errors.append("Delivery: choose to send, pause or unsubscribe.")
+    values = {name: " ".join(form.get(name, "").split()) for name in TEXTS}
+    values["highlight"] = joined(values["highlight"])
+    values["exclude"] = joined(values["exclude"])
+    values["interests"] = joined(values["interests"])
+    mine: dict[str, object] = {
+        k: v for k, v in prefs.items() if k not in (*TEXTS, "paused", "unsubscribed")
+    }
+    for name, value in values.items():
+        if len(value) > FIELD_LIMIT:
+            errors.append(f"{name}: at most {FIELD_LIMIT:,} characters.")
+            continue
+        try:
+            if name == "schedule":
+                if value:
+                    parse_schedule(value, UTC, name)
+            else:
+                terms(value, name)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
+        if name == "schedule" and not value:
+            values[name] = base.schedule  # left empty: the usual schedule
+        elif value != getattr(base, name):
+            mine[name] = value
+    if delivery == "unsubscribe":
+        mine["unsubscribed"] = True
+    elif (delivery == "pause") != base.paused:
+        mine["paused"] = delivery == "pause"
+    return mine, Shown(delivery, **values), errors
+
+
+class ReaderPages:
+    """The pages, on the state and readers file of `settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def routes(self) -> list[BaseRoute]:
+        both = ["GET", "POST"]
+        return [
+            Route("/unsubscribe/{token:path}", self._endpoint(self.unsubscribe), methods=both),
+            Route("/preferences/{token:path}", self._endpoint(self.preferences), methods=both),
+            Route("/like/{token:path}", self._endpoint(self.like), methods=both),
+        ]
+
+    # -- the shell: a request in, the state opened, a page out -----------------------------
+
+    def _endpoint(
+        self, work: Callable[[StateStore, ReaderState, Request, dict[str, str]], Page]
+    ) -> Callable[[Request], Any]:
+        async def answer(request: Request) -> Response:
+            form: dict[str, str] | None = {}
+            if request.method == "POST":
+                form = await _form(request)
+            if form is None:
+                found = pages.too_large()
+            else:
+                found = await run_in_threadpool(self._with_reader, work, request, form)
+            return HTMLResponse(found.html, found.status, headers=NO_STORE)
+
+        return answer
+
+    def _with_reader(
+        self,
+        work: Callable[[StateStore, ReaderState, Request, dict[str, str]], Page],
+        request: Request,
+        form: dict[str, str],
+    ) -> Page:
+        token = request.path_params["token"]
+        if not TOKEN.fullmatch(token):
+            return pages.not_found()
+        from digest import state
+
+        try:
+            with state.open(self.settings.state) as store:
+                reader = store.reader_by_token(token)
+                if reader is None:
+                    return pages.not_found()
+                return work(store, reader, request, form)
+        except Exception as e:  # the state unreachable or busy: said, never a traceback
+            why = str(e) if isinstance(e, DigestError) else type(e).__name__
+            log.error("a reader's page could not be shown: %s", why)
+            return pages.unavailable()
+
+    def _address(self, reader: ReaderState) -> str:
+        """The reader's own address: their key, or DIGEST_TO for its one reader."""
+        return reader.key or self.settings.to
+
+    def _reader(self, key: str) -> Reader:
+        """The reader of the readers file with this key (the file's values, none if gone)."""
+        from digest import readers
+
+        if self.settings.readers is None:
+            return readers.default_reader(self.settings)
+        try:
+            loaded = readers.load(self.settings.readers)
+        except ConfigError as e:
+            log.error("%s", e)
+            loaded = readers.Loaded((), ())
+        return next((r for r in loaded.readers if r.key == key), Reader(email=key, key=key))
+
+    # -- the pages -----------------------------------------------------------------------
+
+    def unsubscribe(
+        self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
+    ) -> Page:
+        token = request.path_params["token"]
+        prefs_page = f"/preferences/{token}"
+        address = self._address(reader)
+        secret = store.secret()
+        if request.method == "POST":
+            if not (one_click(form) or genuine(secret, token, "unsubscribe", form)):
+                return pages.refused(f"/unsubscribe/{token}")
+            store.set_prefs(reader.id, {**reader.prefs, "unsubscribed": True})
+            log.info("a reader unsubscribed")
+            return pages.unsubscribed(address, prefs_page)
+        if reader.prefs.get("unsubscribed"):
+            return pages.unsubscribed(address, prefs_page)
+        fields = {"csrf": csrf(secret, token, "unsubscribe")}
+        return pages.unsubscribe_ask(address, f"/unsubscribe/{token}", fields, prefs_page)
+
+    def preferences(
+        self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
+    ) -> Page:
+        from digest import pipeline, readers
+
+        token = request.path_params["token"]
+        action = f"/preferences/{token}"
+        secret = store.secret()
+        fields = {"csrf": csrf(secret, token, "preferences")}
+        address = self._address(reader)
+        entry = self._reader(reader.key)
+        if request.method == "GET":
+            now = shown(reader.prefs, pipeline.resolve(entry, self.settings, reader))
+            return pages.preferences(address, action, fields, now)
+        if not genuine(secret, token, "preferences", form):
+            return pages.refused(action)
+        mine, sent, errors = chosen(form, readers.effective(entry, self.settings), reader.prefs)
+        if errors:
+            return pages.preferences(address, action, fields, sent, errors=errors)
+        store.set_prefs(reader.id, mine)
+        log.info("a reader changed their preferences")
+        now = shown(mine, pipeline.resolve(entry, self.settings, _with(reader, mine)))
+        return pages.preferences(address, action, fields, now, saved=True)
+
+    def like(
+        self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
+    ) -> Page:
+        token = request.path_params["token"]
+        secret = store.secret()
+        asked = form if request.method == "POST" else dict(request.query_params)
+        if request.method == "POST" and not genuine(secret, token, "like", form):
+            return pages.refused(f"/like/{token}?{request.url.query}")
+        paper, value = _number(asked.get("paper")), _number(asked.get("value"))
+        title = store.titles([paper]).get(paper) if paper is not None and paper > 0 else None
+        if paper is None or title is None or value is None or value not in pages.LIKES:
+            return pages.no_paper()
+        if request.method == "GET":
+            fields = {
+                "paper": str(paper),
+                "value": str(value),
+                "csrf": csrf(secret, token, "like"),
+            }
+            return pages.like_ask(title, value, f"/like/{token}", fields)
+        store.like(reader.id, [paper], value)
+        return pages.liked(title, value)
+
+
+def _with(reader: ReaderState, prefs: Mapping[str, object]) -> ReaderState:
+    import dataclasses
+
+    return dataclasses.replace(reader, prefs=prefs)
+
+
+def _number(text: str | None) -> int | None:
+    if text is None or not re.fullmatch(r"-?[0-9]{1,18}", text):
+        return None
+    return int(text)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The fields of a form (URL-encoded or multipart, as RFC 8058 allows), the first value
+    of each; None when the body is larger than a form of ours could be."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return None
+    kind = request.headers.get("content-type", "")
+    if kind.lower().startswith("multipart/form-data"):
+        return _multipart(kind, body)
+    from urllib.parse import parse_qsl
+
+    fields: dict[str, str] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(name, value)
+    return fields
+
+
+def _multipart(kind: str, body: bytes) -> dict[str, str]:
+    from email import policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    head = f"Content-Type: {kind}\r\n\r\n".encode("latin-1", "replace")
+    try:
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+        fields: dict[str, str] = {}
+        if isinstance(message, EmailMessage) and message.is_multipart():
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if isinstance(name, str) and not part.is_multipart():
+                    payload = part.get_payload(decode=True)
+                    if isinstance(payload, bytes):
+                        fields.setdefault(name, payload.decode("utf-8", "replace"))
+        return fields
+    except Exception:  # a malformed body is a form with no fields
+        return {}
+
+
+def reader_routes(settings: Settings) -> list[BaseRoute]:
+    """The reader's pages, to come before the archive's routes."""
+    return ReaderPages(settings).routes()
