@@ -198,6 +198,23 @@ def test_one_click_unsubscribes_a_get_changes_nothing_and_the_next_digest_skips_
     got = any_site.run_next_day(1)
     assert sorted(got) == ["bob@example.org", "cy@example.org"]
 
+    # Subscribed again on her preferences page: the next digest is hers again.
+    again = {
+        "csrf": any_site.csrf("preferences", "ann@example.org"),
+        "delivery": "send",
+        "schedule": "",
+        "highlight": "video",  # the readers file's, as the page shows it
+        "exclude": "",
+        "interests": "",
+    }
+    assert 'value="unsubscribe" checked' in any_site.page("preferences", "ann@example.org").text
+    saved = httpx.post(
+        f"{any_site.url}/preferences/{any_site.tokens['ann@example.org']}", data=again
+    )
+    assert saved.status_code == 200
+    assert any_site.prefs()["ann@example.org"] == {}  # nothing of her own left
+    assert sorted(any_site.run_next_day(2)) == list(EMAILS)
+
 
 def test_a_one_click_post_sent_as_multipart_form_data_counts_too(sqlite_site: Site) -> None:
     done = httpx.post(
