@@ -222,6 +222,9 @@ def build(
         excluded=chosen.excluded,
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
+        reasons=chosen.reasons,
+        scores=chosen.scores,
+        low_scored=chosen.low,
     )
     return digest, decision
 
@@ -592,6 +595,8 @@ def _interests(settings: Settings) -> Interests:
         exclude=terms(settings.exclude, "DIGEST_EXCLUDE"),
         order=settings.order,
         max_papers=settings.max_papers,
+        interests=settings.interests,
+        min_score=settings.min_score,
     )
 
 

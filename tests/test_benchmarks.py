@@ -90,3 +90,33 @@ def test_each_dump_is_hashed_once_by_now_and_by_the_service() -> None:
         "digest now: 1.0 hashes a dump (5 dumps)",
         "digest serve: 1.0 hashes a dump (poll, poll, run)",
     ]
+
+
+def test_relevance_benchmark_on_a_slice_ranks_better_than_listing_and_highlight() -> None:
+    from processes import clean_env
+
+    output = subprocess.check_output(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "relevance.py"),
+            *("--limit", "60", "--models", "lexical"),
+        ],
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
+    sections = output.split("\n\n")
+    assert sections[0].startswith("real days") and sections[1].startswith("text dumps")
+    for section in sections[:2]:
+        rows = {
+            cells[0]: [float(c) for c in cells[1:]]
+            for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| ranker")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]
+        }
+        assert int(section.splitlines()[1].split()[0]) >= 2  # topics with enough papers
+        ndcg, _, ndcg_liked, _ = rows["lexical"]
+        for baseline in ("listing order", "highlight (phrases)", "highlight (words)"):
+            assert ndcg > rows[baseline][0] and ndcg_liked > rows[baseline][2]
+        assert rows["lexical"][2] > rows["lexical"][0]  # likes help
+    assert "| lexical |" in sections[2]  # the cost table

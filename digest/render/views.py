@@ -157,6 +157,9 @@ def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
         "organization": paper.organization,
         "github_stars": paper.github_stars,
         "highlights": list(terms),
+        # How well it fits the reader's interests and likes, and why (None: not scored).
+        "score": digest.scores.get(paper) if digest else None,
+        "reason": digest.reasons.get(paper) if digest else None,
     }
 
 
