@@ -8,11 +8,14 @@ paper before it is ranked, so no ranker sees the field relevance is judged by.
 Text dumps (seeds/, no keywords, no ids): relevant means the title matches the topic's
 regular expression, a rule of its own; the interest avoids those words.
 
-With likes: 5 relevant papers spread over the listing are the reader's likes and leave
-the pool; without likes the same pool is ranked, so both are scored on the same papers.
+With likes: 5 relevant papers spread over the listing are the reader's likes; without likes
+the same papers are ranked, so both are scored alike. Twice: all papers pooled (the likes taken
+out), then each day alone, as a digest ranks it (the likes taken from the other days).
 
 Rankers: the listing order; the keyword highlight (DIGEST_HIGHLIGHT set to the interest's
-phrases, or to each of its words, highlighted papers first); and the relevance models.
+phrases, or to each of its words, highlighted papers first); and the relevance models, the
+lexical one also without its linear model of the likes (their mean instead); "auto" is what
+digest uses (hybrid without likes when the embedding extra is installed, else lexical).
 Printed: mean nDCG@10 and precision@5 over the topics, then the cost of each model.
 
     python benchmarks/relevance.py [--days DIR] [--seeds DIR] [--limit N] [--models a,b]
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from digest.formats import parse  # noqa: E402
 from digest.interests import Interests, select, terms  # noqa: E402
 from digest.models import Paper  # noqa: E402
-from digest.relevance import Profile, rank  # noqa: E402
+from digest.relevance import LINEAR_MIN, Profile, rank  # noqa: E402
 from digest.relevance.words import STOPWORDS  # noqa: E402
 
 LIKES = 5
@@ -183,6 +186,17 @@ def seed_papers(folder: Path) -> list[Paper]:
     return found
 
 
+def first(papers: list[Paper], n: int) -> list[Paper]:
+    """The first n papers of each dump."""
+    count: dict[str, int] = {}
+    kept = []
+    for p in papers:
+        count[p.source] = count.get(p.source, 0) + 1
+        if count[p.source] <= n:
+            kept.append(p)
+    return kept
+
+
 def ndcg(ranked: Sequence[bool], total: int, k: int = 10) -> float:
     """Normalised discounted cumulative gain of the first k (binary relevance)."""
     gain = sum(1 / math.log2(i + 2) for i, hit in enumerate(ranked[:k]) if hit)
@@ -215,7 +229,7 @@ def by_highlight(words: bool) -> Ranker:
     return ranker
 
 
-def by_model(model: str, linear_min: int = 1000) -> Ranker:
+def by_model(model: str, linear_min: int = LINEAR_MIN) -> Ranker:
     def ranker(pool: list[Paper], interest: str, liked: list[Paper]) -> list[Paper]:
         profile = Profile(interest, tuple((p, 1) for p in liked))
         return rank(pool, profile, model=model, linear_min=linear_min).order(pool)
@@ -230,40 +244,56 @@ def rankers(models: Sequence[str]) -> dict[str, Ranker]:
         "highlight (words)": by_highlight(words=True),
     }
     for model in models:
+        if model == "lexical":  # the likes as their mean, without the linear model
+            found["lexical, no linear"] = by_model(model, linear_min=LIKES + 1)
         found[model] = by_model(model)
-        if model == "lexical":
-            found["lexical + linear"] = by_model(model, linear_min=LIKES)
     return found
 
 
 Topic = tuple[str, Callable[[Paper], bool], str]
 
 
-def evaluate(papers: list[Paper], topics: Sequence[Topic], models: Sequence[str]) -> None:
-    """Print the table of mean nDCG@10 and P@5, without and with likes."""
+def spread(papers: list[Paper], n: int) -> list[Paper]:
+    """n papers spread over the listing, so listing order keeps relevant ones early and late."""
+    return [papers[i * len(papers) // n] for i in range(n)]
+
+
+def evaluate(
+    papers: list[Paper], topics: Sequence[Topic], models: Sequence[str], by_day: bool
+) -> None:
+    """Print the table of mean nDCG@10 and P@5, without and with likes. Pooled: all papers
+    ranked at once, the likes taken out of them. By day: each dump's papers ranked alone (as a
+    digest does; TF-IDF fitted on that day only), the likes taken from the other days."""
     scores: dict[str, list[list[float]]] = {}
-    used = 0
+    runs = 0
+    days = sorted({p.source for p in papers}) if by_day else [""]
     for _name, relevant, interest in topics:
         hits = [p for p in papers if relevant(p)]
         if len(hits) < LIKES + 2:
             continue
-        used += 1
-        # Spread over the listing, so that listing order keeps relevant papers early and late.
-        liked = [hits[i * len(hits) // LIKES] for i in range(LIKES)]
-        pool = [dataclasses.replace(p, ai_keywords=()) for p in papers if p not in liked]
-        truth = {
-            id(q): relevant(p)
-            for p, q in zip((p for p in papers if p not in liked), pool, strict=True)
-        }
-        total = sum(truth.values())
-        liked = [dataclasses.replace(p, ai_keywords=()) for p in liked]
-        for label, ranker in rankers(models).items():
-            row = scores.setdefault(label, [[], [], [], []])
-            for col, likes in ((0, []), (2, liked)):
-                ranked = [truth[id(p)] for p in ranker(pool, interest, likes)]
-                row[col].append(ndcg(ranked, total))
-                row[col + 1].append(precision(ranked))
-    print(f"{used} topics, {len(papers)} papers ({len(papers) - LIKES} ranked per topic)")
+        for source in days:
+            if by_day:
+                listed = [p for p in papers if p.source == source]
+                elsewhere = [p for p in hits if p.source != source]
+                if len(elsewhere) < LIKES or not any(relevant(p) for p in listed):
+                    continue
+                liked = spread(elsewhere, LIKES)
+            else:
+                liked = spread(hits, LIKES)
+                listed = [p for p in papers if p not in liked]
+            runs += 1
+            pool = [dataclasses.replace(p, ai_keywords=()) for p in listed]
+            truth = {id(q): relevant(p) for p, q in zip(listed, pool, strict=True)}
+            total = sum(truth.values())
+            likes = [dataclasses.replace(p, ai_keywords=()) for p in liked]
+            for label, ranker in rankers(models).items():
+                row = scores.setdefault(label, [[], [], [], []])
+                for col, given in ((0, []), (2, likes)):
+                    ranked = [truth[id(p)] for p in ranker(pool, interest, given)]
+                    row[col].append(ndcg(ranked, total))
+                    row[col + 1].append(precision(ranked))
+    unit = "topic-day pairs, each day ranked alone" if by_day else "topics, all papers at once"
+    print(f"{runs} {unit}; {len(papers)} papers")
     print(f"| ranker | nDCG@10 | P@5 | nDCG@10, {LIKES} likes | P@5, {LIKES} likes |")
     print("|---|---|---|---|---|")
     for label, cols in scores.items():
@@ -338,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=Path, default=ROOT / "tests" / "fixtures" / "real")
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
-    parser.add_argument("--limit", type=int, default=0, help="rank only the first N papers")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N papers of a dump")
     default = "lexical,embedding,hybrid,auto" if embedding.available() else "lexical"
     parser.add_argument("--models", default=default)
     args = parser.parse_args(argv)
@@ -347,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     days = day_papers(args.days)
     seeds = seed_papers(args.seeds)
     if args.limit:
-        days, seeds = days[: args.limit], seeds[: args.limit]
+        days, seeds = first(days, args.limit), first(seeds, args.limit)
 
     def keyword_topic(fragments: tuple[str, ...]) -> Callable[[Paper], bool]:
         return lambda p: any(f in k.lower() for k in p.ai_keywords for f in fragments)
@@ -356,10 +386,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         compiled = re.compile(pattern, re.IGNORECASE)
         return lambda p: bool(compiled.search(p.title))
 
-    print(f"real days ({args.days}): relevant = the topic in ai_keywords, keywords hidden")
-    evaluate(days, [(n, keyword_topic(f), i) for n, f, i in DAY_TOPICS], models)
-    print(f"\ntext dumps ({args.seeds}): relevant = the topic's pattern in the title")
-    evaluate(seeds, [(n, title_topic(t), i) for n, t, i in SEED_TOPICS], models)
+    day_topics = [(n, keyword_topic(f), i) for n, f, i in DAY_TOPICS]
+    seed_topics = [(n, title_topic(t), i) for n, t, i in SEED_TOPICS]
+    for by_day in (False, True):
+        print(f"real days ({args.days}): relevant = the topic in ai_keywords, keywords hidden")
+        evaluate(days, day_topics, models, by_day)
+        print(f"\ntext dumps ({args.seeds}): relevant = the topic's pattern in the title")
+        evaluate(seeds, seed_topics, models, by_day)
+        print()
     cost(days, models)
 
 
