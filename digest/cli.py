@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from digest.channels.base import Deliverer
+    from digest.readers import Reader
     from digest.state import StateUrl
 
 log = logging.getLogger("digest")
@@ -103,9 +104,15 @@ def cmd_now(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.require_inbox()
     deliverer = _deliverer(settings, dry_run=args.dry_run)
+    readers = _chosen_readers(settings, args.reader) if args.reader else None
     with state.open(settings.state) as store:
         report = pipeline.run_once(
-            settings, store, deliverer, datetime.now().astimezone(), dry_run=args.dry_run
+            settings,
+            store,
+            deliverer,
+            datetime.now().astimezone(),
+            dry_run=args.dry_run,
+            readers=readers,
         )
     empty = report.digest if report.ok and not report.delivered else None
     if empty is not None and _wants_document(settings):
@@ -123,6 +130,85 @@ def cmd_now(args: argparse.Namespace) -> int:
         log.error("%s", line)
     # Like `check` and `ingest`: a dump that could not be read is a failure of this run.
     return 0 if report.ok and not report.rejected else 1
+
+
+def _chosen_readers(settings: Settings, emails: Sequence[str]) -> list[Reader]:
+    """The readers `--reader` names, from the readers file; each must be in it and active."""
+    from digest import readers
+
+    if settings.readers is None:
+        raise ConfigError("--reader needs a readers file: set DIGEST_READERS or pass --readers")
+    loaded = readers.load(settings.readers)
+    by_key = {r.key: r for r in loaded.readers}
+    chosen = []
+    for email in emails:
+        reader = by_key.get(email.strip().casefold())
+        if reader is None:
+            raise ConfigError(f"--reader {email}: no such reader in {settings.readers}")
+        if readers.effective(reader, settings).paused:
+            log.warning(
+                "reader %s is paused in %s: nothing is made for them", email, settings.readers
+            )
+            continue
+        chosen.append(reader)
+    return chosen
+
+
+def cmd_readers(args: argparse.Namespace) -> int:
+    """List the readers of the readers file with their last digest, what is pending and
+    failed; or, with `check FILE`, check a readers file without running anything.
+
+    Example:
+      digest readers
+      digest readers check readers.toml
+    """
+    from digest import readers
+
+    if args.action == "check":
+        if args.file is None:
+            raise ConfigError(
+                "digest readers check needs the readers file: digest readers check FILE"
+            )
+        loaded = readers.load(args.file)
+        for error in loaded.errors:
+            say(error, sys.stderr)
+        paused = sum(1 for r in loaded.readers if r.paused)
+        say(
+            f"{args.file}: {len(loaded.readers)} readers ok ({paused} paused),"
+            f" {len(loaded.errors)} with errors"
+        )
+        return 1 if loaded.errors else 0
+    from digest import state
+
+    settings = _settings(args)
+    if settings.readers is None:
+        raise ConfigError("no readers file: set DIGEST_READERS or pass --readers FILE")
+    loaded = readers.load(settings.readers)
+    for error in loaded.errors:
+        log.error("%s", error)
+    with state.open(settings.state) as store:
+        known = {r.key: r for r in store.all_readers()}
+        outbox = store.reader_outbox()
+        end = store.end()
+        for reader in loaded.readers:
+            resolved = readers.effective(reader, settings)
+            kept = known.get(reader.key)
+            line = f"{reader.email}: {resolved.schedule}"
+            if resolved.timezone:
+                line += f" ({resolved.timezone})"
+            if resolved.paused:
+                line += ", paused"
+            if kept is None:
+                say(f"{line}; no digest yet (joins at the next run)")
+                continue
+            done = outbox.get(kept.id, {})
+            last = done.get("last_sent") or "never"
+            say(
+                f"{line}; last delivered: {str(last)[:16].replace('T', ' ')};"
+                f" {end - kept.upto} new papers waiting; pending: {done.get('pending') or 0};"
+                f" failed: {done.get('failed') or 0}"
+            )
+    return 1 if loaded.errors else 0
 
 
 def _wants_document(settings: Settings) -> bool:
@@ -413,6 +499,8 @@ def cmd_resend(args: argparse.Namespace) -> int:
     if recipients and settings.deliver != "smtp":
         raise ConfigError("--to needs mail delivery: set DIGEST_SMTP_HOST or pass --deliver smtp")
     deliverer = _deliverer(settings, dry_run=False, recipients=recipients)
+    if args.id is None:
+        return _resend_reader(settings, deliverer, args.reader)
     with state.open(settings.state) as store, store.lock():
         item = store.get(args.id)
         if item is None:
@@ -427,6 +515,35 @@ def cmd_resend(args: argparse.Namespace) -> int:
         pipeline.send(store, deliverer, item, report, now, pipeline.lease(settings))
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
+    for line in report.failed:
+        log.error("%s", line)
+    return 0 if report.ok else 1
+
+
+def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) -> int:
+    """Deliver again every failed digest of one reader, oldest first."""
+    from datetime import datetime
+
+    from digest import pipeline, state
+
+    if not email:
+        raise ConfigError("digest resend needs a digest id, or --reader EMAIL")
+    key = email.strip().casefold()
+    with state.open(settings.state) as store, store.lock():
+        ids = {r.key: r.id for r in store.all_readers()}
+        if key not in ids:
+            raise DigestError(f"no reader {email} in {settings.state}; see `digest readers`")
+        failed = [d for d in store.outgoing(status="failed") if d.reader == ids[key]]
+        if not failed:
+            say(f"{email}: no failed digest to deliver again")
+            return 0
+        report = pipeline.Report()
+        now = datetime.now().astimezone()
+        for item in failed:
+            store.requeue(item.id)
+            pipeline.send(store, deliverer, item, report, now, pipeline.lease(settings))
+    for line in report.delivered:
+        log.info("%s: %s", email, line)
     for line in report.failed:
         log.error("%s", line)
     return 0 if report.ok else 1
@@ -514,7 +631,28 @@ def _now_args(now: argparse.ArgumentParser) -> None:
         const=True,
         help="list papers seen before whose abstract changed (DIGEST_SHOW_UPDATED)",
     )
+    add("--readers", type=Path, metavar="FILE", help="the readers file (DIGEST_READERS)")
+    if now.prog.endswith(" now"):
+        add(
+            "--reader",
+            action="append",
+            metavar="EMAIL",
+            help="only this reader of the readers file, whatever their schedule (repeatable)",
+        )
     _interest_flags(now)
+
+
+def _readers_args(readers: argparse.ArgumentParser) -> None:
+    add = readers.add_argument
+    add(
+        "action",
+        nargs="?",
+        choices=("list", "check"),
+        default="list",
+        help="list (default) or check",
+    )
+    add("file", nargs="?", type=Path, help="with check: the readers file to check")
+    add("--readers", type=Path, metavar="FILE", help="the readers file (DIGEST_READERS)")
 
 
 def _check_args(check: argparse.ArgumentParser) -> None:
@@ -560,7 +698,8 @@ def _forget_args(forget: argparse.ArgumentParser) -> None:
 
 def _resend_args(resend: argparse.ArgumentParser) -> None:
     add = resend.add_argument
-    add("id", type=int, metavar="ID", help="the digest's number, from `digest status`")
+    add("id", type=int, nargs="?", metavar="ID", help="the digest's number, from `digest status`")
+    add("--reader", metavar="EMAIL", help="instead of ID: every failed digest of this reader")
     add("--deliver", choices=DELIVERIES, help="where the digest goes (DIGEST_DELIVER)")
     add("--out", type=Path, metavar="DIR", help="folder for digest files (DIGEST_OUT)")
     add(
@@ -622,6 +761,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Arguments]] = {
     "seen": (cmd_seen, _seen_args),
     "forget": (cmd_forget, _forget_args),
     "resend": (cmd_resend, _resend_args),
+    "readers": (cmd_readers, _readers_args),
     "fetch": (cmd_fetch, _fetch_args),
     "serve": (cmd_serve, _serve_args),
 }

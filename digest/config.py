@@ -107,6 +107,7 @@ class Settings:
     subject: str = DEFAULT_SUBJECT
     unsubscribe: str = ""
     list_id: str = ""
+    readers: Path | None = None  # the readers file; None: the one reader of DIGEST_TO
 
     @property
     def thresholds(self) -> Thresholds:
@@ -437,7 +438,7 @@ def _validate_email(s: Settings) -> None:
             for name, value in (
                 ("DIGEST_SMTP_HOST", s.smtp_host),
                 ("DIGEST_FROM", s.from_),
-                ("DIGEST_TO", s.to),
+                ("DIGEST_TO", s.to if s.readers is None else "readers"),  # or the readers'
             )
             if not value.strip()
         ]
@@ -446,7 +447,7 @@ def _validate_email(s: Settings) -> None:
                 f"mail delivery needs {' and '.join(missing)}; set them or"
                 " choose another DIGEST_DELIVER"
             )
-        if not s.recipients:
+        if not s.recipients and s.readers is None:
             raise ConfigError("DIGEST_TO holds no address")
     if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:
         raise ConfigError(

@@ -202,3 +202,20 @@ class Outgoing:
     sent_at: datetime | None = None
     next_attempt: datetime | None = None
     delivery_note: str | None = None  # what the last delivery did, refused recipients included
+    reader: int | None = None  # the reader it is for (the state's reader id)
+    after: int | None = None  # the catalogue positions it covers: after < position <= upto
+    upto: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderState:
+    """What the state keeps of one reader: how far through the catalogue their digests go.
+
+    Papers are numbered in the order they were first offered (their position); every paper
+    up to `upto` is in a digest made for this reader (shown, excluded or past their cap), so
+    what is new to them is the positions after it: one number a reader, however many papers."""
+
+    id: int
+    key: str  # the reader's address, case-folded; "" for the one reader of DIGEST_TO
+    upto: int
+    added: datetime

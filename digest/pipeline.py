@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,17 +18,20 @@ from digest.errors import (
     ParseError,
     TransientDeliveryError,
 )
-from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
+from digest.models import Digest, Dump, Outgoing, Paper, ReaderState, Rejected, Thresholds
 from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from collections.abc import Mapping, Set
+    from email.headerregistry import Address
 
     from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.envelope import Marks
     from digest.identity.decide import Decision, Identified
     from digest.interests import Interests
+    from digest.readers import Reader, Resolved
     from digest.render import Renderer
     from digest.render.mail import MailOptions
     from digest.state.protocol import StateStore
@@ -235,33 +239,52 @@ def outgoing(
     hostname: str | None = None,
     *,
     needs: Set[str] = frozenset({"html", "text", "markdown", "json", "eml"}),
+    options: MailOptions | None = None,
+    message_id: str | None = None,
 ) -> Outgoing:
     """Render a digest into the form the outbox keeps and deliverers take: what `needs`
     names (formats, and "eml" for the complete mail message, made once so that every retry
-    sends the same bytes with the same Message-ID); the rest is left empty."""
-    import socket
+    sends the same bytes with the same Message-ID); the rest is left empty. `options` are
+    the mail settings' by default."""
     from email.utils import make_msgid
 
     from digest import render
 
-    sender = settings.sender
-    # Not getfqdn(): a DNS lookup, made while the run lock is held.
-    domain = hostname or (sender.domain if sender else None) or socket.gethostname()
-    message_id = make_msgid("digest", domain=domain or "digest.invalid")
+    if message_id is None:
+        message_id = make_msgid("digest", domain=_domain(settings, hostname))
     renderer = render.Renderer(digest, templates=settings.templates, subject=settings.subject)
     try:
-        return _rendered(renderer, mail_options(settings), message_id, needs)
+        if options is None:
+            options = mail_options(settings, recipients=settings.recipients)
+        return _rendered(renderer, options, message_id, needs)
     except Exception as e:  # a user's template, broken: one line naming it
         if (failure := render.template_failure(e)) is not None:
             raise failure from None
         raise
 
 
-def mail_options(settings: Settings) -> MailOptions:
-    """What the mail settings say about a message."""
+def _domain(settings: Settings, hostname: str | None = None) -> str:
+    """The domain of the Message-IDs: the sender's, else this host's name."""
+    import socket
+
+    sender = settings.sender
+    # Not getfqdn(): a DNS lookup, made while the run lock is held.
+    domain = hostname or (sender.domain if sender else None) or socket.gethostname()
+    return domain or "digest.invalid"
+
+
+def mail_options(
+    settings: Settings,
+    *,
+    unsubscribe: str | None = None,
+    recipients: tuple[Address, ...] = (),
+) -> MailOptions:
+    """What the mail settings say about a message; by default with no To (each reader's is
+    put in when it is addressed to them) and DIGEST_UNSUBSCRIBE as it is."""
     from digest.render.mail import MailOptions
 
-    return MailOptions(settings.sender, settings.recipients, settings.unsubscribe, settings.list_id)
+    link = settings.unsubscribe if unsubscribe is None else unsubscribe
+    return MailOptions(settings.sender, recipients, link, settings.list_id)
 
 
 def _rendered(
@@ -341,16 +364,22 @@ def run_once(
     dry_run: bool = False,
     retry_all: bool = True,
     ready: Ready | None = None,
+    readers: Sequence[Reader] | None = None,
+    period: str | None = None,
 ) -> Report:
-    """Retry what the outbox holds, then make, store and deliver the digest of the new dumps.
+    """Retry what the outbox holds, record the new papers of the inbox, then make, store and
+    deliver each reader's digest of the papers new to them.
 
-    Papers are recorded with their digest before delivery and count as seen only once it
-    has been delivered. With `dry_run`, the digest is rendered and delivered but nothing is
-    recorded. Runs on the same state file take turns. With `ready`, only those inbox files
-    are read (the service passes the files it has seen complete, with the content hash of
-    those it has read already); otherwise every file.
+    A paper counts as seen by a reader only once their digest has been delivered. With
+    `dry_run`, the digests are rendered and delivered but nothing is recorded. Runs on the
+    same state take turns. With `ready`, only those inbox files are read (the service passes
+    the files it has seen complete, with the content hash of those it has read already);
+    otherwise every file. `readers` are those to make digests for (by default every reader,
+    paused ones aside); `period` names the scheduled run, so that a reader never gets two
+    digests for one period.
     """
     report = Report()
+    audience = list(readers) if readers is not None else active_readers(settings)
     with store.lock():
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
@@ -359,66 +388,234 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
+        # A reader new to the state joins before this run's papers: they are new to them.
+        states = store.join({r.key: r.since for r in audience}) if audience else {}
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
         told = store.untold_rejections()
         told += [(u.rejected, u.key) for u in gathered.unreadable if u.key]
-        digest, decision = build(
+        base, decision = build(
             gathered,
             store,
             now,
-            # No interests to read when there is nothing to shape: start-up stays light.
-            _interests(settings) if gathered.dumps or settings.highlight else None,
+            None,
             settings.thresholds,
             show_updated=settings.show_updated,
             rejected=[r for r, _ in told] + [u.rejected for u in gathered.unreadable if not u.key],
         )
-        report.digest = digest
+        report.digest = base
         report.dumps_read = len(gathered.dumps)
         report.dumps_known = gathered.known
         report.rejected = [u.rejected for u in gathered.unreadable]
-        # Excluded papers go with the digest too, so that they are not offered again.
         of = decision.of if decision is not None else _identify
-        new_papers = [of(p) for p in digest.new_papers]
-        recorded_rejects = told
-        if not dry_run and settings.rejected == "move":
-            set_aside(gathered.unreadable, settings.require_inbox())
-        # A paper seen before under its title may come back under its arXiv id alone.
-        known = [(s.matched.id, of(s.paper).keys) for s in digest.skipped if s.matched]
+        fresh = list(base.new_papers)
+        if not dry_run:
+            if settings.rejected == "move":
+                set_aside(gathered.unreadable, settings.require_inbox())
+            # A paper seen before under its title may come back under its arXiv id alone.
+            known = [(s.matched.id, of(s.paper).keys) for s in base.skipped if s.matched]
+            # Shown as updated once: the revised abstract is what later listings compare with.
+            revised = [(s.matched.id, of(s.paper)) for s in base.updated if s.matched]
+            store.record(gathered.dumps, told, [of(p) for p in fresh], known=known, revised=revised)
+            fresh = []  # recorded: offered from the catalogue, like earlier ones
 
-        if not digest.stats.new and not digest.updated and not settings.send_empty:
-            if not dry_run:
-                # Nothing to deliver: what the reader excluded is done with at once.
-                store.record(gathered.dumps, recorded_rejects, new_papers, seen=True, known=known)
-            if gathered.dumps:
-                log.info("%s; nothing new to deliver", _summary(digest))
-            elif gathered.unreadable:
-                log.info(
-                    "nothing new: %d unread %s in %s could not be read; the next digest names %s",
-                    len(gathered.unreadable),
-                    "file" if len(gathered.unreadable) == 1 else "files",
-                    settings.inbox,
-                    "it" if len(gathered.unreadable) == 1 else "them",
-                )
-            else:
-                log.info("nothing new: no unread dumps in %s", settings.inbox)
-            return report
-
-        item = outgoing(digest, settings, needs=deliverer.needs)
-        if dry_run:
-            report.delivered.append(deliverer.deliver(item))
-            return report
-        # Shown as updated once: the revised abstract is what later listings compare with.
-        revised = [(s.matched.id, of(s.paper)) for s in digest.updated if s.matched is not None]
-        digest_id = store.record(
-            gathered.dumps, recorded_rejects, new_papers, item, known=known, revised=revised
+        made, moves = _digests(
+            settings, store, audience, states, base, fresh, deliverer.needs, report
         )
-        assert digest_id is not None
-        send(store, deliverer, store.get(digest_id) or item, report, now, lease(settings))
-        log.info("%s; %s", _summary(digest), "; ".join(report.delivered) or "not delivered")
-        store.prune(now - timedelta(days=settings.keep_days))
+        if dry_run:
+            for item in made:
+                report.delivered.append(deliverer.deliver(item))
+            return report
+        if moves:
+            store.advance(moves)
+        stored = store.enqueue(made, [key for _, key in told], period) if made else []
+        for item in stored:
+            send(store, deliverer, item, report, now, lease(settings))
+        if gathered.dumps or stored:
+            shown = "; ".join(report.delivered[-len(stored) :] if stored else [])
+            log.info("%s; %s", _summary(base), _outcome(len(audience), len(stored), shown))
+        elif gathered.unreadable:
+            log.info(
+                "nothing new: %d unread %s in %s could not be read; the next digest names %s",
+                len(gathered.unreadable),
+                "file" if len(gathered.unreadable) == 1 else "files",
+                settings.inbox,
+                "it" if len(gathered.unreadable) == 1 else "them",
+            )
+        else:
+            log.info("nothing new: no unread dumps in %s", settings.inbox)
+        if stored:
+            store.prune(now - timedelta(days=settings.keep_days))
     return report
+
+
+def _outcome(readers: int, made: int, shown: str) -> str:
+    if not made:
+        return "nothing new to deliver"
+    if readers == 1:
+        return shown or "not delivered"
+    return f"digests made for {made} of {readers} readers"
+
+
+def active_readers(settings: Settings) -> list[Reader]:
+    """The readers of the readers file (DIGEST_READERS), paused ones too (they join the
+    state, and get nothing until resumed); without one, the one reader of DIGEST_TO. A bad
+    entry of the file is logged and costs only itself."""
+    from digest import readers
+
+    if settings.readers is None:
+        return [readers.default_reader(settings)]
+    loaded = readers.load(settings.readers)
+    for error in loaded.errors:
+        log.error("%s", error)
+    return list(loaded.readers)
+
+
+def _digests(
+    settings: Settings,
+    store: StateStore,
+    audience: Sequence[Reader],
+    states: Mapping[str, ReaderState],
+    base: Digest,
+    fresh: Sequence[Paper],
+    needs: Set[str],
+    report: Report,
+) -> tuple[list[Outgoing], list[tuple[int, int, int]]]:
+    """Each reader's digest of the papers new to them (after their position), shaped by
+    their settings; readers with nothing new are moved on instead. A digest is rendered
+    once for all readers with the same settings and the same new papers."""
+    from digest import readers as readers_file
+
+    if not audience:
+        return [], []
+    end = store.end()
+    offered: dict[int, list[Paper]] = {}  # the new papers after a position
+    rendered: dict[tuple[object, ...], Letter | None] = {}
+    secret = store.secret() if "{token}" in settings.unsubscribe else b""
+    made: list[Outgoing] = []
+    moves: list[tuple[int, int, int]] = []
+    for reader in audience:
+        state = states[reader.key]
+        resolved = readers_file.effective(reader, settings)
+        if resolved.paused:  # nothing for now, and nothing missed: they stay where they are
+            continue
+        if state.upto not in offered:
+            offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
+        group = (resolved.signature(), state.upto)
+        papers = offered[state.upto]
+        if group not in rendered:
+            # No interests to read when there is nothing to shape: start-up stays light.
+            if papers:
+                digest = _shaped(base, papers, _interests(resolved))
+            else:
+                digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
+            if report.digest is base:
+                report.digest = digest
+            if not digest.stats.new and not digest.updated and not settings.send_empty:
+                rendered[group] = None
+            else:
+                rendered[group] = _letter(digest, settings, resolved.format, needs)
+        letter = rendered[group]
+        if letter is None:  # nothing for them: what they excluded is done with at once
+            if end > state.upto:
+                moves.append((state.id, state.upto, end))
+            continue
+        item = _addressed(settings, reader, letter, secret, needs)
+        made.append(dataclasses.replace(item, reader=state.id, after=state.upto, upto=end))
+    return made, moves
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A digest rendered once for the readers it is for, with stand-ins for what is each
+    one's own (see digest.envelope), and how many token stand-ins its message must hold."""
+
+    digest: Digest
+    item: Outgoing
+    marks: Marks
+    expected: int
+    format: str
+
+
+def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
+    """The run's digest made a reader's: their new papers, shaped by their interests."""
+    from digest import interests
+
+    chosen = interests.select(papers, wants)
+    return dataclasses.replace(
+        base,
+        papers=chosen.full,
+        more=chosen.more,
+        excluded=chosen.excluded,
+        highlights=chosen.highlights,
+        highlight=tuple(t.pattern for t in wants.highlight),
+    )
+
+
+def _letter(digest: Digest, settings: Settings, form: str, needs: Set[str]) -> Letter:
+    """A digest rendered once for every reader it is for: no To header, stand-ins for the
+    Message-ID and the token."""
+    from digest.envelope import Marks
+
+    marks = Marks.new()
+    options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe))
+    item = _message(digest, settings, form, needs, options, marks.message_id(_domain(settings)))
+    expected = options.unsubscribe.count(marks.token) + item.text.count(marks.token)
+    if form != "text":
+        expected += item.html.count(marks.token)
+    if item.eml is not None and b"Content-Disposition: attachment" in item.eml:
+        expected += item.markdown.count(marks.token)
+    return Letter(digest, item, marks, expected, form)
+
+
+def _message(
+    digest: Digest,
+    settings: Settings,
+    form: str,
+    needs: Set[str],
+    options: MailOptions,
+    message_id: str,
+) -> Outgoing:
+    """The digest rendered, its message in the reader's form (HTML with its text, or text)."""
+    item = outgoing(digest, settings, needs=needs, options=options, message_id=message_id)
+    if form != "text" or item.eml is None:
+        return item
+    from email.utils import format_datetime
+
+    from digest.render import mail
+
+    msg = mail.message(
+        subject=item.subject,
+        text=item.text,
+        html="",
+        options=options,
+        message_id=item.message_id,
+        date=format_datetime(item.created),
+        default_domain=message_id.rpartition("@")[2].rstrip(">") or "localhost",
+    )
+    return dataclasses.replace(item, eml=msg.as_bytes())
+
+
+def _addressed(
+    settings: Settings, reader: Reader, letter: Letter, secret: bytes, needs: Set[str]
+) -> Outgoing:
+    """The rendered digest as this reader's message: only their address, their own
+    Message-ID and token."""
+    from digest import envelope
+
+    to = settings.recipients if reader.key == "" else (reader.address(),)
+    marks = letter.marks
+    token = envelope.token(secret, reader.key) if secret else marks.token
+    ident = envelope.message_id("x")[1:].partition("@")[0]
+    if envelope.fits(letter.item, marks, letter.expected):
+        return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)
+    # An encoding split a stand-in: this reader's message is rendered whole.
+    options = mail_options(
+        settings, unsubscribe=settings.unsubscribe.replace("{token}", token), recipients=to
+    )
+    domain = _domain(settings)
+    return _message(letter.digest, settings, letter.format, needs, options, f"<{ident}@{domain}>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,7 +784,7 @@ def _identify(paper: Paper) -> Identified:
     return identify(paper)
 
 
-def _interests(settings: Settings) -> Interests:
+def _interests(settings: Settings | Resolved) -> Interests:
     from digest.interests import Interests, terms
 
     return Interests(

@@ -88,8 +88,13 @@ def test_a_broken_user_template_is_one_line_naming_file_and_line(
     [line] = run.stderr.strip().splitlines()
     assert f"template {folder / 'digest.txt.j2'}, {where}: " in line
     assert why in line and "DIGEST_TEMPLATES" in line
+    # The papers are read and kept, awaiting a digest: fixed, the next run delivers them.
     status = digest(tmp_path, "status")
-    assert "papers seen: 0; awaiting delivery: 0" in status.stdout  # nothing recorded
+    assert "papers seen: 0; awaiting delivery: 63" in status.stdout
+    (folder / "digest.txt.j2").write_text("{% for p in papers %}{{ p.title }}\n{% endfor %}")
+    again = digest(tmp_path, "now", "--inbox", str(inbox), "--templates", str(folder))
+    assert again.returncode == 0, again.stderr
+    assert "papers seen: 63; awaiting delivery: 0" in digest(tmp_path, "status").stdout
 
 
 def test_a_non_ascii_unsubscribe_address_is_sent_percent_encoded(

@@ -34,7 +34,7 @@ def settings(**env: str) -> config.Settings:
 def compose(digest: Digest, s: config.Settings, message_id: str) -> Composed:
     """The mail of a digest under these settings, as the pipeline makes it."""
     renderer = Renderer(digest, templates=s.templates, subject=s.subject)
-    return mail.compose(renderer, mail_options(s), message_id)
+    return mail.compose(renderer, mail_options(s, recipients=s.recipients), message_id)
 
 
 def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = ()) -> Digest:

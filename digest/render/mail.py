@@ -396,7 +396,8 @@ def message(
         if options.unsubscribe.startswith("https://"):
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if html:  # none for a reader who asked for plain text
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     if attachment:
         name, content = attachment
         msg.add_attachment(

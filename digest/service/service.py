@@ -19,12 +19,14 @@ How the parts fit together:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +45,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.readers import Reader
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ class Service:
         self.next_run: datetime | None = None
         self.runs = 0  # scheduled runs finished since start
         self._problems: dict[str, str] = {}  # ongoing failures by kind, each logged once
+        self.groups: dict[str, Group] = {}  # the readers file's schedules; none: DIGEST_TO's
         # Set by a run that found the state file changed under the service (see `_reopen`).
         self.file_changed = threading.Event()
 
@@ -157,22 +161,24 @@ class Service:
 
     # -- the scheduled run (the scheduler's thread) -------------------------------------
 
-    def run_scheduled(self) -> None:
-        """The scheduled job: the pipeline on the ready files, then record the run.
-        Never raises: a failure is one log line and the service carries on."""
+    def run_scheduled(self, group: str | None = None) -> None:
+        """The scheduled job: the pipeline on the ready files for the readers of `group`
+        (the readers file's readers with one schedule and time zone; None: the one reader
+        of DIGEST_TO), then record the run. Never raises: a failure is one log line and
+        the service carries on."""
         started = self.now()
         ready, hashes = self.watch.ready, self.hashes
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
             with state.open(self.settings.state) as store:
                 try:
-                    result, ok = self._run(store, started, ready, hashes)
+                    result, ok = self._run(store, started, ready, hashes, group)
                 except Exception as e:  # a bug: said once, and the run is still recorded
                     log.error("scheduled run failed: %s: %s", type(e).__name__, e)
                     log.debug("the failure in detail", exc_info=True)
                     result, ok = f"failed: {type(e).__name__}: {e}", False
                 done = started.isoformat()
-                values = {"done_until": done, "last_run": done, "last_result": result}
+                values = {_done_key(group): done, "last_run": done, "last_result": result}
                 if ok:
                     values["last_success"] = done
                 store.set_service_state(**values)
@@ -193,7 +199,17 @@ class Service:
         started: datetime,
         ready: frozenset[Candidate],
         hashes: dict[Candidate, str],
+        group: str | None = None,
     ) -> tuple[str, bool]:
+        readers = None
+        trigger = self.trigger
+        if group is not None:
+            if group not in self.groups:
+                return f"no reader has the schedule {group} any more", True
+            trigger = self.groups[group].trigger
+            readers = [r for r, g in reader_groups(self.settings) if g.key == group]
+        # The scheduled time this run is for: a reader never gets two digests for one.
+        period = last_fire(trigger, started)
         try:
             report = pipeline.run_once(
                 self.settings,
@@ -202,6 +218,8 @@ class Service:
                 started,
                 retry_all=False,
                 ready={c: hashes.get(c) for c in ready},
+                readers=readers,
+                period=None if period is None else f"{group or ''}@{period.isoformat()}",
             )
         except DigestError as e:
             log.error("scheduled run failed: %s", e)
@@ -247,7 +265,10 @@ class Service:
 
     def jobs(self) -> list[tuple[str, Callable[[], None], BaseTrigger]]:
         """The scheduled jobs: the digest, and fetching the listing when it has a schedule."""
-        jobs = [("digest", self.run_scheduled, self.trigger)]
+        jobs: list[tuple[str, Callable[[], None], BaseTrigger]] = [
+            (f"digest:{key}", functools.partial(self.run_scheduled, key), g.trigger)
+            for key, g in self.groups.items()
+        ] or [("digest", self.run_scheduled, self.trigger)]
         if self.fetch_trigger is not None:
             jobs.append(("fetch", self.fetch_scheduled, self.fetch_trigger))
         return jobs
@@ -287,7 +308,8 @@ class Service:
                 for name, job, trigger in self.jobs():
                     executor = "fetch" if name == "fetch" else "default"
                     scheduler.add_job(job, trigger, id=name, executor=executor)
-                missed = self._start(store)
+                missed_groups = self._start(store)
+                missed = min(missed_groups.values(), default=None)
                 scheduler.start()
                 try:
                     self._note_next_run(store, scheduler)
@@ -319,7 +341,9 @@ class Service:
                         self._safely(self.poll, store)
                         if missed is not None:  # the files found at start are proven complete
                             if self.runs == 0:  # else the schedule has made up for it already
-                                scheduler.add_job(self.run_scheduled, id="catch-up")
+                                for group in missed_groups:
+                                    run = functools.partial(self.run_scheduled, group)
+                                    scheduler.add_job(run, id=f"catch-up:{group}")
                             missed = None
                         self._safely(self._note_next_run, store, scheduler)
                 finally:
@@ -411,25 +435,37 @@ class Service:
             return min(self.settings.poll_seconds, WRITER_CHECK_SECONDS)
         return self.settings.poll_seconds
 
-    def _start(self, store: StateStore) -> datetime | None:
-        """Record the start, make the first poll, and say whether a run was missed."""
+    def _start(self, store: StateStore) -> dict[str | None, datetime]:
+        """Record the start, make the first poll, and say which schedules missed a run (by
+        group of readers; None: the one reader of DIGEST_TO) while the service was down."""
         now = self.now()
         state = store.service_state()
-        done_until = timestamp(state.get("done_until"))
+        triggers: dict[str | None, BaseTrigger] = {k: g.trigger for k, g in self.groups.items()}
+        triggers = triggers or {None: self.trigger}
+        shown = ", ".join(self.groups) or f"{self.settings.schedule} ({self.tz})"
         store.set_service_state(
             pid=str(os.getpid()),
             started_at=now.isoformat(),
-            schedule=f"{self.settings.schedule} ({self.tz})",
+            schedule=shown,
             stopped_at=None,
             # On the very first start nothing was due before now.
-            done_until=state.get("done_until") or now.isoformat(),
+            **{_done_key(k): state.get(_done_key(k)) or now.isoformat() for k in triggers},
         )
         self._safely(self.poll, store)
-        return missed_run(self.trigger, done_until, now)
+        missed = {}
+        for key, trigger in triggers.items():
+            fire = missed_run(trigger, timestamp(state.get(_done_key(key))), now)
+            if fire is not None:
+                missed[key] = fire
+        return missed
 
     def _note_next_run(self, store: StateStore, scheduler: object) -> None:
-        job = scheduler.get_job("digest")  # type: ignore[attr-defined]
-        upcoming = job.next_run_time.astimezone(self.tz) if job and job.next_run_time else None
+        times = [
+            job.next_run_time
+            for job in scheduler.get_jobs()  # type: ignore[attr-defined]
+            if job.id.startswith("digest") and job.next_run_time
+        ]
+        upcoming = min(times).astimezone(self.tz) if times else None
         if upcoming != self.next_run:
             self.next_run = upcoming
             store.set_service_state(next_run=upcoming.isoformat() if upcoming else None)
@@ -455,6 +491,47 @@ def _result(report: pipeline.Report) -> str:
     return f"{summary(report.digest)}; delivered"
 
 
+def _done_key(group: str | None) -> str:
+    """Where the time up to which a schedule's runs are done is kept."""
+    return "done_until" if group is None else f"done_until {group}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Readers who share a schedule and a time zone: one scheduled job."""
+
+    key: str
+    trigger: BaseTrigger
+
+
+def reader_groups(settings: Settings) -> list[tuple[Reader, Group]]:
+    """Each active reader of the readers file with the group of their schedule."""
+    from digest import readers
+
+    found = []
+    groups: dict[str, Group] = {}
+    for reader in pipeline.active_readers(settings):
+        resolved = readers.effective(reader, settings)
+        tz = zone(resolved.timezone)
+        key = f"{resolved.schedule} ({tz})"
+        if key not in groups:
+            setting = f"{settings.readers}: reader {reader.email}: schedule"
+            groups[key] = Group(key, parse_schedule(resolved.schedule, tz, setting))
+        found.append((reader, groups[key]))
+    return found
+
+
+def last_fire(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The latest time the schedule fired at or before `now` (within the last 40 days)."""
+    moment = now - timedelta(days=40)
+    last = None
+    fire: datetime | None = trigger.get_next_fire_time(None, moment)
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return last
+
+
 def describe_delivery(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
     from digest import channels
@@ -469,4 +546,9 @@ def serve(settings: Settings, deliverer: Deliverer) -> int:
     trigger = parse_schedule(settings.schedule, tz)
     fetching = settings.fetch_schedule.strip()
     fetch_trigger = parse_schedule(fetching, tz, "DIGEST_FETCH_SCHEDULE") if fetching else None
-    return Service(settings, deliverer, trigger, tz, fetch_trigger=fetch_trigger).serve()
+    service = Service(settings, deliverer, trigger, tz, fetch_trigger=fetch_trigger)
+    if settings.readers is not None:
+        service.groups = {g.key: g for _, g in reader_groups(settings)}
+        if not service.groups:
+            raise DigestError(f"{settings.readers}: no active reader; add one or unpause one")
+    return service.serve()

@@ -127,6 +127,44 @@ def _m007_outbox_lease(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE digests ADD COLUMN lease_until TEXT")
 
 
+def _m008_readers(db: sqlite3.Connection) -> None:
+    # Many readers: papers take a position in the order they were first offered (`seq`;
+    # none for a backlog, which is offered to nobody) and keep what a later digest shows of
+    # them (`data`); a reader is how far through those positions their digests go (`upto`);
+    # a digest is for one reader and covers a range of positions. Papers recorded before
+    # keep their id as position, and the one reader there was has had all of them.
+    _execute_all(
+        db,
+        """
+        ALTER TABLE papers ADD COLUMN seq INTEGER;
+        ALTER TABLE papers ADD COLUMN listed TEXT;
+        ALTER TABLE papers ADD COLUMN data TEXT;
+        UPDATE papers SET seq = id;
+        CREATE UNIQUE INDEX papers_seq ON papers (seq) WHERE seq IS NOT NULL;
+        CREATE TABLE positions (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO positions SELECT 'catalogue', coalesce(max(id), 0) FROM papers;
+        CREATE TABLE readers (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            upto INTEGER NOT NULL,
+            added_at TEXT NOT NULL,
+            token TEXT UNIQUE
+        );
+        INSERT INTO readers (key, upto, added_at)
+            SELECT '', value, datetime('now') FROM positions WHERE name = 'catalogue';
+        ALTER TABLE digests ADD COLUMN reader_id INTEGER REFERENCES readers (id);
+        ALTER TABLE digests ADD COLUMN after_seq INTEGER;
+        ALTER TABLE digests ADD COLUMN upto_seq INTEGER;
+        ALTER TABLE digests ADD COLUMN period TEXT;
+        UPDATE digests SET reader_id = (SELECT id FROM readers WHERE key = ''),
+            after_seq = (SELECT min(id) - 1 FROM papers WHERE digest_id = digests.id),
+            upto_seq = (SELECT max(id) FROM papers WHERE digest_id = digests.id);
+        CREATE UNIQUE INDEX digests_period ON digests (reader_id, period) WHERE period IS NOT NULL;
+        CREATE INDEX digests_reader ON digests (reader_id, id)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -135,6 +173,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m005_outbox_compression,
     _m006_paper_counts,
     _m007_outbox_lease,
+    _m008_readers,
 ]
 
 

@@ -8,13 +8,13 @@ its digest has been delivered (`mark_sent`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from digest.models import Dump, Outgoing, Rejected, SeenPaper, StoredPaper
+from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -102,10 +102,46 @@ class StateStore(Protocol):
         known: Sequence[tuple[int, Sequence[str]]] = (),
         revised: Sequence[tuple[int, Identified]] = (),
     ) -> int | None:
-        """Record a run at once: its dumps, the rejected files its digest names, its new
-        papers (filed under their keys and grams), and its digest as pending; returns the
-        digest's id. With `seen`, the papers count as seen at once. `known` adds keys to
-        stored papers, `revised` keeps their revised abstracts."""
+        """Record a run at once: its dumps, the rejected files, its new papers (filed under
+        their keys and grams, offered at the next positions). With `seen` (a backlog), they
+        are offered to nobody. `known` adds keys to stored papers, `revised` keeps their
+        revised abstracts. With `outgoing`, the one reader of DIGEST_TO (key "") is shown
+        the new papers by it, as pending, naming the rejected files; returns its id."""
+
+    # -- the readers -------------------------------------------------------------------
+    # Papers take positions in the order they are first offered; a reader is how far
+    # through them their digests go. What is new to a reader is the positions after theirs.
+
+    def end(self) -> int:
+        """The position of the last paper offered so far."""
+
+    def join(self, readers: Mapping[str, date | None]) -> dict[str, ReaderState]:
+        """The readers with these keys, each added first if new: from the papers offered
+        after now, or with `since`, from those listed on or after that day."""
+
+    def all_readers(self) -> list[ReaderState]:
+        """Every reader the state knows, in the order they were added."""
+
+    def offered(self, after: int, upto: int) -> list[tuple[int, Paper]]:
+        """The papers at positions after `after` up to `upto`, in order, with their positions."""
+
+    def enqueue(
+        self, items: Sequence[Outgoing], told: Sequence[str] = (), period: str | None = None
+    ) -> list[Outgoing]:
+        """Put these readers' digests in the outbox in one transaction, each moving its
+        reader from its `after` to its `upto`. A digest whose reader moved on meanwhile
+        (another run made it), or whose reader has one for `period` already, is left out.
+        The rejected dumps of `told` (by key) are named by them. Returns those stored."""
+
+    def advance(self, moves: Sequence[tuple[int, int, int]]) -> None:
+        """Move readers on with no digest (nothing for them, or all excluded): each
+        (reader, after, upto), applied only where the reader is still at `after`."""
+
+    def reader_outbox(self) -> dict[int, dict[str, int | str | None]]:
+        """For each reader with digests: pending, failed, last delivered (sent_at)."""
+
+    def secret(self) -> bytes:
+        """The state's secret for readers' tokens, made on first use; never shown."""
 
     # -- the outbox --------------------------------------------------------------------
 

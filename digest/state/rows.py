@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from digest.models import Outgoing, SeenPaper
+from digest.models import Outgoing, Paper, ReaderState, SeenPaper
 from digest.state import NO_TIME, timestamp
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -21,6 +21,44 @@ def seen_paper(
     """A stored paper as the catalogue answers it, its arXiv ids space-separated."""
     ids = tuple(arxiv_ids.split()) if arxiv_ids else ()
     return SeenPaper(paper_id, title, timestamp(first_seen) or NO_TIME, first_dump, ids)
+
+
+# A paper's fields as the catalogue keeps them for the digests that show it later (JSON).
+_TUPLES = ("authors", "ai_keywords")
+
+
+def paper_data(paper: Paper) -> str:
+    """A paper as the catalogue keeps it: every field, as compact JSON."""
+    import json
+
+    fields = {name: getattr(paper, name) for name in Paper.__slots__}
+    return json.dumps(
+        {k: v for k, v in fields.items() if v not in (None, (), "")}, ensure_ascii=False
+    )
+
+
+def paper_of(
+    data: str | None, title: str, abstract: str, source: str, listing: str | None
+) -> Paper:
+    """A paper back from the catalogue: from its data, or (recorded before papers kept
+    it) from the columns every paper has. The title and abstract are the columns': a
+    revised abstract is kept there."""
+    if not data:
+        return Paper(title, abstract, source, listing)
+    import json
+
+    fields = json.loads(data)
+    for name in _TUPLES:
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    fields.update(title=title, abstract=abstract)
+    known = set(Paper.__slots__)
+    return Paper(**{k: v for k, v in fields.items() if k in known})
+
+
+def reader_state(row: Mapping[str, Any]) -> ReaderState:
+    """A reader as the state keeps them."""
+    return ReaderState(row["id"], row["key"], row["upto"], timestamp(row["added_at"]) or NO_TIME)
 
 
 def pack(parts: Sequence[str], eml: bytes | None) -> bytes:
@@ -72,4 +110,7 @@ def outgoing_of(row: Mapping[str, Any]) -> Outgoing:
         sent_at=timestamp(row["sent_at"]),
         next_attempt=timestamp(row["next_attempt_at"]),
         delivery_note=row["delivery_note"],
+        reader=row["reader_id"],
+        after=row["after_seq"],
+        upto=row["upto_seq"],
     )

@@ -11,19 +11,28 @@ opening, checks, transactions, locks, bulk mode), the dumps log, the catalogue o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import StoreError
-from digest.models import Dump, Outgoing, Paper, Rejected, SeenPaper, StoredPaper
+from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
 from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
-from digest.state.rows import PARTS, outgoing_of, pack, seen_paper
+from digest.state.rows import (
+    PARTS,
+    outgoing_of,
+    pack,
+    paper_data,
+    paper_of,
+    reader_state,
+    seen_paper,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -293,24 +302,28 @@ class _DumpsLog(_Connection):
         db: sqlite3.Connection,
         dumps: Sequence[Dump],
         rejected: Sequence[tuple[Rejected, str]],
-        digest_id: int | None,
         when: str,
     ) -> None:
         db.executemany(
             "INSERT OR IGNORE INTO dumps (sha256, name, listing_date, paper_count, status,"
-            " digest_id, ingested_at) VALUES (?,?,?,?, 'ingested', ?, ?)",
-            [(d.sha256, d.name, d.listing_date, len(d.papers), digest_id, when) for d in dumps],
+            " ingested_at) VALUES (?,?,?,?, 'ingested', ?)",
+            [(d.sha256, d.name, d.listing_date, len(d.papers), when) for d in dumps],
         )
         db.executemany(
             "INSERT OR IGNORE INTO dumps (sha256, name, paper_count, status, reason,"
             " ingested_at) VALUES (?, ?, 0, 'rejected', ?, ?)",
             [(sha, r.file, r.reason, when) for r, sha in rejected],
         )
-        if digest_id is not None:  # the digest names them: told once it is delivered
-            db.executemany(
-                "UPDATE dumps SET digest_id = ? WHERE sha256 = ? AND status = 'rejected'",
-                [(digest_id, sha) for _, sha in rejected],
-            )
+
+    @staticmethod
+    def _tell(db: sqlite3.Connection, keys: Sequence[str], digest_id: int) -> None:
+        """A digest names these rejected dumps: they are told once it is delivered (unless a
+        digest that names them is still on its way)."""
+        db.executemany(
+            "UPDATE dumps SET digest_id = ? WHERE sha256 = ? AND status = 'rejected' AND"
+            " (digest_id IS NULL OR digest_id IN (SELECT id FROM digests WHERE status = 'failed'))",
+            [(digest_id, sha) for sha in keys],
+        )
 
 
 class _Catalogue(_Connection):
@@ -393,12 +406,29 @@ class _Catalogue(_Connection):
             return
         first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM papers").fetchone()[0]
         ids = range(first, first + len(papers))
+        # Offered papers take the next positions; a backlog (seen at once) takes none.
+        start = None
+        if not seen:
+            start = db.execute(
+                "UPDATE positions SET value = value + ? WHERE name = 'catalogue'"
+                " RETURNING value - ?",
+                (len(papers), len(papers)),
+            ).fetchone()[0]
         db.executemany(
             "INSERT INTO papers (id, title, abstract, first_dump, listing_date, first_seen,"
-            " digest_id, seen) VALUES (?,?,?,?,?,?,?,?)",
+            " digest_id, seen, seq, listed, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
-                (i, *_columns(p.paper), when, digest_id, int(seen))
-                for i, p in zip(ids, papers, strict=True)
+                (
+                    i,
+                    *_columns(p.paper),
+                    when,
+                    digest_id,
+                    int(seen),
+                    None if start is None else start + n + 1,
+                    p.paper.listed,
+                    paper_data(p.paper),
+                )
+                for n, (i, p) in enumerate(zip(ids, papers, strict=True))
             ],
         )
         file_under(db, [(i, p.keys, p.grams) for i, p in zip(ids, papers, strict=True)])
@@ -456,10 +486,11 @@ class _Outbox(_Connection):
         return [outgoing_of(row) for row in rows]
 
     @staticmethod
-    def _add_digest(db: sqlite3.Connection, outgoing: Outgoing) -> int:
+    def _add_digest(db: sqlite3.Connection, outgoing: Outgoing, period: str | None = None) -> int:
         digest_id = db.execute(
             "INSERT INTO digests (created_at, status, message_id, subject, paper_count,"
-            " html, text, markdown, json, eml) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " html, text, markdown, json, eml, reader_id, after_seq, upto_seq, period)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 outgoing.created.isoformat(),
                 "pending",
@@ -471,6 +502,10 @@ class _Outbox(_Connection):
                 outgoing.markdown,
                 outgoing.json,
                 outgoing.eml,
+                outgoing.reader,
+                outgoing.after,
+                outgoing.upto,
+                period,
             ),
         ).lastrowid
         assert digest_id is not None
@@ -506,8 +541,11 @@ class _Outbox(_Connection):
                 " attempts=attempts+1, delivery_note=? WHERE id=?",
                 (when, note, digest_id),
             )
-            sql = "UPDATE papers SET seen=1 WHERE digest_id=? AND seen=0"
-            shown = db.execute(sql, (digest_id,)).rowcount
+            sql = (
+                "UPDATE papers SET seen=1 WHERE seen=0 AND seq > (SELECT after_seq FROM digests"
+                " WHERE id=?) AND seq <= (SELECT upto_seq FROM digests WHERE id=?)"
+            )
+            shown = db.execute(sql, (digest_id, digest_id)).rowcount
             _count(db, 0, -shown)
             _count(db, 1, shown)
 
@@ -584,7 +622,143 @@ class _ServiceState(_Connection):
                     )
 
 
-class SqliteStore(_DumpsLog, _Catalogue, _Outbox, _ServiceState):
+class _Readers(_Connection):
+    """The readers: how far through the catalogue each one's digests go."""
+
+    def end(self) -> int:
+        """The position of the last paper offered so far."""
+        return int(
+            self.db.execute("SELECT value FROM positions WHERE name='catalogue'").fetchone()[0]
+        )
+
+    def join(self, readers: Mapping[str, date | None]) -> dict[str, ReaderState]:
+        """The readers with these keys, each added first if new: from the papers offered
+        after now, or from those listed on or after their `since` day."""
+        keys = list(readers)
+        found = self._readers(keys)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            with self.transaction() as db:
+                end = db.execute("SELECT value FROM positions WHERE name='catalogue'").fetchone()[0]
+                when = now()
+                rows = []
+                for key in missing:
+                    start = end
+                    if (since := readers[key]) is not None:
+                        start = _start(db, since, end)
+                    rows.append((key, start, when))
+                db.executemany(
+                    "INSERT OR IGNORE INTO readers (key, upto, added_at) VALUES (?, ?, ?)", rows
+                )
+            found.update(self._readers(missing))
+        return found
+
+    def _readers(self, keys: Sequence[str]) -> dict[str, ReaderState]:
+        found: dict[str, ReaderState] = {}
+        for chunk in _chunks(list(keys)):
+            sql = f"SELECT * FROM readers WHERE key IN ({','.join('?' * len(chunk))})"
+            for row in self.db.execute(sql, chunk):
+                found[row["key"]] = reader_state(row)
+        return found
+
+    def all_readers(self) -> list[ReaderState]:
+        """Every reader the state knows, in the order they were added."""
+        return [reader_state(row) for row in self.db.execute("SELECT * FROM readers ORDER BY id")]
+
+    def offered(self, after: int, upto: int) -> list[tuple[int, Paper]]:
+        """The papers at positions after `after` up to `upto`, in order, with their positions."""
+        rows = self.db.execute(
+            "SELECT seq, data, title, abstract, first_dump, listing_date FROM papers"
+            " WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after, upto),
+        )
+        return [(row[0], paper_of(*row[1:])) for row in rows]
+
+    def enqueue(
+        self,
+        items: Sequence[Outgoing],
+        told: Sequence[str] = (),
+        period: str | None = None,
+    ) -> list[Outgoing]:
+        """Put these readers' digests in the outbox, in one transaction, each moving its
+        reader's position from its `after` to its `upto`; a digest whose reader moved on
+        meanwhile (another run made it), or that repeats the reader's `period`, is left
+        out. The rejected dumps of `told` (by key) are named by these digests. Returns the
+        digests stored, with their ids."""
+        stored: list[Outgoing] = []
+        with self.transaction() as db:
+            for item in items:
+                if period is not None:
+                    taken = db.execute(
+                        "SELECT 1 FROM digests WHERE reader_id = ? AND period = ?",
+                        (item.reader, period),
+                    ).fetchone()
+                    if taken:
+                        continue
+                moved = db.execute(
+                    "UPDATE readers SET upto = ? WHERE id = ? AND upto = ? RETURNING id",
+                    (item.upto, item.reader, item.after),
+                ).fetchone()
+                if moved is None:
+                    continue
+                digest_id = _Outbox._add_digest(db, item, period)
+                stored.append(dataclasses.replace(item, id=digest_id))
+            if stored and told:
+                _DumpsLog._tell(db, told, stored[0].id)
+        return stored
+
+    def advance(self, moves: Sequence[tuple[int, int, int]]) -> None:
+        """Move readers on with no digest (nothing for them, all excluded): each (reader,
+        after, upto), applied only where the reader is still at `after`."""
+        with self.transaction() as db:
+            for reader, after, upto in moves:
+                moved = db.execute(
+                    "UPDATE readers SET upto = ? WHERE id = ? AND upto = ?", (upto, reader, after)
+                ).rowcount
+                if moved:  # done with by this reader, as if shown: no longer awaiting anyone
+                    sql = "UPDATE papers SET seen = 1 WHERE seen = 0 AND seq > ? AND seq <= ?"
+                    done = db.execute(sql, (after, upto)).rowcount
+                    _count(db, 0, -done)
+                    _count(db, 1, done)
+
+    def reader_outbox(self) -> dict[int, dict[str, int | str | None]]:
+        """For each reader with digests: how many are pending and failed, and when the
+        last was delivered."""
+        rows = self.db.execute(
+            "SELECT reader_id, sum(status = 'pending') AS pending,"
+            " sum(status = 'failed') AS failed, max(sent_at) AS last_sent, count(*) AS digests"
+            " FROM digests WHERE reader_id IS NOT NULL GROUP BY reader_id"
+        )
+        return {row["reader_id"]: dict(row) for row in rows}
+
+    def secret(self) -> bytes:
+        """The state's own secret for readers' tokens, made on first use; never shown."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT value FROM service_state WHERE key = 'token_secret'"
+            ).fetchone()
+            if row is None:
+                import secrets
+
+                value = secrets.token_hex(32)
+                db.execute(
+                    "INSERT INTO service_state VALUES ('token_secret', ?, ?)", (value, now())
+                )
+                return bytes.fromhex(value)
+        return bytes.fromhex(row[0])
+
+
+def _start(db: sqlite3.Connection, since: date, end: int) -> int:
+    """The position a reader starts after who wants the papers listed on or after `since`."""
+    first = db.execute(
+        "SELECT min(seq) FROM papers WHERE seq IS NOT NULL"
+        " AND coalesce(listed, substr(first_seen, 1, 10)) >= ?",
+        (since.isoformat(),),
+    ).fetchone()[0]
+    return end if first is None else int(first) - 1
+
+
+class SqliteStore(_DumpsLog, _Catalogue, _Outbox, _ServiceState, _Readers):
     """The SQLite state file. Open with `digest.state.open(path)`; use as a context manager."""
 
     @classmethod
@@ -623,9 +797,21 @@ class SqliteStore(_DumpsLog, _Catalogue, _Outbox, _ServiceState):
         when = now()
         with self.transaction() as db:
             self._learn(db, known, revised)
-            digest_id = None if outgoing is None else self._add_digest(db, outgoing)
-            self._log(db, dumps, rejected, digest_id, when)
-            self._add(db, papers, digest_id, seen, when)
+            self._log(db, dumps, rejected, when)
+            after = int(
+                db.execute("SELECT value FROM positions WHERE name='catalogue'").fetchone()[0]
+            )
+            self._add(db, papers, None, seen, when)
+            if outgoing is None:
+                return None
+            # The one reader of DIGEST_TO, shown these papers by this digest.
+            upto = after if seen else after + len(papers)
+            reader = db.execute(
+                "UPDATE readers SET upto = ? WHERE key = '' RETURNING id", (upto,)
+            ).fetchone()[0]
+            item = dataclasses.replace(outgoing, reader=reader, after=after, upto=upto)
+            digest_id = self._add_digest(db, item)
+            self._tell(db, [sha for _, sha in rejected], digest_id)
         return digest_id
 
 
