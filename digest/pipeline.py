@@ -550,6 +550,9 @@ def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
         excluded=chosen.excluded,
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
+        reasons=chosen.reasons,
+        scores=chosen.scores,
+        low_scored=chosen.low,
     )
 
 

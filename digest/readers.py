@@ -49,6 +49,7 @@ class Resolved:
     timezone: str | None
     format: str
     paused: bool
+    min_score: float = 0.0  # DIGEST_MIN_SCORE
 
     def signature(self) -> tuple[object, ...]:
         return (
@@ -58,6 +59,7 @@ class Resolved:
             self.order,
             self.max_papers,
             self.format,
+            self.min_score,
         )
 
 
@@ -90,7 +92,7 @@ def load(path: Path) -> Loaded:
                 t.get("name", ""),
                 hl,
                 ex,
-                None,
+                t.get("interests"),
                 t.get("order"),
                 t.get("max_papers"),
                 t.get("schedule"),
@@ -114,11 +116,12 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
     return Resolved(
         highlight=pick(reader.highlight, settings.highlight),  # type: ignore[arg-type]
         exclude=pick(reader.exclude, settings.exclude),  # type: ignore[arg-type]
-        interests=pick(reader.interests, getattr(settings, "interests", "")),  # type: ignore[arg-type]
+        interests=pick(reader.interests, settings.interests),  # type: ignore[arg-type]
         order=pick(reader.order, settings.order),  # type: ignore[arg-type]
         max_papers=pick(reader.max_papers, settings.max_papers),  # type: ignore[arg-type]
         schedule=pick(reader.schedule, settings.schedule),  # type: ignore[arg-type]
         timezone=pick(reader.timezone, settings.timezone),  # type: ignore[arg-type]
         format=reader.format,
         paused=reader.paused,
+        min_score=settings.min_score,
     )

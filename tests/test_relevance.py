@@ -237,3 +237,43 @@ def test_the_relevance_model_loads_only_for_a_reader_with_interests(
     assert done.returncode == 0, done.stderr
     found = done.stdout.strip().splitlines()[-1]
     assert found == loaded if loaded == "[]" else found.startswith(loaded)
+
+
+def test_each_reader_of_a_readers_file_gets_the_order_of_their_own_interests(
+    tmp_path: Path,
+) -> None:
+    """Ann follows robots, Bob GUI agents, Carol nothing: one run, three orders."""
+    import shutil
+
+    from tests.mailserver import smtp_server
+    from tests.test_readers import ABS, by_reader, run
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(REAL / "2025-07-22.json", inbox)
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\nformat = "text"\ninterests = "robots"\n'
+        '[[reader]]\nemail = "bob@example.org"\nformat = "text"\n'
+        'interests = "clicking on screen elements of apps, GUI agents"\n'
+        '[[reader]]\nemail = "carol@example.org"\nformat = "text"\n'
+    )
+    env = {
+        "DIGEST_INBOX": str(inbox),
+        "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+        "DIGEST_READERS": str(tmp_path / "readers.toml"),
+        "DIGEST_FROM": "Papers <papers@example.org>",
+        "DIGEST_DELIVER": "smtp",
+    }
+    with smtp_server() as server:
+        env.update(server.environment())
+        done = run(tmp_path, env, "now")
+        assert done.returncode == 0, done.stderr
+        got = by_reader(server.received)
+
+    def first(email: str) -> tuple[str, str]:
+        text = got[email][0].message.get_body(("plain",)).get_content()
+        return ABS.findall(text.encode())[0].decode(), text
+
+    assert first("ann@example.org")[0] == "2507.15493"  # GR-3, a robot, listed sixth
+    assert first("bob@example.org")[0] == "2507.15846"  # GUI-G^2, listed second
+    assert first("carol@example.org")[0] == "2507.14683"  # the listing's first
