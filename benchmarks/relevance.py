@@ -302,28 +302,40 @@ def evaluate(
 
 
 def cost(papers: list[Paper], models: Sequence[str]) -> None:
-    """Time and memory of ranking the pool for one reader, after a first warm-up run."""
+    """Time and memory of ranking the pool for a reader with interests alone and with likes
+    too: the run's first reader (terms and embeddings of the papers found, the model loaded
+    on its first use in the process: its peak memory counts from then on, without the model's
+    weights), then each further reader (the papers' terms and embeddings are kept)."""
     from digest.relevance import embedding
+    from digest.relevance.words import terms
 
-    print(f"\ncost, ranking {len(papers)} papers for one reader (interest and {LIKES} likes)")
-    print("| model | ms per 100 papers | peak MB (Python) | first use (load) ms |")
-    print("|---|---|---|---|")
-    profile = Profile(DAY_TOPICS[0][2], tuple((p, 1) for p in papers[:LIKES]))
+    print(f"\ncost, ranking {len(papers)} papers (ms and MB; CPU ms per 100 papers)")
+    print("| model | reader | first reader ms | peak MB | each further reader, CPU | wall |")
+    print("|---|---|---|---|---|---|")
+    readers = {
+        "interests": Profile(DAY_TOPICS[0][2]),
+        f"+ {LIKES} likes": Profile(DAY_TOPICS[0][2], tuple((p, 1) for p in papers[:LIKES])),
+    }
     for model in models:
-        started = time.perf_counter()
-        rank(papers, profile, model=model)  # warm-up: loads the model once
-        first = (time.perf_counter() - started) * 1000
-        runs = 5
-        started = time.perf_counter()
-        for _ in range(runs):
+        for kind, profile in readers.items():
+            terms.cache_clear()
+            embedding.forget()
+            started = time.perf_counter()
             rank(papers, profile, model=model)
-        elapsed = (time.perf_counter() - started) / runs
-        tracemalloc.start()  # apart from the timing, which it would slow down
-        rank(papers, profile, model=model)
-        peak = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
-        per100 = elapsed * 1000 / len(papers) * 100
-        print(f"| {model} | {per100:.1f} | {peak:.1f} | {first:.0f} |")
+            first = (time.perf_counter() - started) * 1000
+            terms.cache_clear()
+            embedding.forget()
+            tracemalloc.start()  # apart from the timing, which it slows down
+            rank(papers, profile, model=model)
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+            runs = 5
+            started, cpu = time.perf_counter(), time.process_time()
+            for _ in range(runs):
+                rank(papers, profile, model=model)
+            wall = (time.perf_counter() - started) / runs * 1e5 / len(papers)
+            used = (time.process_time() - cpu) / runs * 1e5 / len(papers)
+            print(f"| {model} | {kind} | {first:.0f} | {peak:.1f} | {used:.0f} | {wall:.0f} |")
     if embedding.available():
         print(f"install size added by digest[relevance]: {extra_size():.0f} MB")
 

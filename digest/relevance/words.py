@@ -86,11 +86,12 @@ def words(text: str) -> Iterator[tuple[str, str]]:
             yield stem(word), word
 
 
-def terms(text: str) -> list[str]:
+@lru_cache(maxsize=1 << 14)  # a paper's terms are found once, whatever the readers
+def terms(text: str) -> tuple[str, ...]:
     """The terms a text is indexed by: its stems, and each pair of neighbouring stems
     ("language model"), which says more than either word alone."""
     stems = [s for s, _ in words(text)]
-    return stems + [f"{a} {b}" for a, b in pairwise(stems)]
+    return (*stems, *(f"{a} {b}" for a, b in pairwise(stems)))
 
 
 def paper_text(paper: Paper) -> str:
