@@ -338,6 +338,25 @@ def cost(papers: list[Paper], models: Sequence[str]) -> None:
             print(f"| {model} | {kind} | {first:.0f} | {peak:.1f} | {used:.0f} | {wall:.0f} |")
     if embedding.available():
         print(f"install size added by digest[relevance]: {extra_size():.0f} MB")
+        print(load_cost())
+
+
+def load_cost() -> str:
+    """What loading the embedding model costs once a process, measured in a fresh one."""
+    import subprocess
+
+    code = (
+        "import resource, time; before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        " started = time.perf_counter(); from digest.relevance import embedding;"
+        " embedding.embed(['a']); took = time.perf_counter() - started;"
+        " grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before;"
+        " print(f'loading the embedding model once a process: {took * 1000:.0f} ms,"
+        " {grown / 1024:.0f} MB resident')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    return done.stdout.strip()
 
 
 def extra_size() -> float:

@@ -1,19 +1,21 @@
 """How well each new paper fits a reader: their interests in their own words, and the papers
 they liked (+1) or disliked (-1). Pure: papers and a Profile in, a Ranking out.
 
-Three models, chosen by `model`:
-- "lexical": TF-IDF over title, abstract, keywords and authors (numpy only, always there);
-  the interests as a query; likes as the nearest liked paper, and, from LINEAR_MIN likes on,
-  a per-reader logistic regression of the likes against the other papers (arxiv-sanity).
-- "embedding": WordLlama sentence embeddings (the optional extra `digest[relevance]`).
-- "hybrid": the mean of both scores.
+The interests are scored by the model chosen:
+- "lexical": TF-IDF over title, abstract, keywords and authors (numpy only, always there),
+  the interests as the query;
+- "embedding": WordLlama sentence embeddings (the optional extra `digest[relevance]`);
+- "hybrid": the mean of both.
+The likes are always scored lexically: the cosine with their mean (Rocchio) or, from
+LINEAR_MIN likes on, with a per-reader logistic regression of the likes against the other
+papers (arxiv-sanity); less half the closeness to the nearest disliked paper.
 "auto" is "hybrid" for a reader with interests and no likes when the extra is installed, else
 "lexical": measured by benchmarks/relevance.py, embeddings help interests alone and hurt once
 there are likes.
 
-A score is 0 to 1, a cosine similarity: near 0 for a paper that shares nothing with the
-reader's interests and likes. Each paper gets a short reason a reader can check: the words of
-their interests it matched, or the liked paper it is closest to.
+A score is 0 to 1: the interests' score plus the likes', cosine similarities, near 0 for a
+paper that shares nothing with them. Each paper gets a short reason a reader can check: the
+words of their interests it matched, or the liked paper it is closest to.
 """
 
 from __future__ import annotations
@@ -39,9 +41,6 @@ class Profile:
 
     interests: str = ""
     likes: tuple[tuple[Paper, int], ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.interests.strip() or self.likes)
 
 
 @dataclass(frozen=True, slots=True)
