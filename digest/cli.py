@@ -320,7 +320,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
                 (
                     c.seen.id
                     for c, _ in hits
-                    if fuzz.ratio(query, normalise(c.title)) >= args.min_score
+                    if fuzz.ratio(query, normalise(c.title)) >= args.title_score
                 ),
             )
     if not forgotten:
@@ -689,6 +689,7 @@ def _forget_args(forget: argparse.ArgumentParser) -> None:
     forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
     forget.add_argument(
         "--min-score",
+        dest="title_score",  # not DIGEST_MIN_SCORE, the relevance setting
         type=int,
         default=90,
         metavar="N",
