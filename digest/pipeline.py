@@ -388,8 +388,10 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
-        # A reader new to the state joins before this run's papers: they are new to them.
-        states = store.join({r.key: r.since for r in audience}) if audience else {}
+        # A reader new to the state joins before this run's papers, so that they are new to
+        # them: every reader of the file, whether this run is for them or not.
+        everyone = audience if readers is None else active_readers(settings) + list(audience)
+        states = store.join({r.key: r.since for r in everyone}) if everyone else {}
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
@@ -420,21 +422,24 @@ def run_once(
             store.record(gathered.dumps, told, [of(p) for p in fresh], known=known, revised=revised)
             fresh = []  # recorded: offered from the catalogue, like earlier ones
 
-        made, moves = _digests(
+        stored = 0  # digests stored (and sent) this run
+        for made, moves in _digests(
             settings, store, audience, states, base, fresh, deliverer.needs, report
-        )
+        ):
+            if dry_run:
+                report.delivered.extend(deliverer.deliver(item) for item in made)
+                continue
+            if moves:
+                store.advance(moves)
+            batch = store.enqueue(made, [key for _, key in told], period) if made else []
+            for item in batch:
+                send(store, deliverer, item, report, now, lease(settings))
+            stored += len(batch)
         if dry_run:
-            for item in made:
-                report.delivered.append(deliverer.deliver(item))
             return report
-        if moves:
-            store.advance(moves)
-        stored = store.enqueue(made, [key for _, key in told], period) if made else []
-        for item in stored:
-            send(store, deliverer, item, report, now, lease(settings))
         if gathered.dumps or stored:
-            shown = "; ".join(report.delivered[-len(stored) :] if stored else [])
-            log.info("%s; %s", _summary(base), _outcome(len(audience), len(stored), shown))
+            shown = "; ".join(report.delivered[-stored:] if stored else [])
+            log.info("%s; %s", _summary(base), _outcome(len(audience), stored, shown))
         elif gathered.unreadable:
             log.info(
                 "nothing new: %d unread %s in %s could not be read; the next digest names %s",
@@ -472,6 +477,9 @@ def active_readers(settings: Settings) -> list[Reader]:
     return list(loaded.readers)
 
 
+CHUNK = 100  # readers' digests made, stored and delivered at a time: memory stays flat
+
+
 def _digests(
     settings: Settings,
     store: StateStore,
@@ -481,30 +489,30 @@ def _digests(
     fresh: Sequence[Paper],
     needs: Set[str],
     report: Report,
-) -> tuple[list[Outgoing], list[tuple[int, int, int]]]:
+) -> Iterator[tuple[list[Outgoing], list[tuple[int, int, int]]]]:
     """Each reader's digest of the papers new to them (after their position), shaped by
-    their settings; readers with nothing new are moved on instead. A digest is rendered
-    once for all readers with the same settings and the same new papers."""
-    from digest import readers as readers_file
-
-    if not audience:
-        return [], []
+    their settings, a chunk of readers at a time; readers with nothing new are moved on
+    instead. A digest is rendered once for all readers with the same settings and the same
+    new papers: readers are taken group by group, so only one rendering is kept at a time."""
     end = store.end()
     offered: dict[int, list[Paper]] = {}  # the new papers after a position
-    rendered: dict[tuple[object, ...], Letter | None] = {}
-    secret = store.secret() if "{token}" in settings.unsubscribe else b""
-    made: list[Outgoing] = []
-    moves: list[tuple[int, int, int]] = []
+    chosen = []
     for reader in audience:
         state = states[reader.key]
-        resolved = readers_file.effective(reader, settings)
-        if resolved.paused:  # nothing for now, and nothing missed: they stay where they are
-            continue
+        resolved = resolve(reader, settings, state)
+        if not resolved.paused:  # paused: nothing for now, and nothing missed
+            chosen.append((reader, state, resolved))
+    chosen.sort(key=lambda c: (repr(c[2].signature()), c[1].upto))  # stable: file order within
+    group: tuple[object, ...] | None = None
+    letter: Letter | None = None
+    made: list[Outgoing] = []
+    moves: list[tuple[int, int, int]] = []
+    for reader, state, resolved in chosen:
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
-        group = (resolved.signature(), state.upto)
         papers = offered[state.upto]
-        if group not in rendered:
+        if group != (resolved.signature(), state.upto):
+            group = (resolved.signature(), state.upto)
             # No interests to read when there is nothing to shape: start-up stays light.
             if papers:
                 digest = _shaped(base, papers, _interests(resolved))
@@ -512,18 +520,20 @@ def _digests(
                 digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
             if report.digest is base:
                 report.digest = digest
-            if not digest.stats.new and not digest.updated and not settings.send_empty:
-                rendered[group] = None
-            else:
-                rendered[group] = _letter(digest, settings, resolved.format, needs)
-        letter = rendered[group]
+            letter = None
+            if digest.stats.new or digest.updated or settings.send_empty:
+                letter = _letter(digest, settings, resolved.format, needs)
         if letter is None:  # nothing for them: what they excluded is done with at once
             if end > state.upto:
                 moves.append((state.id, state.upto, end))
             continue
-        item = _addressed(settings, reader, letter, secret, needs)
+        item = _addressed(settings, reader, letter, state.token, needs)
         made.append(dataclasses.replace(item, reader=state.id, after=state.upto, upto=end))
-    return made, moves
+        if len(made) >= CHUNK:
+            yield made, moves
+            made, moves = [], []
+    if made or moves:
+        yield made, moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,6 +546,25 @@ class Letter:
     marks: Marks
     expected: int
     format: str
+
+
+# What a reader may change themselves (the web pages), over the readers file's values.
+OWN = ("highlight", "exclude", "interests", "schedule")
+
+
+def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:
+    """What a run uses for a reader: the readers file over the DIGEST_* settings, and what
+    they changed themselves (kept in the state) over both. Unsubscribed counts as paused."""
+    from digest import readers
+
+    resolved = readers.effective(reader, settings)
+    prefs = state.prefs if state is not None else {}
+    if not prefs:
+        return resolved
+    own = {k: str(prefs[k]) for k in OWN if isinstance(prefs.get(k), str)}
+    if "paused" in prefs or prefs.get("unsubscribed"):
+        own["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))  # type: ignore[assignment]
+    return dataclasses.replace(resolved, **own)  # type: ignore[arg-type]
 
 
 def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
@@ -601,15 +630,15 @@ def _message(
 
 
 def _addressed(
-    settings: Settings, reader: Reader, letter: Letter, secret: bytes, needs: Set[str]
+    settings: Settings, reader: Reader, letter: Letter, given: str | None, needs: Set[str]
 ) -> Outgoing:
     """The rendered digest as this reader's message: only their address, their own
-    Message-ID and token."""
+    Message-ID and token (`given`)."""
     from digest import envelope
 
     to = settings.recipients if reader.key == "" else (reader.address(),)
     marks = letter.marks
-    token = envelope.token(secret, reader.key) if secret else marks.token
+    token = given or marks.token
     ident = envelope.message_id("x")[1:].partition("@")[0]
     if envelope.fits(letter.item, marks, letter.expected):
         return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)
