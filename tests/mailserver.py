@@ -51,6 +51,7 @@ class Handler:
     delay: float = 0.0  # seconds to think before answering a message, like a busy server
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    connections: set[object] = field(default_factory=set)  # the connections (client ports)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -68,6 +69,7 @@ class Handler:
             return "451 never seen by the client"
         if self.data_reply:
             return self.data_reply
+        self.connections.add(session.peer)
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )
