@@ -519,11 +519,13 @@ def _digests(
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
         papers = offered[state.upto]
-        if group != (resolved.signature(), state.upto):
-            group = (resolved.signature(), state.upto)
+        liked = store.likes(state.id)  # the papers they liked or disliked rank theirs too
+        if group != (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked)):
+            group = (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked))
             # No interests to read when there is nothing to shape: start-up stays light.
             if papers:
-                digest = _shaped(base, papers, _interests(resolved))
+                likes = tuple((p, v) for _, p, v in liked)
+                digest = _shaped(base, papers, _interests(resolved, likes))
             else:
                 digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
             if report.digest is base:
@@ -848,7 +850,9 @@ def _identify(paper: Paper) -> Identified:
     return identify(paper)
 
 
-def _interests(settings: Settings | Resolved) -> Interests:
+def _interests(
+    settings: Settings | Resolved, likes: tuple[tuple[Paper, int], ...] = ()
+) -> Interests:
     from digest.interests import Interests, terms
 
     return Interests(
@@ -857,6 +861,7 @@ def _interests(settings: Settings | Resolved) -> Interests:
         order=settings.order,
         max_papers=settings.max_papers,
         interests=settings.interests,
+        likes=likes,
         min_score=settings.min_score,
     )
 

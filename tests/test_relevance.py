@@ -277,3 +277,51 @@ def test_each_reader_of_a_readers_file_gets_the_order_of_their_own_interests(
     assert first("ann@example.org")[0] == "2507.15493"  # GR-3, a robot, listed sixth
     assert first("bob@example.org")[0] == "2507.15846"  # GUI-G^2, listed second
     assert first("carol@example.org")[0] == "2507.14683"  # the listing's first
+
+
+def _first_day(tmp_path: Path) -> list[str]:
+    """A digest of one real day made, so that its papers can be liked: the next run's args."""
+    import shutil
+
+    from processes import run_digest
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(REAL / "2025-07-22.json", inbox)
+    args = ["--inbox", str(inbox), "--deliver", "stdout", "--format", "json"]
+    assert run_digest(tmp_path, "now", *args).returncode == 0
+    shutil.copy(REAL / "2026-08-21.json", inbox)
+    return args
+
+
+def test_digest_like_and_dislike_rank_the_next_digests(tmp_path: Path) -> None:
+    import json
+
+    from processes import run_digest
+
+    args = _first_day(tmp_path)
+    liked = run_digest(tmp_path, "like", "2507.15493")  # GR-3, a robot, by its arXiv id
+    assert (liked.returncode, liked.stdout) == (0, "liked 6: GR-3 Technical Report\n")
+    bad = run_digest(tmp_path, "dislike", "99999")
+    assert bad.returncode == 1
+    assert bad.stderr == "digest: no paper seen before has the id '99999'; see `digest seen`\n"
+    done = run_digest(tmp_path, "now", *args)
+    assert done.returncode == 0, done.stderr
+    papers = json.loads(done.stdout)["papers"]
+    assert papers[0]["title"].startswith("EXIMO")  # a robot policy; listed fifth
+    assert papers[0]["reason"] == "like: GR-3 Technical Report"
+    assert [p["title"] for p in papers] != [p.title for p in day("2026-08-21.json")]
+
+
+def test_a_like_taken_back_no_longer_ranks(tmp_path: Path) -> None:
+    import json
+
+    from processes import run_digest
+
+    args = _first_day(tmp_path)
+    assert run_digest(tmp_path, "dislike", "6").returncode == 0
+    forgot = run_digest(tmp_path, "dislike", "6", "--forget")
+    assert forgot.stdout == "forgot the like of 6: GR-3 Technical Report\n"
+    papers = json.loads(run_digest(tmp_path, "now", *args).stdout)["papers"]
+    assert [p["title"] for p in papers] == [p.title for p in day("2026-08-21.json")]
+    assert all(p["score"] is None for p in papers)
