@@ -199,7 +199,7 @@ def test_digest_now_without_interests_scores_nothing_and_keeps_the_order(
     shown = _now_json(tmp_path, "2026-08-21.json")
     papers = shown["papers"]
     assert isinstance(papers, list)
-    assert all(p["score"] is None and p["reason"] is None for p in papers)
+    assert all(p["score"] is None and p["reason"] == "" for p in papers)
     listed = [p.title for p in day("2026-08-21.json")]
     assert [p["title"] for p in papers] == listed
 
