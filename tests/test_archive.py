@@ -74,11 +74,12 @@ def words(text: str) -> str:
 
 
 def abstracts(*days: str) -> list[str]:
-    """Every abstract of these real days, as the digest reads them."""
+    """Every abstract of these real days, as the digest shows them (TeX as Unicode)."""
     from digest.formats import parse
+    from digest.render.tex import unicode
 
     return [
-        words(p.abstract)
+        words(unicode(p.abstract))
         for day in days
         for p in parse((REAL / f"{day}.json").read_bytes(), f"{day}.json").papers
         if p.abstract
@@ -139,8 +140,11 @@ def test_the_page_holds_every_abstract_the_mail_had_no_room_for(
     mailed = words(BeautifulSoup(mail.get_body(("html",)).get_content(), "html.parser").text)
     shown = words(BeautifulSoup(page.read_text(), "html.parser").text)
     from digest.formats import parse
+    from digest.render.tex import unicode
 
-    every = [words(p.abstract) for s in seeds for p in parse(s.read_bytes(), s.name).papers]
+    every = [
+        words(unicode(p.abstract)) for s in seeds for p in parse(s.read_bytes(), s.name).papers
+    ]
     every = [a for a in every if a]
     assert sum(a in mailed for a in every) < len(every) / 10  # the mail keeps to its budget
     assert [a for a in every if a not in shown] == []

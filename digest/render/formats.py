@@ -98,13 +98,21 @@ class Renderer:
         self.fragments: Fragments = {} if fragments is None else fragments
         self._made: dict[str, str] = {}
         self._modules: dict[str, Any] = {}
+        self._keys: dict[Hashable, tuple[Hashable, ...]] = {}
 
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its
         fragment template; each made once a run, then numbered as this digest numbers it."""
+        # The key, made once a paper, form and format in this digest (the size planner asks
+        # for the same fragments many times): freezing a view and looking for the reader's
+        # words in it cost more than the lookup itself.
+        known = (id(entry.paper), fmt, entry.form, entry.abstract, entry.shortened)
+        key = self._keys.get(known)
         view = {k: v for k, v in entry.paper.items() if k != "score"}
-        key: tuple[Hashable, ...] = (fmt, entry.form, entry.abstract, entry.shortened)
-        key += (str(self.templates), self._marked(view, entry.abstract), _frozen(view))
+        if key is None:
+            key = (fmt, entry.form, entry.abstract, entry.shortened, str(self.templates))
+            key += (self._marked(view, entry.abstract), _frozen(view))
+            self._keys[known] = key
         made = self.fragments.get(key)
         if made is None:
             if fmt not in self._modules:
