@@ -120,3 +120,22 @@ def test_relevance_benchmark_on_a_slice_ranks_better_than_listing_and_highlight(
             assert ndcg > rows[baseline][0] and ndcg_liked > rows[baseline][2]
         assert rows["lexical"][2] > rows["lexical"][0]  # likes help
     assert "| lexical |" in sections[4]
+
+
+def test_readers_benchmark_small() -> None:
+    """Every reader's message accepted by the server, and one reader row each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "readers.py"), "--readers", "4", "12"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["4"], ["12"])
+    ]
+    assert [(r[0], r[6]) for r in rows] == [("4", "4"), ("12", "12")]  # readers, accepted
+    assert "13 reader rows" in result.stdout  # the twelve, and the one reader of DIGEST_TO
