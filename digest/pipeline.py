@@ -491,7 +491,7 @@ def active_readers(settings: Settings) -> list[Reader]:
     return list(loaded.readers)
 
 
-CHUNK = 100  # readers' digests made, stored and delivered at a time: memory stays flat
+CHUNK = 25  # readers' digests made, stored and delivered at a time: memory stays flat
 
 
 def _digests(
@@ -564,7 +564,7 @@ def _digests(
         yield made, moves
 
 
-LETTERS = 64  # renderings kept for readers with other settings and the same digest
+LETTERS = 16  # renderings kept for readers with other settings and the same digest
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:
