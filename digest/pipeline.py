@@ -1,4 +1,6 @@
-"""The one orchestrator: inbox -> parse -> match -> render -> outbox -> deliver -> record."""
+"""The one orchestrator: inbox -> parse -> match -> record the new papers; then for each
+reader: their new papers -> shape -> render (once for readers who get the same) -> outbox ->
+deliver -> seen."""
 
 from __future__ import annotations
 
