@@ -231,7 +231,10 @@ def paper_view(
         "show_date": show_date,
         "link": paper.link,
         "href": paper.page_url or paper.arxiv_url,  # None: only an arXiv search can find it
-        "search_url": None if paper.arxiv_id else search_url(paper.title),
+        # An arXiv title search for a paper without an id: the whole title where a link
+        # has room (HTML, Markdown), its first words within a terminal's line in the text.
+        "search_url": None if paper.arxiv_id else paper.link,
+        "search_short": None if paper.arxiv_id else search_url(paper.title),
         "arxiv_id": paper.arxiv_id,
         "arxiv_url": paper.arxiv_url,
         "page_url": paper.page_url,
