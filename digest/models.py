@@ -216,3 +216,7 @@ class ReaderState:
     key: str  # the reader's address, case-folded; "" for the one reader of DIGEST_TO
     upto: int
     added: datetime
+    token: str | None = None  # what their unsubscribe and preferences links carry
+    # What they changed themselves (the web pages): paused, unsubscribed, highlight, exclude,
+    # interests, schedule; over the readers file's values.
+    prefs: Mapping[str, object] = field(default_factory=dict)

@@ -392,8 +392,10 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
-        # A reader new to the state joins before this run's papers: they are new to them.
-        states = store.join({r.key: r.since for r in audience}) if audience else {}
+        # A reader new to the state joins before this run's papers, so that they are new to
+        # them: every reader of the file, whether this run is for them or not.
+        everyone = audience if readers is None else active_readers(settings) + list(audience)
+        states = store.join({r.key: r.since for r in everyone}) if everyone else {}
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
@@ -496,16 +498,14 @@ def _digests(
     their settings, a chunk of readers at a time; readers with nothing new are moved on
     instead. A digest is rendered once for all readers with the same settings and the same
     new papers: readers are taken group by group, so only one rendering is kept at a time."""
-    from digest import readers as readers_file
-
     end = store.end()
     offered: dict[int, list[Paper]] = {}  # the new papers after a position
-    secret = store.secret() if "{token}" in settings.unsubscribe else b""
     chosen = []
     for reader in audience:
-        resolved = readers_file.effective(reader, settings)
+        state = states[reader.key]
+        resolved = resolve(reader, settings, state)
         if not resolved.paused:  # paused: nothing for now, and nothing missed
-            chosen.append((reader, states[reader.key], resolved))
+            chosen.append((reader, state, resolved))
     chosen.sort(key=lambda c: (repr(c[2].signature()), c[1].upto))  # stable: file order within
     group: tuple[object, ...] | None = None
     letter: Letter | None = None
@@ -531,7 +531,7 @@ def _digests(
             if end > state.upto:
                 moves.append((state.id, state.upto, end))
             continue
-        item = _addressed(settings, reader, letter, secret, needs)
+        item = _addressed(settings, reader, letter, state.token, needs)
         made.append(dataclasses.replace(item, reader=state.id, after=state.upto, upto=end))
         if len(made) >= CHUNK:
             yield made, moves
@@ -550,6 +550,25 @@ class Letter:
     marks: Marks
     expected: int
     format: str
+
+
+# What a reader may change themselves (the web pages), over the readers file's values.
+OWN = ("highlight", "exclude", "interests", "schedule")
+
+
+def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:
+    """What a run uses for a reader: the readers file over the DIGEST_* settings, and what
+    they changed themselves (kept in the state) over both. Unsubscribed counts as paused."""
+    from digest import readers
+
+    resolved = readers.effective(reader, settings)
+    prefs = state.prefs if state is not None else {}
+    if not prefs:
+        return resolved
+    own = {k: str(prefs[k]) for k in OWN if isinstance(prefs.get(k), str)}
+    if "paused" in prefs or prefs.get("unsubscribed"):
+        own["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))  # type: ignore[assignment]
+    return dataclasses.replace(resolved, **own)  # type: ignore[arg-type]
 
 
 def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
@@ -612,15 +631,15 @@ def _message(
 
 
 def _addressed(
-    settings: Settings, reader: Reader, letter: Letter, secret: bytes, needs: Set[str]
+    settings: Settings, reader: Reader, letter: Letter, given: str | None, needs: Set[str]
 ) -> Outgoing:
     """The rendered digest as this reader's message: only their address, their own
-    Message-ID and token."""
+    Message-ID and token (`given`)."""
     from digest import envelope
 
     to = settings.recipients if reader.key == "" else (reader.address(),)
     marks = letter.marks
-    token = envelope.token(secret, reader.key) if secret else marks.token
+    token = given or marks.token
     ident = envelope.message_id("x")[1:].partition("@")[0]
     if envelope.fits(letter.item, marks, letter.expected):
         return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)

@@ -234,3 +234,34 @@ def test_readers_check_names_each_bad_entry_and_keeps_the_good(tmp_path: Path) -
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "readers.toml:6" in done.stderr and "order" in done.stderr
     assert "1 readers ok" in done.stdout
+
+
+def test_what_readers_change_themselves_wins_over_the_file_and_their_token_finds_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\n[[reader]]\nemail = "bob@example.org"\n'
+        '[[reader]]\nemail = "cy@example.org"\n'
+    )
+    inbox = Path(env["DIGEST_INBOX"])
+    with smtp_server() as server:
+        env.update(server.environment())
+        shutil.copy(REAL / DAYS[0], inbox)
+        assert run(tmp_path, env, "now").returncode == 0
+        ann = by_reader(server.received)["ann@example.org"][0].message
+        token = ann["List-Unsubscribe"].strip().strip("<>").rpartition("/")[2]
+        with open_state(Path(env["DIGEST_STATE"])) as store:
+            found = store.reader_by_token(token)
+            assert found is not None and found.key == "ann@example.org"
+            assert store.reader_by_token("0" * 32) is None
+            ids = {r.key: r.id for r in store.all_readers()}
+            store.set_prefs(ids["ann@example.org"], {"unsubscribed": True})
+            store.set_prefs(ids["bob@example.org"], {"exclude": "."})
+        server.received.clear()
+        shutil.copy(REAL / DAYS[1], inbox)
+        assert run(tmp_path, env, "now").returncode == 0
+        assert sorted(by_reader(server.received)) == ["cy@example.org"]
+        with open_state(Path(env["DIGEST_STATE"])) as store:
+            uptos = {r.key: r.upto for r in store.all_readers()}
+        # Bob excluded everything: moved on. Ann unsubscribed: kept where she was.
+        assert uptos["bob@example.org"] == uptos["cy@example.org"] > uptos["ann@example.org"]

@@ -24,7 +24,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -45,6 +45,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.models import ReaderState
     from digest.readers import Reader
     from digest.state.protocol import StateStore
 
@@ -209,7 +210,8 @@ class Service:
             if group not in self.groups:
                 return f"no reader has the schedule {group} any more", True
             trigger = self.groups[group].trigger
-            readers = [r for r, g in reader_groups(self.settings) if g.key == group]
+            known = {r.key: r for r in store.all_readers()}
+            readers = [r for r, g in reader_groups(self.settings, known) if g.key == group]
         # The scheduled time this run is for: a reader never gets two digests for one.
         period = last_fire(trigger, started)
         try:
@@ -508,14 +510,15 @@ class Group:
     trigger: BaseTrigger
 
 
-def reader_groups(settings: Settings) -> list[tuple[Reader, Group]]:
-    """Each active reader of the readers file with the group of their schedule."""
-    from digest import readers
-
+def reader_groups(
+    settings: Settings, known: Mapping[str, ReaderState] | None = None
+) -> list[tuple[Reader, Group]]:
+    """Each reader of the readers file with the group of their schedule (their own, when
+    they changed it: `known` holds what the state keeps of them)."""
     found = []
     groups: dict[str, Group] = {}
     for reader in pipeline.active_readers(settings):
-        resolved = readers.effective(reader, settings)
+        resolved = pipeline.resolve(reader, settings, (known or {}).get(reader.key))
         tz = zone(resolved.timezone)
         key = f"{resolved.schedule} ({tz})"
         if key not in groups:
@@ -552,7 +555,9 @@ def serve(settings: Settings, deliverer: Deliverer) -> int:
     fetch_trigger = parse_schedule(fetching, tz, "DIGEST_FETCH_SCHEDULE") if fetching else None
     service = Service(settings, deliverer, trigger, tz, fetch_trigger=fetch_trigger)
     if settings.readers is not None:
-        service.groups = {g.key: g for _, g in reader_groups(settings)}
+        with state.open(settings.state) as store:
+            known = {r.key: r for r in store.all_readers()}
+        service.groups = {g.key: g for _, g in reader_groups(settings, known)}
         if not service.groups:
             raise DigestError(f"{settings.readers}: no active reader; add one or unpause one")
     return service.serve()

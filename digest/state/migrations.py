@@ -148,7 +148,8 @@ def _m008_readers(db: sqlite3.Connection) -> None:
             key TEXT NOT NULL UNIQUE,
             upto INTEGER NOT NULL,
             added_at TEXT NOT NULL,
-            token TEXT UNIQUE
+            token TEXT UNIQUE,
+            prefs TEXT
         );
         INSERT INTO readers (key, upto, added_at)
             SELECT '', value, datetime('now') FROM positions WHERE name = 'catalogue';

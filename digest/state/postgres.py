@@ -139,7 +139,8 @@ CREATE TABLE readers (
     key TEXT NOT NULL UNIQUE,
     upto BIGINT NOT NULL,
     added_at TEXT NOT NULL,
-    token TEXT UNIQUE
+    token TEXT UNIQUE,
+    prefs TEXT
 );
 INSERT INTO readers (key, upto, added_at)
     SELECT '', value, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
@@ -485,7 +486,10 @@ class PostgresStore:
         """The readers with these keys, each added first if new (see the protocol)."""
         keys = list(readers)
         found = self._readers(keys)
-        if missing := [k for k in keys if k not in found]:
+        if missing := [k for k in keys if k not in found or found[k].token is None]:
+            from digest.envelope import token
+
+            secret = self.secret()
             with self._tx() as cur:
                 end = _end(cur)
                 when = now()
@@ -498,6 +502,10 @@ class PostgresStore:
                     " ON CONFLICT (key) DO NOTHING",
                     rows,
                 )
+                cur.executemany(
+                    "UPDATE readers SET token = %s WHERE key = %s AND token IS NULL",
+                    [(token(secret, key), key) for key in missing],
+                )
             found.update(self._readers(missing))
         return found
 
@@ -508,6 +516,20 @@ class PostgresStore:
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
         return [reader_state(r) for r in self._rows("SELECT * FROM readers ORDER BY id")]
+
+    def reader_by_token(self, given: str) -> ReaderState | None:
+        """The reader whose token this is, if any."""
+        rows = self._rows("SELECT * FROM readers WHERE token = %s", (given,))
+        return reader_state(rows[0]) if rows else None
+
+    def set_prefs(self, reader: int, prefs: Mapping[str, object]) -> None:
+        """Record what a reader changed themselves (their whole preferences)."""
+        import json
+
+        self._rows(
+            "UPDATE readers SET prefs = %s WHERE id = %s RETURNING id",
+            (json.dumps(dict(prefs)), reader),
+        )
 
     def offered(self, after: int, upto: int) -> list[tuple[int, Paper]]:
         """The papers at positions after `after` up to `upto`, in order, with their positions."""

@@ -122,6 +122,13 @@ class StateStore(Protocol):
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
 
+    def reader_by_token(self, given: str) -> ReaderState | None:
+        """The reader whose token this is (their unsubscribe and preferences links), if any."""
+
+    def set_prefs(self, reader: int, prefs: Mapping[str, object]) -> None:
+        """Record what a reader changed themselves (their whole preferences): paused,
+        unsubscribed, highlight, exclude, interests, schedule; they win over the file's."""
+
     def offered(self, after: int, upto: int) -> list[tuple[int, Paper]]:
         """The papers at positions after `after` up to `upto`, in order, with their positions."""
 

@@ -58,7 +58,11 @@ def paper_of(
 
 def reader_state(row: Mapping[str, Any]) -> ReaderState:
     """A reader as the state keeps them."""
-    return ReaderState(row["id"], row["key"], row["upto"], timestamp(row["added_at"]) or NO_TIME)
+    import json
+
+    prefs = json.loads(row["prefs"]) if row["prefs"] else {}
+    added = timestamp(row["added_at"]) or NO_TIME
+    return ReaderState(row["id"], row["key"], row["upto"], added, row["token"], prefs)
 
 
 def pack(parts: Sequence[str], eml: bytes | None) -> bytes:

@@ -636,8 +636,11 @@ class _Readers(_Connection):
         after now, or from those listed on or after their `since` day."""
         keys = list(readers)
         found = self._readers(keys)
-        missing = [k for k in keys if k not in found]
+        missing = [k for k in keys if k not in found or found[k].token is None]
         if missing:
+            from digest.envelope import token
+
+            secret = self.secret()
             with self.transaction() as db:
                 end = db.execute("SELECT value FROM positions WHERE name='catalogue'").fetchone()[0]
                 when = now()
@@ -649,6 +652,10 @@ class _Readers(_Connection):
                     rows.append((key, start, when))
                 db.executemany(
                     "INSERT OR IGNORE INTO readers (key, upto, added_at) VALUES (?, ?, ?)", rows
+                )
+                db.executemany(
+                    "UPDATE readers SET token = ? WHERE key = ? AND token IS NULL",
+                    [(token(secret, key), key) for key in missing],
                 )
             found.update(self._readers(missing))
         return found
@@ -664,6 +671,20 @@ class _Readers(_Connection):
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
         return [reader_state(row) for row in self.db.execute("SELECT * FROM readers ORDER BY id")]
+
+    def reader_by_token(self, given: str) -> ReaderState | None:
+        """The reader whose token this is, if any."""
+        row = self.db.execute("SELECT * FROM readers WHERE token = ?", (given,)).fetchone()
+        return reader_state(row) if row else None
+
+    def set_prefs(self, reader: int, prefs: Mapping[str, object]) -> None:
+        """Record what a reader changed themselves (their whole preferences)."""
+        import json
+
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE readers SET prefs = ? WHERE id = ?", (json.dumps(dict(prefs)), reader)
+            )
 
     def offered(self, after: int, upto: int) -> list[tuple[int, Paper]]:
         """The papers at positions after `after` up to `upto`, in order, with their positions."""
