@@ -589,17 +589,12 @@ def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
 def _letter(digest: Digest, settings: Settings, form: str, needs: Set[str]) -> Letter:
     """A digest rendered once for every reader it is for: no To header, stand-ins for the
     Message-ID and the token."""
-    from digest.envelope import Marks
+    from digest.envelope import Marks, held
 
     marks = Marks.new()
     options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe))
     item = _message(digest, settings, form, needs, options, marks.message_id(_domain(settings)))
-    expected = options.unsubscribe.count(marks.token) + item.text.count(marks.token)
-    if form != "text":
-        expected += item.html.count(marks.token)
-    if item.eml is not None and b"Content-Disposition: attachment" in item.eml:
-        expected += item.markdown.count(marks.token)
-    return Letter(digest, item, marks, expected, form)
+    return Letter(digest, item, marks, held(item.eml, marks.token), form)
 
 
 def _message(
