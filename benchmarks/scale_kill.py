@@ -413,6 +413,35 @@ def database_load(url: str, messages: int) -> str:
     )
 
 
+def storage(url: str, readers: int) -> str:
+    """What the state keeps per reader after the day: rows, and bytes on disk by table."""
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        rows = {
+            t: db.execute(f"SELECT count(*) FROM {t}".encode()).fetchone()[0]  # type: ignore[index]
+            for t in ("readers", "digests", "papers")
+        }
+        size = {
+            t: db.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
+            for t in ("readers", "digests", "papers", "paper_keys", "paper_grams")
+        }
+        parts = db.execute(
+            "SELECT avg(length(html)), avg(length(text)), avg(length(markdown)),"
+            " avg(length(json)), avg(length(eml)) FROM digests"
+        ).fetchone()
+    assert parts is not None
+    catalogue = sum(size[t] for t in size if t.startswith("paper"))
+    return (
+        f"state: {rows['readers']} reader rows, {rows['digests']} outbox rows,"
+        f" {rows['papers']} paper rows; on disk per reader: outbox"
+        f" {size['digests'] / readers / 1e3:.0f} kB, reader row {size['readers'] / readers:.0f} B;"
+        f" catalogue (papers, keys, grams) {catalogue / 1e6:.1f} MB"
+        f" in all; a message's parts before compression (html, text, markdown, json, eml):"
+        f" {', '.join(f'{float(x) / 1e3:.0f}' for x in parts)} kB"
+    )
+
+
 def fresh_database(server: str, name: str) -> str:
     import psycopg
 
@@ -460,6 +489,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # Stopped with SIGTERM: the services and the server are stopped on the way out too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     work = Path(tempfile.mkdtemp(prefix="digest-scale-"))
     os.chmod(work, 0o755)
     print(
@@ -484,6 +515,7 @@ def main() -> int:
             f" ({outcome.repeats} repeats, each the stored message again);"
             f" {outcome.refused} answered 451 and retried"
         )
+        print(storage(url, args.readers), flush=True)
         for problem in outcome.problems[:20]:
             print("  PROBLEM", problem)
         print(
