@@ -14,7 +14,6 @@ reader, and checked without storing it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 import re
 import secrets
@@ -32,7 +31,7 @@ ID_LENGTH = 40  # hex characters of a Message-ID's left part
 
 def token(secret: bytes, key: str) -> str:
     """The reader's unsubscribe token: unguessable without the state's secret."""
-    digest = hmac.new(secret, f"reader:{key}".encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(secret, f"reader:{key}".encode(), "sha256").hexdigest()
     return digest[:TOKEN_LENGTH]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -509,6 +510,9 @@ def _digests(
     chosen.sort(key=lambda c: (repr(c[2].signature()), c[1].upto))  # stable: file order within
     group: tuple[object, ...] | None = None
     letter: Letter | None = None
+    # Readers whose settings differ may still get the same digest (an exclusion that matches
+    # nothing, a cap above the count): the last renderings, by what they show.
+    letters: OrderedDict[tuple[object, ...], Letter] = OrderedDict()
     made: list[Outgoing] = []
     moves: list[tuple[int, int, int]] = []
     for reader, state, resolved in chosen:
@@ -526,7 +530,13 @@ def _digests(
                 report.digest = digest
             letter = None
             if digest.stats.new or digest.updated or settings.send_empty:
-                letter = _letter(digest, settings, resolved.format, needs)
+                shows = _shows(digest, resolved.format)
+                letter = letters.get(shows)
+                if letter is None:
+                    letter = letters[shows] = _letter(digest, settings, resolved.format, needs)
+                    if len(letters) > LETTERS:
+                        letters.popitem(last=False)
+                letters.move_to_end(shows)
         if letter is None:  # nothing for them: what they excluded is done with at once
             if end > state.upto:
                 moves.append((state.id, state.upto, end))
@@ -538,6 +548,24 @@ def _digests(
             made, moves = [], []
     if made or moves:
         yield made, moves
+
+
+LETTERS = 64  # renderings kept for readers with other settings and the same digest
+
+
+def _shows(digest: Digest, form: str) -> tuple[object, ...]:
+    """What a reader's digest shows, as a key: two readers with equal keys get equal
+    digests. Papers are the run's own objects, compared by identity."""
+    return (
+        form,
+        tuple(map(id, digest.papers)),
+        tuple(map(id, digest.more)),
+        tuple(map(id, digest.excluded)),
+        tuple((id(p), terms) for p, terms in digest.highlights.items()),
+        tuple(p.pattern for p in digest.highlight),
+        tuple((id(p), why) for p, why in digest.reasons.items()),
+        tuple((id(p), score) for p, score in digest.scores.items()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

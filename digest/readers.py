@@ -1,25 +1,46 @@
-"""The readers of a digest: who gets it, each with their own interests and schedule."""
+"""The readers file (DIGEST_READERS): one `[[reader]]` table per reader, each with its own
+interests, schedule and format over the DIGEST_* settings.
+
+`load` reads the file once and turns it into Reader values; a bad entry costs only itself, as
+one error line naming the file, the line and the key. `effective` resolves a reader over the
+settings into what a run uses. Nothing here touches the state or sends anything.
+
+tomllib gives no line numbers, so `_layout` finds them by reading the text once more: the line
+of each `[[reader]]` header and of each key in its table.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-TYPE_CHECKING = False
+from digest.config import ORDERS, Settings, addresses
+from digest.errors import ConfigError
+from digest.printable import printable
+
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
-    from digest.config import Settings
+FORMATS = ("html", "text")  # html: HTML with its text alternative
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A plain address, nothing the mail parser would drop or rewrite (spaces, comments, a name):
+# what is written is what is compared for uniqueness.
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+")
 
 
 @dataclass(frozen=True, slots=True)
 class Reader:
+    """One reader: an address and what they want; None falls back to the DIGEST_* setting."""
+
     email: str
-    key: str
-    line: int = 0
+    key: str  # email.casefold(): the reader's identity, unique in the file
+    line: int = 0  # of its [[reader]] header (0: not from a file)
     name: str = ""
-    highlight: str | None = None
+    highlight: str | None = None  # comma-separated terms, as DIGEST_HIGHLIGHT
     exclude: str | None = None
     interests: str | None = None
     order: str | None = None
@@ -28,18 +49,37 @@ class Reader:
     timezone: str | None = None
     format: str = "html"
     paused: bool = False
-    since: date | None = None
-    notify: tuple[str, ...] = ()
+    since: datetime.date | None = None  # first listing date wanted; None: from when added
+    notify: tuple[str, ...] = ()  # Apprise URLs
 
     def address(self) -> Address:
+        """The reader's address with `name` as its display name (the first of several, for the
+        reader of DIGEST_TO: its message goes to settings.recipients)."""
         from email.headerregistry import Address
 
-        local, _, domain = self.email.rpartition("@")
-        return Address(self.name, local, domain)
+        found = addresses(self.email, "DIGEST_TO" if not self.key else "email")
+        if not found:
+            raise ConfigError("the reader has no address; set DIGEST_TO or DIGEST_READERS")
+        first = found[0]
+        return Address(self.name or first.display_name, first.username, first.domain)
+
+
+# The keys a [[reader]] table may hold: Reader's fields but those the file does not give.
+KEYS = tuple(f.name for f in fields(Reader) if f.name not in ("key", "line"))
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A readers file read: the good readers in file order, and one line per error."""
+
+    readers: tuple[Reader, ...]
+    errors: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
+    """What a run uses for one reader: their own values, the DIGEST_* settings for the rest."""
+
     highlight: str
     exclude: str
     interests: str
@@ -50,7 +90,8 @@ class Resolved:
     format: str
     paused: bool
 
-    def signature(self) -> tuple[object, ...]:
+    def signature(self) -> tuple[str | int, ...]:
+        """Equal for readers whose digests of the same papers render the same."""
         return (
             self.highlight,
             self.exclude,
@@ -61,64 +102,472 @@ class Resolved:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    readers: tuple[Reader, ...]
-    errors: tuple[str, ...]
-
-
-def load(path: Path) -> Loaded:
-    import tomllib
-
-    data = tomllib.loads(path.read_text())
-    readers = []
-    for n, t in enumerate(data.get("reader", [])):
-        hl = t.get("highlight")
-        if isinstance(hl, list):
-            hl = ", ".join(hl)
-        ex = t.get("exclude")
-        if isinstance(ex, list):
-            ex = ", ".join(ex)
-        since = t.get("since")
-        if isinstance(since, str):
-            since = date.fromisoformat(since)
-        readers.append(
-            Reader(
-                t["email"],
-                t["email"].casefold(),
-                n,
-                t.get("name", ""),
-                hl,
-                ex,
-                None,
-                t.get("order"),
-                t.get("max_papers"),
-                t.get("schedule"),
-                t.get("timezone"),
-                t.get("format", "html"),
-                t.get("paused", False),
-                since,
-            )
-        )
-    return Loaded(tuple(readers), ())
-
-
 def default_reader(settings: Settings) -> Reader:
-    return Reader(settings.to, "")
+    """The one reader without a readers file: DIGEST_TO (all its addresses), all else settings."""
+    return Reader(email=settings.to, key="")
 
 
 def effective(reader: Reader, settings: Settings) -> Resolved:
-    def pick(value: object, default: object) -> object:
-        return default if value is None else value
-
+    """The reader's values over the DIGEST_* settings."""
+    interests: str = getattr(settings, "interests", "")
     return Resolved(
-        highlight=pick(reader.highlight, settings.highlight),  # type: ignore[arg-type]
-        exclude=pick(reader.exclude, settings.exclude),  # type: ignore[arg-type]
-        interests=pick(reader.interests, getattr(settings, "interests", "")),  # type: ignore[arg-type]
-        order=pick(reader.order, settings.order),  # type: ignore[arg-type]
-        max_papers=pick(reader.max_papers, settings.max_papers),  # type: ignore[arg-type]
-        schedule=pick(reader.schedule, settings.schedule),  # type: ignore[arg-type]
-        timezone=pick(reader.timezone, settings.timezone),  # type: ignore[arg-type]
+        highlight=joined(settings.highlight if reader.highlight is None else reader.highlight),
+        exclude=joined(settings.exclude if reader.exclude is None else reader.exclude),
+        interests=interests if reader.interests is None else reader.interests,
+        order=settings.order if reader.order is None else reader.order,
+        max_papers=settings.max_papers if reader.max_papers is None else reader.max_papers,
+        schedule=settings.schedule if reader.schedule is None else reader.schedule,
+        timezone=settings.timezone if reader.timezone is None else reader.timezone,
         format=reader.format,
         paused=reader.paused,
     )
+
+
+def joined(terms: str) -> str:
+    """Comma-separated terms in one spelling ("a,b " and "a, b" alike)."""
+    return ", ".join(t for t in (t.strip() for t in terms.split(",")) if t)
+
+
+def load(path: Path) -> Loaded:
+    """The readers in a file. Raises ConfigError only for a file that cannot be read or is not
+    TOML; each bad entry is an error line in the result, and the others load."""
+    import tomllib
+
+    file = printable(str(path))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read the readers file {file}: {e.strerror or e}; check DIGEST_READERS"
+        ) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"readers file {file} is not UTF-8 text (byte {e.start + 1}); save it as UTF-8"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        why = str(e)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", why)
+        where = f"{file}:{m[1]}" if m else file
+        if m:
+            why = f"{why[: m.start()]} at column {m[2]}"
+        raise ConfigError(
+            f"{where}: not valid TOML: {printable(why)}; fix it (see readers.example.toml)"
+        ) from None
+    top, tables = _layout(text)
+    return _readers(data, top, tables, file)
+
+
+class _Bad(Exception):
+    """One thing wrong with an entry: its text after the reader's label."""
+
+
+def _readers(
+    data: dict[str, object], top: dict[str, int], tables: list[_Table], file: str
+) -> Loaded:
+    errors: list[tuple[int, str]] = []
+
+    def error(line: int, text: str) -> None:
+        errors.append((line, printable(f"{file}:{line}: {text}" if line else f"{file}: {text}")))
+
+    for name in data:
+        if name != "reader":
+            import difflib  # only for a file with a mistake
+
+            hint = (
+                "; did you mean [[reader]]?" if difflib.get_close_matches(name, ["reader"]) else ""
+            )
+            error(
+                top.get(name, 0),
+                f"{name!r} is not allowed at the top level; the file holds only [[reader]]"
+                f" tables{hint}",
+            )
+    entries = data.get("reader", [])
+    if not isinstance(entries, list):
+        error(
+            top.get("reader", 0),
+            "reader: write each reader as a [[reader]] table (two brackets)",
+        )
+        entries = []
+    readers: list[Reader] = []
+    claimed: dict[str, int] = {}  # key -> line of the reader that has it
+    memo: dict[tuple[str, str], str] = {}
+    for number, entry in enumerate(entries, 1):
+        table = tables[number - 1] if number <= len(tables) else _Table(top.get("reader", 0))
+        reader, problems = _entry(entry, number, table, claimed, memo)
+        for line, text in problems:
+            error(line, text)
+        if reader is not None:
+            readers.append(reader)
+    errors.sort(key=lambda e: e[0])  # stable: an entry's errors stay in their order
+    return Loaded(tuple(readers), tuple(text for _, text in errors))
+
+
+def _entry(
+    entry: object,
+    number: int,
+    table: _Table,
+    claimed: dict[str, int],
+    memo: dict[tuple[str, str], str],
+) -> tuple[Reader | None, list[tuple[int, str]]]:
+    """One [[reader]] table as a Reader, or the (line, text) of everything wrong with it."""
+    if not isinstance(entry, dict):
+        return None, [(table.line, f"reader {number}: expected a table, got {_kind(entry)}")]
+    email = entry.get("email")
+    label = f"reader {number} ({email})" if isinstance(email, str) and email else f"reader {number}"
+    problems: list[tuple[int, str]] = []
+    values: dict[str, object] = {}
+    if "email" not in entry:
+        problems.append((table.line, f'{label}: email: missing; add email = "name@example.org"'))
+    for key, value in entry.items():
+        line = table.keys.get(key, table.line)
+        convert = _CONVERT.get(key)
+        if convert is None:
+            import difflib  # only for a file with a mistake
+
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"the keys are {', '.join(KEYS)}"
+            problems.append((line, f"{label}: {key!r} is not a known key; {hint}"))
+            continue
+        try:
+            values[key] = convert(key, value, memo)
+        except _Bad as e:
+            problems.append((line, f"{label}: {e}"))
+    address = values.get("email")
+    if isinstance(address, str):
+        key = address.casefold()
+        if key in claimed:
+            where = table.keys.get("email", table.line)
+            problems.append(
+                (
+                    where,
+                    f"{label}: email: {address!r} is already the reader at line"
+                    f" {claimed[key]}; give each reader one [[reader]] table",
+                )
+            )
+        else:
+            claimed[key] = table.line
+    if problems:
+        return None, problems
+    key = str(values["email"]).casefold()
+    return Reader(key=key, line=table.line, **values), []  # type: ignore[arg-type]
+
+
+# -- the value of each key ----------------------------------------------------------------------
+
+
+# What a TOML value is, in the file's words; bool before int, datetime before date (subclasses).
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"),
+    (int, "a whole number"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (datetime.datetime, "a date and time"),
+    (datetime.date, "a date"),
+)
+
+
+def _kind(value: object) -> str:
+    """What a TOML value is, in the file's words."""
+    return next((word for kind, word in _KINDS if isinstance(value, kind)), "a time")
+
+
+def _string(key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"{key}: expected a string, got {_kind(value)}")
+    return value
+
+
+def _strings(key: str, value: object) -> list[str]:
+    """A string, or an array of strings."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if isinstance(value, list):
+            got = "an array holding " + next(_kind(v) for v in value if not isinstance(v, str))
+        else:
+            got = _kind(value)
+        raise _Bad(f"{key}: expected a string or an array of strings, got {got}")
+    return value
+
+
+def _once(
+    memo: dict[tuple[str, str], str], key: str, value: str, check: Callable[[], object]
+) -> None:
+    """Run a check once per distinct value in a file (10,000 readers share a few schedules)."""
+    found = memo.get((key, value))
+    if found is None:
+        try:
+            check()
+            found = ""
+        except ConfigError as e:
+            found = str(e)
+        memo[(key, value)] = found
+    if found:
+        raise _Bad(found)
+
+
+def _email(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    text = _string(key, value).strip()
+    try:
+        found = addresses(text, key)
+    except ConfigError:
+        found = ()
+    if len(found) > 1:
+        raise _Bad(f"{key}: {text!r} holds {len(found)} addresses; give each its own [[reader]]")
+    if len(found) != 1 or not _PLAIN_ADDRESS.fullmatch(text):
+        raise _Bad(
+            f"{key}: {text!r} is not an email address; write name@example.org"
+            " (and the name in name = ...)"
+        )
+    return text
+
+
+def _name(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    text = _string(key, value)
+    if printable(text) != text:
+        raise _Bad(f"{key}: must be printable text on one line")
+    return text
+
+
+def _terms(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    text = joined(",".join(_strings(key, value)))
+    if text:
+        from digest.interests import terms
+
+        _once(memo, key, text, lambda: terms(text, key))
+    return text
+
+
+def _interests(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    return ", ".join(s.strip() for s in _strings(key, value) if s.strip())
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, object, dict[tuple[str, str], str]], str]:
+    def convert(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+        text = _string(key, value)
+        if text not in choices:
+            raise _Bad(f"{key}: {text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return convert
+
+
+def _max_papers(key: str, value: object, memo: dict[tuple[str, str], str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(f"{key}: expected a whole number, got {_kind(value)}")
+    # The range DIGEST_MAX_PAPERS declares, so both say the same.
+    low, high, unit = next(f for f in fields(Settings) if f.name == key).metadata["range"]
+    if not low <= value <= high:
+        raise _Bad(f"{key}: {value} is out of range: use {low:,} to {high:,} {unit}")
+    return value
+
+
+def _schedule(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    text = _string(key, value)
+
+    def check() -> None:
+        from datetime import UTC
+
+        from digest.service.schedule import parse_schedule
+
+        try:
+            parse_schedule(text, UTC, key)  # the grammar does not depend on the zone
+        except ConfigError as e:  # said as `schedule='x' is ...`, like a setting: say it as a key
+            said = str(e)
+            prefix = f"{key}={text!r}"
+            raise ConfigError(
+                f"{key}: {text!r}{said[len(prefix) :]}" if said.startswith(prefix) else said
+            ) from None
+
+    _once(memo, key, text, check)
+    return text
+
+
+def _timezone(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
+    text = _string(key, value)
+
+    def check() -> None:
+        from digest.config import zone
+
+        try:
+            if not text:
+                raise ConfigError  # zone("") would be the machine's own
+            zone(text)
+        except ConfigError:
+            raise ConfigError(
+                f"{key}: {text!r} is not a known time zone; use an IANA name such as"
+                " Europe/Paris or UTC, or leave it out for DIGEST_TIMEZONE"
+            ) from None
+
+    _once(memo, key, text, check)
+    return text
+
+
+def _paused(key: str, value: object, memo: dict[tuple[str, str], str]) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"{key}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _since(key: str, value: object, memo: dict[tuple[str, str], str]) -> datetime.date:
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            raise _Bad(f"{key}: {value!r} is not a date; write YYYY-MM-DD") from None
+    shown = repr(value) if isinstance(value, str) else _kind(value)
+    raise _Bad(f"{key}: expected a date like 2025-03-01, got {shown}")
+
+
+def _notify(key: str, value: object, memo: dict[tuple[str, str], str]) -> tuple[str, ...]:
+    urls = tuple(_strings(key, value))
+    for url in urls:
+        if "://" not in url or not url.split("://", 1)[0]:
+            raise _Bad(f"{key}: {url!r} is not a notification URL like tgram://token/chat")
+    return urls
+
+
+_CONVERT: dict[str, Callable[[str, object, dict[tuple[str, str], str]], object]] = {
+    "email": _email,
+    "name": _name,
+    "highlight": _terms,
+    "exclude": _terms,
+    "interests": _interests,
+    "order": _choice(ORDERS),
+    "max_papers": _max_papers,
+    "schedule": _schedule,
+    "timezone": _timezone,
+    "format": _choice(FORMATS),
+    "paused": _paused,
+    "since": _since,
+    "notify": _notify,
+}
+
+
+# -- where things are in the text ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Table:
+    """A [[reader]] header's line, and the line of each key given in its table."""
+
+    line: int
+    keys: dict[str, int] = field(default_factory=dict)
+
+
+def _layout(text: str) -> tuple[dict[str, int], list[_Table]]:
+    """The line of each top-level key or table, and each [[reader]] table in file order.
+
+    The text is valid TOML (tomllib read it), so this follows only what can hide a line's
+    meaning: strings (multi-line ones too), comments, and arrays or inline tables that span
+    lines."""
+    top: dict[str, int] = {}
+    tables: list[_Table] = []
+    keys = top  # where the keys of the current table go; {} for tables not followed
+    depth, quote = 0, ""  # inside a value: brackets open, multi-line string open
+    for number, line in enumerate(text.split("\n"), 1):
+        if depth or quote:
+            depth, quote = _rest(line, 0, depth, quote)
+            continue
+        start = len(line) - len(line.lstrip())
+        if start == len(line) or line[start] == "#":
+            continue
+        if line[start] == "[":
+            double = line.startswith("[[", start)
+            first = start + (2 if double else 1)
+            path = _path(line[first : _until(line, first, "]")])
+            if double and path == ("reader",):
+                tables.append(_Table(number))
+                keys = tables[-1].keys
+            else:
+                if path[0] == "reader" and len(path) > 1 and tables:
+                    tables[-1].keys.setdefault(path[1], number)
+                else:
+                    top.setdefault(path[0], number)
+                keys = {}
+            continue
+        simple = _SIMPLE.match(line)
+        if simple:  # most lines: taken in one step, as following them is most of the time
+            keys.setdefault(simple[1], number)
+            continue
+        equals = _until(line, start, "=")
+        keys.setdefault(_path(line[start:equals])[0], number)
+        depth, quote = _rest(line, equals + 1, 0, "")
+    return top, tables
+
+
+# A bare key and a value complete on its line: a number, a date, true, a one-line string
+# without escapes, or a flat one-line array of those; a comment may follow.
+_SCALAR = r"""(?:"[^"\\\n]*"|'[^'\n]*'|[^\s"'\[\]{}#,=]+)"""
+_SIMPLE = re.compile(
+    rf"\s*([A-Za-z0-9_-]+)\s*=\s*(?:{_SCALAR}|\[\s*(?:{_SCALAR}\s*,\s*)*(?:{_SCALAR}\s*)?\])"
+    r"\s*(?:#.*)?\r?$"
+)
+
+
+def _until(line: str, i: int, stop: str) -> int:
+    """The index of `stop` in a line from i, outside quoted keys."""
+    while i < len(line) and line[i] != stop:
+        i = _past_string(line, i) if line[i] in "\"'" else i + 1
+    return i
+
+
+def _past_string(line: str, i: int) -> int:
+    """The index after the one-line string that starts at i."""
+    mark = line[i]
+    i += 1
+    while i < len(line) and line[i] != mark:
+        i += 2 if mark == '"' and line[i] == "\\" else 1
+    return i + 1
+
+
+def _rest(line: str, i: int, depth: int, quote: str) -> tuple[int, str]:
+    """Follow a value to the end of a line: the brackets and multi-line string left open."""
+    n = len(line)
+    while i < n:
+        if quote:
+            if quote == '"""' and line[i] == "\\":
+                i += 2
+            elif line.startswith(quote, i):
+                i += 3
+                while i < n and line[i] == quote[0]:  # up to two quotes end the text itself
+                    i += 1
+                quote = ""
+            else:
+                i += 1
+            continue
+        ch = line[i]
+        if ch == "#":
+            break
+        if line.startswith(('"""', "'''"), i):
+            quote = line[i : i + 3]
+            i += 3
+        elif ch in "\"'":
+            i = _past_string(line, i)
+        else:
+            depth += (ch in "[{") - (ch in "]}")
+            i += 1
+    return depth, quote
+
+
+def _path(raw: str) -> tuple[str, ...]:
+    """A dotted key as its parts: `a."b.c"` is ("a", "b.c")."""
+    if "'" not in raw and '"' not in raw:
+        return tuple(part.strip() for part in raw.split("."))
+    import tomllib
+
+    try:
+        found: object = tomllib.loads(f"{raw} = 0")
+    except tomllib.TOMLDecodeError:
+        return (raw.strip(),)
+    parts = []
+    while isinstance(found, dict):
+        name, found = next(iter(found.items()))
+        parts.append(name)
+    return tuple(parts)

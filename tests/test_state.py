@@ -227,3 +227,21 @@ def test_the_catalogue_answers_postings_titles_and_removal(store: StateStore) ->
     assert store.stored([2])[2].seen.first_dump == ""
     store.remove([(1, a.grams)])
     assert store.postings([shared], 10) == {shared: []} and store.lookup(a.keys) == {}
+
+
+def test_a_reader_likes_and_dislikes_papers_and_changes_their_mind(store: StateStore) -> None:
+    papers = [identify(Paper(f"Paper {n}", f"abstract {n}", "d.txt")) for n in range(3)]
+    store.record([], [], papers)
+    ann = store.join({"ann@example.org": None})["ann@example.org"]
+    store.like(ann.id, [1, 2], 1)
+    store.like(ann.id, [3], -1)
+    store.like(ann.id, [2], -1)  # changed their mind
+    assert sorted((i, p.title, v) for i, p, v in store.likes(ann.id)) == [
+        (1, "Paper 0", 1),
+        (2, "Paper 1", -1),
+        (3, "Paper 2", -1),
+    ]
+    store.like(ann.id, [3], 0)
+    assert [i for i, _, _ in store.likes(ann.id)] == [1, 2]
+    bob = store.join({"bob@example.org": None})["bob@example.org"]
+    assert store.likes(bob.id) == []

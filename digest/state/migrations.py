@@ -161,7 +161,14 @@ def _m008_readers(db: sqlite3.Connection) -> None:
             after_seq = (SELECT min(id) - 1 FROM papers WHERE digest_id = digests.id),
             upto_seq = (SELECT max(id) FROM papers WHERE digest_id = digests.id);
         CREATE UNIQUE INDEX digests_period ON digests (reader_id, period) WHERE period IS NOT NULL;
-        CREATE INDEX digests_reader ON digests (reader_id, id)
+        CREATE INDEX digests_reader ON digests (reader_id, id);
+        CREATE TABLE likes (
+            reader_id INTEGER NOT NULL REFERENCES readers (id),
+            paper_id INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (reader_id, paper_id)
+        )
         """,
     )
 

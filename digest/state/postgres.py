@@ -153,7 +153,14 @@ UPDATE digests SET reader_id = (SELECT id FROM readers WHERE key = ''),
     after_seq = (SELECT min(id) - 1 FROM papers WHERE digest_id = digests.id),
     upto_seq = (SELECT max(id) FROM papers WHERE digest_id = digests.id);
 CREATE UNIQUE INDEX digests_period ON digests (reader_id, period) WHERE period IS NOT NULL;
-CREATE INDEX digests_reader ON digests (reader_id, id)
+CREATE INDEX digests_reader ON digests (reader_id, id);
+CREATE TABLE likes (
+    reader_id BIGINT NOT NULL REFERENCES readers (id),
+    paper_id BIGINT NOT NULL,
+    value INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (reader_id, paper_id)
+)
 """
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -516,6 +523,38 @@ class PostgresStore:
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
         return [reader_state(r) for r in self._rows("SELECT * FROM readers ORDER BY id")]
+
+    def like(self, reader: int, papers: Sequence[int], value: int) -> None:
+        """Record that a reader liked (1) or disliked (-1) these papers; 0 forgets it."""
+        with self._tx() as cur:
+            if value == 0:
+                cur.execute(
+                    "DELETE FROM likes WHERE reader_id = %s AND paper_id = ANY(%s)",
+                    (reader, list(papers)),
+                )
+                return
+            cur.executemany(
+                "INSERT INTO likes VALUES (%s, %s, %s, %s) ON CONFLICT (reader_id, paper_id)"
+                " DO UPDATE SET value = excluded.value, at = excluded.at",
+                [(reader, p, value, now()) for p in papers],
+            )
+
+    def likes(self, reader: int) -> list[tuple[int, Paper, int]]:
+        """The papers a reader liked or disliked, with their ids, oldest first."""
+        rows = self._rows(
+            "SELECT p.id, p.data, p.title, p.abstract, p.first_dump, p.listing_date, l.value"
+            " FROM likes l JOIN papers p ON p.id = l.paper_id WHERE l.reader_id = %s"
+            " ORDER BY l.at, p.id",
+            (reader,),
+        )
+        return [
+            (
+                r["id"],
+                paper_of(r["data"], r["title"], r["abstract"], r["first_dump"], r["listing_date"]),
+                r["value"],
+            )
+            for r in rows
+        ]
 
     def reader_by_token(self, given: str) -> ReaderState | None:
         """The reader whose token this is, if any."""

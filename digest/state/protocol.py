@@ -122,6 +122,12 @@ class StateStore(Protocol):
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
 
+    def like(self, reader: int, papers: Sequence[int], value: int) -> None:
+        """Record that a reader liked (1) or disliked (-1) these papers (by id); 0 forgets."""
+
+    def likes(self, reader: int) -> list[tuple[int, Paper, int]]:
+        """The papers a reader liked (1) or disliked (-1), with their ids, oldest first."""
+
     def reader_by_token(self, given: str) -> ReaderState | None:
         """The reader whose token this is (their unsubscribe and preferences links), if any."""
 

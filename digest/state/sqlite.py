@@ -672,6 +672,30 @@ class _Readers(_Connection):
         """Every reader the state knows, in the order they were added."""
         return [reader_state(row) for row in self.db.execute("SELECT * FROM readers ORDER BY id")]
 
+    def like(self, reader: int, papers: Sequence[int], value: int) -> None:
+        """Record that a reader liked (1) or disliked (-1) these papers; 0 forgets it."""
+        with self.transaction() as db:
+            if value == 0:
+                db.executemany(
+                    "DELETE FROM likes WHERE reader_id = ? AND paper_id = ?",
+                    [(reader, p) for p in papers],
+                )
+                return
+            db.executemany(
+                "INSERT OR REPLACE INTO likes VALUES (?, ?, ?, ?)",
+                [(reader, p, value, now()) for p in papers],
+            )
+
+    def likes(self, reader: int) -> list[tuple[int, Paper, int]]:
+        """The papers a reader liked or disliked, with their ids, oldest first."""
+        rows = self.db.execute(
+            "SELECT p.id, p.data, p.title, p.abstract, p.first_dump, p.listing_date, l.value"
+            " FROM likes l JOIN papers p ON p.id = l.paper_id WHERE l.reader_id = ?"
+            " ORDER BY l.at, p.id",
+            (reader,),
+        )
+        return [(row[0], paper_of(*row[1:6]), row[6]) for row in rows]
+
     def reader_by_token(self, given: str) -> ReaderState | None:
         """The reader whose token this is, if any."""
         row = self.db.execute("SELECT * FROM readers WHERE token = ?", (given,)).fetchone()
