@@ -506,6 +506,7 @@ def main() -> int:
             args.readers,
             kills=random_kills(rng, tuple(args.every)),
             seed=args.seed,
+            timeout=max(600, args.readers * 0.5),  # about 6 messages a second here, when busy
         )
         took = time.monotonic() - started
         leaders = sum(1 for k in outcome.kills if k.startswith("leader"))

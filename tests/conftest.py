@@ -106,8 +106,16 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | 
     if given := GIVEN_POSTGRES:
         yield given
         return
-    with throwaway(tmp_path_factory.mktemp("postgres")) as url:
-        yield url
+    import tempfile
+
+    # Not under pytest's own temporary folder: every pytest run that starts on this machine
+    # makes that folder private again, and the server (run as its own user) would lose it.
+    folder = Path(tempfile.mkdtemp(prefix="digest-postgres-"))
+    try:
+        with throwaway(folder) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
