@@ -412,6 +412,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for r in store.rejected_dumps(5):
             if r not in untold:
                 say(f"rejected: {r.file}: {r.reason}")
+        if settings.archive:
+            say(f"archive: {settings.archive}")
+        if settings.notify:  # its URLs as Apprise masks them: they may hold tokens
+            from digest.channels.notify import masked
+
+            say(f"notify: {', '.join(masked(settings.notify))}")
         from digest.service.status import status_lines  # not the scheduler: status stays light
 
         for line in status_lines(store):
@@ -557,6 +563,51 @@ def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) 
     for line in report.failed:
         log.error("%s", line)
     return 0 if report.ok else 1
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    """Build the archive from the outbox: a page for every digest delivered, the index, and
+    the Atom feed of the last digests, in the DIGEST_ARCHIVE folder.
+
+    The folder is a static site: open its index.html, or serve it with any web server (or
+    `digest web`). With DIGEST_ARCHIVE set, `now` and `serve` keep it up to date.
+
+    Example:
+      digest archive --archive ~/public/papers
+      digest archive --archive ~/public/papers --feed-entries paper
+    """
+    from digest import state
+    from digest.channels.archive import archive
+
+    settings = _settings(args)
+    site = archive(settings)
+    with state.open(settings.state) as store:
+        try:
+            count = site.build(store)
+        except OSError as e:
+            raise DigestError(
+                f"cannot write the archive into {site.folder}: {e.strerror}"
+            ) from None
+    say(f"{count} digests in {site.folder}; open {site.folder / 'index.html'}")
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the archive and its feed over HTTP, on 127.0.0.1:8080 unless told otherwise.
+
+    Needs the web extra: pip install 'digest[web]'. Stops on Ctrl-C or SIGTERM.
+
+    Example:
+      digest web --archive ~/public/papers
+      digest web --archive ~/public/papers --bind 0.0.0.0 --port 8000
+    """
+    from digest.channels.archive import archive
+
+    settings = _settings(args)
+    site = archive(settings)
+    from digest.web.server import serve
+
+    return serve(site.folder, settings.web_bind, settings.web_port)
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -728,6 +779,33 @@ def _fetch_args(fetch: argparse.ArgumentParser) -> None:
     add("--timezone", metavar="ZONE", help="time zone of `yesterday` (DIGEST_TIMEZONE)")
 
 
+def _archive_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--archive", type=Path, metavar="DIR", help="the archive folder (DIGEST_ARCHIVE)"
+    )
+
+
+def _archive_args(archive: argparse.ArgumentParser) -> None:
+    from digest.config import FEED_ENTRIES
+
+    _archive_flag(archive)
+    add = archive.add_argument
+    add("--archive-url", metavar="URL", help="its public address (DIGEST_ARCHIVE_URL)")
+    add(
+        "--feed-entries",
+        choices=FEED_ENTRIES,
+        help="one feed entry a digest, or a paper (DIGEST_FEED_ENTRIES)",
+    )
+    add("--templates", type=Path, metavar="DIR", help="your own templates (DIGEST_TEMPLATES)")
+
+
+def _web_args(web: argparse.ArgumentParser) -> None:
+    _archive_flag(web)
+    add = web.add_argument
+    add("--bind", dest="web_bind", metavar="ADDRESS", help="address to listen on (DIGEST_WEB_BIND)")
+    add("--port", dest="web_port", type=int, metavar="N", help="port (DIGEST_WEB_PORT)")
+
+
 def _serve_args(serve: argparse.ArgumentParser) -> None:
     # Every option of `now` but --dry-run and --explain, so that both read the same settings
     # the same way.
@@ -774,6 +852,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Arguments]] = {
     "readers": (cmd_readers, _readers_args),
     "fetch": (cmd_fetch, _fetch_args),
     "serve": (cmd_serve, _serve_args),
+    "archive": (cmd_archive, _archive_args),
+    "web": (cmd_web, _web_args),
 }
 
 

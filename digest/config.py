@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 DELIVERIES = ("files", "stdout", "smtp")
 SECURITIES = ("starttls", "ssl", "none")
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-SUBJECT_FIELDS = ("count", "date")
+SUBJECT_FIELDS = ("count", "date", "matches")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 FORMATS = ("html", "text", "markdown", "json")
+FEED_ENTRIES = ("digest", "paper")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
 ORDERS = ("highlights", "listing", "upvotes")
@@ -108,6 +109,14 @@ class Settings:
     unsubscribe: str = ""
     list_id: str = ""
     readers: Path | None = None  # the readers file; None: the one reader of DIGEST_TO
+    # The archive, its feed and chat notifications: see digest.archive and digest.channels.
+    archive: Path | None = None  # a folder: a static site of the digests delivered
+    archive_url: str = ""  # its public address, for links from feeds and chats
+    feed_entries: str = "digest"  # one feed entry a digest, or one a paper
+    notify: str = field(default="", repr=False)  # Apprise URLs, which may hold secrets
+    # `digest web`
+    web_bind: str = "127.0.0.1"
+    web_port: int = bounded(8080, 1, 65_535)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -220,17 +229,19 @@ def _convert(name: str, kind: object, raw: str) -> object:
 
 
 def exposed_secret(env_file: Path) -> str | None:
-    """A warning when an env file holding the SMTP password can be read by other users."""
+    """A warning when an env file holding a secret (the SMTP password, chat URLs with their
+    tokens) can be read by other users."""
     import stat
 
     try:
         mode = env_file.stat().st_mode
-        holds_password = "DIGEST_SMTP_PASSWORD" in env_file.read_text(errors="replace")
+        text = env_file.read_text(errors="replace")
     except OSError:
         return None
-    if holds_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+    held = [name for name in ("DIGEST_SMTP_PASSWORD", "DIGEST_NOTIFY") if name in text]
+    if held and mode & (stat.S_IRGRP | stat.S_IROTH):
         return (
-            f"{env_file} holds DIGEST_SMTP_PASSWORD and other users can read it;"
+            f"{env_file} holds {' and '.join(held)} and other users can read it;"
             f" run: chmod 600 {env_file}"
         )
     return None
@@ -352,6 +363,7 @@ def _validate(s: Settings) -> None:
         zone(s.timezone)
     _validate_interests(s)
     _validate_fetch(s)
+    _validate_archive(s)
     _validate_email(s)
 
 
@@ -388,6 +400,21 @@ def _validate_fetch(s: Settings) -> None:
         )
 
 
+def _validate_archive(s: Settings) -> None:
+    if s.feed_entries not in FEED_ENTRIES:
+        raise ConfigError(
+            f"DIGEST_FEED_ENTRIES={s.feed_entries!r} is not one of {', '.join(FEED_ENTRIES)}"
+        )
+    if s.archive_url and (
+        not s.archive_url.startswith(("https://", "http://"))
+        or any(ch.isspace() or ch in '<>"' for ch in s.archive_url)
+    ):
+        raise ConfigError(
+            f"DIGEST_ARCHIVE_URL={s.archive_url!r} is not an http(s) address;"
+            " give the address the archive folder is served at, e.g. https://example.org/papers/"
+        )
+
+
 def _validate_email(s: Settings) -> None:
     import string
 
@@ -415,8 +442,8 @@ def _validate_email(s: Settings) -> None:
     unknown = [f for f in fields if f not in SUBJECT_FIELDS]
     if unknown:
         raise ConfigError(
-            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}} and {{date}}"
-            " can be used"
+            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}}, {{date}}"
+            " and {matches} can be used"
         )
     try:  # a format spec that does not fit its value ({date:d}) fails only when used
         subject_line(s.subject, 0, "Mar 12")

@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     import re
 
 
-DEFAULT_SUBJECT = "Daily papers: {count} new ({date})"  # DIGEST_SUBJECT's default
+# DIGEST_SUBJECT's default; {matches} is " · 5 match diffusion, speech", or nothing.
+DEFAULT_SUBJECT = "Daily papers: {count} new{matches} ({date})"
 
 
-def subject_line(template: str, count: int, date: str) -> str:
+def subject_line(template: str, count: int, date: str, matches: str = "") -> str:
     """The subject from a DIGEST_SUBJECT template, on one line whatever the date says."""
-    return " ".join(template.format(count=count, date=date).split())
+    return " ".join(template.format(count=count, date=date, matches=matches).split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from digest.interests import Interests
     from digest.readers import Reader, Resolved
     from digest.render import Renderer
+    from digest.render.formats import Fragments
     from digest.render.mail import MailOptions
     from digest.state.protocol import StateStore
 
@@ -239,18 +241,22 @@ def outgoing(
     needs: Set[str] = frozenset({"html", "text", "markdown", "json", "eml"}),
     options: MailOptions | None = None,
     message_id: str | None = None,
+    fragments: Fragments | None = None,
 ) -> Outgoing:
     """Render a digest into the form the outbox keeps and deliverers take: what `needs`
     names (formats, and "eml" for the complete mail message, made once so that every retry
     sends the same bytes with the same Message-ID); the rest is left empty. `options` are
-    the mail settings' by default."""
+    the mail settings' by default; `fragments` a run's cache of papers' fragments, shared
+    by its digests (see render.Renderer)."""
     from email.utils import make_msgid
 
     from digest import render
 
     if message_id is None:
         message_id = make_msgid("digest", domain=_domain(settings, hostname))
-    renderer = render.Renderer(digest, templates=settings.templates, subject=settings.subject)
+    renderer = render.Renderer(
+        digest, templates=settings.templates, subject=settings.subject, fragments=fragments
+    )
     try:
         if options is None:
             options = mail_options(settings, recipients=settings.recipients)
@@ -358,6 +364,10 @@ def send(
     else:
         store.mark_sent(item.id, description, at=now)
         report.delivered.append(description)
+        from digest.channels.base import Followed
+
+        if isinstance(deliverer, Followed):  # the archive, built from the state once sent
+            deliverer.after_sent(store, store.get(item.id) or item)
 
 
 def run_once(
@@ -428,18 +438,21 @@ def run_once(
             fresh = []  # recorded: offered from the catalogue, like earlier ones
 
         stored = 0  # digests stored (and sent) this run
-        for made, moves in _digests(
-            settings, store, audience, states, base, fresh, deliverer.needs, report
-        ):
-            if dry_run:
-                report.delivered.extend(deliverer.deliver(item) for item in made)
-                continue
-            if moves:
-                store.advance(moves)
-            batch = store.enqueue(made, [key for _, key in told], period) if made else []
-            for item in batch:
-                send(store, deliverer, item, report, now, lease(settings), retry(settings))
-            stored += len(batch)
+        # Readers' messages follow each other: a deliverer that can keeps its connection.
+        session = getattr(deliverer, "session", contextlib.nullcontext)
+        with session():
+            for made, moves in _digests(
+                settings, store, audience, states, base, fresh, deliverer.needs, report
+            ):
+                if dry_run:
+                    report.delivered.extend(deliverer.deliver(item) for item in made)
+                    continue
+                if moves:
+                    store.advance(moves)
+                batch = store.enqueue(made, [key for _, key in told], period) if made else []
+                for item in batch:
+                    send(store, deliverer, item, report, now, lease(settings), retry(settings))
+                stored += len(batch)
         if dry_run:
             return report
         if gathered.dumps or stored:
@@ -502,6 +515,7 @@ def _digests(
     end = store.end()
     offered: dict[int, list[Paper]] = {}  # the new papers after a position
     chosen = []
+    fragments: Fragments = {}  # each paper drawn once a run, whatever the number of readers
     for reader in audience:
         state = states[reader.key]
         resolved = resolve(reader, settings, state)
@@ -533,7 +547,9 @@ def _digests(
                 shows = _shows(digest, resolved.format)
                 letter = letters.get(shows)
                 if letter is None:
-                    letter = letters[shows] = _letter(digest, settings, resolved.format, needs)
+                    letter = letters[shows] = _letter(
+                        digest, settings, resolved.format, needs, fragments
+                    )
                     if len(letters) > LETTERS:
                         letters.popitem(last=False)
                 letters.move_to_end(shows)
@@ -614,14 +630,17 @@ def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
     )
 
 
-def _letter(digest: Digest, settings: Settings, form: str, needs: Set[str]) -> Letter:
+def _letter(
+    digest: Digest, settings: Settings, form: str, needs: Set[str], fragments: Fragments
+) -> Letter:
     """A digest rendered once for every reader it is for: no To header, stand-ins for the
     Message-ID and the token."""
     from digest.envelope import Marks, held
 
     marks = Marks.new()
     options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe))
-    item = _message(digest, settings, form, needs, options, marks.message_id(_domain(settings)))
+    message_id = marks.message_id(_domain(settings))
+    item = _message(digest, settings, form, needs, options, message_id, fragments)
     return Letter(digest, item, marks, held(item.eml, marks.token), form)
 
 
@@ -632,9 +651,12 @@ def _message(
     needs: Set[str],
     options: MailOptions,
     message_id: str,
+    fragments: Fragments | None = None,
 ) -> Outgoing:
     """The digest rendered, its message in the reader's form (HTML with its text, or text)."""
-    item = outgoing(digest, settings, needs=needs, options=options, message_id=message_id)
+    item = outgoing(
+        digest, settings, needs=needs, options=options, message_id=message_id, fragments=fragments
+    )
     if form != "text" or item.eml is None:
         return item
     from email.utils import format_datetime

@@ -55,6 +55,7 @@ class Handler:
     refused: int = 0  # messages answered 451 because of `flaky`
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    connections: set[object] = field(default_factory=set)  # the connections (client ports)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -78,6 +79,7 @@ class Handler:
         if self.flaky and self._random.random() < self.flaky:
             self.refused += 1
             return "451 4.3.0 Busy, try again later"
+        self.connections.add(session.peer)
         self.keep(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"
 

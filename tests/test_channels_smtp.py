@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import smtplib
+import socket
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -83,6 +84,34 @@ def test_to_overrides_the_envelope_only(plain: tuple[Handler, SmtpDeliverer]) ->
     [got] = handler.received
     assert got.recipients == ["carol@example.org"]
     assert got.message["To"] == f"Ann Reader <{ANN}>, Bob <{BOB}>"
+
+
+def test_messages_that_follow_each_other_in_a_session_share_one_connection(
+    plain: tuple[Handler, SmtpDeliverer],
+) -> None:
+    handler, deliverer = plain
+    item = make_outgoing()
+    deliverer.deliver(item)
+    deliverer.deliver(item)
+    assert len(handler.connections) == 2  # outside a session: one connection a message
+    with deliverer.session():
+        for _ in range(3):
+            deliverer.deliver(item)
+    assert len(handler.received) == 5 and len(handler.connections) == 3
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_by_a_new_one(
+    plain: tuple[Handler, SmtpDeliverer],
+) -> None:
+    handler, deliverer = plain
+    item = make_outgoing()
+    with deliverer.session():
+        deliverer.deliver(item)
+        kept = deliverer._kept
+        assert kept is not None
+        kept[0].sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]  # the line drops
+        assert deliverer.deliver(item).startswith("mailed to 2 recipients")
+    assert len(handler.received) == 2 and len(handler.connections) == 2
 
 
 def test_a_closed_port_is_worth_retrying() -> None:

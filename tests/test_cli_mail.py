@@ -153,7 +153,10 @@ def test_preview_writes_exactly_the_html_a_reader_gets(
             },
             "would send the SMTP password unencrypted",
         ),
-        ({"DIGEST_SUBJECT": "{count} new {papers}"}, "only {count} and {date} can be used"),
+        (
+            {"DIGEST_SUBJECT": "{count} new {papers}"},
+            "only {count}, {date} and {matches} can be used",
+        ),
     ],
 )
 def test_bad_mail_settings_are_one_line_naming_the_setting(

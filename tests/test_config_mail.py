@@ -83,7 +83,7 @@ def test_a_password_over_loopback_without_tls_is_allowed() -> None:
     ("env", "message"),
     [
         ({"DIGEST_FROM": "a@example.org, b@example.org"}, "DIGEST_FROM must be a single"),
-        ({"DIGEST_SUBJECT": "{count.__class__}"}, "only {count} and {date}"),
+        ({"DIGEST_SUBJECT": "{count.__class__}"}, "only {count}, {date} and {matches}"),
         ({"DIGEST_SUBJECT": "{count"}, "not a valid template"),
         ({"DIGEST_UNSUBSCRIBE": "http://example.org/u"}, "mailto: address or an https://"),
         ({"DIGEST_UNSUBSCRIBE": "https://example.org/a b"}, "single address or URL"),

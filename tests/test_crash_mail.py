@@ -19,6 +19,7 @@ from processes import clean_env, digest_now, integrity, pending_digests
 
 from digest.formats import parse
 from digest.identity.keys import title_key
+from digest.render.views import search_url
 
 ROUNDS = 40
 
@@ -51,6 +52,7 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
             shutil.copy(seed, inbox)
             for paper in parse(seed.read_bytes(), seed.name).papers:
                 links[title_key(paper.title)].add(paper.link)
+                links[title_key(paper.title)].add(search_url(paper.title))  # as mail shows it
         up = rng.random() < 0.6
         with smtp_server(handler, port=port) if up else contextlib.nullcontext():
             process = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)

@@ -48,7 +48,8 @@ def titles_in(received: Received) -> list[str]:
     content = body.get_content()
     if attachments:
         return re.findall(r"^## \d+\. (.+?)\r?$", content, flags=re.M)
-    found = re.findall(r"^ *\d+\. (.+?)\n {5}\S", content, re.M | re.S)
+    papers = content.split("=" * 72)[-1]  # past the overview of matches and top papers
+    found = re.findall(r"^ *\d+\. (.+?)\n {5}\S", papers, re.M | re.S)
     return [" ".join(t.split()) for t in found]
 
 

@@ -60,7 +60,7 @@ def test_golden(fmt: str, name: str, golden: Any) -> None:
 
 def test_summary_and_subject() -> None:
     assert summary(sample()) == "2 new papers of 3 in 2 dumps; 1 seen before"
-    assert subject(sample()) == "Daily papers: 2 new (Mar 12)"
+    assert subject(sample()) == "Daily papers: 2 new (Wed 12 Mar 2025)"
 
 
 def test_html_is_escaped() -> None:
@@ -81,8 +81,8 @@ def test_text_is_not_escaped_and_fits_72_columns() -> None:
 
 def test_markdown_escapes_specials_in_titles() -> None:
     md = render(sample(), "markdown")
-    assert "## 2. \\<script\\>alert(1)\\</script\\> \\*Bold\\* \\[link\\](http://x) # not" in md
-    assert "&lt;" not in md
+    assert "## 2. &lt;script&gt;alert(1)&lt;/script&gt; \\*Bold\\* \\[link\\](http://x) # not" in md
+    assert "<script>" not in md and "\\<" not in md
 
 
 @pytest.mark.parametrize(
@@ -94,8 +94,9 @@ def test_markdown_escapes_specials_in_titles() -> None:
         ("# heading", "\\# heading"),
         ("- item", "\\- item"),
         ("1. item", "1\\. item"),
-        ("a | b", "a \\| b"),
-        ("<b>", "\\<b\\>"),
+        ("a | b", "a &#124; b"),
+        ("<b>", "&lt;b&gt;"),
+        ("~x~", "&#126;x&#126;"),
     ],
 )
 def test_md_block(raw: str, escaped: str) -> None:

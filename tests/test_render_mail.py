@@ -1,4 +1,5 @@
-"""The digest as a mail: size budget plan, shortened abstracts, MIME structure and headers."""
+"""The digest as a mail: size budget plan (TL;DRs first, then abstracts), MIME structure and
+headers."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from digest.identity.decide import decide
 from digest.models import Digest, Dump, Paper
 from digest.pipeline import mail_options
 from digest.render import Renderer, mail
-from digest.render.mail import Composed, Layout, plan, shorten
-from digest.render.views import md_escape
+from digest.render.mail import Composed, Layout, plan
+from digest.render.tex import unicode
+from digest.render.views import attachment_name, mark
 
 CREATED = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {
@@ -85,11 +87,12 @@ def cost_model(budget: int, full: int = 1000, short: int = 300, title: int = 100
         (0, 20_000, Layout(0, 0)),
         (5, 20_000, Layout(5, 5)),
         (19, 20_000, Layout(19, 19)),
-        # Every title fits: the top becomes full (up to 10), then shortened, as room allows.
-        (100, 20_000, Layout(100, 10, 2, 88)),
-        (30, 20_000, Layout(30, 10, 20, 0)),
-        # Not even every title fits: three in full, as many titles as fit, the rest attached.
-        (1000, 20_000, Layout(1000, 3, 0, 165)),
+        # Every TL;DR fits: the first (most relevant) papers get their abstract as room allows.
+        (30, 20_000, Layout(30, 15, 15, 0)),
+        # Not every TL;DR fits: as many as fit, then titles; no abstract at all.
+        (100, 20_000, Layout(100, 0, 47, 53)),
+        # Not even every title fits: as many titles as fit, the rest attached.
+        (1000, 20_000, Layout(1000, 0, 0, 195)),
         # Nothing fits beyond the frame.
         (10, 400, Layout(10, 0, 0, 0)),
     ],
@@ -107,22 +110,15 @@ def test_plan_keeps_every_paper_accounted_for() -> None:
             assert cost_model(budget)(layout) or layout == Layout(total, 0)
 
 
-def test_a_huge_abstract_is_shortened_rather_than_breaking_the_budget() -> None:
+def test_a_huge_abstract_leaves_its_paper_to_its_tldr_rather_than_breaking_the_budget() -> None:
     assert plan(2, cost_model(20_000, full=50_000)) == Layout(2, 0, 2, 0)
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Short.", "Short."),
-        ("  spaced\n  out  ", "spaced out"),
-        ("A" * 200 + ". " + "b " * 200, "A" * 200 + "."),
-        ("word " * 100, ("word " * 56).strip()),
-    ],
-)
-def test_shorten(text: str, expected: str) -> None:
-    assert shorten(text) == expected
-    assert len(shorten(text)) <= mail.SHORT_CHARS
+def test_the_papers_past_the_readers_cap_get_their_tldr_and_never_an_abstract() -> None:
+    assert plan(10, cost_model(20_000), abstracts=4) == Layout(10, 4, 6, 0, 4)
+    assert plan(40, cost_model(20_000), abstracts=4) == Layout(40, 4, 36, 0, 4)
+    assert plan(40, cost_model(20_000), abstracts=4).complete
+    assert plan(60, cost_model(20_000), abstracts=30) == Layout(60, 2, 58, 0, 30)
 
 
 # -- the message ----------------------------------------------------------------------------
@@ -135,7 +131,7 @@ def test_a_small_digest_is_text_and_html_alternatives_with_every_header() -> Non
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert composed.attachment is None and composed.layout.complete
-    assert msg["Subject"] == "Daily papers: 2 new (Mar 12)"
+    assert msg["Subject"] == "Daily papers: 2 new (Wed 12 Mar 2025)"
     assert msg["From"].addresses[0].display_name == "Zoë's Papers"
     assert [a.addr_spec for a in msg["To"].addresses] == ["jane@example.org", "bjorn@example.org"]
     assert msg["To"].addresses[0].display_name == "Doe, Jane"
@@ -167,7 +163,7 @@ def test_raw_bytes_are_ascii_crlf_and_short_lines() -> None:
     msg = parsed(eml)
     assert len(msg["To"].addresses) == 9
     assert msg["To"].addresses[8].display_name == "Réader Number 8 With A Long Name"
-    assert msg["Subject"].startswith("Neue Artikel für heute – 1 (Mar 12) Neue")
+    assert msg["Subject"].startswith("Neue Artikel für heute – 1 (Wed 12 Mar 2025) Neue")
 
 
 def test_subject_template_and_list_headers() -> None:
@@ -177,7 +173,7 @@ def test_subject_template_and_list_headers() -> None:
         DIGEST_LIST_ID="papers.example.org",
     )
     msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
-    assert msg["Subject"] == "📚 1 papers for Mar 12"
+    assert msg["Subject"] == "📚 1 papers for Wed 12 Mar 2025"
     assert msg["List-Id"] == "Daily papers digest <papers.example.org>"
     assert msg["List-Unsubscribe"] == "<https://example.org/unsubscribe?u=1>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -206,10 +202,11 @@ def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
 def test_html_is_inlined_email_markup_with_dark_mode_and_narrow_rules() -> None:
     composed = compose(digest_of([Paper("A title", "An abstract.")]), settings(), "<1@x.org>")
     markup = composed.html
-    assert '<h2 class="ptitle" style="' in markup  # inlined for clients that drop <style>
-    assert "@media (prefers-color-scheme: dark)" in markup
-    assert "@media screen and (max-width: 480px)" in markup
-    assert "max-width: 600px" in markup
+    assert '<h2 class="ptitle">' in markup  # styled by class: the markup is not repeated styles
+    assert 'class="card" width="100%"' in markup and "max-width:600px" in markup  # inline
+    assert "@media (prefers-color-scheme:dark)" in markup
+    assert "[data-ogsc] .ptitle" in markup and "[data-ogsb] .card" in markup  # Outlook's dark
+    assert "@media screen and (max-width:480px)" in markup
     assert 'name="color-scheme" content="light dark"' in markup
     assert 'role="presentation"' in markup
     assert '<div class="preheader"' in markup and "A title" in markup.split("</div>")[0]
@@ -249,20 +246,20 @@ def test_five_seeds_at_once_stay_under_the_clipping_size_and_keep_every_paper(
     assert len(html_part.get_payload().encode()) <= mail.HTML_BUDGET  # as sent, encoded
 
     layout = composed.layout
-    assert layout.full >= mail.FULL_FIRST and layout.omitted == 0  # every title is in the mail
+    assert layout.omitted == 0  # every title is in the mail
     shown = visible_text(part(msg, "html"))
     text = " ".join(part(msg, "plain").split())
     for paper in digest.papers:
-        title = " ".join(paper.title.split())
+        title = " ".join(unicode(paper.title).split())
         assert title in shown and title in text
 
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content_type() == "text/markdown"
-    assert attachment.get_filename() == composed.attachment == "daily-papers-2025-03-12-0700.md"
+    assert attachment.get_filename() == composed.attachment == "daily-papers-mar-11-to-jul-29.md"
     full = attachment.get_content().replace("\r\n", "\n")
     assert full == composed.markdown
     for paper in digest.papers:  # every abstract, complete, in the attachment
-        assert md_escape(paper.abstract) in full
+        assert mark(paper.abstract, (), "markdown") in full
 
 
 def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() -> None:
@@ -276,7 +273,7 @@ def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() 
     assert layout.omitted > 0 and composed.attachment
     assert f"And {layout.omitted} more new papers" in composed.html
     assert f"And {layout.omitted} more new papers" in composed.text
-    assert composed.markdown.count("Synthetic paper") == 1500
+    assert len(re.findall(r"^## \d+\. Synthetic paper", composed.markdown, re.M)) == 1500
 
 
 def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
@@ -303,13 +300,15 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     assert composed.attachment is None  # past the cap is the reader's choice: nothing cut
     html, text = composed.html, composed.text
     assert "Q. Li, Y. W. Teh" in html and "Q. Li, Y. W. Teh" in text
-    assert ">diffusion</mark>" in html and "*diffusion*" in text
+    assert '<b class="hl" style="border-bottom:2px solid">diffusion</b>' in html
+    assert "*diffusion*" in text
     assert 'href="https://huggingface.co/papers/2503.24322"' in html
     assert 'href="https://github.com/example/noprop"' in html
-    assert "57 upvotes" in text and "57" in visible_text(html)
-    assert "Also new (1 more)" in html and "Also new (1 more):" in text
-    assert "  2. A Plain Text Listing" in text and "2. <a href=" in html
-    assert "Its abstract" not in html and "Its abstract" not in text
+    assert "arXiv 2503.24322 · ▲ 57 upvotes" in text and "57" in visible_text(html)
+    # Past the reader's cap: its TL;DR (here its one-sentence abstract), never more.
+    assert "  2. A Plain Text Listing" in text and 'id="p2"' in html
+    assert "TL;DR: Its abstract, and nothing more." in text
+    assert "Search arXiv" in html and "Search arXiv:" in text
 
 
 # -- sizing from fragments: what it costs, and that it chooses as rendering every layout would --
@@ -320,7 +319,7 @@ def exact_layout(
 ) -> Layout:
     """The layout `plan` chooses when every layout it tries is rendered and measured."""
     renderer = Renderer(digest, templates=templates)
-    page = mail.MailPage(renderer, None, "daily-papers-2025-03-12-0700.md")
+    page = mail.MailPage(renderer, None, attachment_name(digest))
     bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
 
     def fits(layout: Layout) -> bool:

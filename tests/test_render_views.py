@@ -3,6 +3,7 @@ marked, the capped rest listed compactly, exclusions counted; and none of it whe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -105,12 +106,15 @@ def test_rich_fields_in_every_format() -> None:
     assert data["stats"]["excluded"] == 1 and data["stats"]["new"] == 3
 
 
-def test_the_rest_past_the_cap_is_listed_by_title_and_link() -> None:
+def test_the_rest_past_the_cap_is_shown_by_its_tldr_and_a_search_that_fits_a_line() -> None:
     text = render(rich(), "text")
-    rest = text[text.index("Also new (1 more):") :]
-    assert "A Plain Text Listing" in rest
-    assert "https://arxiv.org/search/?searchtype=title&query=A+Plain+Text+Listing" in rest
-    assert "Its abstract" not in text  # compact: no abstract
+    rest = text[text.index("  3. A Plain Text Listing") :]
+    assert "TL;DR: Its abstract, and nothing more." in rest
+    assert (
+        "Search arXiv:\n     https://arxiv.org/search/?query=Plain+Text+Listing&searchtype=title"
+        in rest
+    )
+    assert max(len(line) for line in text.splitlines()) <= 72
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
@@ -182,11 +186,17 @@ WORDS = (
         (
             "html",
             "<i>LLM</i> & diffusion",
-            '&lt;i&gt;<mark style="background-color:#fff1a8;color:#1f2328;">LLM</mark>&lt;/i&gt;'
-            ' &amp; <mark style="background-color:#fff1a8;color:#1f2328;">diffusion</mark>',
+            '&lt;i&gt;<b class="hl" style="border-bottom:2px solid">LLM</b>&lt;/i&gt;'
+            ' &amp; <b class="hl" style="border-bottom:2px solid">diffusion</b>',
         ),
         ("text", "nothing to see", "nothing to see"),
         ("text", "smaLLM", "sma*LL*M"),  # overlapping terms merge into one mark
+        # TeX as Unicode, its emphasis kept, the reader's words marked in the Unicode text.
+        ("text", r"an {\em LLM} on $\mu$-law", r"an *LLM* on μ-law"),
+        ("text", r"on {\em entropy drift} via diffusion", "on _entropy drift_ via *diffusion*"),
+        ("html", r"Poincar\'e {\emph disks}", "Poincaré <em>disks</em>"),
+        ("markdown", r"\textsc{AIEV} {\em x} 54.6\% *y*", r"AIEV *x* 54.6% \*y\*"),
+        ("heading", "An LLM title", "An *LLM* title"),  # a heading is bold already
     ],
 )
 def test_mark(fmt: str, text: str, out: str) -> None:
@@ -223,7 +233,7 @@ def test_html_blocks_for_the_richer_fields_are_escaped_and_complete() -> None:
     html = render(digest, "html", SNIPPET)
     assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "A. &lt;Lovelace&gt;" in html
-    assert "&lt;b&gt;<mark " in html and ">diffusion</mark>&lt;/b&gt;" in html
+    assert '&lt;b&gt;<b class="hl"' in html and ">diffusion</b>&lt;/b&gt;" in html
     assert '<a href="https://github.com/huggingface/smollm"' in html
     assert "&#9650; 57" in html
     assert "Also new (1 more)" in html and "A Plain Text Listing" in html
@@ -248,11 +258,19 @@ def test_the_digest_names_its_days_sorted_with_their_year() -> None:
     dumps = (
         Dump("b.json", "b" * 64, (SMOL,), "Mar 12", format="json", listed="2025-03-12"),
         Dump("a.json", "a" * 64, (NOPROP,), "Mar 10", format="json", listed="2025-03-10"),
-        Dump("c.txt", "c" * 64, (TEXT_ONLY,), "Mar 11"),  # a text dump: no year to give
+        Dump("c.txt", "c" * 64, (TEXT_ONLY,), "Mar 13"),  # a text dump: no year given
     )
     digest = Digest(papers=(SMOL, NOPROP, TEXT_ONLY), dumps=dumps, created=WHEN)
-    assert listing_date(digest) == "Mon 10 \N{EN DASH} Wed 12 Mar 2025, Mar 11"
-    assert "(Mon 10 \N{EN DASH} Wed 12 Mar 2025, Mar 11)" in render(digest, "text").splitlines()[0]
+    # Made within days of it, a text dump's day is dated in the digest's year.
+    assert listing_date(digest) == "Mon 10 \N{EN DASH} Thu 13 Mar 2025"
+    assert "(Mon 10 \N{EN DASH} Thu 13 Mar 2025)" in render(digest, "text").splitlines()[0]
+    # Made long after, it is left as given rather than dated with a guess; sorted.
+    later = dataclasses.replace(digest, created=datetime(2026, 1, 9, tzinfo=UTC))
+    assert listing_date(later) == "Mon 10 \N{EN DASH} Wed 12 Mar 2025, Mar 13"
+    old = (Dump("d.txt", "d" * 64, (), "Jun 2"), Dump("e.txt", "e" * 64, (), "Mar 14"))
+    assert listing_date(dataclasses.replace(later, dumps=old)) == "Mar 14, Jun 2"
+    dated = dataclasses.replace(later, dumps=(Dump("f.txt", "f" * 64, (), "Dec 30"),))
+    assert listing_date(dated) == "Tue 30 Dec 2025"  # over the year's end
 
 
 def test_the_real_fields_show_in_every_format() -> None:
@@ -264,10 +282,35 @@ def test_the_real_fields_show_in_every_format() -> None:
     assert data[1]["ai_summary"] == NOPROP.ai_summary and data[1]["comments"] == 5
     assert "TL;DR: Each layer learns to denoise on its own." in text
     assert "**TL;DR:** Each layer learns to denoise on its own." in md
-    assert "<strong>TL;DR</strong> Each layer learns to denoise on its own." in html
+    assert "<b>TL;DR</b> Each layer learns to denoise on its own." in html
     for body in (text, md, html):
         assert "Hugging Face Smol Models Research" in body
         assert "2,300" in body  # the code's stars
         assert "5 comments" in body and "1 comment " in body
         assert "diffusion, flow matching" in body or "diffusion · flow matching" in body
         assert "Tue 1 Apr 2025" in body and "Mon 31 Mar 2025" in body
+
+
+@pytest.mark.parametrize(
+    ("dumps", "name"),
+    [
+        ((("a.json", "Mar 12", "2025-03-12"),), "daily-papers-2025-03-12.md"),
+        (
+            (("b.json", "Mar 12", "2025-03-12"), ("a.json", "Mar 10", "2025-03-10")),
+            "daily-papers-2025-03-10-to-2025-03-12.md",
+        ),
+        ((("c.txt", "Mar 31", None),), "daily-papers-2025-03-31.md"),  # dated: made days after
+        (
+            (("c.txt", "Jul 29", None), ("d.txt", "Mar 11", None)),
+            "daily-papers-mar-11-to-jul-29.md",
+        ),
+        ((), "daily-papers-2025-04-01.md"),  # no listing day at all: the day it was made
+    ],
+)
+def test_the_attachment_is_named_by_the_listings_days(
+    dumps: tuple[tuple[str, str, str | None], ...], name: str
+) -> None:
+    from digest.render.views import attachment_name
+
+    made = tuple(Dump(f, f * 32, (), given, listed=listed) for f, given, listed in dumps)
+    assert attachment_name(Digest(papers=(), dumps=made, created=WHEN)) == name

@@ -245,3 +245,30 @@ def test_a_reader_likes_and_dislikes_papers_and_changes_their_mind(store: StateS
     assert [i for i, _, _ in store.likes(ann.id)] == [1, 2]
     bob = store.join({"bob@example.org": None})["bob@example.org"]
     assert store.likes(bob.id) == []
+
+
+def test_a_readers_digest_is_stored_once_a_period_and_only_from_where_they_are(
+    store: StateStore,
+) -> None:
+    import dataclasses
+
+    papers = [identify(Paper(f"Paper {n}", f"abstract {n}", "d.txt")) for n in range(4)]
+    ann = store.join({"ann@example.org": None})["ann@example.org"]
+    store.record([], [], papers)
+    assert store.end() == 4 and [p.title for _, p in store.offered(0, 4)][:2] == [
+        "Paper 0",
+        "Paper 1",
+    ]
+    item = dataclasses.replace(_outgoing(), reader=ann.id, after=0, upto=4)
+    [stored] = store.enqueue([item], period="daily@2026-03-10T07:00:00+00:00")
+    assert (stored.reader, stored.after, stored.upto) == (ann.id, 0, 4)
+    # The same period again (a second leader): left out, and the reader stays where they are.
+    again = dataclasses.replace(item, message_id="<m2@x>", after=4, upto=4)
+    assert store.enqueue([again], period="daily@2026-03-10T07:00:00+00:00") == []
+    # From a position the reader has moved past (another run made it): left out.
+    stale = dataclasses.replace(item, message_id="<m3@x>")
+    assert store.enqueue([stale], period="daily@2026-03-11T07:00:00+00:00") == []
+    assert store.join({"ann@example.org": None})["ann@example.org"].upto == 4
+    assert [o.id for o in store.outgoing(status="pending")] == [stored.id]
+    store.mark_sent(stored.id)
+    assert store.counts()["papers_seen"] == 4

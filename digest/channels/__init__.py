@@ -6,6 +6,9 @@ deliverer is built from them, and what it says it does; the registry below names
     stdout.py   one format on standard output
     smtp.py     the mail message over SMTP
     preview.py  a dry run: one format into a preview file, nothing recorded
+    archive.py  beside the chosen channel: each digest a page of the archive, index and feed
+    notify.py   beside the chosen channel: a short chat message through Apprise
+    beside.py   the chosen channel, then those beside it, which never fail the digest
 
 A new channel is one module with a CHANNEL, and its line in CHANNELS.
 """
@@ -29,6 +32,11 @@ CHANNELS = {
     "smtp": "digest.channels.smtp",
 }
 PREVIEW = "digest.channels.preview"  # what a dry run delivers with
+# Channels that go beside the chosen one, each when its setting (the key) is set.
+BESIDE = {
+    "archive": "digest.channels.archive",
+    "notify": "digest.channels.notify",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +55,42 @@ class Channel:
 
 def channel(name: str) -> Channel:
     """The channel registered under `name`; the preview's with "preview"."""
-    found: Channel = import_module(PREVIEW if name == "preview" else CHANNELS[name]).CHANNEL
+    module = PREVIEW if name == "preview" else CHANNELS.get(name) or BESIDE[name]
+    found: Channel = import_module(module).CHANNEL
     return found
 
 
 def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:
-    """The deliverer of DIGEST_DELIVER, or the preview's in a dry run."""
+    """The deliverer of DIGEST_DELIVER, or the preview's in a dry run; with the channels
+    beside it that are set (not in a dry run, nor for a resend to a few addresses)."""
     chosen = channel(settings.deliver)
     if dry_run and not chosen.previews_itself:
         chosen = channel("preview")
-    return chosen.build(settings, recipients)
+    main = chosen.build(settings, recipients)
+    others = [] if dry_run or recipients else _beside(settings)
+    if not others:
+        return main
+    from digest.channels.beside import Beside
+
+    return Beside(main, [(name, channel(name).build(settings, ())) for name in others])
+
+
+def _beside(settings: Settings) -> list[str]:
+    """The channels beside the chosen one that are set. They are the public digest's, the
+    one reader of DIGEST_TO's: with a readers file, each reader's digest is their own."""
+    chosen = [name for name in BESIDE if getattr(settings, name)]
+    if chosen and settings.readers is not None:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s: only without DIGEST_READERS for now (each reader's digest is their own); not used",
+            " and ".join(f"DIGEST_{name.upper()}" for name in chosen),
+        )
+        return []
+    return chosen
 
 
 def describe(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
-    return channel(settings.deliver).describe(settings)
+    said = [channel(name).describe(settings) for name in [settings.deliver, *_beside(settings)]]
+    return ", and ".join(said)

@@ -6,6 +6,10 @@ from typing import Protocol, runtime_checkable
 
 from digest.models import Outgoing
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.protocol import StateStore
+
 MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
 ALL_FORMATS = frozenset({"html", "text", "markdown", "json"})  # the outbox keeps these, as text
 EVERYTHING = ALL_FORMATS | {MAIL}
@@ -22,4 +26,14 @@ class Deliverer(Protocol):
 
     def deliver(self, outgoing: Outgoing) -> str:
         """Deliver it; return a one-line description; raise DeliveryError on failure."""
+        ...
+
+
+@runtime_checkable
+class Followed(Protocol):
+    """A deliverer with more to do once its digest is recorded as delivered: the archive's
+    index and feed are built from the state, which then holds the digest as sent."""
+
+    def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
+        """Do it; a failure here is logged, never the digest's."""
         ...

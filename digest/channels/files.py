@@ -18,14 +18,19 @@ if TYPE_CHECKING:
     from digest.config import Settings
 
 
-def write_atomically(path: Path, data: bytes, *, replace: bool = True) -> None:
+def write_atomically(
+    path: Path, data: bytes, *, replace: bool = True, mode: int | None = None
+) -> None:
     """Write a file so that readers see the old content or the whole new one, never a part:
     a temporary file beside it, flushed to disk, then renamed over it. Without `replace`, it
-    is linked into place instead, which fails with FileExistsError rather than overwrite."""
+    is linked into place instead, which fails with FileExistsError rather than overwrite.
+    It is readable by its owner only, unless `mode` says otherwise."""
     import tempfile
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

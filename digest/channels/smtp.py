@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from digest.channels import Channel
@@ -13,7 +14,7 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     import smtplib
     import ssl
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from digest.config import Settings
 
@@ -84,6 +85,22 @@ class SmtpDeliverer:
         self.timeout = timeout
         self.ssl_context = ssl_context
         self.recipients = list(recipients)
+        # Inside `session()`: the connection of the last message, kept for the next one if
+        # it comes soon (a run with many readers), with when it was last used.
+        self._keeping = False
+        self._kept: tuple[smtplib.SMTP, float] | None = None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Messages delivered inside share one connection while they follow each other."""
+        self._keeping = True
+        try:
+            yield
+        finally:
+            self._keeping = False
+            if self._kept is not None:
+                smtp, self._kept = self._kept[0], None
+                _quit(smtp)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: object) -> SmtpDeliverer:
@@ -140,12 +157,7 @@ class SmtpDeliverer:
             )
         server = f"{self.host}:{self.port}"
         try:
-            smtp = self._connect()
-            try:
-                data = _within_size(smtp, outgoing, server)
-                refused = smtp.sendmail(sender, recipients, data)
-            finally:
-                _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+            refused = self._send(outgoing, sender, recipients, server)
         except (OSError, smtplib.SMTPException, ValueError) as e:
             raise failure(e, server, user=self.user, timeout=self.timeout) from None
 
@@ -162,6 +174,51 @@ class SmtpDeliverer:
                 )
             description += f"; refused: {_refusals(refused)}"
         return description
+
+    def _send(
+        self, outgoing: Outgoing, sender: str, recipients: list[str], server: str
+    ) -> dict[str, tuple[int, bytes]]:
+        """One message over the connection kept from the message before, if it is recent
+        and the server still holds it, else over a new one; kept afterwards for the next."""
+        import smtplib
+        import time
+
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            smtp, used = kept
+            if time.monotonic() - used < KEEP_SECONDS:
+                try:
+                    refused = smtp.sendmail(
+                        sender, recipients, _within_size(smtp, outgoing, server)
+                    )
+                except smtplib.SMTPServerDisconnected:
+                    smtp.close()  # it let go meanwhile: once more, on a new connection
+                except BaseException:
+                    _quit(smtp)
+                    raise
+                else:
+                    if self._keeping:
+                        self._kept = (smtp, time.monotonic())
+                    else:
+                        _quit(smtp)
+                    return refused
+            else:
+                _quit(smtp)
+        smtp = self._connect()
+        try:
+            data = _within_size(smtp, outgoing, server)
+            refused = smtp.sendmail(sender, recipients, data)
+        except BaseException:
+            _quit(smtp)
+            raise
+        if self._keeping:
+            self._kept = (smtp, time.monotonic())  # the message is accepted
+        else:
+            _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+        return refused
+
+
+KEEP_SECONDS = 5.0  # a connection idle this long is closed rather than used again
 
 
 def failure(error: Exception, server: str, *, user: str, timeout: float) -> DeliveryError:

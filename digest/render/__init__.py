@@ -1,7 +1,9 @@
 """Turn a Digest into what people read: HTML, plain text, Markdown (Jinja2 templates), JSON,
 and the mail message. Pure: a Digest and a few plain values in, strings and bytes out.
 
-    views.py      what a digest shows: each paper's view, the summary, the subject
+    views.py      what a digest shows: each paper's view, the overview, the subject
+    tldr.py       a paper in one line: its AI summary, else its contribution sentence
+    tex.py        TeX as Unicode, with where the emphasis was
     templates.py  the Jinja2 environment (the user's templates first), template failures
     formats.py    the output formats, one entry each, and the Renderer of one digest
     as_json.py    the JSON output

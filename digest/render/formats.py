@@ -7,12 +7,12 @@ made by code is one module with a function from the digest's view to text, and i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from digest.models import DEFAULT_SUBJECT
-from digest.render.views import DigestView
+from digest.render.views import DigestView, Entry
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -50,10 +50,37 @@ FORMATS: dict[str, Format] = {
 }
 
 
+# The templates that draw one paper, by format: their paper_block and compact_line macros.
+FRAGMENTS = {"html": "_paper.html.j2", "text": "_paper.txt.j2"}
+# A paper's number in a fragment shared between digests (each numbers it its own way): a
+# character of Unicode's private use area, put in as the number when a digest places it.
+NUMBER = "\ue000"
+_NUMBER_WIDTH = {"html": 1, "text": 3}  # the text part right-aligns numbers in 3 columns
+
+Fragments = dict[Hashable, str]
+
+
+def _frozen(value: Any) -> Hashable:
+    """A view's value as a part of a cache key."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _frozen(v)) for k, v in value.items())
+    return value  # type: ignore[no-any-return]
+
+
 class Renderer:
     """One digest's renderings: each paper's view computed once, each format made at most
-    once, every template render counted (`renders`, by format name) so that what a run
-    costs can be seen from outside."""
+    once, every template render counted (`renders`, by format name; `fragment_renders`, by
+    format, for papers) so that what a run costs can be seen from outside.
+
+    `fragments` is a cache of papers' fragments that the caller may share between the
+    digests of one run (one per reader): a paper's fragment is then rendered once a run,
+    whatever the number of digests it is in. It is keyed on everything the fragment is made
+    of: the paper's view (the reader's highlight terms and reason included), its form, the
+    templates, and those of the reader's highlight words that occur in the paper; the
+    relevance score, which fragments do not show, is left out of it, so that readers with
+    other words or scores still share the fragments of papers that read the same to them."""
 
     def __init__(
         self,
@@ -61,12 +88,68 @@ class Renderer:
         *,
         templates: Path | None = None,
         subject: str = DEFAULT_SUBJECT,
+        fragments: Fragments | None = None,
     ) -> None:
         self.digest = digest
         self.templates = templates
         self.view = DigestView.of(digest, subject)
         self.renders: Counter[str] = Counter()
+        self.fragment_renders: Counter[str] = Counter()
+        self.fragments: Fragments = {} if fragments is None else fragments
         self._made: dict[str, str] = {}
+        self._modules: dict[str, Any] = {}
+        self._keys: dict[Hashable, tuple[Hashable, ...]] = {}
+
+    def fragment(self, entry: Entry, fmt: str) -> str:
+        """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its
+        fragment template; each made once a run, then numbered as this digest numbers it."""
+        # The key, made once a paper, form and format in this digest (the size planner asks
+        # for the same fragments many times): freezing a view and looking for the reader's
+        # words in it cost more than the lookup itself.
+        known = (id(entry.paper), fmt, entry.form, entry.abstract, entry.shortened)
+        key = self._keys.get(known)
+        view = {k: v for k, v in entry.paper.items() if k != "score"}
+        if key is None:
+            key = (fmt, entry.form, entry.abstract, entry.shortened, str(self.templates))
+            key += (self._marked(view, entry.abstract), _frozen(view))
+            self._keys[known] = key
+        made = self.fragments.get(key)
+        if made is None:
+            if fmt not in self._modules:
+                template = self.environment.get_template(FRAGMENTS[fmt])
+                self._modules[fmt] = template.make_module({"highlight": self.digest.highlight})
+            module = self._modules[fmt]
+            placeholder = NUMBER * _NUMBER_WIDTH[fmt]
+            drawn = Entry(placeholder, view, entry.abstract, entry.shortened, entry.form)
+            macro = module.compact_line if entry.form == "title" else module.paper_block
+            made = self.fragments[key] = str(macro(drawn))
+            self.fragment_renders[fmt] += 1
+        width = _NUMBER_WIDTH[fmt]
+        numbered = made.replace(NUMBER * width, f"{entry.number:>{width}}")
+        if fmt == "html":
+            import markupsafe
+
+            return markupsafe.Markup(numbered)
+        return numbered
+
+    def _marked(self, view: dict[str, Any], abstract: str) -> tuple[tuple[str, int], ...]:
+        """The reader's highlight words that occur in what a fragment marks (title, TL;DR,
+        abstract): all a fragment depends on of them, so readers whose words do not occur
+        in a paper share its fragment."""
+        if not self.digest.highlight:
+            return ()
+        from digest.render.tex import unicode
+
+        texts = [unicode(t) for t in (view["title"], view["tldr"], abstract) if t]
+        return tuple(
+            (p.pattern, p.flags)
+            for p in self.digest.highlight
+            if any(p.search(text) for text in texts)
+        )
+
+    def context(self) -> dict[str, Any]:
+        """What every template is given: the view's context, and `fragment(entry, fmt)`."""
+        return {**self.view.context(), "fragment": self.fragment}
 
     @property
     def environment(self) -> jinja2.Environment:
@@ -90,12 +173,16 @@ class Renderer:
                 self.renders[fmt] += 1
                 self._made[fmt] = made(self.view)
             else:
-                self._made[fmt] = self.template(fmt, self.view.context())
+                self._made[fmt] = self.template(fmt, self.context())
         return self._made[fmt]
 
 
 def render(
-    digest: Digest, fmt: str, templates: Path | None = None, subject: str = DEFAULT_SUBJECT
+    digest: Digest,
+    fmt: str,
+    templates: Path | None = None,
+    subject: str = DEFAULT_SUBJECT,
+    fragments: Fragments | None = None,
 ) -> str:
     """Render one format of a digest: html, text, markdown or json."""
-    return Renderer(digest, templates=templates, subject=subject).render(fmt)
+    return Renderer(digest, templates=templates, subject=subject, fragments=fragments).render(fmt)

@@ -5,20 +5,23 @@ the digest enters the outbox, so every retry sends exactly the same bytes with t
 Message-ID.
 
 Size: Gmail cuts off a message whose HTML passes about 102 KB behind a "View entire message"
-link. When the whole digest does not fit in HTML_BUDGET, the first papers keep their full
-abstract, the next ones get a shortened abstract, the rest are listed by title, and the
-complete digest (every abstract) is attached as Markdown. See `plan`.
+link. When the whole digest does not fit in HTML_BUDGET, the budget is spent evenly: every
+paper gets its TL;DR first, then as many papers as fit, most relevant first (the digest's
+order), get their full abstract; only when not even every TL;DR fits are the last papers
+listed by title. The complete digest (every abstract) is then attached as Markdown. See
+`plan`.
 
 The planner asks whether many layouts fit. It is answered from sizes known in advance: each
-paper's fragment (full, shortened, title only) rendered once and CSS-inlined in one pass, plus
-the frame around them, measured on a whole render. The chosen layout is then rendered once
-and checked; see `Sizes` and `compose`.
+paper's fragment (full, TL;DR, title) rendered once (see Renderer.fragment), plus the frame
+around them, measured on a whole render. The chosen layout is then rendered once and
+checked; see `Sizes` and `compose`. The HTML is sent as written: its styles are classes in
+the head, with inline styles only where clients that drop the head need them, so that the
+dark-mode rules survive and text, not markup, fills the budget.
 """
 
 from __future__ import annotations
 
 import binascii
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
@@ -27,7 +30,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from digest.render.views import Entry
+from digest.render.views import Entry, attachment_name
 
 if TYPE_CHECKING:
     from digest.render.formats import Renderer
@@ -35,13 +38,9 @@ if TYPE_CHECKING:
 # Gmail clips at about 102 KB of HTML. The budget is counted on the quoted-printable form, as
 # sent, which is never smaller than the HTML itself: under the limit however it is measured.
 HTML_BUDGET = 100_000
-FULL_FIRST = 3  # papers that keep their full abstract whenever they fit at all
-FULL_MAX = 10  # papers given their full abstract, at most, when not everything fits
-SHORT_CHARS = 280  # a shortened abstract's length, about two sentences
 LIST_NAME = "Daily papers digest"
 # CRLF line ends; 76 characters, the quoted-printable limit (RFC 2045), also for headers.
 MAIL_POLICY = policy.SMTP.clone(max_line_length=76)
-FRAGMENTS = "_paper.html.j2"  # the macros a paper is drawn with: paper_block, compact_line
 FRAME_TRIES = 4  # layouts measured before planning falls back to rendering every one tried
 
 
@@ -58,13 +57,13 @@ class MailOptions:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How many papers, in order, get a full abstract, a shortened one, a title line; the
-    rest are only in the attachment. Only the first `abstracts` may show one (the others
-    are past the reader's DIGEST_MAX_PAPERS); None means all of them."""
+    """How many papers, in order, get their full abstract (and TL;DR), their TL;DR alone, a
+    title line; the rest are only in the attachment. Only the first `abstracts` may show an
+    abstract (the others are past the reader's DIGEST_MAX_PAPERS); None means all of them."""
 
     total: int
     full: int
-    short: int = 0
+    short: int = 0  # papers shown by their TL;DR alone
     compact: int = 0
     abstracts: int | None = None
 
@@ -76,8 +75,8 @@ class Layout:
     @property
     def complete(self) -> bool:
         """Every paper is shown as the reader asked: no attachment needed."""
-        wanted = self.total if self.abstracts is None else self.abstracts
-        return self.full == wanted and self.omitted == 0
+        wanted = self.total if self.abstracts is None else min(self.abstracts, self.total)
+        return self.full == wanted and self.compact == 0 and self.omitted == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,70 +110,31 @@ def plan(total: int, fits: Callable[[Layout], bool], abstracts: int | None = Non
     """Choose the layout, given a test of whether one fits the size budget; only the first
     `abstracts` papers (all by default) may show their abstract.
 
-    Everything as asked when it fits. Otherwise the reader should first see that every new
-    paper is there, so: the first FULL_FIRST papers in full, then as many titles as fit;
-    when all titles fit, the top of that list is upgraded, to full abstracts (up to FULL_MAX)
-    and then to shortened ones, for as long as the budget allows.
+    Everything as asked when it fits. Otherwise every paper its TL;DR, then the first
+    papers (the most relevant) their full abstract, as many as fit. When not every TL;DR
+    fits: TL;DRs for as many as fit, then title lines, then the attachment alone.
     """
     most = total if abstracts is None else min(abstracts, total)
 
     def layout(full: int, short: int, compact: int) -> Layout:
         return Layout(total, full, short, compact, abstracts)
 
-    everything = layout(most, 0, total - most)
+    everything = layout(most, total - most, 0)
     if fits(everything):
         return everything
-    first = max(0, _largest(0, min(most, FULL_FIRST), lambda f: fits(layout(f, 0, 0))))
-    compact = max(0, _largest(0, total - first, lambda c: fits(layout(first, 0, c))))
-    if first + compact < total:
-        return layout(first, 0, compact)
-    full = _largest(first, min(most, FULL_MAX), lambda f: fits(layout(f, 0, total - f)))
-    short = _largest(0, most - full, lambda s: fits(layout(full, s, total - full - s)))
-    return layout(full, short, total - full - short)
-
-
-def shorten(text: str, limit: int = SHORT_CHARS) -> str:
-    """An abstract cut to about `limit` characters: at a sentence end when one is near enough,
-    else at a word. The templates mark the cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    head = text[: limit + 1]
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", head)]
-    if ends and ends[-1] >= limit // 2:
-        return head[: ends[-1]]
-    return head[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    tldrs = _largest(0, total, lambda s: fits(layout(0, s, total - s)))
+    if tldrs < 0:  # not even every title: as many as fit
+        return layout(0, 0, max(0, _largest(0, total, lambda c: fits(layout(0, 0, c)))))
+    if tldrs < total:
+        return layout(0, tldrs, total - tldrs)
+    full = max(0, _largest(0, most, lambda f: fits(layout(f, total - f, 0))))
+    return layout(full, total - full, 0)
 
 
 def encoded_size(html: str) -> int:
     """Bytes of the HTML part's body as it travels: quoted-printable, CRLF line ends."""
     encoded = binascii.b2a_qp(html.encode("utf-8"))
     return len(encoded) + encoded.count(b"\n")
-
-
-def inline_css(html: str) -> str:
-    """Move the <style> rules onto the elements, for clients that drop <style>; @media rules
-    (dark mode, narrow screens) stay in a <style> block for those that honour them."""
-    import css_inline
-
-    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
-    return inliner.inline(html).rstrip("\n") + "\n"  # as a MIME text part ends
-
-
-def _inline_all(rows: list[str], lines: list[str], css: str) -> tuple[list[str], list[str]]:
-    """Fragments CSS-inlined with the page's stylesheet, all in one pass: they are placed in
-    one document as the page places them (paper rows in a table, title lines in a cell),
-    between markers that are then cut out."""
-    marker = "<!--digest-fragment-->"
-    page = (
-        f"<!DOCTYPE html><html><head><style>{css}</style></head><body><table><tbody>{marker}"
-        + "".join(f + marker for f in rows)
-        + f'</tbody></table><table><tbody><tr><td class="pad section clist">{marker}'
-        + "".join(f + marker for f in lines)
-        + "</td></tr></tbody></table></body></html>"
-    )
-    parts = inline_css(page).split(marker)
-    return parts[1 : len(rows) + 1], parts[len(rows) + 2 : -1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,15 +176,14 @@ class MailPage:
         self.attachment = attachment
         view = renderer.view
         self.views = view.papers + view.more  # those past DIGEST_MAX_PAPERS come last
-        self.full = [Entry(n, v, v["abstract"]) for n, v in enumerate(self.views, 1)]
+        self.full = view.entries()
         self.short = [
-            Entry(n, v, cut, shortened=cut != " ".join(v["abstract"].split()))
+            Entry(n, v, "", shortened=bool(v["abstract"]), form="tldr")
             for n, v in enumerate(self.views, 1)
-            for cut in [shorten(v["abstract"])]
         ]
-        self.compact = [Entry(n, v, "") for n, v in enumerate(self.views, 1)]
+        self.compact = [Entry(n, v, "", form="title") for n, v in enumerate(self.views, 1)]
         self.raws: dict[Layout, str] = {}
-        self.made: dict[Layout, tuple[str, int]] = {}  # layout: inlined HTML, encoded size
+        self.made: dict[Layout, tuple[str, int]] = {}  # layout: HTML, encoded size
 
     def shown(self, layout: Layout) -> str | None:
         """The attachment's name when the layout needs one."""
@@ -234,7 +193,7 @@ class MailPage:
         """The templates' context for one layout."""
         start, short = layout.full, layout.full + layout.short
         return {
-            **self.renderer.view.context(),
+            **self.renderer.context(),
             "entries": self.full[:start] + self.short[start:short],
             "compact": self.compact[short : short + layout.compact],
             "omitted": layout.omitted,
@@ -243,7 +202,7 @@ class MailPage:
         }
 
     def raw(self, layout: Layout) -> str:
-        """The HTML of a layout, before its CSS is inlined; each rendered once."""
+        """The HTML of a layout; each rendered once."""
         if layout not in self.raws:
             if layout.complete and self.unsubscribe is None:
                 # The same context as the HTML file's: one render serves both.
@@ -253,33 +212,24 @@ class MailPage:
         return self.raws[layout]
 
     def html(self, layout: Layout) -> tuple[str, int]:
-        """The HTML of a layout, CSS inlined, and its encoded size; each made once."""
+        """The HTML of a layout, as sent, and its encoded size; each made once."""
         if layout not in self.made:
-            html = inline_css(self.raw(layout))
+            html = self.raw(layout).rstrip("\n") + "\n"  # as a MIME text part ends
             self.made[layout] = (html, encoded_size(html))
         return self.made[layout]
 
-    def sizes(self, css: str) -> Sizes:
-        """Every paper's fragment in each form, rendered once and inlined in one pass."""
-        module = self.renderer.environment.get_template(FRAGMENTS).make_module(
-            {"highlight": self.renderer.digest.highlight}
-        )
-        # Each as the page's loops write it: the macro's output, then a line end.
-        paper_block, compact_line = module.paper_block, module.compact_line  # type: ignore[attr-defined]
-        blocks = [f"{paper_block(e)}\n" for e in [*self.full, *self.short]]
-        lines = [f"{compact_line(e)}\n" for e in self.compact]
-        rows, titles = _inline_all(blocks, lines, css)
-        n = len(self.views)
+    def sizes(self) -> Sizes:
+        """Every paper's fragment in each form, as the page's loops write it: the fragment,
+        then a line end."""
+
+        def size(entry: Entry) -> int:
+            return encoded_size(f"{self.renderer.fragment(entry, 'html')}\n")
+
         return Sizes(
-            Sizes.totals([encoded_size(f) for f in rows[:n]]),
-            Sizes.totals([encoded_size(f) for f in rows[n:]]),
-            Sizes.totals([encoded_size(f) for f in titles]),
+            Sizes.totals([size(e) for e in self.full]),
+            Sizes.totals([size(e) for e in self.short]),
+            Sizes.totals([size(e) for e in self.compact]),
         )
-
-
-def _stylesheet(html: str) -> str:
-    """The rules of a page's <style> blocks."""
-    return "\n".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL | re.IGNORECASE))
 
 
 def _shape(layout: Layout) -> tuple[bool, bool, bool, bool]:
@@ -295,14 +245,14 @@ def size(mail: MailPage, total: int, most: int, budget: int, bare: int) -> Layou
     whose frame was measured and that fits, normally by the third render. A template of the
     user's own that draws papers otherwise than the fragments say is planned as before, by
     rendering each layout tried."""
-    everything = Layout(total, most, 0, total - most, most)
+    everything = Layout(total, most, total - most, 0, most)
     # Escaping and encoding only add bytes: a digest whose bare text passes the budget cannot
     # fit whole, and is not rendered whole to find out; only its frame is.
     first = everything if bare <= budget else Layout(total, 0, 0, 0, most)
     measured = mail.html(first)[1]
     if first == everything and measured <= budget:
         return everything
-    sizes = mail.sizes(_stylesheet(mail.raw(first)))
+    sizes = mail.sizes()
     frames = {_shape(first): measured - sizes.papers(first)}
 
     def fits(layout: Layout) -> bool:
@@ -335,7 +285,7 @@ def compose(
 ) -> Composed:
     """Render a digest for mail, its HTML within `budget` bytes, and build the message."""
     digest = renderer.digest
-    attachment = digest.created.strftime("daily-papers-%Y-%m-%d-%H%M.md")
+    attachment = attachment_name(digest)
     mail = MailPage(renderer, options.unsubscribe or None, attachment)
     before = renderer.renders["html"]
     bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)

@@ -4,22 +4,28 @@ the header's summary, the subject, the listing days. Pure: a Digest in, strings 
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from digest.models import DEFAULT_SUBJECT, Digest, Paper, Skip, subject_line
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
-# matters at a word's edge.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<!\w)_|_(?!\w))")
+# matters at a word's edge. `<`, `>`, `|` and `~` become entities rather than backslash
+# escapes, which Python-Markdown and other renderers that are not CommonMark would show.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]]|(?<!\w)_|_(?!\w))")
+_MARKDOWN_ENTITIES = str.maketrans({"<": "&lt;", ">": "&gt;", "|": "&#124;", "~": "&#126;"})
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax inside a line, so the text shows as written."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Escape Markdown syntax inside a line, so the text shows as written in CommonMark,
+    GitHub and Python-Markdown alike."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).translate(_MARKDOWN_ENTITIES)
 
 
 def md_block(text: str) -> str:
@@ -94,54 +100,138 @@ def spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int
     return merged
 
 
+# How each format marks the reader's words and TeX's emphasis. In HTML the reader's words are
+# bold and underlined (a border): a background alone vanishes in forced dark mode. In a
+# Markdown heading, already bold, they are italic.
 _MARKS = {
-    "text": ("*", "*"),
-    "markdown": ("**", "**"),
-    "html": ('<mark style="background-color:#fff1a8;color:#1f2328;">', "</mark>"),
+    "text": (("*", "*"), ("_", "_")),
+    "markdown": (("**", "**"), ("*", "*")),
+    "heading": (("*", "*"), ("*", "*")),
+    "html": (('<b class="hl" style="border-bottom:2px solid">', "</b>"), ("<em>", "</em>")),
 }
 
 
 def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
-    """The text escaped for its format (markdown, html or text), with every occurrence of the
-    reader's words marked: *word* in text, **word** in Markdown, <mark> in HTML."""
+    """The text with its TeX as Unicode, escaped for its format (markdown, heading: a
+    Markdown heading's text, html or text), every occurrence of the reader's words marked
+    (*word* in text, **word** in Markdown, bold and underlined in HTML) and TeX's emphasis
+    kept (_word_, *word*, <em>)."""
     import markupsafe
 
-    if isinstance(patterns, tuple | list) and not patterns:  # no words to mark: escape only
-        if fmt == "markdown":
-            return md_block(text)
-        return markupsafe.escape(text) if fmt == "html" else text
+    from digest.render.tex import detex
+
+    detexed = detex(text)
+    plain = detexed.text
+    md = fmt in ("markdown", "heading")
+    found = spans(plain, patterns) if patterns else []
+    if not found and not detexed.emphasis:  # nothing to mark: escape only
+        if md:
+            return md_block(plain)
+        return markupsafe.escape(plain) if fmt == "html" else plain
     escapes: dict[str, Callable[[str], str]] = {
         "markdown": md_escape,
+        "heading": md_escape,
         "html": markupsafe.escape,
         "text": str,
     }
     escape = escapes[fmt]
-    opening, closing = _MARKS[fmt]
+    (hl_open, hl_close), (em_open, em_close) = _MARKS[fmt]
+    cuts = sorted({0, len(plain), *(x for s in (*found, *detexed.emphasis) for x in s)})
     out: list[str] = []
-    at = 0
-    for start, end in [*spans(text, patterns), (len(text), len(text))]:
-        before = text[at:start]
+    for start, end in itertools.pairwise(cuts):
+        piece = plain[start:end]
         # Only the start of the text can make a Markdown paragraph a heading or a list.
-        out.append(md_block(before) if fmt == "markdown" and at == 0 else escape(before))
-        if end > start:
-            out += [opening, escape(text[start:end]), closing]
-        at = end
-    joined = "".join(str(part) for part in out)
+        escaped = str(md_block(piece) if md and start == 0 else escape(piece))
+        if any(s <= start and end <= e for s, e in found):
+            out += [hl_open, escaped, hl_close]
+        elif any(s <= start and end <= e for s, e in detexed.emphasis) and piece.strip():
+            out += [em_open, escaped, em_close]
+        else:
+            out.append(escaped)
+    joined = "".join(out)
     return markupsafe.Markup(joined) if fmt == "html" else joined
 
 
-def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
+def search_url(title: str, width: int = 67) -> str:
+    """An arXiv title search for a paper without an identifier, within `width` characters
+    (a terminal's line): the title's first words that fit, small words left out."""
+    from urllib.parse import quote_plus
+
+    from digest.render.tex import unicode
+
+    head, tail = "https://arxiv.org/search/?query=", "&searchtype=title"
+    words = [w for w in re.findall(r"[\w][\w'.-]*", unicode(title)) if w.lower() not in _SMALL]
+    query = ""
+    for word in words:
+        longer = f"{query}+{quote_plus(word)}" if query else quote_plus(word)
+        if len(head) + len(longer) + len(tail) > width and query:
+            break
+        query = longer
+    return head + query + tail
+
+
+_SMALL = {"a", "an", "and", "are", "as", "at", "by", "for", "from", "in", "is", "of", "on"}
+_SMALL |= {"or", "the", "to", "via", "vs", "with", "without", "we", "our", "its", "into"}
+
+
+def infer_day(listing_date: str | None, created: datetime) -> str | None:
+    """A listing day given without its year ("Mar 12") as an ISO day, when the digest was
+    made near it: a listing is read within days of coming out, so the year is the one that
+    puts it within RECENT days of the digest. An older listing keeps its date as given
+    (None here): a guessed year could be wrong."""
+    if not listing_date:
+        return None
+    from datetime import datetime as dt
+
+    made = created.date()
+    for year in (made.year, made.year - 1, made.year + 1):
+        try:
+            parsed = dt.strptime(f"{listing_date.strip()} {year}", "%b %d %Y").date()
+        except ValueError:
+            return None
+        if abs((parsed - made).days) <= RECENT:
+            return parsed.isoformat()
+    return None
+
+
+RECENT = 45  # days between a listing and its digest within which a year-less date is dated
+
+
+def _month_day(text: str) -> tuple[int, int, str]:
+    """A sort key for a date without a year ("Mar 12", "mar-12"); unreadable ones last."""
+    from datetime import datetime as dt
+
+    try:
+        day_of = text.strip().replace("-", " ")
+        parsed = dt.strptime(f"{day_of} 2000", "%b %d %Y")  # 2000: Feb 29 exists
+    except ValueError:
+        return (13, 0, text)
+    return (parsed.month, parsed.day, text)
+
+
+def paper_view(
+    paper: Paper, digest: Digest | None = None, show_date: bool = False
+) -> dict[str, Any]:
     """What a template or the JSON output shows of a paper; every richer field is there,
     empty (None, "" or []) when the dump did not have it."""
+    from digest.render.tldr import tldr
+
     terms = digest.highlights.get(paper, ()) if digest else ()
+    reason = digest.reasons.get(paper, "") if digest else ""
+    listed = paper.listed or (infer_day(paper.listing_date, digest.created) if digest else None)
+    line = tldr(paper.abstract, paper.ai_summary)
     return {
         "title": paper.title,
         "abstract": paper.abstract,
         "source": paper.source,
         "listing_date": paper.listing_date,
         "listed": paper.listed,
-        "date": day(paper.listed) if paper.listed else paper.listing_date,
+        "date": day(listed) if listed else paper.listing_date,
+        # Said for each paper only when the digest's papers are of more than one day.
+        "show_date": show_date,
         "link": paper.link,
+        "href": paper.page_url or paper.arxiv_url,  # None: only an arXiv search can find it
+        "search_url": None if paper.arxiv_id else search_url(paper.title),
         "arxiv_id": paper.arxiv_id,
         "arxiv_url": paper.arxiv_url,
         "page_url": paper.page_url,
@@ -157,6 +247,13 @@ def paper_view(paper: Paper, digest: Digest | None = None) -> dict[str, Any]:
         "organization": paper.organization,
         "github_stars": paper.github_stars,
         "highlights": list(terms),
+        "tldr": line.text,
+        "tldr_source": line.source,
+        # The abstract is that one sentence: shown once, as the TL;DR.
+        "tldr_is_abstract": line.text == " ".join(paper.abstract.split()),
+        "reason": reason,
+        "why": reason or (f"matches: {', '.join(terms)}" if terms else ""),
+        "score": digest.scores.get(paper) if digest else None,
     }
 
 
@@ -171,6 +268,21 @@ def summary(digest: Digest) -> str:
     if s.excluded:
         line += f"; {s.excluded} excluded"
     return line
+
+
+def counts(digest: Digest) -> str:
+    """The digest's counts as its reader reads them: '12 new of 94 listed; 82 seen before;
+    5 match diffusion'."""
+    s = digest.stats
+    line = f"{s.new} new of {s.listed} listed"
+    if s.seen_before:
+        line += f"; {s.seen_before} seen before"
+    if s.repeated:
+        line += f"; {s.repeated} repeated"
+    if s.excluded:
+        line += f"; {s.excluded} excluded"
+    said = matched(digest)
+    return f"{line}; {said}" if said else line
 
 
 def _plural(n: int, noun: str) -> str:
@@ -202,43 +314,119 @@ def days(isos: Iterable[str]) -> str:
     return f"{start} \N{EN DASH} {day(last)}"
 
 
+def listed_days(digest: Digest) -> list[str]:
+    """The ISO days of the listings the digest covers, sorted; a text dump's day without a
+    year ("Mar 12") taken in the year the digest was made."""
+    found = {d.listed or infer_day(d.listing_date, digest.created) for d in digest.dumps}
+    return sorted(d for d in found if d)
+
+
 def listing_date(digest: Digest) -> str:
-    """The listing days the digest covers ("Mon 10 - Wed 12 Mar 2025"); a text dump's date
-    without a year as it gives it ("Mar 12"); else the day the digest was made."""
-    dated = days(d.listed for d in digest.dumps if d.listed)
-    undated = dict.fromkeys(d.listing_date for d in digest.dumps if d.listing_date and not d.listed)
+    """The listing days the digest covers ("Mon 10 - Wed 12 Mar 2025"); a date no day can
+    be read from, as the listing gives it; else the day the digest was made."""
+    dated = days(listed_days(digest))
+    undated = sorted(
+        {
+            d.listing_date
+            for d in digest.dumps
+            if d.listing_date and not d.listed and not infer_day(d.listing_date, digest.created)
+        },
+        key=_month_day,
+    )
     dates = [dated, *undated] if dated else list(undated)
-    return ", ".join(dates) if dates else digest.created.strftime("%b %-d")
+    return ", ".join(dates) if dates else day(digest.created.date().isoformat())
+
+
+def attachment_name(digest: Digest) -> str:
+    """The mail attachment's file name, by the listing days it covers:
+    daily-papers-2025-03-10.md, daily-papers-2025-03-10-to-2025-03-12.md; when a listing's
+    year is not known, the days as the listings give them (daily-papers-mar-11-to-jul-29.md);
+    else the day the digest was made."""
+    found = listed_days(digest)
+    undated = [d for d in digest.dumps if not d.listed and d.listing_date]
+    if any(not infer_day(d.listing_date, digest.created) for d in undated):
+        given = {d.listing_date for d in digest.dumps if d.listing_date}
+        found = [re.sub(r"[^a-z0-9]+", "-", g.lower()).strip("-") for g in given]
+        found = sorted((f for f in found if f), key=_month_day)
+    found = found or [digest.created.date().isoformat()]
+    span = found[0] if found[0] == found[-1] else f"{found[0]}-to-{found[-1]}"
+    return f"daily-papers-{span}.md"
+
+
+def matches(digest: Digest) -> list[Paper]:
+    """The new papers that match the reader's interests (highlighted, or with a reason), in
+    the digest's order."""
+    return [p for p in digest.papers + digest.more if p in digest.highlights or p in digest.reasons]
+
+
+def matched(digest: Digest, most: int = 3) -> str:
+    """What matched, for the subject and the header: '5 match diffusion, speech' (the terms
+    most papers matched); '' when nothing did."""
+    found = matches(digest)
+    if not found:
+        return ""
+    terms = Counter(t for p in found for t in digest.highlights.get(p, ()))
+    named = [t for t, _ in terms.most_common(most)]
+    verb = "matches" if len(found) == 1 else "match"
+    return " ".join([str(len(found)), verb, ", ".join(named)]).strip()
 
 
 def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:
-    """The digest's title from a DIGEST_SUBJECT template: 'Daily papers: 12 new (Mar 12)'."""
-    return subject_line(template, digest.stats.new, listing_date(digest))
+    """The digest's title from a DIGEST_SUBJECT template: 'Daily papers: 56 new · 5 match
+    diffusion, speech (Mon 10 Mar 2025)'."""
+    said = matched(digest)
+    return subject_line(
+        template, digest.stats.new, listing_date(digest), f" · {said}" if said else ""
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A paper as a template shows it: its number in the digest, and the abstract to print
-    (shortened when the mail's size budget asks for it, see digest.render.mail)."""
+    """A paper as a template shows it: its number in the digest, its view, and its form:
+    "full" (TL;DR and abstract), "tldr" (its TL;DR, the abstract left to the attachment or
+    past DIGEST_MAX_PAPERS) or "title" (a title line, when the mail has room for no more)."""
 
-    number: int
+    number: int | str  # a placeholder (NUMBER) in a fragment shared between digests
     paper: dict[str, Any]  # paper_view(): every field, richer ones included
     abstract: str
-    shortened: bool = False
+    shortened: bool = False  # its abstract is left out here, and in the attachment
+    form: str = "full"
+
+
+TOP = 5  # papers the overview names beside the reader's matches
+OVERVIEW_TLDR = 140  # characters of a TL;DR in the overview's one line
 
 
 def preheader(digest: Digest, limit: int = 140) -> str:
-    """The line mail clients show after the subject: the first titles of the digest."""
-    if not digest.papers:
+    """The line mail clients show after the subject: what matched, then the first titles."""
+    from digest.render.tex import unicode
+
+    if not digest.papers and not digest.more:
         return "Nothing new today."
-    text = " · ".join(p.title for p in digest.papers[:3])
+    said = matched(digest)
+    titles = [unicode(p.title) for p in (digest.papers + digest.more)[:3]]
+    text = " · ".join([said, *titles] if said else titles)
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _ranks(digest: Digest, shown: Sequence[Paper]) -> bool:
+    """Whether the digest can name its top papers: more papers than the overview's few, and
+    a relevance score or upvotes to rank them by (a text listing has neither)."""
+    return len(shown) > TOP and (bool(digest.scores) or any(p.upvotes for p in shown))
+
+
+def _ranked(digest: Digest, papers: Sequence[Paper]) -> list[Paper]:
+    """The papers by relevance score when the digest has scores, else by upvotes; the
+    digest's order among equals."""
+    if digest.scores:
+        return sorted(papers, key=lambda p: -digest.scores.get(p, float("-inf")))
+    return sorted(papers, key=lambda p: -(p.upvotes or 0))
 
 
 @dataclass(frozen=True, slots=True)
 class DigestView:
     """A digest as the templates show it, computed once a run: every paper's view (shown in
-    full, listed by title, excluded) and the header's lines."""
+    full, listed by title, excluded), the overview and the header's lines."""
 
     digest: Digest
     papers: list[dict[str, Any]]
@@ -247,28 +435,57 @@ class DigestView:
     subject: str
     summary: str
     date: str
+    counts: str = ""
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    top: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> DigestView:
         """The view of `digest`, its subject made from a DIGEST_SUBJECT template."""
+        from digest.render.tldr import clip
+
+        shown = digest.papers + digest.more
+        dated = len({p.listed or p.listing_date for p in shown}) > 1
+        papers = [paper_view(p, digest, dated) for p in digest.papers]
+        more = [paper_view(p, digest, dated) for p in digest.more]
+        number = {p: n for n, p in enumerate(shown, 1)}
+        views = dict(zip(shown, papers + more, strict=True))
+
+        def line(p: Paper) -> dict[str, Any]:
+            v = views[p]
+            return {**v, "number": number[p], "tldr": clip(v["tldr"], OVERVIEW_TLDR)}
+
+        found = matches(digest)
+        rest = [p for p in shown if p not in set(found)]
         return cls(
             digest,
-            [paper_view(p, digest) for p in digest.papers],
-            [paper_view(p, digest) for p in digest.more],
+            papers,
+            more,
             [paper_view(p, digest) for p in digest.excluded],
             subject(digest, subject_template),
             summary(digest),
             listing_date(digest),
+            counts(digest),
+            [line(p) for p in found],
+            [line(p) for p in _ranked(digest, rest)[:TOP]] if _ranks(digest, shown) else [],
         )
 
+    def entries(self) -> list[Entry]:
+        """Every paper as the digest shows it whole: those within DIGEST_MAX_PAPERS in full,
+        the rest by their TL;DR."""
+        papers = self.papers
+        return [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)] + [
+            Entry(n, v, "", form="tldr") for n, v in enumerate(self.more, len(papers) + 1)
+        ]
+
     def context(self) -> dict[str, Any]:
-        """What every template is given. `entries` are the papers shown with their abstract,
-        `compact` those listed by title only (past DIGEST_MAX_PAPERS, or the mail's size
-        budget), `omitted` how many only the mail's attachment holds."""
+        """What every template is given. `entries` are the papers shown, each in its form,
+        `compact` those listed by title only (when the mail's size budget asks for it),
+        `omitted` how many only the mail's attachment holds."""
         digest, papers = self.digest, self.papers
         return {
-            "entries": [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)],
-            "compact": [Entry(n, v, "") for n, v in enumerate(self.more, len(papers) + 1)],
+            "entries": self.entries(),
+            "compact": [],
             "omitted": 0,
             "attachment": None,
             "unsubscribe": None,
@@ -283,6 +500,9 @@ class DigestView:
             "skipped": digest.skipped,
             "updated": digest.updated,
             "summary": self.summary,
+            "counts": self.counts,
+            "matches": self.matches,
+            "top": self.top,
             "subject": self.subject,
             "date": self.date,
             "created": digest.created,

@@ -1,0 +1,81 @@
+"""The archive channel: beside the chosen channel, each digest delivered becomes a page of
+the archive folder (DIGEST_ARCHIVE), and the index and feed are brought up to date."""
+
+from __future__ import annotations
+
+import logging
+
+from digest.channels import Channel
+from digest.errors import DigestError, TransientDeliveryError
+from digest.models import Outgoing
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from digest.archive import Archive
+    from digest.config import Settings
+    from digest.state.protocol import StateStore
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveDeliverer:
+    """Writes the digest's page on delivery (so that a chat message can link to it), and
+    the index and feed once the digest is recorded as sent."""
+
+    needs = frozenset({"html", "json"})
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        try:
+            name = self.archive.write_page(outgoing)
+        except OSError as e:
+            raise TransientDeliveryError(
+                f"cannot write the archive page into {self.archive.folder}: {e.strerror}"
+            ) from None
+        return f"archived as {self.archive.folder / name}"
+
+    def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
+        try:
+            self.archive.add(store, outgoing)
+        except OSError as e:
+            log.warning("cannot update the archive in %s: %s", self.archive.folder, e.strerror)
+        except DigestError as e:
+            log.warning("cannot update the archive in %s: %s", self.archive.folder, e)
+        except Exception as e:  # the digest was delivered: a failure here is only logged
+            log.warning(
+                "cannot update the archive in %s: unexpected error (%s); `digest archive`"
+                " builds it again",
+                self.archive.folder,
+                type(e).__name__,
+            )
+            log.debug("the error in detail", exc_info=True)
+
+
+def archive(settings: Settings) -> Archive:
+    """The archive that DIGEST_ARCHIVE and its companion settings describe."""
+    from digest.archive import archive_of
+
+    return archive_of(
+        settings.archive,
+        base_url=settings.archive_url,
+        per=settings.feed_entries,
+        templates=settings.templates,
+        unsubscribe=settings.unsubscribe,
+    )
+
+
+def _build(settings: Settings, recipients: Sequence[str] = ()) -> ArchiveDeliverer:
+    return ArchiveDeliverer(archive(settings))
+
+
+def _describe(settings: Settings) -> str:
+    return f"the archive in {settings.archive}"
+
+
+CHANNEL = Channel(
+    "archive", ("archive", "archive_url", "feed_entries", "templates"), _build, _describe
+)

@@ -1,0 +1,213 @@
+"""The chat channel: a short message through Apprise (Slack, Discord, Matrix, Telegram, ntfy,
+a JSON webhook ... one URL each, DIGEST_NOTIFY), with the digest's counts, its top papers as
+links and, when DIGEST_ARCHIVE_URL is set, a link to the digest's page in the archive.
+
+Apprise URLs often hold a token or a password: they are shown only as Apprise masks them, cut
+to their scheme and host (`json://user:****@host/...`), in errors, notes, logs and `digest
+status` alike, and Apprise's own log lines are kept out of ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from digest.channels import Channel
+from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
+from digest.models import Outgoing
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from digest.config import Settings
+
+log = logging.getLogger(__name__)
+
+TOP = 5  # papers named in the message
+# Several URLs are separated by commas or spaces, but a comma inside one URL (a list of
+# recipients in its query) is kept: only a separator followed by a new scheme splits.
+_SPLIT = re.compile(r"[\s,]+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+_STATUS = re.compile(r"\berror=(\d{3})\b")
+
+
+def urls(raw: str) -> list[str]:
+    """The Apprise URLs of DIGEST_NOTIFY, in order."""
+    return [u for u in (part.strip(" ,") for part in _SPLIT.split(raw.strip())) if u]
+
+
+def _apprise() -> Any:
+    try:
+        with _quiet():
+            import apprise
+    except ImportError:
+        raise ConfigError(
+            "DIGEST_NOTIFY needs Apprise, which is not installed; install digest[notify]"
+            " (pip install 'digest[notify]'), or unset DIGEST_NOTIFY"
+        ) from None
+    quiet = logging.getLogger("apprise")  # its lines may quote what we keep masked
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return apprise
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Apprise loads its plugins on first use, and one imports imghdr, which warns that it is
+    deprecated: a warning for Apprise's authors, not for our users."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0][:20] + "://..." if "://" in url else "(no scheme)"
+
+
+def shown(private: str) -> str:
+    """A URL as Apprise masks it, cut to its scheme and host: Apprise masks the passwords and
+    tokens of the services it knows, but a webhook's path (json://host/hooks/TOKEN) or its
+    query may be a secret too, so neither is shown."""
+    base, _, _ = private.partition("?")
+    scheme, sep, rest = base.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host}" + ("/..." if path.strip("/") else slash)
+
+
+class Target:
+    """One Apprise URL, loaded once; shown only masked."""
+
+    def __init__(self, url: str, position: int) -> None:
+        apprise = _apprise()
+        with _quiet():
+            plugin = apprise.Apprise.instantiate(url)
+        if plugin is None:
+            raise ConfigError(
+                f"DIGEST_NOTIFY: URL {position} ({_scheme(url)}) is not one Apprise can use;"
+                " see the Apprise documentation for the form of each service's URL"
+            )
+        self._plugin = plugin
+        self.shown = shown(str(plugin.url(privacy=True)))
+
+    def send(self, title: str, body: str) -> None:
+        """Post the message; raises DeliveryError (TransientDeliveryError when worth trying
+        again: no answer, a timeout, a 5xx, 408 or 429)."""
+        apprise = _apprise()
+        sender = apprise.Apprise()
+        sender.add(self._plugin)
+        with _quiet():
+            result = sender.notify(
+                title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN
+            )
+        if result:
+            return
+        statuses = [
+            int(found.group(1))
+            for service in getattr(result, "results", ())
+            for attempt in service.attempts
+            for logged in attempt
+            if (found := _STATUS.search(str(getattr(logged, "message", ""))))
+        ]
+        status = statuses[-1] if statuses else None
+        if status is not None and 400 <= status < 500 and status not in (408, 429):
+            raise DeliveryError(f"{self.shown} refused the message (HTTP {status})")
+        why = f"HTTP {status}" if status else "no answer, or an error on the way"
+        raise TransientDeliveryError(f"{self.shown} did not take the message ({why})")
+
+
+def targets(raw: str) -> list[Target]:
+    """The targets of DIGEST_NOTIFY, each checked now: a URL Apprise cannot use is refused
+    with its position and scheme, never its text."""
+    return [Target(url, n) for n, url in enumerate(urls(raw), 1)]
+
+
+def masked(raw: str) -> list[str]:
+    """DIGEST_NOTIFY's URLs as they may be shown."""
+    shown = []
+    for n, url in enumerate(urls(raw), 1):
+        try:
+            shown.append(Target(url, n).shown)
+        except ConfigError:
+            shown.append(_scheme(url) + " (not usable)")
+    return shown
+
+
+def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
+    """The title and Markdown body of the chat message: the counts, the top papers as links,
+    and the link to the whole digest."""
+    import json
+
+    from digest.render.views import md_escape
+
+    try:
+        data = json.loads(outgoing.json) if outgoing.json else {}
+    except ValueError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    papers = [p for k in ("papers", "more") for p in data.get(k) or () if isinstance(p, dict)]
+    lines = [md_escape(str(data.get("summary") or f"{outgoing.paper_count} new papers")), ""]
+    for n, paper in enumerate(papers[:TOP], 1):
+        title = md_escape(" ".join(str(paper.get("title") or "").split()))
+        link = paper.get("page_url") or paper.get("link")
+        lines.append(f"{n}. [{title}]({link})" if link else f"{n}. {title}")
+    if len(papers) > TOP:
+        lines.append(f"... and {len(papers) - TOP} more")
+    if page_url:
+        lines += ["", f"[The whole digest]({page_url})"]
+    return outgoing.subject, "\n".join(lines).strip() + "\n"
+
+
+class NotifyDeliverer:
+    """Posts the digest's short message to every DIGEST_NOTIFY URL. Fails when any of them
+    failed: with TransientDeliveryError if one of those failures may pass."""
+
+    needs = frozenset({"json"})
+
+    def __init__(self, found: Sequence[Target], page_url: Any = None) -> None:
+        self.targets = list(found)
+        self._page_url = page_url  # Outgoing -> its archive page's address, or None
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        title, body = message(outgoing, self._page_url(outgoing) if self._page_url else None)
+        done: list[str] = []
+        failed: list[DeliveryError] = []
+        for target in self.targets:
+            try:
+                target.send(title, body)
+                done.append(target.shown)
+            except DeliveryError as e:
+                failed.append(e)
+        if not failed:
+            return "notified " + ", ".join(done)
+        said = "; ".join(str(e) for e in failed)
+        if done:
+            said += "; notified " + ", ".join(done)
+        if any(isinstance(e, TransientDeliveryError) for e in failed):
+            raise TransientDeliveryError(said)
+        raise DeliveryError(said)
+
+
+def _build(settings: Settings, recipients: Sequence[str] = ()) -> NotifyDeliverer:
+    page_url = None
+    if settings.archive_url:
+        from digest.archive import page_name
+
+        base = settings.archive_url.rstrip("/") + "/"
+
+        def page_url(outgoing: Outgoing) -> str:
+            return base + page_name(outgoing)
+
+    return NotifyDeliverer(targets(settings.notify), page_url)
+
+
+def _describe(settings: Settings) -> str:
+    return "chat notifications to " + ", ".join(masked(settings.notify))
+
+
+CHANNEL = Channel("notify", ("notify", "archive_url"), _build, _describe)
