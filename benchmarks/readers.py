@@ -119,8 +119,13 @@ def state_rows(state: Path) -> dict[str, int]:
     import sqlite3
 
     db = sqlite3.connect(state)
-    found = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("readers", "papers", "digests")}
-    found["renders"] = db.execute("SELECT count(DISTINCT subject || length(html)) FROM digests").fetchone()[0]
+    found = {
+        t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("readers", "papers", "digests")
+    }
+    found["renders"] = db.execute(
+        "SELECT count(DISTINCT subject || length(html)) FROM digests"
+    ).fetchone()[0]
     db.close()
     return found
 
@@ -131,9 +136,9 @@ def main() -> None:
     parser.add_argument("--weekly", type=float, default=0.1)
     args = parser.parse_args()
 
-    from aiosmtpd.controller import Controller
-
     import socket
+
+    from aiosmtpd.controller import Controller
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -151,7 +156,10 @@ def main() -> None:
             before = sink.messages
             single, single_peak = one_run(folder, env)
             assert sink.messages == before + 1
-            print(f"baseline: one single-reader run {single * 1000:.0f} ms, peak {single_peak / 1024:.0f} MB")
+            print(
+                f"baseline: one single-reader run {single * 1000:.0f} ms,"
+                f" peak {single_peak / 1024:.0f} MB"
+            )
             print(
                 f"{'readers':>8} {'wall s':>8} {'ms/reader':>10} {'baseline s':>11} {'ratio':>6}"
                 f" {'peak MB':>8} {'accepted':>9} {'renders':>8} {'MB sent':>8}"
@@ -174,7 +182,8 @@ def main() -> None:
                 size = (folder / "state.sqlite3").stat().st_size
                 per_pair = count * 62
                 print(
-                    f"{'':>8} state: {rows['readers']} reader rows (one each, one number of progress),"
+                    f"{'':>8} state: {rows['readers']} reader rows"
+                    " (one each, one number of progress),"
                     f" {rows['papers']} paper rows, {rows['digests']} outbox rows;"
                     f" one row per (reader, paper) would be {per_pair:,} rows;"
                     f" file {size / 1e6:.0f} MB (the outbox keeps every message)"

@@ -320,7 +320,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
                 (
                     c.seen.id
                     for c, _ in hits
-                    if fuzz.ratio(query, normalise(c.title)) >= args.min_score
+                    if fuzz.ratio(query, normalise(c.title)) >= args.title_score
                 ),
             )
     if not forgotten:
@@ -330,6 +330,64 @@ def cmd_forget(args: argparse.Namespace) -> int:
     for candidate in forgotten:
         say(f"forgot {candidate.seen.id}: {candidate.seen.title}")
     return 0
+
+
+def cmd_like(args: argparse.Namespace) -> int:
+    """Say you liked these papers: papers like them are ranked first in your next digests.
+
+    Give paper ids (from `digest seen`) or arXiv ids; with a readers file, --reader says
+    whose likes they are. --forget takes a like or dislike back.
+
+    Example:
+      digest like 1042 2503.24322
+      digest like 1042 --reader ann@example.org
+    """
+    return _taste(args, 0 if args.forget else 1)
+
+
+def cmd_dislike(args: argparse.Namespace) -> int:
+    """Say you disliked these papers: papers like them are ranked lower in your next digests.
+
+    Example:
+      digest dislike 1043
+    """
+    return _taste(args, 0 if args.forget else -1)
+
+
+def _taste(args: argparse.Namespace, value: int) -> int:
+    from digest import state
+    from digest.identity.keys import arxiv_key
+
+    settings = _settings(args)
+    key = (args.reader or "").casefold()
+    with state.open(settings.state) as store:
+        reader = next((r for r in store.all_readers() if r.key == key), None)
+        if reader is None:
+            who = f"reader {args.reader}" if args.reader else "the reader"
+            raise DigestError(f"{who} has had no digest yet; like papers once they have")
+        ids: list[int] = []
+        for given in args.papers:
+            if given.isdigit():
+                found = int(given) if store.titles([int(given)]) else None
+            else:
+                seen = store.lookup([f"x:{arxiv_key(given)}"]) if arxiv_key(given) else {}
+                found = next((s.id for s in seen.values()), None)
+            if found is None:
+                raise DigestError(f"no paper seen before has the id {given!r}; see `digest seen`")
+            ids.append(found)
+        store.like(reader.id, ids, value)
+        titles = store.titles(ids)
+    done = {1: "liked", -1: "disliked", 0: "forgot the like of"}[value]
+    for paper_id in ids:
+        say(f"{done} {paper_id}: {titles.get(paper_id, '')}")
+    return 0
+
+
+def _taste_args(taste: argparse.ArgumentParser) -> None:
+    add = taste.add_argument
+    add("papers", nargs="+", metavar="ID", help="paper ids (from `digest seen`) or arXiv ids")
+    add("--reader", metavar="EMAIL", help="whose likes: a reader of the readers file")
+    add("--forget", action="store_true", help="take a like or dislike back")
 
 
 def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:
@@ -750,6 +808,7 @@ def _forget_args(forget: argparse.ArgumentParser) -> None:
     forget.add_argument("target", nargs="+", metavar="ID|QUERY", help="paper ids, or title words")
     forget.add_argument(
         "--min-score",
+        dest="title_score",  # not DIGEST_MIN_SCORE, the relevance setting
         type=int,
         default=90,
         metavar="N",
@@ -848,6 +907,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Arguments]] = {
     "ingest": (cmd_ingest, _ingest_args),
     "seen": (cmd_seen, _seen_args),
     "forget": (cmd_forget, _forget_args),
+    "like": (cmd_like, _taste_args),
+    "dislike": (cmd_dislike, _taste_args),
     "resend": (cmd_resend, _resend_args),
     "readers": (cmd_readers, _readers_args),
     "fetch": (cmd_fetch, _fetch_args),

@@ -33,7 +33,7 @@ FORMATS = ("html", "text", "markdown", "json")
 FEED_ENTRIES = ("digest", "paper")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
-ORDERS = ("highlights", "listing", "upvotes")
+ORDERS = ("highlights", "listing", "upvotes", "relevance")
 MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
 
@@ -74,7 +74,9 @@ class Settings:
     # The reader's interests: comma-separated words or regular expressions, an order, a cap.
     highlight: str = ""
     exclude: str = ""
-    order: str = "highlights"
+    order: str = ""  # empty: relevance with interests, else highlights
+    interests: str = ""  # in the reader's own words: papers are scored against them
+    min_score: float = bounded(0.0, 0.0, 1.0, "(a score)")  # under it: listed compactly
     # papers shown in full; the rest are listed by title (0: no cap)
     max_papers: int = bounded(0, 0, 1_000_000, "papers")
     # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
@@ -489,5 +491,5 @@ def _validate_interests(s: Settings) -> None:
 
         terms(s.highlight, "DIGEST_HIGHLIGHT")  # every term must compile
         terms(s.exclude, "DIGEST_EXCLUDE")
-    if s.order not in ORDERS:
+    if s.order and s.order not in ORDERS:
         raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")

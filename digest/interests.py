@@ -1,5 +1,6 @@
-"""Shape a digest to its reader: leave out what they exclude, put what they highlight first,
-order the rest, and cap how many papers are shown in full.
+"""Shape a digest to its reader: leave out what they exclude, put what they highlight first
+(or what fits their interests and likes best), order the rest, and cap how many papers are
+shown in full.
 
 Pure: the new papers and the reader's interests in, a Selection out. Knows nothing of
 settings: the pipeline builds the Interests from them.
@@ -29,22 +30,38 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Interests:
-    """What the reader wants: terms to highlight or exclude, an order, a cap (0: none)."""
+    """What the reader wants: terms to highlight or exclude, an order, a cap (0: none); their
+    interests in their own words and the papers they liked (+1) or disliked (-1), which score
+    every paper; papers scored under `min_score` are only listed compactly."""
 
     highlight: tuple[Term, ...] = ()
     exclude: tuple[Term, ...] = ()
-    order: str = "highlights"
+    order: str = ""  # empty: "relevance" when the reader has interests or likes, else "highlights"
     max_papers: int = 0
+    interests: str = ""
+    likes: tuple[tuple[Paper, int], ...] = ()
+    min_score: float = 0.0
+    model: str = "auto"  # which relevance model scores, see digest.relevance
+
+    @property
+    def scored(self) -> bool:
+        """Whether papers get a relevance score: the reader has interests or likes."""
+        return bool(self.interests.strip() or self.likes)
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The new papers, split: shown in full, listed compactly past the cap, or excluded."""
+    """The new papers, split: shown in full, listed compactly past the cap or under the
+    minimum score (`low`, also in `more`), or excluded; with each paper's score and reason
+    when the reader has interests or likes."""
 
     full: tuple[Paper, ...]
     more: tuple[Paper, ...] = ()
     excluded: tuple[Paper, ...] = ()
     highlights: dict[Paper, tuple[str, ...]] = field(default_factory=dict)
+    scores: dict[Paper, float] = field(default_factory=dict)
+    reasons: dict[Paper, str] = field(default_factory=dict)
+    low: tuple[Paper, ...] = ()
 
 
 def terms(raw: str, setting: str) -> tuple[Term, ...]:
@@ -93,10 +110,32 @@ def select(papers: Iterable[Paper], wants: Interests) -> Selection:
         found = matching(wants.highlight, paper)
         if found:
             highlights[paper] = found
+    scores: dict[Paper, float] = {}
+    reasons: dict[Paper, str] = {}
+    if wants.scored and kept:  # only then is the relevance model loaded
+        from digest.relevance import Profile, rank
+
+        ranking = rank(kept, Profile(wants.interests, wants.likes), model=wants.model)
+        scores, reasons = ranking.scores, ranking.reasons
+    order = wants.order or ("relevance" if wants.scored else "highlights")
     # sorted() is stable: papers that tie keep their listing order.
-    if wants.order == "highlights":
+    if order == "highlights":
         kept.sort(key=lambda p: p not in highlights)
-    elif wants.order == "upvotes":
+    elif order == "upvotes":
         kept.sort(key=lambda p: (p.upvotes is None, -(p.upvotes or 0)))
+    elif order == "relevance":
+        kept.sort(key=lambda p: -scores.get(p, 0.0))
+    # Under the minimum score: listed compactly after the rest, counted, never dropped.
+    low = [p for p in kept if scores and scores[p] < wants.min_score]
+    if low:
+        kept = [p for p in kept if scores[p] >= wants.min_score]
     cap = wants.max_papers or len(kept)
-    return Selection(tuple(kept[:cap]), tuple(kept[cap:]), tuple(excluded), highlights)
+    return Selection(
+        tuple(kept[:cap]),
+        tuple(kept[cap:] + low),
+        tuple(excluded),
+        highlights,
+        scores,
+        reasons,
+        tuple(low),
+    )

@@ -122,6 +122,7 @@ class Stats:
     repeated: int
     rejected: int
     excluded: int = 0  # new papers left out by the reader's exclusions
+    low_scored: int = 0  # new papers listed compactly for a score under DIGEST_MIN_SCORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class Digest:
     # "like: <a paper they liked>"), and its relevance score, for the papers that have one.
     reasons: Mapping[Paper, str] = field(default_factory=dict)
     scores: Mapping[Paper, float] = field(default_factory=dict)
+    low_scored: tuple[Paper, ...] = ()  # those of `more` there for a score under the minimum
     stats: Stats = field(init=False, repr=False, compare=False)  # counts for header and JSON
 
     @property
@@ -164,6 +166,7 @@ class Digest:
             repeated=repeated,
             rejected=len(self.rejected),
             excluded=len(self.excluded),
+            low_scored=len(self.low_scored),
         )
         object.__setattr__(self, "stats", stats)
 

@@ -1,4 +1,6 @@
-"""The one orchestrator: inbox -> parse -> match -> render -> outbox -> deliver -> record."""
+"""The one orchestrator: inbox -> parse -> match -> record the new papers; then for each
+reader: their new papers -> shape -> render (once for readers who get the same) -> outbox ->
+deliver -> seen."""
 
 from __future__ import annotations
 
@@ -229,6 +231,9 @@ def build(
         excluded=chosen.excluded,
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
+        reasons=chosen.reasons,
+        scores=chosen.scores,
+        low_scored=chosen.low,
     )
     return digest, decision
 
@@ -495,7 +500,7 @@ def active_readers(settings: Settings) -> list[Reader]:
     return list(loaded.readers)
 
 
-CHUNK = 100  # readers' digests made, stored and delivered at a time: memory stays flat
+CHUNK = 25  # readers' digests made, stored and delivered at a time: memory stays flat
 
 
 def _digests(
@@ -533,11 +538,13 @@ def _digests(
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
         papers = offered[state.upto]
-        if group != (resolved.signature(), state.upto):
-            group = (resolved.signature(), state.upto)
+        liked = store.likes(state.id)  # the papers they liked or disliked rank theirs too
+        if group != (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked)):
+            group = (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked))
             # No interests to read when there is nothing to shape: start-up stays light.
             if papers:
-                digest = _shaped(base, papers, _interests(resolved))
+                likes = tuple((p, v) for _, p, v in liked)
+                digest = _shaped(base, papers, _interests(resolved, likes))
             else:
                 digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
             if report.digest is base:
@@ -566,7 +573,7 @@ def _digests(
         yield made, moves
 
 
-LETTERS = 64  # renderings kept for readers with other settings and the same digest
+LETTERS = 16  # renderings kept for readers with other settings and the same digest
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:
@@ -627,6 +634,9 @@ def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
         excluded=chosen.excluded,
         highlights=chosen.highlights,
         highlight=tuple(t.pattern for t in wants.highlight),
+        reasons=chosen.reasons,
+        scores=chosen.scores,
+        low_scored=chosen.low,
     )
 
 
@@ -862,7 +872,9 @@ def _identify(paper: Paper) -> Identified:
     return identify(paper)
 
 
-def _interests(settings: Settings | Resolved) -> Interests:
+def _interests(
+    settings: Settings | Resolved, likes: tuple[tuple[Paper, int], ...] = ()
+) -> Interests:
     from digest.interests import Interests, terms
 
     return Interests(
@@ -870,6 +882,9 @@ def _interests(settings: Settings | Resolved) -> Interests:
         exclude=terms(settings.exclude, "DIGEST_EXCLUDE"),
         order=settings.order,
         max_papers=settings.max_papers,
+        interests=settings.interests,
+        likes=likes,
+        min_score=settings.min_score,
     )
 
 

@@ -89,8 +89,9 @@ class Resolved:
     timezone: str | None
     format: str
     paused: bool
+    min_score: float = 0.0  # DIGEST_MIN_SCORE
 
-    def signature(self) -> tuple[str | int, ...]:
+    def signature(self) -> tuple[str | float, ...]:
         """Equal for readers whose digests of the same papers render the same."""
         return (
             self.highlight,
@@ -99,6 +100,7 @@ class Resolved:
             self.order,
             self.max_papers,
             self.format,
+            self.min_score,
         )
 
 
@@ -120,6 +122,7 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
         timezone=settings.timezone if reader.timezone is None else reader.timezone,
         format=reader.format,
         paused=reader.paused,
+        min_score=settings.min_score,
     )
 
 

@@ -90,3 +90,52 @@ def test_each_dump_is_hashed_once_by_now_and_by_the_service() -> None:
         "digest now: 1.0 hashes a dump (5 dumps)",
         "digest serve: 1.0 hashes a dump (poll, poll, run)",
     ]
+
+
+def test_relevance_benchmark_on_a_slice_ranks_better_than_listing_and_highlight() -> None:
+    from processes import clean_env
+
+    output = subprocess.check_output(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "relevance.py"),
+            *("--limit", "25", "--models", "lexical"),
+        ],
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
+    sections = output.strip().split("\n\n")
+    assert [s.split()[0] for s in sections] == ["real", "text", "real", "text", "cost,"]
+    for section in sections[:4]:  # pooled, then each day alone
+        rows = {
+            cells[0]: [float(c) for c in cells[1:]]
+            for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| ranker")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]
+        }
+        assert int(section.splitlines()[1].split()[0]) >= 2  # topics with enough papers
+        ndcg, _, ndcg_liked, _ = rows["lexical"]
+        for baseline in ("listing order", "highlight (phrases)", "highlight (words)"):
+            assert ndcg > rows[baseline][0] and ndcg_liked > rows[baseline][2]
+        assert rows["lexical"][2] > rows["lexical"][0]  # likes help
+    assert "| lexical |" in sections[4]
+
+
+def test_readers_benchmark_small() -> None:
+    """Every reader's message accepted by the server, and one reader row each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "readers.py"), "--readers", "4", "12"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["4"], ["12"])
+    ]
+    assert [(r[0], r[6]) for r in rows] == [("4", "4"), ("12", "12")]  # readers, accepted
+    assert "13 reader rows" in result.stdout  # the twelve, and the one reader of DIGEST_TO

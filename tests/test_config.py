@@ -35,11 +35,20 @@ def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None
         ({"DIGEST_POLL_SECONDS": "0"}, "DIGEST_POLL_SECONDS=0 is out of range: use 0.1 to"),
         ({"DIGEST_POLL_SECONDS": "nan"}, "DIGEST_POLL_SECONDS=nan is out of range"),
         ({"DIGEST_PROCESSED": "delete"}, "DIGEST_PROCESSED='delete' is not one of leave, move"),
+        ({"DIGEST_MIN_SCORE": "2"}, "DIGEST_MIN_SCORE=2 is out of range: use 0 to 1"),
+        ({"DIGEST_MIN_SCORE": "high"}, "DIGEST_MIN_SCORE='high' is not a number"),
+        ({"DIGEST_ORDER": "best"}, "DIGEST_ORDER='best' is not one of .*relevance"),
     ],
 )
 def test_bad_values(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load({}, environ)
+
+
+def test_relevance_settings() -> None:
+    s = load({}, {"DIGEST_INTERESTS": "speech, audio", "DIGEST_MIN_SCORE": "0.1"})
+    assert (s.interests, s.min_score, s.order) == ("speech, audio", 0.1, "")
+    assert load({}, {"DIGEST_ORDER": "relevance"}).order == "relevance"
 
 
 def test_missing_env_file(tmp_path: Path) -> None:

@@ -124,3 +124,60 @@ def test_highlights_list_the_terms_matched_in_title_abstract_authors_keywords() 
         ("teh",),
         ("flow matching",),
     ]
+
+
+# Relevance: the interests in words, likes and min_score (the scorer itself: test_relevance).
+RANKED = (
+    paper("Graph Transformers at Scale", "Attention over nodes and edges of large graphs."),
+    paper("Speech Models", "We study diffusion for audio and speech recognition."),
+    paper("A Survey of Everything", "Everything, surveyed."),
+    paper("Speech Recognition in Noise", "Robust speech recognition for noisy audio."),
+    paper("Diffusion Policies", "Robots learn policies with diffusion."),
+)
+
+
+def test_interests_order_the_papers_most_relevant_first_with_a_score_and_reason() -> None:
+    chosen = select(RANKED, Interests(interests="speech recognition, audio", model="lexical"))
+    assert titles(chosen.full) == ["Speech", "Speech", "Graph", "A", "Diffusion"]
+    assert chosen.full[0].title == "Speech Recognition in Noise"
+    assert chosen.reasons[chosen.full[0]] == "matches: speech, recognition, audio"
+    assert chosen.reasons[chosen.full[2]] == "no match"
+    assert set(chosen.scores) == set(RANKED)
+    assert chosen.scores[chosen.full[0]] > chosen.scores[chosen.full[1]] > 0
+
+
+def test_an_explicit_order_keeps_its_order_and_still_scores() -> None:
+    wants = Interests(order="listing", interests="speech recognition", model="lexical")
+    chosen = select(RANKED, wants)
+    assert chosen.full == RANKED
+    assert chosen.scores[RANKED[3]] > 0 == chosen.scores[RANKED[0]]
+
+
+def test_likes_alone_order_the_papers() -> None:
+    liked = paper("Audio Diffusion", "Diffusion models generate audio and speech.")
+    chosen = select(RANKED, Interests(likes=((liked, 1),)))
+    assert chosen.full[0].title == "Speech Models"
+    assert chosen.reasons[chosen.full[0]] == "like: Audio Diffusion"
+
+
+def test_papers_under_min_score_are_listed_compactly_after_the_rest_and_counted() -> None:
+    wants = Interests(interests="speech recognition", min_score=0.01, max_papers=1, model="lexical")
+    chosen = select(RANKED, wants)
+    assert titles(chosen.full) == ["Speech"]
+    assert chosen.full[0].title == "Speech Recognition in Noise"
+    assert chosen.more[0].title == "Speech Models"  # past the cap, above the minimum
+    assert titles(chosen.low) == ["Graph", "A", "Diffusion"]  # under it: last, in order
+    assert chosen.more[1:] == chosen.low
+    assert len(chosen.full) + len(chosen.more) == len(RANKED)  # never dropped
+
+
+def test_the_default_model_puts_the_papers_that_fit_first() -> None:
+    chosen = select(RANKED, Interests(interests="speech recognition"))
+    assert [p.title for p in chosen.full[:2]] == ["Speech Recognition in Noise", "Speech Models"]
+    assert chosen.reasons[chosen.full[0]] == "matches: speech, recognition"
+
+
+def test_without_interests_or_likes_nothing_is_scored() -> None:
+    chosen = select(RANKED, Interests(min_score=0.5))
+    assert (chosen.scores, chosen.reasons, chosen.low) == ({}, {}, ())
+    assert chosen.full == RANKED

@@ -101,7 +101,7 @@ def test_a_bad_reader_costs_only_itself(tmp_path: Path) -> None:
     assert [r.line for r in loaded.readers] == [1, 8]
     assert loaded.errors == (
         f"{path}:6: reader 2 (bob@example.org): order: 'best' is not one of"
-        " highlights, listing, upvotes",
+        " highlights, listing, upvotes, relevance",
     )
 
 
@@ -349,7 +349,8 @@ def test_lines_are_found_in_a_tricky_file(tmp_path: Path, newline: str) -> None:
     assert [e.removeprefix(f"{path}:") for e in loaded.errors] == [
         "5: reader 1 (ann@example.org): highlight: expected a string or an array of strings,"
         " got an array holding an array",
-        "18: reader 1 (ann@example.org): order: 'best' is not one of highlights, listing, upvotes",
+        "18: reader 1 (ann@example.org): order: 'best' is not one of highlights, listing,"
+        " upvotes, relevance",
         "22: reader 2 (bob@example.org): exclude: expected a string or an array of strings,"
         " got a table",
         "23: reader 2 (bob@example.org): 'hightlight' is not a known key; did you mean"
@@ -512,7 +513,7 @@ def test_ten_thousand_readers_load(tmp_path: Path) -> None:
     assert loaded.readers[-1].line == 12 * 9_999 + 1
     assert loaded.errors == (
         f"{path}:{12 * 10_000 + 3}: reader 10001 (last@example.org): order: 'best' is not one"
-        " of highlights, listing, upvotes",
+        " of highlights, listing, upvotes, relevance",
     )
 
 

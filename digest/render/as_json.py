@@ -63,6 +63,7 @@ def to_json(view: DigestView) -> str:
                     "repeated": s.repeated,
                     "rejected": s.rejected,
                     "excluded": s.excluded,
+                    "low_scored": s.low_scored,
                 },
             },
             ensure_ascii=False,

@@ -1,0 +1,327 @@
+"""The relevance scorer: ranking by interests in words, reasons, likes, text dumps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.formats import parse
+from digest.models import Paper
+from digest.relevance import LINEAR_MIN, Profile, rank
+from digest.relevance.lexical import linear
+from digest.relevance.words import stem
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT / "tests" / "fixtures" / "real"
+
+
+def day(name: str) -> list[Paper]:
+    return list(parse((REAL / name).read_bytes(), name).papers)
+
+
+def titled(papers: list[Paper], start: str) -> Paper:
+    return next(p for p in papers if p.title.startswith(start))
+
+
+@pytest.mark.parametrize(
+    ("interests", "first"),
+    [
+        ("faster serving of language models on long inputs", ["FlashPrefill V2"]),
+        ("speech and sound", ["Towards Quantifying Benchmark", "Listening Forward"]),
+        ("robot arms learning from trial and error", ["EXIMO"]),
+        ("code generation from requirements", ["Repo0"]),
+        ("identity of people in group photos", ["WithEveryone"]),
+    ],
+)
+def test_papers_that_fit_the_interests_come_first(interests: str, first: list[str]) -> None:
+    papers = day("2026-08-21.json")
+    ranking = rank(papers, Profile(interests), model="lexical")
+    top = ranking.order(papers)[: len(first)]
+    assert all(any(p.title.startswith(f) for p in top) for f in first)
+    scores = [ranking.scores[p] for p in ranking.order(papers)]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+
+
+def test_the_reason_names_the_interest_words_matched_as_the_reader_wrote_them() -> None:
+    papers = [
+        Paper("Post-training quantization of LLM weights", "We quantize weights to 4 bits."),
+        Paper("A survey of robot grasping", "Robots grasp objects."),
+    ]
+    ranking = rank(papers, Profile("quantisation, efficient inference"), model="lexical")
+    assert ranking.reasons[papers[0]] == "matches: quantisation"
+    assert ranking.reasons[papers[1]] == "no match"
+    assert ranking.scores[papers[1]] == 0.0 < ranking.scores[papers[0]]
+
+
+@pytest.mark.parametrize(
+    ("word", "same"),
+    [
+        ("quantisation", "quantization"),
+        ("quantized", "quantization"),
+        ("models", "model"),
+        ("learning", "learned"),
+    ],
+)
+def test_spellings_and_forms_of_a_word_meet(word: str, same: str) -> None:
+    assert stem(word) == stem(same)
+
+
+def test_a_liked_paper_moves_the_papers_like_it_up_and_says_so() -> None:
+    papers = day("2026-08-21.json")
+    liked = titled(day("2025-07-22.json"), "GR-3 Technical Report")  # a robot policy
+    interests = "memory of language models"
+    before = rank(papers, Profile(interests), model="lexical").order(papers)
+    ranking = rank(papers, Profile(interests, ((liked, 1),)), model="lexical")
+    after = ranking.order(papers)
+    eximo = titled(papers, "EXIMO")
+    assert before.index(eximo) > 0 and after[0] == eximo
+    assert ranking.reasons[eximo] == "like: GR-3 Technical Report"
+
+
+def test_a_disliked_paper_moves_the_papers_like_it_down() -> None:
+    papers = day("2026-08-21.json")
+    disliked = titled(day("2025-12-10.json"), "DeepCode")  # coding agents
+    profile = Profile("agents")
+    before = rank(papers, profile, model="lexical")
+    after = rank(papers, Profile("agents", ((disliked, -1),)), model="lexical")
+    swe = titled(papers, "SWE-bench Science")
+    assert after.scores[swe] < before.scores[swe]
+    assert after.order(papers).index(swe) > before.order(papers).index(swe)
+
+
+def test_likes_alone_rank_without_any_interests() -> None:
+    papers = day("2026-08-21.json")
+    liked = [titled(day("2025-12-10.json"), "DeepCode")]
+    ranking = rank(papers, Profile(likes=tuple((p, 1) for p in liked)), model="lexical")
+    first = ranking.order(papers)[0]
+    assert first.title.startswith("SWE-bench Science")  # coding agents, as DeepCode
+    assert ranking.reasons[first] == "like: DeepCode: Open Agentic Coding"
+
+
+def test_the_linear_model_weighs_the_words_only_likes_have_most() -> None:
+    liked = [{"robot": 0.8, "policy": 0.6}, {"robot": 0.7, "grasp": 0.7}]
+    others = [{"policy": 0.8, "language": 0.6}, {"language": 1.0}]
+    weights = linear(liked, others)
+    assert weights["robot"] > weights["grasp"] > 0
+    assert weights["policy"] < weights["robot"]  # the others have it too
+    assert "language" not in weights  # no like has it: it is no feature
+
+
+def test_enough_likes_switch_to_the_linear_model() -> None:
+    papers = day("2026-08-21.json") + day("2025-12-10.json")
+    earlier = day("2025-07-22.json") + day("2026-04-29.json")
+    liked = [p for p in earlier if "agent" in p.title.lower()]
+    liked = liked[:LINEAR_MIN]
+    assert len(liked) == LINEAR_MIN
+    profile = Profile(likes=tuple((p, 1) for p in liked))
+    mean = rank(papers, profile, model="lexical", linear_min=LINEAR_MIN + 1)
+    learned = rank(papers, profile, model="lexical")
+    assert learned.scores != mean.scores
+    top = learned.order(papers)[:3]
+    assert all("agent" in (p.title + p.abstract).lower() for p in top)
+
+
+def test_a_text_dump_ranks_by_title_and_abstract_alone(seeds: list[Path]) -> None:
+    """Text dumps have no keywords, authors or ids: the words a listing shows suffice."""
+    papers = list(parse(seeds[0].read_bytes(), seeds[0].name).papers)
+    assert not any(p.ai_keywords or p.arxiv_id for p in papers)
+    interests = "making networks smaller, fewer bits per weight, removing weights"
+    ranking = rank(papers, Profile(interests), model="lexical")
+    top = [p.title for p in ranking.order(papers)[:3]]
+    assert "Model compression via distillation and quantization" in top
+    assert all(ranking.reasons[p].startswith("matches: ") for p in ranking.order(papers)[:3])
+
+
+def test_the_embedding_model_finds_papers_that_say_it_in_other_words() -> None:
+    pytest.importorskip("wordllama")
+    papers = day("2026-08-21.json") + day("2025-12-10.json")
+    face = titled(papers, "Preserving Source Video Realism")
+    lexical = rank(papers, Profile("cinema"), model="lexical")
+    hybrid = rank(papers, Profile("cinema"), model="hybrid")
+    assert lexical.scores[face] == 0.0
+    assert hybrid.order(papers).index(face) < 3
+    assert hybrid.reasons[face] == "close to your interests"
+    assert hybrid.model == "hybrid"
+
+
+def test_nothing_to_rank_and_an_unknown_model() -> None:
+    assert rank([], Profile("anything")).scores == {}
+    with pytest.raises(ValueError, match="unknown relevance model"):
+        rank(day("2026-08-21.json"), Profile("x"), model="oracle")
+
+
+def _now_json(tmp_path: Path, *days: str, **env: str) -> dict[str, object]:
+    import json
+    import shutil
+
+    from processes import run_digest
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    for name in days:
+        shutil.copy(REAL / name, inbox / name)
+    args = ["now", "--inbox", str(inbox), "--deliver", "stdout", "--format", "json"]
+    done = run_digest(tmp_path, *args, env=env)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_digest_now_with_interests_puts_the_most_relevant_first_with_score_and_reason(
+    tmp_path: Path,
+) -> None:
+    shown = _now_json(
+        tmp_path,
+        "2026-08-21.json",
+        "2025-12-10.json",
+        DIGEST_INTERESTS="faster serving of language models on long inputs, KV cache",
+        DIGEST_MIN_SCORE="0.05",
+    )
+    papers = shown["papers"]
+    more = shown["more"]
+    assert isinstance(papers, list) and isinstance(more, list)
+    assert papers[0]["title"].startswith("FlashPrefill V2")
+    assert papers[0]["reason"].startswith("matches: ")
+    assert "serving" in papers[0]["reason"] or "cache" in papers[0]["reason"]
+    scores = [p["score"] for p in papers]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s >= 0.05 for s in scores)
+    assert more and all(p["score"] < 0.05 and p["reason"] for p in more)
+    stats = shown["stats"]
+    assert isinstance(stats, dict)
+    assert stats["low_scored"] == len(more) and stats["new"] == len(papers) + len(more) == 27
+
+
+def test_digest_now_without_interests_scores_nothing_and_keeps_the_order(
+    tmp_path: Path,
+) -> None:
+    shown = _now_json(tmp_path, "2026-08-21.json")
+    papers = shown["papers"]
+    assert isinstance(papers, list)
+    assert all(p["score"] is None and p["reason"] == "" for p in papers)
+    listed = [p.title for p in day("2026-08-21.json")]
+    assert [p["title"] for p in papers] == listed
+
+
+@pytest.mark.parametrize(
+    ("env", "loaded"),
+    [({}, "[]"), ({"DIGEST_INTERESTS": "speech"}, "['digest.relevance'")],
+)
+def test_the_relevance_model_loads_only_for_a_reader_with_interests(
+    tmp_path: Path, env: dict[str, str], loaded: str
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from processes import clean_env
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(REAL / "2026-08-21.json", inbox)
+    code = (
+        "import sys; from digest.cli import main; main(sys.argv[1:]);"
+        " print([m for m in ('digest.relevance', 'wordllama', 'tokenizers') if m in sys.modules])"
+    )
+    args = ["now", "--inbox", str(inbox), "--state", str(tmp_path / "s.db"), "--deliver", "stdout"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, "-q"],
+        env=clean_env(**env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = done.stdout.strip().splitlines()[-1]
+    assert found == loaded if loaded == "[]" else found.startswith(loaded)
+
+
+def test_each_reader_of_a_readers_file_gets_the_order_of_their_own_interests(
+    tmp_path: Path,
+) -> None:
+    """Ann follows robots, Bob GUI agents, Carol nothing: one run, three orders."""
+    import shutil
+
+    from tests.mailserver import smtp_server
+    from tests.test_readers import ABS, by_reader, run
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(REAL / "2025-07-22.json", inbox)
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\nformat = "text"\ninterests = "robots"\n'
+        '[[reader]]\nemail = "bob@example.org"\nformat = "text"\n'
+        'interests = "clicking on screen elements of apps, GUI agents"\n'
+        '[[reader]]\nemail = "carol@example.org"\nformat = "text"\n'
+    )
+    env = {
+        "DIGEST_INBOX": str(inbox),
+        "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+        "DIGEST_READERS": str(tmp_path / "readers.toml"),
+        "DIGEST_FROM": "Papers <papers@example.org>",
+        "DIGEST_DELIVER": "smtp",
+    }
+    with smtp_server() as server:
+        env.update(server.environment())
+        done = run(tmp_path, env, "now")
+        assert done.returncode == 0, done.stderr
+        got = by_reader(server.received)
+
+    def first(email: str) -> tuple[str, str]:
+        text = got[email][0].message.get_body(("plain",)).get_content()
+        return ABS.findall(text.encode())[0].decode(), text
+
+    assert first("ann@example.org")[0] == "2507.15493"  # GR-3, a robot, listed sixth
+    assert first("bob@example.org")[0] == "2507.15846"  # GUI-G^2, listed second
+    assert first("carol@example.org")[0] == "2507.14683"  # the listing's first
+
+
+def _first_day(tmp_path: Path) -> list[str]:
+    """A digest of one real day made, so that its papers can be liked: the next run's args."""
+    import shutil
+
+    from processes import run_digest
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(REAL / "2025-07-22.json", inbox)
+    args = ["--inbox", str(inbox), "--deliver", "stdout", "--format", "json"]
+    assert run_digest(tmp_path, "now", *args).returncode == 0
+    shutil.copy(REAL / "2026-08-21.json", inbox)
+    return args
+
+
+def test_digest_like_and_dislike_rank_the_next_digests(tmp_path: Path) -> None:
+    import json
+
+    from processes import run_digest
+
+    args = _first_day(tmp_path)
+    liked = run_digest(tmp_path, "like", "2507.15493")  # GR-3, a robot, by its arXiv id
+    assert (liked.returncode, liked.stdout) == (0, "liked 6: GR-3 Technical Report\n")
+    bad = run_digest(tmp_path, "dislike", "99999")
+    assert bad.returncode == 1
+    assert bad.stderr == "digest: no paper seen before has the id '99999'; see `digest seen`\n"
+    done = run_digest(tmp_path, "now", *args)
+    assert done.returncode == 0, done.stderr
+    papers = json.loads(done.stdout)["papers"]
+    assert papers[0]["title"].startswith("EXIMO")  # a robot policy; listed fifth
+    assert papers[0]["reason"] == "like: GR-3 Technical Report"
+    assert [p["title"] for p in papers] != [p.title for p in day("2026-08-21.json")]
+
+
+def test_a_like_taken_back_no_longer_ranks(tmp_path: Path) -> None:
+    import json
+
+    from processes import run_digest
+
+    args = _first_day(tmp_path)
+    assert run_digest(tmp_path, "dislike", "6").returncode == 0
+    forgot = run_digest(tmp_path, "dislike", "6", "--forget")
+    assert forgot.stdout == "forgot the like of 6: GR-3 Technical Report\n"
+    papers = json.loads(run_digest(tmp_path, "now", *args).stdout)["papers"]
+    assert [p["title"] for p in papers] == [p.title for p in day("2026-08-21.json")]
+    assert all(p["score"] is None for p in papers)
