@@ -86,6 +86,8 @@ class Settings:
     poll_seconds: float = bounded(60.0, 0.1, 86_400, "seconds")
     # With a shared state: how long a worker holds a digest it delivers before another may.
     lease_seconds: int = bounded(600, 2, 86_400, "seconds")
+    # A digest the mail server refused for now: seconds before its first retry, then doubled.
+    retry_seconds: int = bounded(60, 1, 86_400, "seconds")
     processed: str = "leave"
     # `digest fetch`, and `digest serve` when fetch_schedule is set: see digest.fetch.
     fetch_url: str = "https://huggingface.co/api/daily_papers"

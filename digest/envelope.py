@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -64,9 +65,49 @@ class Marks:
 
 
 def fits(item: Outgoing, marks: Marks, expected: int) -> bool:
-    """Whether every stand-in of the token survived the mail's encoding whole: the message
-    holds as many as the parts that went into it (`expected`)."""
-    return item.eml is None or item.eml.count(marks.token.encode()) == expected
+    """Whether every stand-in of the token survived the mail's encoding, whole or cut only by
+    quoted-printable soft line breaks: the message holds as many as went into it (`expected`)."""
+    return item.eml is None or len(_spread(marks.token).findall(item.eml)) == expected
+
+
+SOFT_BREAK = b"=\r\n"  # quoted-printable's soft line break: a long line goes on below
+
+
+def _spread(mark: str) -> re.Pattern[bytes]:
+    """`mark` in a mail body, where a soft line break may fall between any two characters."""
+    return re.compile(b"(?:=\r\n)?".join(re.escape(c.encode()) for c in mark))
+
+
+def _swap(eml: bytes, mark: str, new: str) -> bytes:
+    """Every `mark` replaced by `new` (as long, in characters mail encodings leave as they
+    are), a soft line break inside it kept where it was: every line keeps its length."""
+    value = new.encode()
+
+    def put(found: re.Match[bytes]) -> bytes:
+        pieces, at = [], 0
+        for piece in found[0].split(SOFT_BREAK):
+            pieces.append(value[at : at + len(piece)])
+            at += len(piece)
+        return SOFT_BREAK.join(pieces)
+
+    return _spread(mark).sub(put, eml)
+
+
+def held(eml: bytes | None, token: str) -> int:
+    """How many times a message holds `token` once decoded, in its headers and in each of
+    its parts, whatever their transfer encoding made of it: what `fits` expects to find."""
+    if eml is None:
+        return 0
+    from email import policy
+    from email.parser import BytesParser
+
+    count = 0
+    for part in BytesParser(policy=policy.compat32).parsebytes(eml).walk():
+        count += sum(str(value).count(token) for value in part.values())
+        if not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            count += payload.count(token.encode()) if isinstance(payload, bytes) else 0
+    return count
 
 
 def addressed(
@@ -77,9 +118,7 @@ def addressed(
     assert len(ident) == len(marks.ident) and len(token) == len(marks.token)
     eml = item.eml
     if eml is not None:
-        eml = eml.replace(marks.token.encode(), token.encode()).replace(
-            marks.ident.encode(), ident.encode()
-        )
+        eml = _swap(eml, marks.token, token).replace(marks.ident.encode(), ident.encode())
         if to:
             eml = to_header(to) + eml
     return dataclasses.replace(

@@ -334,6 +334,11 @@ def lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.lease_seconds)
 
 
+def retry(settings: Settings) -> timedelta:
+    """The wait before a digest refused for now is first tried again (DIGEST_RETRY_SECONDS)."""
+    return timedelta(seconds=settings.retry_seconds)
+
+
 def send(
     store: StateStore,
     deliverer: Deliverer,
@@ -341,18 +346,20 @@ def send(
     report: Report,
     now: datetime,
     lease: timedelta | None,
+    first_retry: timedelta = timedelta(minutes=1),
 ) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
-    pending with a growing backoff from `now`; a permanent one marks it failed, never its
-    papers seen. On a shared state the digest is claimed for `lease` first (None: the caller
-    claimed it), and left alone when another worker holds it."""
+    pending with a backoff from `now`, `first_retry` doubled for each attempt made; a
+    permanent one marks it failed, never its papers seen. On a shared state the digest is
+    claimed for `lease` first (None: the caller claimed it), and left alone when another
+    worker holds it."""
     if lease is not None and store.shared and not store.claim(item.id, lease):
         report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:
-        backoff = min(timedelta(minutes=2 ** min(item.attempts, 10)), LONGEST_BACKOFF)
+        backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
         store.mark_retry(item.id, str(e), now + backoff)
         report.pending += 1
         report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
@@ -397,7 +404,7 @@ def run_once(
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
                 delivered = len(report.delivered)
-                send(store, deliverer, item, report, now, lease(settings))
+                send(store, deliverer, item, report, now, lease(settings), retry(settings))
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
@@ -449,7 +456,7 @@ def run_once(
                     store.advance(moves)
                 batch = store.enqueue(made, [key for _, key in told], period) if made else []
                 for item in batch:
-                    send(store, deliverer, item, report, now, lease(settings))
+                    send(store, deliverer, item, report, now, lease(settings), retry(settings))
                 stored += len(batch)
         if dry_run:
             return report
@@ -638,18 +645,13 @@ def _letter(
 ) -> Letter:
     """A digest rendered once for every reader it is for: no To header, stand-ins for the
     Message-ID and the token."""
-    from digest.envelope import Marks
+    from digest.envelope import Marks, held
 
     marks = Marks.new()
     options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe))
     message_id = marks.message_id(_domain(settings))
     item = _message(digest, settings, form, needs, options, message_id, fragments)
-    expected = options.unsubscribe.count(marks.token) + item.text.count(marks.token)
-    if form != "text":
-        expected += item.html.count(marks.token)
-    if item.eml is not None and b"Content-Disposition: attachment" in item.eml:
-        expected += item.markdown.count(marks.token)
-    return Letter(digest, item, marks, expected, form)
+    return Letter(digest, item, marks, held(item.eml, marks.token), form)
 
 
 def _message(

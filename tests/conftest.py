@@ -95,83 +95,27 @@ def store(location: object) -> Iterator[object]:
 # -- a real PostgreSQL server, for the PostgreSQL backend ---------------------------------------
 
 GIVEN_POSTGRES = os.environ.get("DIGEST_TEST_POSTGRES")  # read before any test clears DIGEST_*
-POSTGRES_BIN = [Path(p).parent for p in (shutil.which("initdb"),) if p] + sorted(
-    Path("/usr/lib/postgresql").glob("*/bin"), reverse=True
-)
-
-
-def _as_postgres(argv: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
-    if os.geteuid() != 0:
-        return argv
-    runuser = shutil.which("runuser")
-    if runuser:
-        return [runuser, "-u", "postgres", "--", *argv]
-    import shlex
-
-    return ["su", "postgres", "-c", shlex.join(argv)]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """A PostgreSQL server's URL (to its `postgres` database): DIGEST_TEST_POSTGRES when set,
     else a throwaway server of our own when PostgreSQL is installed, else None."""
-    import subprocess
+    from pgserver import throwaway
 
     if given := GIVEN_POSTGRES:
         yield given
         return
-    found = [b for b in POSTGRES_BIN if (b / "initdb").exists() and (b / "pg_ctl").exists()]
-    if not found:
-        yield None
-        return
-    bin_dir = found[0]
-    folder = tmp_path_factory.mktemp("postgres")
-    data, port = folder / "data", _free_port()
-    if os.geteuid() == 0:
-        import pwd
-
-        user = pwd.getpwnam("postgres")
-        for p in (folder, *folder.parents):
-            if p == Path(tempfile_root()):
-                break
-            os.chmod(p, os.stat(p).st_mode | 0o011)  # the server may pass through
-        os.chown(folder, user.pw_uid, user.pw_gid)
-    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
-    subprocess.run(
-        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                      "--no-sync", "-E", "UTF8", "--locale", "C"]),
-        **run,  # type: ignore[call-overload]
-    )  # fmt: skip
-    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"),
-                      "-o", options, "-w", "start"]),
-        **run,  # type: ignore[call-overload]
-    )  # fmt: skip
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-
-def tempfile_root() -> str:
     import tempfile
 
-    return tempfile.gettempdir()
+    # Not under pytest's own temporary folder: every pytest run that starts on this machine
+    # makes that folder private again, and the server (run as its own user) would lose it.
+    folder = Path(tempfile.mkdtemp(prefix="digest-postgres-"))
+    try:
+        with throwaway(folder) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 import threading
@@ -49,9 +50,15 @@ class Handler:
     data_reply: str | None = None  # e.g. "550 5.7.1 Rejected": refuse every message
     hang_up_in_data: bool = False  # the plug pulled after the message came in, before the reply
     delay: float = 0.0  # seconds to think before answering a message, like a busy server
+    flaky: float = 0.0  # the share of messages answered "451 try again later", at random
+    seed: int = 451  # of the random choice of those
+    refused: int = 0  # messages answered 451 because of `flaky`
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
     connections: set[object] = field(default_factory=set)  # the connections (client ports)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -69,11 +76,16 @@ class Handler:
             return "451 never seen by the client"
         if self.data_reply:
             return self.data_reply
+        if self.flaky and self._random.random() < self.flaky:
+            self.refused += 1
+            return "451 4.3.0 Busy, try again later"
         self.connections.add(session.peer)
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
+        self.keep(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted for delivery"
+
+    def keep(self, received: Received) -> None:
+        """Keep an accepted message (a server counting thousands may keep less of each)."""
+        self.received.append(received)
 
 
 @dataclass

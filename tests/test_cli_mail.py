@@ -179,3 +179,29 @@ def test_resend_to_needs_mail_delivery(capsys: pytest.CaptureFixture[str], tmp_p
         capsys, "resend", "1", "--to", "ann@example.org", "--state", str(tmp_path / "s.db")
     )
     assert code == 1 and "--to needs mail delivery" in err
+
+
+def test_a_digest_refused_for_now_is_retried_after_digest_retry_seconds(
+    capsys: pytest.CaptureFixture[str],
+    env: pytest.MonkeyPatch,
+    inbox: Path,
+    seeds: list[Path],
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+    from datetime import datetime, timedelta
+
+    from mailserver import Handler
+
+    shutil.copy(seeds[3], inbox)
+    env.setenv("DIGEST_RETRY_SECONDS", "20")
+    with smtp_server(Handler(data_reply="451 4.3.0 Try again later")) as server:
+        for name, value in server.environment().items():
+            env.setenv(name, value)
+        before = datetime.now().astimezone()
+        code, _, err = run(capsys, "now", "--inbox", str(inbox), "--state", "s.sqlite3")
+    assert code == 1 and "will retry" in err
+    with sqlite3.connect(tmp_path / "s.sqlite3") as db:
+        (due,) = db.execute("SELECT next_attempt_at FROM digests").fetchone()
+    wait = datetime.fromisoformat(due) - before
+    assert timedelta(seconds=18) <= wait <= timedelta(seconds=22), wait

@@ -154,7 +154,9 @@ class Service:
         report = pipeline.Report()
         with store.lock():
             for item in store.outgoing(status="pending", due=now):
-                pipeline.send(store, self.deliverer, item, report, now, lease=None)
+                pipeline.send(
+                    store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
+                )
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:
@@ -407,7 +409,9 @@ class Service:
             item = store.claim_due(now, lease)
             if item is None:
                 break
-            pipeline.send(store, self.deliverer, item, report, now, lease=None)
+            pipeline.send(
+                store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
+            )
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:

@@ -1,0 +1,88 @@
+"""Readers with the same settings get one rendering of their digest, each with only their own
+address, Message-ID and unsubscribe token put in, wherever the mail's encoding cut a line."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.mailserver import Received, smtp_server
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+DAY = ["2025-07-22.json", "2025-12-10.json", "2026-04-29.json", "2026-08-21.json"]
+SETTINGS = [  # four groups of settings, two readers each
+    'highlight = ["video", "diffusion"]\norder = "highlights"\nformat = "html"',
+    'highlight = ["agent", "reasoning"]\norder = "upvotes"\nformat = "text"',
+    'highlight = ["speech"]\norder = "listing"\nformat = "html"',
+    'highlight = ["robot", "3D"]\norder = "highlights"\nformat = "text"',
+]
+TOKEN = re.compile(rb"/u/([0-9a-f]{32})")
+
+
+def envelope_aside(message: Received) -> tuple[bytes, bytes]:
+    """The message with what is the reader's own (To, Message-ID, token) set aside, soft line
+    breaks undone; and the reader's token, as List-Unsubscribe gives it."""
+    data = message.data
+    (token,) = TOKEN.findall(data.split(b"\r\n\r\n", 1)[0])
+    ident = re.search(rb"^Message-ID: <([0-9a-f]+)@", data, re.M)
+    assert ident is not None
+    data = re.sub(rb"^To: .*\r\n(?:[ \t].*\r\n)*", b"", data, count=1, flags=re.M)
+    data = data.replace(b"=\r\n", b"").replace(token, b"TOKEN").replace(ident[1], b"IDENT")
+    return data, token
+
+
+def test_readers_of_one_settings_group_get_one_rendering_with_their_own_token(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in DAY:
+        shutil.copy(REAL / name, inbox)
+    readers = [
+        f'[[reader]]\nemail = "r{g}{n}@example.org"\n{s}\n'
+        for g, s in enumerate(SETTINGS)
+        for n in range(2)
+    ]
+    (tmp_path / "readers.toml").write_text("\n".join(readers))
+    with smtp_server() as mail:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+            **mail.environment(),
+            "DIGEST_INBOX": str(inbox),
+            "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+            "DIGEST_READERS": str(tmp_path / "readers.toml"),
+            "DIGEST_FROM": "Papers <papers@example.org>",
+            "DIGEST_DELIVER": "smtp",
+            "DIGEST_UNSUBSCRIBE": "https://papers.example.org/u/{token}",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", "now", "-q"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        received = {m.recipients[0]: m for m in mail.received}
+    assert len(received) == 8
+    for group in range(len(SETTINGS)):
+        (first, own), (second, other) = (
+            envelope_aside(received[f"r{group}{n}@example.org"]) for n in range(2)
+        )
+        assert own != other
+        assert first == second, f"group {group}: rendered twice, not addressed"
+    for address, message in received.items():
+        _, own = envelope_aside(message)
+        shown = set()
+        for part in message.message.walk():
+            if part.get_content_maintype() == "text":
+                shown.update(TOKEN.findall(part.get_payload(decode=True)))
+        # Every link in the body carries the reader's own token (text readers' have it in
+        # the List-Unsubscribe header alone).
+        html = 'format = "html"' in SETTINGS[int(address[1])]
+        assert shown == ({own} if html else set()), address
