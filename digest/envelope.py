@@ -40,9 +40,9 @@ def verify(secret: bytes, key: str, given: str) -> bool:
     return hmac.compare_digest(token(secret, key), given.strip().lower())
 
 
-def message_id(domain: str) -> str:
-    """A new Message-ID, always of the same length for a domain."""
-    return f"<{secrets.token_hex(ID_LENGTH // 2)}@{domain}>"
+def ident() -> str:
+    """A new Message-ID's left part, always of the same length (that of a stand-in's)."""
+    return secrets.token_hex(ID_LENGTH // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Marks:
 
     @classmethod
     def new(cls) -> Marks:
-        return cls(secrets.token_hex(TOKEN_LENGTH // 2), secrets.token_hex(ID_LENGTH // 2))
+        return cls(secrets.token_hex(TOKEN_LENGTH // 2), ident())
 
     def unsubscribe(self, template: str) -> str:
         """DIGEST_UNSUBSCRIBE with the token's stand-in for {token}."""

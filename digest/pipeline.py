@@ -695,7 +695,7 @@ def _addressed(
     to = settings.recipients if reader.key == "" else (reader.address(),)
     marks = letter.marks
     token = given or marks.token
-    ident = envelope.message_id("x")[1:].partition("@")[0]
+    ident = envelope.ident()
     if envelope.fits(letter.item, marks, letter.expected):
         return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)
     # An encoding split a stand-in: this reader's message is rendered whole.

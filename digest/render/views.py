@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from digest.models import DEFAULT_SUBJECT, Digest, Paper, Skip, subject_line
+from digest.models import DEFAULT_SUBJECT, Digest, Paper, Skip, Stats, subject_line
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
@@ -263,7 +263,12 @@ def paper_view(
 def summary(digest: Digest) -> str:
     """The header line: '12 new papers of 94 in 2 dumps; 82 seen before'."""
     s = digest.stats
-    line = f"{_plural(s.new, 'new paper')} of {s.listed} in {_plural(s.dumps, 'dump')}"
+    return f"{_plural(s.new, 'new paper')} of {s.listed} in {_plural(s.dumps, 'dump')}" + _left(s)
+
+
+def _left(s: Stats) -> str:
+    """What the counts say of the papers left out: '; 82 seen before; 3 repeated'."""
+    line = ""
     if s.seen_before:
         line += f"; {s.seen_before} seen before"
     if s.repeated:
@@ -277,13 +282,7 @@ def counts(digest: Digest) -> str:
     """The digest's counts as its reader reads them: '12 new of 94 listed; 82 seen before;
     5 match diffusion'."""
     s = digest.stats
-    line = f"{s.new} new of {s.listed} listed"
-    if s.seen_before:
-        line += f"; {s.seen_before} seen before"
-    if s.repeated:
-        line += f"; {s.repeated} repeated"
-    if s.excluded:
-        line += f"; {s.excluded} excluded"
+    line = f"{s.new} new of {s.listed} listed" + _left(s)
     said = matched(digest)
     return f"{line}; {said}" if said else line
 
