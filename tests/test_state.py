@@ -247,6 +247,22 @@ def test_a_reader_likes_and_dislikes_papers_and_changes_their_mind(store: StateS
     assert store.likes(bob.id) == []
 
 
+def test_reader_counts_say_who_paused_or_unsubscribed_on_their_own(store: StateStore) -> None:
+    # The one reader of DIGEST_TO, whom every state has, is not a reader of a readers file.
+    assert store.reader_counts() == {"readers": 0, "paused": 0, "unsubscribed": 0}
+    joined = store.join({f"r{n}@example.org": None for n in range(6)})
+    ids = [joined[f"r{n}@example.org"].id for n in range(6)]
+    store.set_prefs(ids[0], {"paused": True})
+    store.set_prefs(ids[1], {"paused": True, "highlight": "agents"})
+    store.set_prefs(ids[2], {"unsubscribed": True, "paused": True})  # counted once
+    store.set_prefs(ids[3], {"paused": False, "interests": "robots"})
+    store.set_prefs(ids[4], {"unsubscribed": False})
+    store.set_prefs(store.join({"": None})[""].id, {"paused": True})
+    assert store.reader_counts() == {"readers": 6, "paused": 2, "unsubscribed": 1}
+    store.set_prefs(ids[0], {})  # resumed
+    assert store.reader_counts() == {"readers": 6, "paused": 1, "unsubscribed": 1}
+
+
 def test_a_readers_digest_is_stored_once_a_period_and_only_from_where_they_are(
     store: StateStore,
 ) -> None:

@@ -524,6 +524,17 @@ class PostgresStore:
         """Every reader the state knows, in the order they were added."""
         return [reader_state(r) for r in self._rows("SELECT * FROM readers ORDER BY id")]
 
+    def reader_counts(self) -> dict[str, int]:
+        """Readers, and how many paused or unsubscribed on their own (one query)."""
+        (row,) = self._rows(
+            "SELECT count(*) AS readers,"
+            " count(*) FILTER (WHERE u IS NOT TRUE AND p IS TRUE) AS paused,"
+            " count(*) FILTER (WHERE u IS TRUE) AS unsubscribed"
+            " FROM (SELECT (prefs::jsonb ->> 'paused')::boolean AS p,"
+            " (prefs::jsonb ->> 'unsubscribed')::boolean AS u FROM readers WHERE key <> '') r"
+        )
+        return {name: int(row[name]) for name in ("readers", "paused", "unsubscribed")}
+
     def like(self, reader: int, papers: Sequence[int], value: int) -> None:
         """Record that a reader liked (1) or disliked (-1) these papers; 0 forgets it."""
         with self._tx() as cur:

@@ -122,6 +122,11 @@ class StateStore(Protocol):
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
 
+    def reader_counts(self) -> dict[str, int]:
+        """The readers of a readers file the state knows (not the one reader of DIGEST_TO),
+        and how many of them paused or unsubscribed on their own (their preferences; an
+        unsubscribed reader is not counted as paused too): one query."""
+
     def like(self, reader: int, papers: Sequence[int], value: int) -> None:
         """Record that a reader liked (1) or disliked (-1) these papers (by id); 0 forgets."""
 

@@ -672,6 +672,15 @@ class _Readers(_Connection):
         """Every reader the state knows, in the order they were added."""
         return [reader_state(row) for row in self.db.execute("SELECT * FROM readers ORDER BY id")]
 
+    def reader_counts(self) -> dict[str, int]:
+        """Readers, and how many paused or unsubscribed on their own (one query)."""
+        row = self.db.execute(
+            "SELECT count(*), count(CASE WHEN u THEN NULL WHEN p THEN 1 END), count(CASE WHEN u"
+            " THEN 1 END) FROM (SELECT json_extract(prefs, '$.paused') AS p,"
+            " json_extract(prefs, '$.unsubscribed') AS u FROM readers WHERE key <> '')"
+        ).fetchone()
+        return {"readers": row[0], "paused": row[1], "unsubscribed": row[2]}
+
     def like(self, reader: int, papers: Sequence[int], value: int) -> None:
         """Record that a reader liked (1) or disliked (-1) these papers; 0 forgets it."""
         with self.transaction() as db:
