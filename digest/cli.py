@@ -402,9 +402,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     Example:
       digest check seeds/*.txt
     """
-    from digest import inbox
+    from digest import inbox, overview
     from digest.formats import parse
-    from digest.render import day
 
     settings = _settings(args)
     bad = 0
@@ -413,21 +412,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             data = inbox.read(path, None, settings.max_dump_mb * 1_000_000)
             dump = parse(data, path.name)
         except DigestError as e:
-            say(f"{path}: cannot be read: {e.__cause__ or getattr(e, 'why', e)}")
+            say(overview.unreadable_line(str(path), e.__cause__ or getattr(e, "why", e)))
             bad += 1
             continue
         except OSError as e:
-            say(f"{path}: cannot be read: {e.strerror}")
+            say(overview.unreadable_line(str(path), e.strerror))
             bad += 1
             continue
-        date = day(dump.listed) if dump.listed else dump.listing_date or "no date"
-        say(f"{path}: {dump.format} dump, {dump.encoding}, {len(dump.papers)} papers, {date}")
-        for warning in dump.warnings:
-            say(f"  warning: {warning}")
-        for paper in dump.papers[: args.titles]:
-            say(f"  - {paper.title}")
-        if len(dump.papers) > args.titles:
-            print(f"  ... and {len(dump.papers) - args.titles} more")
+        for line in overview.check_lines(str(path), dump, args.titles):
+            say(line)
     return 1 if bad else 0
 
 
@@ -437,49 +430,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     Example:
       digest status --state ~/.local/share/digest/state.sqlite3
     """
-    from digest import state
+    from digest import overview, state
+    from digest.service.status import status_lines  # not the scheduler: status stays light
 
     settings = _settings(args)
+    notify: list[str] = []
+    if settings.notify:  # its URLs as Apprise masks them: they may hold tokens
+        from digest.channels.notify import masked
+
+        notify = masked(settings.notify)
     with state.open(settings.state) as store:
-        counts = store.counts()
-        say(f"state file: {settings.state}")
-        print(
-            f"papers seen: {counts['papers_seen']}; awaiting delivery: {counts['papers_pending']};"
-            f" dumps ingested: {counts['dumps']}"
+        lines = overview.status_lines(
+            str(settings.state),
+            store.counts(),
+            store.reader_counts(),
+            store.outgoing(status="pending") + store.outgoing(status="failed"),
+            store.recent(),
+            [r for r, _ in store.untold_rejections()],
+            store.rejected_dumps(5),
+            archive=str(settings.archive) if settings.archive else None,
+            notify=notify,
+            service=status_lines(store),
         )
-        for status in ("pending", "failed"):
-            for item in store.outgoing(status=status):
-                retry = ""
-                if status == "pending" and item.next_attempt:
-                    retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
-                elif status == "failed":
-                    retry = f" send it again with `digest resend {item.id}`;"
-                say(
-                    f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
-                    f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
-                    f" last error: {item.last_error or 'none'}"
-                )
-        sent = [d for d in store.recent() if d.status == "sent"]
-        for item in sent[:5]:
-            when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
-            how = f"; {item.delivery_note}" if item.delivery_note else ""
-            say(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
-        untold = [r for r, _ in store.untold_rejections()]
-        for r in untold:
-            say(f"rejected: {r.file}: {r.reason} (to be named in the next digest)")
-        for r in store.rejected_dumps(5):
-            if r not in untold:
-                say(f"rejected: {r.file}: {r.reason}")
-        if settings.archive:
-            say(f"archive: {settings.archive}")
-        if settings.notify:  # its URLs as Apprise masks them: they may hold tokens
-            from digest.channels.notify import masked
-
-            say(f"notify: {', '.join(masked(settings.notify))}")
-        from digest.service.status import status_lines  # not the scheduler: status stays light
-
-        for line in status_lines(store):
-            say(line)
+    for line in lines:
+        say(line)
     return 0
 
 
@@ -921,8 +895,9 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Arguments]] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser. With `only` (a command's name), only that command gets its own
-    arguments: parsing one command's line need not build every other command's options."""
+    """The argument parser. With `only` (a command's name), only that command's parser:
+    parsing one command's line need not build every other command's (the top level's help
+    and errors, which list the commands, come with no command named first)."""
     common = _common()
     parser = argparse.ArgumentParser(
         prog="digest",
@@ -933,9 +908,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, (func, arguments) in COMMANDS.items():
-        command = _command(sub, name, func, common)
         if only is None or only == name:
-            arguments(command)
+            arguments(_command(sub, name, func, common))
     return parser
 
 
@@ -971,8 +945,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     _never_fail_on_characters()
     argv = sys.argv[1:] if argv is None else list(argv)
-    # The command is the first word: the top level takes no option with a value.
-    first = next((a for a in argv if not a.startswith("-")), None)
+    # A command named first is all the top level sees (anything before it is the top
+    # level's: --help, --version, or a usage error that lists every command).
+    first = argv[0] if argv else None
     parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     configure_logging(log_level(-1 if args.quiet else args.verbose))

@@ -188,6 +188,57 @@ def test_process_manners(tmp_path: Path) -> None:
     assert _digest(cwd=tmp_path).returncode == 2
 
 
+USAGE = "usage: digest [-h] [--version] COMMAND ...\n"
+
+
+def test_usage_errors_and_help_name_every_command(tmp_path: Path) -> None:
+    from digest.cli import COMMANDS
+
+    unknown = _digest("nosuch", cwd=tmp_path)
+    listed = ", ".join(f"'{name}'" for name in COMMANDS)
+    assert (unknown.returncode, unknown.stderr) == (
+        2,
+        f"{USAGE}digest: error: argument COMMAND: invalid choice: 'nosuch'"
+        f" (choose from {listed})\n",
+    )
+    bogus = _digest("now", "--bogus", cwd=tmp_path)
+    assert (bogus.returncode, bogus.stderr) == (
+        2,
+        f"{USAGE}digest: error: unrecognized arguments: --bogus\n",
+    )
+    after = _digest("--verbose", "now", cwd=tmp_path)  # the command's options come after it
+    assert (after.returncode, after.stderr) == (
+        2,
+        f"{USAGE}digest: error: unrecognized arguments: --verbose\n",
+    )
+    helped = _digest("--help", cwd=tmp_path)
+    assert helped.returncode == 0
+    commands = helped.stdout.split("commands:\n  COMMAND\n")[1].split("\n\n")[0]
+    named = [line.split()[0] for line in commands.splitlines() if line[4] != " "]
+    assert named == list(COMMANDS)
+    now = _digest("now", "--help", cwd=tmp_path)
+    assert now.returncode == 0 and now.stdout.startswith("usage: digest now [-h] [--env-file FILE]")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--bogus"], ["--deliver", "pigeon"], []])
+def test_each_command_alone_parses_as_among_all_the_others(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command named first gets a parser of its own only: the same help, errors and values."""
+    from digest.cli import COMMANDS, build_parser
+
+    for name in COMMANDS:
+        said = []
+        for parser in (build_parser(), build_parser(name)):
+            try:
+                parsed = vars(parser.parse_known_args([name, *argv])[0])
+                code = None
+            except SystemExit as e:
+                parsed, code = {}, e.code
+            said.append((code, parsed, capsys.readouterr()))
+        assert said[0] == said[1], name
+
+
 def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     inbox: Path, tmp_path: Path
 ) -> None:
