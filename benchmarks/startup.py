@@ -2,6 +2,10 @@
 
 Prints, as medians over several runs:
   - `python -c pass` (the baseline),
+  - the floor: the standard library alone doing what any such command must (argparse with one
+    subcommand, logging, pathlib, a SQLite query, listing the inbox), then the same with
+    dataclasses imported (which loads inspect, ast and dis): what is left above these is
+    digest's own,
   - `digest now` on an empty inbox with an existing state file (start-up cost),
   - `digest now` on the five bundled seeds with a fresh state file (ingest + render + write),
   - `digest --version`,
@@ -62,6 +66,9 @@ def main() -> None:
         versions[f" ({args.compare.name})"] = {**env, "PYTHONPATH": str(args.compare.resolve())}
 
     cases: dict[str, Case] = {"python -c pass": ([py, "-c", "pass"], None, env)}
+    cases |= floor_cases(
+        py, work, ["now", "--inbox", str(empty_inbox), "--state", f"{state}.0"], env
+    )
     folders: list[Path] = []
     for n, (label, version_env) in enumerate(versions.items()):
         at = f"{state}.{n}"  # each version its own state file: their schemas may differ
@@ -97,6 +104,40 @@ def main() -> None:
 
 
 Case = tuple[list[str], object, dict[str, str]]  # command, set-up before each run, environment
+
+# The standard library alone doing what `digest now` with nothing new must: parse a command
+# line with a subcommand, set up logging, open the state and query it, list the inbox.
+FLOOR = """\
+import argparse, logging, os, sqlite3, sys
+from pathlib import Path
+{extra}
+parser = argparse.ArgumentParser(prog="floor")
+sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+now = sub.add_parser("now", help="the one command")
+now.add_argument("--inbox", type=Path, metavar="DIR")
+now.add_argument("--state", type=Path, metavar="FILE")
+args = parser.parse_args()
+log = logging.getLogger("floor")
+handler = logging.StreamHandler(sys.stderr)
+handler.setFormatter(logging.Formatter("floor: %(message)s"))
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+db = sqlite3.connect(args.state)
+db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+names = sorted(os.listdir(args.inbox))
+db.close()
+log.info("nothing new: %d files in %s", len(names), args.inbox)
+"""
+
+
+def floor_cases(py: str, work: Path, args: list[str], env: dict[str, str]) -> dict[str, Case]:
+    """The floor, and the floor with dataclasses, as cases running `args`."""
+    cases: dict[str, Case] = {}
+    for label, extra in (("floor: stdlib", ""), ("floor + dataclasses", "import dataclasses")):
+        script = work / f"floor{len(cases)}.py"
+        script.write_text(FLOOR.format(extra=extra), "utf-8")
+        cases[label] = ([py, str(script), *args], None, env)
+    return cases
 
 
 def _fresh(state: Path, out: Path) -> Callable[[], None]:

@@ -15,7 +15,15 @@ from digest.errors import (
     StoreError,
     TransientDeliveryError,
 )
-from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what type checkers see; at run time `__getattr__` below loads them
+    from digest.config import Settings
+    from digest.formats import parse as parse_dump
+    from digest.identity.decide import decide
+    from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
+    from digest.pipeline import run_once
+    from digest.state.sqlite import SqliteStore as Store
 
 __version__ = "0.1.0"
 
@@ -41,8 +49,11 @@ __all__ = [
     "run_once",
 ]
 
-# Heavier parts load on first use, so that `digest --version` and cron runs start fast.
+_MODELS = ("Digest", "Dump", "Paper", "Rejected", "SeenPaper", "Skip")
+# Everything but the errors loads on first use, so that `digest --version` and cron runs
+# start fast.
 _LAZY = {
+    **{name: ("digest.models", name) for name in _MODELS},
     "parse_dump": ("digest.formats", "parse"),
     "decide": ("digest.identity.decide", "decide"),
     "render": ("digest.render", "render"),

@@ -58,9 +58,11 @@ def paper_of(
 
 def reader_state(row: Mapping[str, Any]) -> ReaderState:
     """A reader as the state keeps them."""
-    import json
+    prefs = {}
+    if row["prefs"]:  # most readers never changed theirs: no JSON to read
+        import json
 
-    prefs = json.loads(row["prefs"]) if row["prefs"] else {}
+        prefs = json.loads(row["prefs"])
     added = timestamp(row["added_at"]) or NO_TIME
     return ReaderState(row["id"], row["key"], row["upto"], added, row["token"], prefs)
 
