@@ -92,9 +92,14 @@ def main() -> None:
         folders += [f for f in _code_folders(py, version_env) if f not in folders]
 
     made = [f / "__pycache__" for f in _packages(folders) if not (f / "__pycache__").exists()]
-    cached = any((f / "__pycache__").exists() for f in _packages(folders))
+    # Each version's digest package, then the site-packages its dependencies live in.
+    ours = [f for f in folders if (f / "cli.py").is_file()]
+    caching = (
+        f"bytecode of digest {_cached([f for f in folders if f in ours])},"
+        f" of its dependencies {_cached([f for f in folders if f not in ours])}"
+    )
     try:
-        _table(cases, args.runs, "bytecode cached" if cached else "bytecode not cached")
+        _table(cases, args.runs, caching)
         subprocess.run([py, "-m", "compileall", "-q", *map(str, folders)], env=env, check=False)
         _table(cases, args.runs, "bytecode cached (compileall)")
     finally:
@@ -157,6 +162,15 @@ def _code_folders(py: str, env: dict[str, str]) -> list[Path]:
     out = subprocess.run([py, "-c", code], env=env, capture_output=True, text=True, check=True)
     package, site = out.stdout.splitlines()
     return [Path(package).parent, Path(site)]
+
+
+def _cached(folders: list[Path]) -> str:
+    """Whether these folders' packages have their bytecode cached, in words."""
+    packages = _packages(folders)
+    have = sum((p / "__pycache__").is_dir() for p in packages)
+    if have == len(packages):
+        return "cached"
+    return "not cached (compiled on every run)" if not have else f"cached in {have}/{len(packages)}"
 
 
 def _packages(folders: list[Path]) -> list[Path]:
