@@ -159,7 +159,10 @@ def _code_folders(py: str, env: dict[str, str]) -> list[Path]:
     code = (
         "import digest, sysconfig; print(digest.__file__); print(sysconfig.get_paths()['purelib'])"
     )
-    out = subprocess.run([py, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # -P: not the current folder first, which in a checkout would hide PYTHONPATH's digest.
+    out = subprocess.run(
+        [py, "-P", "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     package, site = out.stdout.splitlines()
     return [Path(package).parent, Path(site)]
 
