@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,12 +35,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str], env: dict[str, str], setup: object = None) -> float:
+def timed(cmd: list[str], env: dict[str, str], setup: object = None) -> tuple[float, float]:
+    """The command's wall time and its CPU time (user + system, which other work on a busy
+    machine disturbs less), in seconds."""
     if callable(setup):
         setup()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> None:
@@ -186,17 +192,31 @@ def _packages(folders: list[Path]) -> list[Path]:
 
 
 def _table(cases: dict[str, Case], runs: int, caching: str) -> None:
-    results: dict[str, list[float]] = {name: [] for name in cases}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for _ in range(runs):  # interleaved, so machine noise hits every case alike
         for name, (cmd, setup, env) in cases.items():
             results[name].append(timed(cmd, env, setup))
-
-    base = statistics.median(results["python -c pass"])
     print(f"{caching}:")
-    print(f"{'case':40} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
-    for name, times in results.items():
-        med = statistics.median(times)
-        print(f"{name:40} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
+    print_table(results)
+
+
+def print_table(results: dict[str, list[tuple[float, float]]]) -> None:
+    """Each case's median and fastest wall time, median CPU time, and both medians' ratios
+    to the first case's (bare Python)."""
+    wall = {name: [w for w, _ in times] for name, times in results.items()}
+    cpu = {name: [c for _, c in times] for name, times in results.items()}
+    first = next(iter(results))
+    base, base_cpu = statistics.median(wall[first]), statistics.median(cpu[first])
+    print(
+        f"{'case':40} {'median ms':>10} {'min ms':>8} {'cpu ms':>8} {'x bare python':>14}"
+        f" {'x (cpu)':>8}"
+    )
+    for name in results:
+        med, med_cpu = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(
+            f"{name:40} {med * 1000:10.1f} {min(wall[name]) * 1000:8.1f} {med_cpu * 1000:8.1f}"
+            f" {med / base:14.2f} {med_cpu / base_cpu:8.2f}"
+        )
 
 
 if __name__ == "__main__":

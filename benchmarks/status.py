@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from startup import Case, floor_cases, timed  # noqa: E402
+from startup import Case, floor_cases, print_table, timed  # noqa: E402
 
 DUMPS = 500  # a dump log of a few hundred dumps, some of them rejected
 DIGESTS = 300  # digests of the one reader of DIGEST_TO, spread over the catalogue
@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--rebuild", action="store_true", help="build the state again")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the state is kept")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="also time this checkout")
     parser.add_argument("--queries", type=Path, metavar="STATE", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,7 +244,7 @@ def main() -> None:
         queries(args.queries, args.runs)
         return
 
-    path = OUT / f"status-{args.papers}-{args.readers}.sqlite3"
+    path = args.out / f"status-{args.papers}-{args.readers}.sqlite3"
     if args.rebuild or not holds(path, args.papers, args.readers):
         began = time.perf_counter()
         build(path, args.papers, args.readers)
@@ -268,15 +269,12 @@ def main() -> None:
         for label, version_env in versions.items():
             command = [*digest, "status", "--state", str(path)]
             cases[f"digest status{label}"] = (command, None, version_env)
-        results: dict[str, list[float]] = {name: [] for name in cases}
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
             for name, (cmd, _, case_env) in cases.items():
                 results[name].append(timed(cmd, case_env))
-    base = statistics.median(results["python -c pass"])
-    print(f"{'whole process':40} {'median ms':>10} {'min ms':>8} {'x bare python':>14}")
-    for name, times in results.items():
-        med = statistics.median(times)
-        print(f"{name:40} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:14.2f}")
+    print("whole process:")
+    print_table(results)
     for label, version_env in versions.items():
         print(f"\nqueries{label}:", flush=True)
         subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,22 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
     assert (precision, lost) == (1.0, 0)  # no new paper lost
     assert recall >= 0.95
     assert (tmp_path / "corpus" / "dump-00002.txt").is_file()
+
+
+def test_status_benchmark_small_scans_no_large_table(tmp_path: Path) -> None:
+    from processes import clean_env
+
+    script = ROOT / "benchmarks" / "status.py"
+    args = ["--papers", "3000", "--readers", "20", "--runs", "1", "--out", str(tmp_path)]
+    output = subprocess.check_output(
+        [sys.executable, str(script), *args], text=True, env=clean_env(), timeout=300
+    )
+    rows = [line.split()[0:2] for line in output.splitlines()]
+    assert ["digest", "status"] in rows and ["floor:", "stdlib"] in rows
+    assert "reader_counts()" in output and "SEARCH digests USING INDEX digests_status" in output
+    assert "scans a large table" not in output
+    with sqlite3.connect(tmp_path / "status-3000-20.sqlite3") as db:
+        assert db.execute("SELECT sum(papers) FROM paper_counts").fetchone() == (3000,)
 
 
 def test_state_size_benchmark_small() -> None:
