@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings
+from digest.config import DELIVERIES, PROCESSED, REJECTED, Settings
 from digest.errors import ConfigError, DigestError
+from digest.outputs import NAMES as FORMATS
 from digest.printable import printable
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run

@@ -23,6 +23,7 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, ReaderState, Rejected, Thresholds
+from digest.outputs import FORMATS
 from digest.state import LONGEST_BACKOFF, state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -307,8 +308,6 @@ def _rendered(
     whole = composed.layout.complete if composed is not None else False
 
     def part(fmt: str) -> str:
-        if fmt not in needs:
-            return ""
         if whole and composed is not None and fmt in ("html", "text"):
             return str(getattr(composed, fmt))
         return renderer.render(fmt)
@@ -321,10 +320,7 @@ def _rendered(
         message_id=message_id,
         subject=renderer.view.subject,
         paper_count=digest.stats.new,
-        html=part("html"),
-        text=part("text"),
-        markdown=part("markdown"),
-        json=part("json"),
+        parts={fmt: part(fmt) for fmt in FORMATS if fmt in needs},
         eml=composed.eml if composed is not None else None,
     )
 
@@ -675,7 +671,7 @@ def _message(
 
     msg = mail.message(
         subject=item.subject,
-        text=item.text,
+        text=item.part("text"),
         html="",
         options=options,
         message_id=item.message_id,
