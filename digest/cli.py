@@ -226,7 +226,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from digest import pipeline, state
+    from digest import backlog, state
 
     settings = _settings(args)
     bar = tqdm(
@@ -243,7 +243,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
     with bar, state.open(settings.state) as store:
-        result = pipeline.ingest(
+        result = backlog.ingest(
             args.files,
             store,
             max_dump_mb=settings.max_dump_mb,

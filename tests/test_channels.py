@@ -21,8 +21,8 @@ from digest.channels.preview import PreviewDeliverer
 from digest.channels.stdout import StdoutDeliverer
 from digest.config import Settings
 from digest.identity.keys import title_key
+from digest.letters import outgoing
 from digest.models import Digest, Paper
-from digest.pipeline import outgoing
 from digest.render import FORMATS
 from digest.service.service import describe_delivery
 from tests.processes import clean_env, digest_now, paper_keys, pending_digests
