@@ -167,7 +167,7 @@ def digests(
             # No interests to read when there is nothing to shape: start-up stays light.
             if papers:
                 likes = tuple((p, v) for _, p, v in liked)
-                digest = _shaped(base, papers, _interests(resolved, likes))
+                digest = shaped(base, papers, _interests(resolved, likes))
             else:
                 digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
             if report.digest is base:
@@ -245,7 +245,7 @@ def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Re
     return dataclasses.replace(resolved, **own)  # type: ignore[arg-type]
 
 
-def _shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
+def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
     """The run's digest made a reader's: their new papers, shaped by their interests."""
     from digest import interests
 

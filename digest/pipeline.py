@@ -200,23 +200,15 @@ def build(
     wants = wants or interests.Interests()
     decision = decide(papers, store, thresholds)
     repeats = (s.paper for s in decision.skipped if s.matched is None)
-    chosen = interests.select(enrich(decision.new, repeats, decision.of), wants)
-    digest = Digest(
-        papers=chosen.full,
+    decided = Digest(
+        papers=(),
         skipped=decision.skipped,
         updated=decision.updated if show_updated else (),
         rejected=unreadable,
         dumps=gathered.dumps,
         created=now,
-        more=chosen.more,
-        excluded=chosen.excluded,
-        highlights=chosen.highlights,
-        highlight=tuple(t.pattern for t in wants.highlight),
-        reasons=chosen.reasons,
-        scores=chosen.scores,
-        low_scored=chosen.low,
     )
-    return digest, decision
+    return letters.shaped(decided, enrich(decision.new, repeats, decision.of), wants), decision
 
 
 def lease(settings: Settings) -> timedelta:
