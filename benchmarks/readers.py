@@ -124,7 +124,7 @@ def state_rows(state: Path) -> dict[str, int]:
         for t in ("readers", "papers", "digests")
     }
     found["renders"] = db.execute(
-        "SELECT count(DISTINCT subject || length(html)) FROM digests"
+        "SELECT count(DISTINCT subject || length(parts)) FROM digests"
     ).fetchone()[0]
     db.close()
     return found

@@ -131,8 +131,8 @@ def check(url: str, emails: list[str], got: list[tuple[str, str, str, float]]) -
         day = db.execute("SELECT count(*) FROM papers WHERE seq IS NOT NULL").fetchone()[0]
         with db.cursor(name="digests") as rows:  # on the server: 500 KB a digest
             rows.execute(
-                "SELECT r.key, r.upto, d.status, d.message_id, d.eml, d.json, d.after_seq,"
-                " d.upto_seq FROM readers r LEFT JOIN digests d ON d.reader_id = r.id"
+                "SELECT r.key, r.upto, d.status, d.message_id, d.eml, d.parts::json->>'json',"
+                " d.after_seq, d.upto_seq FROM readers r LEFT JOIN digests d ON d.reader_id = r.id"
                 " WHERE r.key <> '' ORDER BY r.key, d.id"
             )
             for key, upto, status, ident, eml, body, after, last in rows:
@@ -427,8 +427,9 @@ def storage(url: str, readers: int) -> str:
             for t in ("readers", "digests", "papers", "paper_keys", "paper_grams")
         }
         parts = db.execute(
-            "SELECT avg(length(html)), avg(length(text)), avg(length(markdown)),"
-            " avg(length(json)), avg(length(eml)) FROM digests"
+            "SELECT avg(length(parts::json->>'html')), avg(length(parts::json->>'text')),"
+            " avg(length(parts::json->>'markdown')), avg(length(parts::json->>'json')),"
+            " avg(length(eml)) FROM digests"
         ).fetchone()
     assert parts is not None
     catalogue = sum(size[t] for t in size if t.startswith("paper"))

@@ -59,7 +59,7 @@ class Entry:
 def _data(outgoing: Outgoing) -> dict[str, Any]:
     """The digest's JSON part, as data (empty when the digest was stored without it)."""
     try:
-        data = json.loads(outgoing.json) if outgoing.json else {}
+        data = json.loads(outgoing.part("json") or "{}")
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -123,7 +123,7 @@ def page(outgoing: Outgoing, unsubscribe: str = "") -> str:
         f'<a href="{INDEX}" style="color:#0b57d0">All digests</a> &middot; '
         f'<a href="{FEED}" style="color:#0b57d0">Atom feed</a></nav>'
     )
-    html = _without_tokens(outgoing.html, unsubscribe)
+    html = _without_tokens(outgoing.part("html"), unsubscribe)
     found = _BODY.search(html)
     if found is None:  # a template of the user's own without a <body>: the links come first
         return nav + html
@@ -370,7 +370,7 @@ def _delivered(store: StateStore) -> Iterator[Outgoing]:
     last = max((o.id for o in newest), default=0)
     for digest_id in range(1, last + 1):
         found = store.get(digest_id)
-        if found is not None and found.status == "sent" and found.html and public(found):
+        if found is not None and found.status == "sent" and found.part("html") and public(found):
             yield found
 
 

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from digest import __version__
-from digest.config import DELIVERIES, FORMATS, PROCESSED, REJECTED, Settings
+from digest.config import DELIVERIES, PROCESSED, REJECTED, Settings
 from digest.errors import ConfigError, DigestError
+from digest.outputs import NAMES as FORMATS
 from digest.printable import printable
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -225,7 +226,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from digest import pipeline, state
+    from digest import backlog, state
 
     settings = _settings(args)
     bar = tqdm(
@@ -242,7 +243,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
     with bar, state.open(settings.state) as store:
-        result = pipeline.ingest(
+        result = backlog.ingest(
             args.files,
             store,
             max_dump_mb=settings.max_dump_mb,

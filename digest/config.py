@@ -14,6 +14,7 @@ from pathlib import Path
 
 from digest.errors import ConfigError
 from digest.models import DEFAULT_SUBJECT, subject_line
+from digest.outputs import NAMES as FORMATS
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ SECURITIES = ("starttls", "ssl", "none")
 SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_FIELDS = ("count", "date", "matches")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
-FORMATS = ("html", "text", "markdown", "json")
 FEED_ENTRIES = ("digest", "paper")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")

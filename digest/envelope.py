@@ -124,10 +124,7 @@ def addressed(
     return dataclasses.replace(
         item,
         message_id=item.message_id.replace(marks.ident, ident),
-        html=item.html.replace(marks.token, token),
-        text=item.text.replace(marks.token, token),
-        markdown=item.markdown.replace(marks.token, token),
-        json=item.json.replace(marks.token, token),
+        parts={fmt: made.replace(marks.token, token) for fmt, made in item.parts.items()},
         eml=eml,
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import ConfigError, ParseError
+from digest.models import Rejected
 from digest.printable import printable
 
 log = logging.getLogger(__name__)
@@ -186,3 +187,14 @@ def check_apart(inbox: Path, out: Path) -> None:
     else:
         return
     raise ConfigError(f"{clash}; digest would read its own digests back: keep them apart")
+
+
+def failure(name: str, error: Exception) -> Rejected:
+    """An unexpected failure on one inbox file, as its rejection (the details at debug level):
+    one file costs at most itself."""
+    import traceback
+
+    where = traceback.extract_tb(error.__traceback__)[-1:]
+    if where:  # where it happened, for a bug report, without a traceback in the log
+        log.debug("%s: %s at %s:%s", name, type(error).__name__, where[0].filename, where[0].lineno)
+    return Rejected(name, f"cannot be read ({type(error).__name__}: {error})")

@@ -183,9 +183,9 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A rendered digest in the outbox, exactly as it will be (or was) delivered. `eml` is
-    None when it was made without the mail message; a dry run's preview leaves empty ("")
-    the formats it does not show."""
+    """A rendered digest in the outbox, exactly as it will be (or was) delivered: its
+    renderings by format name (digest.outputs), those its deliverer needs, and its mail
+    message; `eml` is None when it was made without one."""
 
     id: int
     created: datetime
@@ -193,10 +193,7 @@ class Outgoing:
     message_id: str
     subject: str
     paper_count: int
-    html: str
-    text: str
-    markdown: str
-    json: str
+    parts: Mapping[str, str]  # format name -> the digest rendered in it
     eml: bytes | None = None
     attempts: int = 0
     last_error: str | None = None
@@ -206,6 +203,10 @@ class Outgoing:
     reader: int | None = None  # the reader it is for (the state's reader id)
     after: int | None = None  # the catalogue positions it covers: after < position <= upto
     upto: int | None = None
+
+    def part(self, fmt: str) -> str:
+        """The digest rendered in `fmt`; empty when it was not made (not needed)."""
+        return self.parts.get(fmt, "")
 
 
 @dataclass(frozen=True, slots=True)

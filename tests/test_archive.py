@@ -278,10 +278,7 @@ def outgoing(
         message_id="<a.b@example.org>",
         subject="Daily papers",
         paper_count=1,
-        html=html,
-        text="",
-        markdown="",
-        json=json_part,
+        parts={"html": html, "json": json_part},
     )
 
 

@@ -23,10 +23,12 @@ ITEM = Outgoing(
     message_id="<m@example.org>",
     subject="Daily papers: 1 new",
     paper_count=1,
-    html="<html><body><p>one</p></body></html>",
-    text="one",
-    markdown="one",
-    json='{"summary": "1 new paper", "papers": []}',
+    parts={
+        "html": "<html><body><p>one</p></body></html>",
+        "text": "one",
+        "markdown": "one",
+        "json": '{"summary": "1 new paper", "papers": []}',
+    },
 )
 
 

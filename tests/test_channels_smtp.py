@@ -14,7 +14,7 @@ import pytest
 import trustme
 from mailserver import Handler, free_port, raw_server, smtp_server
 
-from digest import config, pipeline
+from digest import config, letters
 from digest.channels.smtp import SmtpDeliverer, failure
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Digest, Dump, Outgoing, Paper
@@ -36,7 +36,7 @@ def make_outgoing(**env: str) -> Outgoing:
     papers = tuple(Paper(f"Paper number {i}", f"Abstract of paper {i}. " * 20) for i in range(3))
     dump = Dump("001.txt", "0" * 64, papers, listing_date="Mar 12")
     digest = Digest(papers, dumps=(dump,), created=datetime(2025, 3, 12, 7, tzinfo=UTC))
-    return dataclasses.replace(pipeline.outgoing(digest, settings, hostname="test.invalid"), id=7)
+    return dataclasses.replace(letters.outgoing(digest, settings, hostname="test.invalid"), id=7)
 
 
 @pytest.fixture(scope="module")

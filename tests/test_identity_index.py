@@ -7,7 +7,7 @@ import random
 import re
 from pathlib import Path
 
-from digest import pipeline, state
+from digest import backlog, pipeline, state
 from digest.identity.decide import identify
 from digest.identity.index import COMMON, candidates, forget, grams, search, title_grams
 from digest.identity.keys import keys
@@ -68,8 +68,8 @@ def test_decide_against_the_store(store: StateStore) -> None:
 
 def test_ingest_records_a_backlog_once(store: StateStore, seeds: list[Path]) -> None:
     calls: list[tuple[int, int]] = []
-    first = pipeline.ingest(seeds, store, progress=lambda f, p: calls.append((f, p)))
-    again = pipeline.ingest(seeds, store, batch=50)
+    first = backlog.ingest(seeds, store, progress=lambda f, p: calls.append((f, p)))
+    again = backlog.ingest(seeds, store, batch=50)
     counts = store.counts()
     assert first.files == 5 and first.listed == 389 and not first.rejected
     assert first.recorded == 268 and first.known == 121  # repeats across the seed dumps
@@ -80,8 +80,8 @@ def test_ingest_records_a_backlog_once(store: StateStore, seeds: list[Path]) -> 
 
 def test_ingest_in_worker_processes_records_the_same(tmp_path: Path, seeds: list[Path]) -> None:
     with state.open(tmp_path / "one.db") as one, state.open(tmp_path / "two.db") as two:
-        alone = pipeline.ingest(seeds, one, workers=1)
-        parallel = pipeline.ingest([*seeds, tmp_path / "missing.txt"], two, workers=2)
+        alone = backlog.ingest(seeds, one, workers=1)
+        parallel = backlog.ingest([*seeds, tmp_path / "missing.txt"], two, workers=2)
         ids = range(1, 1000)
         rows = [(c.title, c.abstract, c.seen.first_dump) for c in one.stored(ids).values()]
         assert rows == [(c.title, c.abstract, c.seen.first_dump) for c in two.stored(ids).values()]
@@ -95,7 +95,7 @@ def test_ingest_in_worker_processes_records_the_same(tmp_path: Path, seeds: list
 def test_ingest_names_unreadable_files(tmp_path: Path, store: StateStore) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"")
-    result = pipeline.ingest([bad, tmp_path / "missing.txt"], store)
+    result = backlog.ingest([bad, tmp_path / "missing.txt"], store)
     assert [(r.file, r.reason) for r in result.rejected] == [
         ("bad.txt", "file is empty"),
         ("missing.txt", "cannot read: No such file or directory"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import pipeline
+from digest import backlog, pipeline
 from digest.formats import parse
 from digest.models import Paper
 from digest.state import open as open_state
@@ -74,7 +74,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Paper]]
             papers.setdefault(p.title, p)
     state = tmp_path_factory.mktemp("seeded") / "s.db"
     with open_state(state) as store:
-        pipeline.ingest(sorted(root.glob("*.txt")), store)
+        backlog.ingest(sorted(root.glob("*.txt")), store)
     return state, [p for p in papers.values() if len(p.abstract) > 200]
 
 

@@ -107,7 +107,7 @@ def test_dry_run_records_nothing(settings: Settings, inbox: Path, seeds: list[Pa
         run_once(settings, store, first, NOW, dry_run=True)
         second = Recorder()
         run_once(settings, store, second, NOW, dry_run=True)
-        assert first.delivered[0].json == second.delivered[0].json
+        assert first.delivered[0].part("json") == second.delivered[0].part("json")
         assert store.counts() == {"papers_seen": 0, "papers_pending": 0, "dumps": 0}
 
 
@@ -136,7 +136,7 @@ def test_bad_file_is_reported_and_the_rest_goes_on(
         report = run_once(settings, store, sink, NOW)
         assert report.digest is not None
         assert {r.file for r in report.digest.rejected} == {"garbage.txt", "empty.txt"}
-        assert "garbage.txt" in sink.delivered[0].text
+        assert "garbage.txt" in sink.delivered[0].part("text")
         assert sink.delivered[0].paper_count == 63
         # Recorded by content: not rejected again on every run.
         assert run_once(settings, store, Recorder(), NOW).digest.rejected == ()  # type: ignore[union-attr]
@@ -151,7 +151,7 @@ def test_nothing_new_delivers_nothing_unless_asked(
         assert sink.delivered == []
         wants_empty = Settings(inbox=inbox, state=settings.state, send_empty=True)
         run_once(wants_empty, store, sink, NOW)
-        assert len(sink.delivered) == 1 and "Nothing new" in sink.delivered[0].text
+        assert len(sink.delivered) == 1 and "Nothing new" in sink.delivered[0].part("text")
 
 
 def test_unreadable_files_are_reported_once_and_can_be_set_aside(

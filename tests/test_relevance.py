@@ -246,7 +246,7 @@ def test_each_reader_of_a_readers_file_gets_the_order_of_their_own_interests(
     import shutil
 
     from tests.mailserver import smtp_server
-    from tests.test_readers import ABS, by_reader, run
+    from tests.test_pipeline_readers import ABS, by_reader, run
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

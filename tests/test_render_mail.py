@@ -14,8 +14,8 @@ import pytest
 
 from digest import config, formats
 from digest.identity.decide import decide
+from digest.letters import mail_options
 from digest.models import Digest, Dump, Paper
-from digest.pipeline import mail_options
 from digest.render import Renderer, mail
 from digest.render.mail import Composed, Layout, plan
 from digest.render.tex import unicode

@@ -25,7 +25,13 @@ def filed(paper: Paper, *keys: str) -> Identified:
 
 def _outgoing() -> Outgoing:
     return Outgoing(
-        0, datetime(2025, 3, 12, tzinfo=UTC), "pending", "<m@x>", "S", 1, "<p>h</p>", "t", "m", "{}"
+        0,
+        datetime(2025, 3, 12, tzinfo=UTC),
+        "pending",
+        "<m@x>",
+        "S",
+        1,
+        {"html": "<p>h</p>", "text": "t", "markdown": "m", "json": "{}"},
     )
 
 

@@ -9,6 +9,10 @@ import signal
 import time
 from pathlib import Path
 
+import psycopg
+
+from digest import state
+from digest.state.postgres import MIGRATIONS
 from tests.mailserver import Handler, smtp_server
 from tests.test_printable import digest
 from tests.test_service import Serve, serves, until
@@ -187,3 +191,24 @@ def _statuses(url: str) -> list[str]:
 
     with psycopg.connect(url) as db:
         return [row[0] for row in db.execute("SELECT status FROM digests ORDER BY id")]
+
+
+def test_a_database_with_a_column_a_format_keeps_every_digest_as_it_was(postgres: str) -> None:
+    """Upgraded, the outbox keeps each digest's renderings by format name: those it had (an
+    empty one was not made), and nothing else."""
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute("CREATE TABLE digest_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        for name, script in MIGRATIONS[:2]:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement.encode())
+            conn.execute("INSERT INTO digest_migrations VALUES (%s, '2026-01-01')", (name,))
+        conn.execute(
+            "INSERT INTO digests (created_at, status, message_id, subject, paper_count, html,"
+            " text, markdown, json, eml) VALUES ('2026-01-01T07:00:00+00:00', 'pending',"
+            " '<one@x>', 's', 1, '<p>é</p>', 'é', '', '{}', 'mail one')"
+        )
+    with state.open(postgres) as store:
+        [one] = store.outgoing(status="pending")
+        assert one.parts == {"html": "<p>é</p>", "text": "é", "json": "{}"}
+        assert one.eml == b"mail one"

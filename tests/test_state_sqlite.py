@@ -232,7 +232,7 @@ def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
 ) -> None:
     state = made(tmp_path, inbox, seeds[0])
     first = {p.suffix: p.read_bytes() for p in (tmp_path / "out").iterdir()}
-    size = "SELECT length(html) + length(text) + length(markdown) + length(json) + length(eml)"
+    size = "SELECT length(parts) + length(eml)"
     with contextlib.closing(sqlite3.connect(state)) as db:
         [(stored,)] = db.execute(f"{size} FROM digests WHERE id = 1").fetchall()
         old = (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")
@@ -288,7 +288,7 @@ def test_damage_inside_a_stored_digest_is_one_line_that_quotes_little(
 ) -> None:
     state = made(tmp_path, inbox, seeds[0])
     with contextlib.closing(sqlite3.connect(state)) as db:
-        db.execute("UPDATE digests SET text = CAST(? AS TEXT)", (b"line one\nline two \xff\xfe",))
+        db.execute("UPDATE digests SET parts = CAST(? AS TEXT)", (b"line one\nline two \xff\xfe",))
         db.commit()
     run = digest(tmp_path, "status")
     line = one_line_error(run, "the state file cannot be read (", "keep it as it is")
@@ -348,7 +348,13 @@ def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
 
 def _outgoing() -> Outgoing:
     return Outgoing(
-        0, datetime(2025, 3, 12, tzinfo=UTC), "pending", "<m@x>", "S", 1, "<p>h</p>", "t", "m", "{}"
+        0,
+        datetime(2025, 3, 12, tzinfo=UTC),
+        "pending",
+        "<m@x>",
+        "S",
+        1,
+        {"html": "<p>h</p>", "text": "t", "markdown": "m", "json": "{}"},
     )
 
 
@@ -427,3 +433,71 @@ def test_a_state_file_from_before_the_counts_counts_what_it_holds(tmp_path: Path
         assert not decide(again, store.lookup(k for p in again for k in p.keys)).new
     with open_state(path) as store:  # and only once
         assert store.counts() == {"papers_seen": 2, "papers_pending": 1, "dumps": 0}
+
+
+def _packed_by_columns(parts: list[str], eml: bytes | None) -> bytes:
+    """A digest packed as the outbox packed it when it kept a column a format: the HTML,
+    text, Markdown and JSON lengths and the mail's (-1 for none), then the bytes."""
+    import lzma
+    import struct
+
+    data = [p.encode("utf-8") for p in parts] + [eml or b""]
+    lengths = [len(d) for d in data[:-1]] + [-1 if eml is None else len(eml)]
+    return lzma.compress(struct.pack(">5q", *lengths) + b"".join(data))
+
+
+def test_a_state_file_with_a_column_a_format_keeps_every_digest_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """Upgraded, the outbox keeps each digest's renderings by format name: those it had (an
+    empty one was not made), packed ones too; and a resend delivers them as before."""
+    path = tmp_path / "s.sqlite3"  # where `digest` below looks
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for migration in MIGRATIONS[:8]:
+        migration(db)
+        db.execute("INSERT INTO migrations VALUES (?, '2026-01-01')", (migration.__name__,))
+    insert = (
+        "INSERT INTO digests (id, created_at, status, message_id, subject, paper_count, html,"
+        " text, markdown, json, eml, packed, sent_at) VALUES (?, '2026-01-01T07:00:00+00:00',"
+        " 'sent', ?, 's', 1, ?, ?, ?, ?, ?, ?, '2026-01-01T07:00:01+00:00')"
+    )
+    db.execute(insert, (1, "<one@x>", "<p>é</p>", "é", "", "{}", b"mail one", None))
+    packed = _packed_by_columns(["<p>two</p>", "two", "# two", '{"n": 2}'], None)
+    db.execute(insert, (2, "<two@x>", "", "", "", "", None, packed))
+    db.close()
+
+    with open_state(path) as store:
+        one, two = store.get(1), store.get(2)
+        assert one is not None and two is not None
+        assert one.parts == {"html": "<p>é</p>", "text": "é", "json": "{}"}
+        assert one.eml == b"mail one"
+        assert two.parts == {
+            "html": "<p>two</p>",
+            "text": "two",
+            "markdown": "# two",
+            "json": '{"n": 2}',
+        }
+        assert two.eml is None
+        assert store.prune(datetime(2026, 2, 1, tzinfo=UTC)) == 1  # the one not packed yet
+        again = store.get(1)
+        assert again is not None and (again.parts, again.eml) == (one.parts, one.eml)
+        columns = {row[1] for row in store.db.execute("PRAGMA table_info(digests)")}
+    assert "parts" in columns and not columns & {"html", "text", "markdown", "json"}
+    resent = digest(
+        tmp_path,
+        "resend",
+        "1",
+        "--deliver",
+        "files",
+        "--out",
+        str(tmp_path / "re"),
+    )
+    assert resent.returncode == 0, resent.stderr
+    written = {p.suffix: p.read_bytes() for p in (tmp_path / "re").iterdir()}
+    assert written == {
+        ".html": "<p>é</p>".encode(),
+        ".txt": "é".encode(),
+        ".json": b"{}",
+        ".eml": b"mail one",
+    }

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from digest.models import Outgoing
+from digest.outputs import FORMATS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.state.protocol import StateStore
 
 MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
-ALL_FORMATS = frozenset({"html", "text", "markdown", "json"})  # the outbox keeps these, as text
+ALL_FORMATS = frozenset(FORMATS)  # the outbox keeps these, as text
 EVERYTHING = ALL_FORMATS | {MAIL}
 
 
@@ -19,7 +20,7 @@ EVERYTHING = ALL_FORMATS | {MAIL}
 class Deliverer(Protocol):
     """Something that delivers a rendered digest.
 
-    `needs` names what it takes from the digest: formats (render.FORMATS) and "eml" for the
+    `needs` names what it takes from the digest: formats (digest.outputs) and "eml" for the
     mail message. Only those are made, and kept in the outbox for its retries."""
 
     needs: frozenset[str]

@@ -10,6 +10,7 @@ from digest.channels import Channel
 from digest.channels.base import EVERYTHING
 from digest.errors import TransientDeliveryError
 from digest.models import Outgoing
+from digest.outputs import FORMATS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,9 +95,7 @@ class FilesDeliverer:
         return self._out or default_out()
 
     def deliver(self, outgoing: Outgoing) -> str:
-        from digest.render.formats import FORMATS  # loaded once there is something to write
-
-        files = [(f.extension, getattr(outgoing, f.name).encode("utf-8")) for f in FORMATS.values()]
+        files = [(FORMATS[f].extension, made.encode("utf-8")) for f, made in outgoing.parts.items()]
         if outgoing.eml:
             files.append(("eml", outgoing.eml))
         try:

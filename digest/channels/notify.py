@@ -146,7 +146,7 @@ def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
     from digest.render.views import md_escape
 
     try:
-        data = json.loads(outgoing.json) if outgoing.json else {}
+        data = json.loads(outgoing.part("json") or "{}")
     except ValueError:
         data = {}
     data = data if isinstance(data, dict) else {}

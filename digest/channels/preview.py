@@ -10,6 +10,7 @@ from digest.channels.base import MAIL
 from digest.channels.files import check_apart, write_atomically
 from digest.errors import DeliveryError
 from digest.models import Outgoing
+from digest.outputs import FORMATS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,10 +33,8 @@ class PreviewDeliverer:
         self.needs = frozenset({MAIL} if from_mail else {fmt})
 
     def deliver(self, outgoing: Outgoing) -> str:
-        from digest.render.formats import FORMATS
-
         path = self.out / f"preview.{FORMATS[self.fmt].extension}"
-        content = getattr(outgoing, self.fmt)
+        content = outgoing.part(self.fmt)
         if self.mailed and outgoing.eml and self.fmt in ("html", "text"):
             content = mail_part(outgoing.eml, "html" if self.fmt == "html" else "plain")
         try:

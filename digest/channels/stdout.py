@@ -32,7 +32,7 @@ class StdoutDeliverer:
         self.stream = stream
 
     def deliver(self, outgoing: Outgoing) -> str:
-        write_all(self.stream or sys.stdout, getattr(outgoing, self.fmt).encode("utf-8"))
+        write_all(self.stream or sys.stdout, outgoing.part(self.fmt).encode("utf-8"))
         return "printed to standard output"
 
 

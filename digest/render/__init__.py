@@ -13,7 +13,8 @@ and the mail message. Pure: a Digest and a few plain values in, strings and byte
 from __future__ import annotations
 
 from digest.models import DEFAULT_SUBJECT, subject_line
-from digest.render.formats import FORMATS, Format, Renderer, render
+from digest.outputs import FORMATS, Format
+from digest.render.formats import Renderer, render
 from digest.render.templates import template_failure
 from digest.render.views import day, explain, paper_view, subject, summary
 

@@ -1,17 +1,18 @@
-"""The output formats, one entry each, and the Renderer that makes them for one digest.
+"""The Renderer that makes the output formats (digest.outputs) of one digest.
 
-A format made from a template is one entry here and one template in templates/; a format
-made by code is one module with a function from the digest's view to text, and its entry.
+A format made from a template is one entry in digest.outputs and one template in
+templates/; a format made by code is one module with a function from the digest's view to
+text, and its entry.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from digest.models import DEFAULT_SUBJECT
+from digest.outputs import FORMATS
 from digest.render.views import DigestView, Entry
 
 if TYPE_CHECKING:
@@ -20,34 +21,6 @@ if TYPE_CHECKING:
     import jinja2
 
     from digest.models import Digest
-
-
-def _json(view: DigestView) -> str:
-    from digest.render.as_json import to_json  # json is loaded only when it is asked for
-
-    return to_json(view)
-
-
-@dataclass(frozen=True, slots=True)
-class Format:
-    """One output format: its name (DIGEST_FORMAT), the extension of its file, and how it is
-    made: a template of the templates folder, or a function of the digest's view."""
-
-    name: str
-    extension: str
-    template: str | None = None
-    make: Callable[[DigestView], str] | None = None
-
-
-FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format("html", "html", template="digest.html.j2"),
-        Format("text", "txt", template="digest.txt.j2"),
-        Format("markdown", "md", template="digest.md.j2"),
-        Format("json", "json", make=_json),
-    )
-}
 
 
 # The templates that draw one paper, by format: their paper_block and compact_line macros.
@@ -171,10 +144,19 @@ class Renderer:
             made = FORMATS[fmt].make
             if made is not None:
                 self.renders[fmt] += 1
-                self._made[fmt] = made(self.view)
+                self._made[fmt] = _function(made)(self.view)
             else:
                 self._made[fmt] = self.template(fmt, self.context())
         return self._made[fmt]
+
+
+def _function(path: str) -> Callable[[DigestView], str]:
+    """The function a format is made by, from its "module:function"."""
+    from importlib import import_module
+
+    module, name = path.split(":")
+    made: Callable[[DigestView], str] = getattr(import_module(module), name)
+    return made
 
 
 def render(

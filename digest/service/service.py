@@ -32,7 +32,7 @@ from types import FrameType
 
 from apscheduler.triggers.base import BaseTrigger
 
-from digest import formats, inbox, pipeline, state
+from digest import formats, inbox, letters, pipeline, state
 from digest.config import zone
 from digest.errors import DigestError
 from digest.inbox import Candidate
@@ -518,7 +518,7 @@ def reader_groups(
     found = []
     groups: dict[str, Group] = {}
     for reader in pipeline.active_readers(settings):
-        resolved = pipeline.resolve(reader, settings, (known or {}).get(reader.key))
+        resolved = letters.resolve(reader, settings, (known or {}).get(reader.key))
         tz = zone(resolved.timezone)
         key = f"{resolved.schedule} ({tz})"
         if key not in groups:

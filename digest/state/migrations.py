@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from digest.errors import StoreError
 from digest.models import Paper
 
 
@@ -173,6 +174,32 @@ def _m008_readers(db: sqlite3.Connection) -> None:
     )
 
 
+def _m009_outbox_parts(db: sqlite3.Connection) -> None:
+    # A digest's renderings are kept by format name, as one JSON value, instead of a column a
+    # format: a new output format needs no new column. Those not made (empty) are left out.
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise StoreError(
+            f"this state file needs SQLite 3.35 or later to be upgraded (Python's is"
+            f" {sqlite3.sqlite_version}); use a Python built with a newer SQLite"
+        )
+    import json
+
+    db.execute("ALTER TABLE digests ADD COLUMN parts TEXT")
+    formats = ("html", "text", "markdown", "json")
+    ids = [row[0] for row in db.execute("SELECT id FROM digests WHERE packed IS NULL")]
+    for digest_id in ids:  # one at a time: an outbox of many readers can be large
+        made = db.execute(
+            f"SELECT {', '.join(formats)} FROM digests WHERE id = ?", (digest_id,)
+        ).fetchone()
+        parts = {fmt: text for fmt, text in zip(formats, made, strict=True) if text}
+        db.execute(
+            "UPDATE digests SET parts = ? WHERE id = ?",
+            (json.dumps(parts, ensure_ascii=False), digest_id),
+        )
+    for column in formats:
+        db.execute(f"ALTER TABLE digests DROP COLUMN {column}")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -182,6 +209,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m006_paper_counts,
     _m007_outbox_lease,
     _m008_readers,
+    _m009_outbox_parts,
 ]
 
 

@@ -35,11 +35,11 @@ from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
 from digest.state import LONGEST_BACKOFF, StateUrl, now
 from digest.state.rows import (
-    PARTS,
     outgoing_of,
     pack,
     paper_data,
     paper_of,
+    parts_text,
     reader_state,
     seen_paper,
 )
@@ -163,9 +163,20 @@ CREATE TABLE likes (
 )
 """
 
+# A digest's renderings are kept by format name, as one JSON value, instead of a column a
+# format: a new output format needs no new column. Those not made (empty) are left out.
+_M003_OUTBOX_PARTS = """
+ALTER TABLE digests ADD COLUMN parts TEXT;
+UPDATE digests SET parts = jsonb_strip_nulls(jsonb_build_object('html', nullif(html, ''),
+    'text', nullif(text, ''), 'markdown', nullif(markdown, ''), 'json', nullif(json, '')))::text
+    WHERE packed IS NULL;
+ALTER TABLE digests DROP COLUMN html, DROP COLUMN text, DROP COLUMN markdown, DROP COLUMN json
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", _M001_INITIAL),
     ("m002_readers", _M002_READERS),
+    ("m003_outbox_parts", _M003_OUTBOX_PARTS),
 ]
 
 
@@ -758,16 +769,13 @@ class PostgresStore:
         )
         for r in ids:
             with self._tx() as cur:
-                cur.execute(
-                    f"SELECT {', '.join(PARTS)}, eml FROM digests WHERE id = %s FOR UPDATE",
-                    (r["id"],),
-                )
+                cur.execute("SELECT * FROM digests WHERE id = %s FOR UPDATE", (r["id"],))
                 row = cur.fetchone()
                 assert row is not None
+                made = outgoing_of(row)
                 cur.execute(
-                    "UPDATE digests SET html = '', text = '', markdown = '', json = '',"
-                    " eml = NULL, packed = %s WHERE id = %s",
-                    (pack([str(row[p]) for p in PARTS], row["eml"]), r["id"]),
+                    "UPDATE digests SET parts = NULL, eml = NULL, packed = %s WHERE id = %s",
+                    (pack(made.parts, made.eml), r["id"]),
                 )
         return len(ids)
 
@@ -848,19 +856,16 @@ def _add_digest(cur: Cursor, outgoing: Outgoing, period: str | None) -> int | No
 def _add_digest(cur: Cursor, outgoing: Outgoing, period: str | None = None) -> int | None:
     """Store a digest as pending; None when its reader's `period` is made already."""
     cur.execute(
-        "INSERT INTO digests (created_at, status, message_id, subject, paper_count, html, text,"
-        " markdown, json, eml, reader_id, after_seq, upto_seq, period) VALUES (%s, 'pending',"
-        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (reader_id, period)"
+        "INSERT INTO digests (created_at, status, message_id, subject, paper_count, parts,"
+        " eml, reader_id, after_seq, upto_seq, period) VALUES (%s, 'pending',"
+        " %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (reader_id, period)"
         " WHERE period IS NOT NULL DO NOTHING RETURNING id",
         (
             outgoing.created.isoformat(),
             outgoing.message_id,
             outgoing.subject,
             outgoing.paper_count,
-            outgoing.html,
-            outgoing.text,
-            outgoing.markdown,
-            outgoing.json,
+            parts_text(outgoing.parts),
             outgoing.eml,
             outgoing.reader,
             outgoing.after,

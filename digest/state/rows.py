@@ -3,7 +3,7 @@ outbox's digests (their rendered parts kept apart, or packed together once old).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from digest.models import Outgoing, Paper, ReaderState, SeenPaper
 from digest.state import NO_TIME, timestamp
@@ -12,7 +12,9 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     from typing import Any
 
-PARTS = ("html", "text", "markdown", "json")  # a digest's rendered forms, kept as text
+MAIL = "eml"  # the mail message, beside the renderings
+# The renderings a digest had, in this order, before the outbox kept them by name.
+_FIRST_PARTS = ("html", "text", "markdown", "json")
 
 
 def seen_paper(
@@ -67,41 +69,62 @@ def reader_state(row: Mapping[str, Any]) -> ReaderState:
     return ReaderState(row["id"], row["key"], row["upto"], added, row["token"], prefs)
 
 
-def pack(parts: Sequence[str], eml: bytes | None) -> bytes:
-    """A digest's rendered parts and mail message as one LZMA-compressed value. Together, for
+def parts_text(parts: Mapping[str, str]) -> str:
+    """A digest's renderings as the outbox keeps them: JSON, by format name."""
+    import json
+
+    return json.dumps(dict(parts), ensure_ascii=False)
+
+
+def pack(parts: Mapping[str, str], eml: bytes | None) -> bytes:
+    """A digest's renderings and mail message as one LZMA-compressed value. Together, for
     they repeat each other (the mail holds the HTML and text again): a twelfth of their size
-    where zlib, part by part, keeps a third."""
+    where zlib, part by part, keeps a third. A line of JSON, each part's name and length in
+    bytes (the mail's is "eml", absent when there is none), then the parts one after another."""
+    import json
     import lzma
-    import struct
 
-    data = [p.encode("utf-8") for p in parts] + [eml or b""]
-    lengths = [len(d) for d in data[:-1]] + [-1 if eml is None else len(eml)]
-    return lzma.compress(struct.pack(f">{len(data)}q", *lengths) + b"".join(data))
+    data = {name: made.encode("utf-8") for name, made in parts.items()}
+    if eml is not None:
+        data[MAIL] = eml
+    header = json.dumps({name: len(d) for name, d in data.items()}).encode("ascii")
+    return lzma.compress(header + b"\n" + b"".join(data.values()))
 
 
-def unpack(packed: bytes) -> tuple[list[str], bytes | None]:
-    """The parts and mail message that `pack` packed."""
+def unpack(packed: bytes) -> tuple[dict[str, str], bytes | None]:
+    """The renderings and mail message that `pack` packed (or, packed before the outbox
+    kept renderings by name: the HTML, text, Markdown and JSON lengths as 8-byte integers,
+    then the mail's, -1 for none)."""
+    import json
     import lzma
     import struct
 
     data = lzma.decompress(packed)
-    count = len(PARTS) + 1
-    lengths = struct.unpack_from(f">{count}q", data)
-    at, found = 8 * count, []
-    for length in lengths:
-        found.append(data[at : at + max(length, 0)])
-        at += max(length, 0)
-    eml = None if lengths[-1] < 0 else found[-1]
-    return [f.decode("utf-8") for f in found[:-1]], eml
+    if data.startswith(b"{"):
+        header, _, data = data.partition(b"\n")
+        lengths = json.loads(header)
+    else:
+        found = struct.unpack_from(">5q", data)
+        data = data[8 * len(found) :]
+        lengths = dict(zip((*_FIRST_PARTS, MAIL), found, strict=True))
+        if lengths[MAIL] < 0:
+            del lengths[MAIL]
+    at, parts = 0, {}
+    for name, length in lengths.items():
+        parts[name] = data[at : at + length]
+        at += length
+    eml = parts.pop(MAIL, None)
+    return {name: made.decode("utf-8") for name, made in parts.items() if made}, eml
 
 
 def outgoing_of(row: Mapping[str, Any]) -> Outgoing:
     """A digest of the outbox, from its row."""
-    parts = {p: row[p] for p in PARTS}
-    eml = row["eml"]
     if row["packed"] is not None:
-        texts, eml = unpack(row["packed"])
-        parts = dict(zip(PARTS, texts, strict=True))
+        parts, eml = unpack(row["packed"])
+    else:
+        import json
+
+        parts, eml = json.loads(row["parts"] or "{}"), row["eml"]
     return Outgoing(
         id=row["id"],
         created=timestamp(row["created_at"]) or NO_TIME,
@@ -109,8 +132,8 @@ def outgoing_of(row: Mapping[str, Any]) -> Outgoing:
         message_id=row["message_id"],
         subject=row["subject"],
         paper_count=row["paper_count"],
+        parts=parts,
         eml=eml,
-        **parts,
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=timestamp(row["sent_at"]),

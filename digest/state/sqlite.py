@@ -25,11 +25,11 @@ from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPape
 from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
 from digest.state.rows import (
-    PARTS,
     outgoing_of,
     pack,
     paper_data,
     paper_of,
+    parts_text,
     reader_state,
     seen_paper,
 )
@@ -489,18 +489,15 @@ class _Outbox(_Connection):
     def _add_digest(db: sqlite3.Connection, outgoing: Outgoing, period: str | None = None) -> int:
         digest_id = db.execute(
             "INSERT INTO digests (created_at, status, message_id, subject, paper_count,"
-            " html, text, markdown, json, eml, reader_id, after_seq, upto_seq, period)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " parts, eml, reader_id, after_seq, upto_seq, period)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 outgoing.created.isoformat(),
                 "pending",
                 outgoing.message_id,
                 outgoing.subject,
                 outgoing.paper_count,
-                outgoing.html,
-                outgoing.text,
-                outgoing.markdown,
-                outgoing.json,
+                parts_text(outgoing.parts),
                 outgoing.eml,
                 outgoing.reader,
                 outgoing.after,
@@ -582,13 +579,11 @@ class _Outbox(_Connection):
         for chunk in _chunks(ids, 20):  # short transactions, a few digests at a time
             with self.transaction() as db:
                 for digest_id in chunk:
-                    row = db.execute(
-                        f"SELECT {', '.join(PARTS)}, eml FROM digests WHERE id = ?", (digest_id,)
-                    ).fetchone()
+                    row = db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
+                    made = outgoing_of(row)
                     db.execute(
-                        "UPDATE digests SET html = '', text = '', markdown = '', json = '',"
-                        " eml = NULL, packed = ? WHERE id = ?",
-                        (pack([str(row[p]) for p in PARTS], row["eml"]), digest_id),
+                        "UPDATE digests SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
+                        (pack(made.parts, made.eml), digest_id),
                     )
         return len(ids)
 

@@ -206,7 +206,7 @@ class ReaderPages:
     def preferences(
         self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
     ) -> Page:
-        from digest import pipeline, readers
+        from digest import letters, readers
 
         token = request.path_params["token"]
         action = f"/preferences/{token}"
@@ -215,7 +215,7 @@ class ReaderPages:
         address = self._address(reader)
         entry = self._reader(reader.key)
         if request.method == "GET":
-            now = shown(reader.prefs, pipeline.resolve(entry, self.settings, reader))
+            now = shown(reader.prefs, letters.resolve(entry, self.settings, reader))
             return pages.preferences(address, action, fields, now)
         if not genuine(secret, token, "preferences", form):
             return pages.refused(action)
@@ -224,7 +224,7 @@ class ReaderPages:
             return pages.preferences(address, action, fields, sent, errors=errors)
         store.set_prefs(reader.id, mine)
         log.info("a reader changed their preferences")
-        now = shown(mine, pipeline.resolve(entry, self.settings, _with(reader, mine)))
+        now = shown(mine, letters.resolve(entry, self.settings, _with(reader, mine)))
         return pages.preferences(address, action, fields, now, saved=True)
 
     def like(

@@ -1,0 +1,267 @@
+"""Many readers through the real CLI: a readers file, days of real listings, a real SMTP
+server. Each reader gets exactly the papers new to them, once, in one message addressed to
+them alone; a reader whose address is refused holds nobody back."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.state import open as open_state
+from tests.mailserver import Handler, Received, smtp_server
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+DAYS = ["2025-03-18.json", "2025-03-19.json", "2025-07-22.json"]
+ABS = re.compile(rb"(?:arxiv\.org/abs|huggingface\.co/papers)/(\d{4}\.\d{4,5})")
+
+
+def ids_of(day: str) -> list[str]:
+    """The arXiv ids a real day lists, in order."""
+    items = json.loads((REAL / day).read_text())
+    return [item["paper"]["id"] for item in items]
+
+
+def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def shown(message: Received) -> set[str]:
+    """The arXiv ids a message shows (its parts and attachment, decoded)."""
+    found: set[str] = set()
+    for part in message.message.walk():
+        if part.get_content_maintype() == "text":
+            found.update(m.decode() for m in ABS.findall(part.get_payload(decode=True)))
+    return found
+
+
+def by_reader(received: list[Received]) -> dict[str, list[Received]]:
+    found: dict[str, list[Received]] = {}
+    for message in received:
+        assert len(message.recipients) == 1, message.recipients  # one reader a message
+        found.setdefault(message.recipients[0], []).append(message)
+    return found
+
+
+READERS = """
+[[reader]]
+email = "ann@example.org"
+name = "Ann Lee"
+highlight = ["video"]
+max_papers = 5
+
+[[reader]]
+email = "bob@example.org"
+schedule = "@weekly"
+order = "upvotes"
+
+[[reader]]
+email = "carol@example.org"
+paused = true
+
+[[reader]]
+email = "dave@example.org"
+format = "text"
+"""
+
+ERIN = """
+[[reader]]
+email = "erin@example.org"
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "readers.toml").write_text(READERS)
+    return {
+        "DIGEST_INBOX": str(inbox),
+        "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+        "DIGEST_READERS": str(tmp_path / "readers.toml"),
+        "DIGEST_FROM": "Papers <papers@example.org>",
+        "DIGEST_DELIVER": "smtp",
+        "DIGEST_UNSUBSCRIBE": "https://papers.example.org/u/{token}",
+    }
+
+
+def test_each_reader_gets_the_papers_new_to_them_once_and_a_refused_one_holds_nobody_back(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    inbox = Path(env["DIGEST_INBOX"])
+    refused = Handler(refuse_rcpt={"dave@example.org": "550 5.1.1 No such user"})
+    with smtp_server(refused) as server:
+        env.update(server.environment())
+        day1, day2, day3 = (ids_of(d) for d in DAYS)
+
+        shutil.copy(REAL / DAYS[0], inbox)
+        first = run(tmp_path, env, "now")
+        assert first.returncode == 1, first.stderr  # one reader's digest failed: said, and exit 1
+        got = by_reader(server.received)
+        assert sorted(got) == ["ann@example.org", "bob@example.org"]  # carol paused, dave refused
+        assert "dave@example.org" in first.stderr and "Traceback" not in first.stderr
+        for email in got:
+            [message] = got[email]
+            assert message.message["To"].addresses[0].addr_spec == email
+            assert shown(message) == set(day1)
+        assert got["ann@example.org"][0].message["To"].addresses[0].display_name == "Ann Lee"
+        # Each its own Message-ID and its own unsubscribe token, in the header and the body.
+        ann, bob = (got[e][0].message for e in ("ann@example.org", "bob@example.org"))
+        assert ann["Message-ID"] != bob["Message-ID"]
+        tokens = {m["List-Unsubscribe"].strip() for m in (ann, bob)}
+        assert len(tokens) == 2 and all(
+            re.fullmatch(r"<https://papers\.example\.org/u/[0-9a-f]{32}>", t) for t in tokens
+        )
+        token = ann["List-Unsubscribe"].strip().strip("<>")
+        assert token.encode() in b"".join(
+            p.get_payload(decode=True) for p in ann.walk() if p.get_content_maintype() == "text"
+        )
+
+        # Day two: erin joins, carol is resumed, and the server accepts dave again.
+        (tmp_path / "readers.toml").write_text(READERS.replace("paused = true", "") + ERIN)
+        refused.refuse_rcpt.clear()
+        server.received.clear()
+        shutil.copy(REAL / DAYS[1], inbox)
+        second = run(tmp_path, env, "now")
+        assert second.returncode == 0, second.stderr
+        got = by_reader(server.received)
+        assert shown(got["ann@example.org"][0]) == set(day2) - set(day1)
+        assert shown(got["bob@example.org"][0]) == set(day2) - set(day1)
+        assert shown(got["erin@example.org"][0]) == set(day2) - set(day1)  # from when added
+        # Paused readers miss nothing: carol gets both days (her mail budget permitting).
+        assert shown(got["carol@example.org"][0]) == set(day1) | set(day2)
+        # Dave's refused digest stays his, failed: the new one has day two only.
+        assert shown(got["dave@example.org"][0]) == set(day2) - set(day1)
+        assert got["dave@example.org"][0].message.get_content_type() == "text/plain"
+
+        server.received.clear()
+        resent = run(tmp_path, env, "resend", "--reader", "Dave@Example.org")
+        assert resent.returncode == 0, resent.stderr
+        [again] = by_reader(server.received)["dave@example.org"]
+        assert shown(again) == set(day1)
+
+        # Day three, only for ann and erin: the others keep theirs for their next digest.
+        server.received.clear()
+        shutil.copy(REAL / DAYS[2], inbox)
+        third = run(
+            tmp_path, env, "now", "--reader", "ann@example.org", "--reader", "erin@example.org"
+        )
+        assert third.returncode == 0, third.stderr
+        got = by_reader(server.received)
+        assert sorted(got) == ["ann@example.org", "erin@example.org"]
+        assert shown(got["ann@example.org"][0]) == set(day3)
+        server.received.clear()
+        fourth = run(tmp_path, env, "now")
+        assert fourth.returncode == 0, fourth.stderr
+        got = by_reader(server.received)
+        assert sorted(got) == ["bob@example.org", "carol@example.org", "dave@example.org"]
+        assert all(shown(got[e][0]) == set(day3) for e in got)
+
+        # Nothing new for anyone: nothing is sent.
+        server.received.clear()
+        assert run(tmp_path, env, "now").returncode == 0
+        assert server.received == []
+
+        listing = run(tmp_path, env, "readers")
+        assert listing.returncode == 0, listing.stderr
+        lines = {line.split(":")[0]: line for line in listing.stdout.splitlines()}
+        assert "failed: 0" in lines["dave@example.org"] and "pending: 0" in lines["ann@example.org"]
+        assert "0 new papers waiting" in lines["erin@example.org"]
+
+
+def test_a_reader_who_excludes_everything_is_moved_on_without_a_message(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\nexclude = "."\n'
+        '[[reader]]\nemail = "bob@example.org"\n'
+    )
+    with smtp_server() as server:
+        env.update(server.environment())
+        shutil.copy(REAL / DAYS[0], Path(env["DIGEST_INBOX"]))
+        assert run(tmp_path, env, "now").returncode == 0
+        assert sorted(by_reader(server.received)) == ["bob@example.org"]
+    with open_state(Path(env["DIGEST_STATE"])) as store:
+        end = store.end()
+        assert {r.key: r.upto for r in store.all_readers()} == {
+            "": 0,
+            "ann@example.org": end,
+            "bob@example.org": end,
+        }
+
+
+def test_a_reader_with_since_gets_the_listings_from_that_day(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text('[[reader]]\nemail = "ann@example.org"\n')
+    inbox = Path(env["DIGEST_INBOX"])
+    with smtp_server() as server:
+        env.update(server.environment())
+        for day in DAYS[:2]:
+            shutil.copy(REAL / day, inbox)
+        assert run(tmp_path, env, "now").returncode == 0
+        (tmp_path / "readers.toml").write_text(
+            '[[reader]]\nemail = "ann@example.org"\n'
+            '[[reader]]\nemail = "zoe@example.org"\nsince = 2025-03-19\n'
+        )
+        server.received.clear()
+        assert run(tmp_path, env, "now").returncode == 0
+        got = by_reader(server.received)
+        assert sorted(got) == ["zoe@example.org"]
+        assert shown(got["zoe@example.org"][0]) == set(ids_of(DAYS[1])) - set(ids_of(DAYS[0]))
+
+
+def test_readers_check_names_each_bad_entry_and_keeps_the_good(tmp_path: Path) -> None:
+    path = tmp_path / "readers.toml"
+    path.write_text(
+        '[[reader]]\nemail = "ann@example.org"\n\n[[reader]]\nemail = "bob@example.org"\n'
+        'order = "best"\n'
+    )
+    done = run(tmp_path, {}, "readers", "check", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "readers.toml:6" in done.stderr and "order" in done.stderr
+    assert "1 readers ok" in done.stdout
+
+
+def test_what_readers_change_themselves_wins_over_the_file_and_their_token_finds_them(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\n[[reader]]\nemail = "bob@example.org"\n'
+        '[[reader]]\nemail = "cy@example.org"\n'
+    )
+    inbox = Path(env["DIGEST_INBOX"])
+    with smtp_server() as server:
+        env.update(server.environment())
+        shutil.copy(REAL / DAYS[0], inbox)
+        assert run(tmp_path, env, "now").returncode == 0
+        ann = by_reader(server.received)["ann@example.org"][0].message
+        token = ann["List-Unsubscribe"].strip().strip("<>").rpartition("/")[2]
+        with open_state(Path(env["DIGEST_STATE"])) as store:
+            found = store.reader_by_token(token)
+            assert found is not None and found.key == "ann@example.org"
+            assert store.reader_by_token("0" * 32) is None
+            ids = {r.key: r.id for r in store.all_readers()}
+            store.set_prefs(ids["ann@example.org"], {"unsubscribed": True})
+            store.set_prefs(ids["bob@example.org"], {"exclude": "."})
+        server.received.clear()
+        shutil.copy(REAL / DAYS[1], inbox)
+        assert run(tmp_path, env, "now").returncode == 0
+        assert sorted(by_reader(server.received)) == ["cy@example.org"]
+        with open_state(Path(env["DIGEST_STATE"])) as store:
+            uptos = {r.key: r.upto for r in store.all_readers()}
+        # Bob excluded everything: moved on. Ann unsubscribed: kept where she was.
+        assert uptos["bob@example.org"] == uptos["cy@example.org"] > uptos["ann@example.org"]
