@@ -25,10 +25,7 @@ def _digest(number: int, status: str, **more: object) -> Outgoing:
         f"<m{number}@x>",
         "S",
         10 + number,
-        "<p>h</p>",
-        "t",
-        "m",
-        "{}",
+        {"text": "t"},
         **more,  # type: ignore[arg-type]
     )
 
