@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from digest import channels, config
-from digest.channels import CHANNELS
-from digest.channels.base import EVERYTHING, Deliverer
+from digest.channels import CHANNELS, EVERYTHING
+from digest.channels.base import Deliverer
 from digest.channels.files import FilesDeliverer
 from digest.channels.preview import PreviewDeliverer
 from digest.channels.stdout import StdoutDeliverer

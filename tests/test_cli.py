@@ -242,13 +242,15 @@ def test_each_command_alone_parses_as_among_all_the_others(
 def test_a_run_with_nothing_to_read_does_not_load_the_heavy_parts(
     inbox: Path, tmp_path: Path
 ) -> None:
-    """Cron pays start-up on every run: with nothing new, no matcher, templates or mail."""
+    """Cron pays start-up on every run: with nothing new, no matcher, templates or mail, nor
+    typing (the deliverer protocol's)."""
     state = tmp_path / "s.db"
     code = (
         "import sys; from digest.cli import main; main(sys.argv[1:]);"
         " heavy = [m for m in ('numpy', 'rapidfuzz', 'jinja2', 'email.mime', 'css_inline',"
         " 'bs4', 'apscheduler', 'digest.identity', 'digest.render', 'httpx', 'digest.fetch',"
-        " 'digest.formats', 'digest.interests', 'digest.service.service', 'asyncio', 'ssl')"
+        " 'digest.formats', 'digest.interests', 'digest.service.service', 'asyncio', 'ssl',"
+        " 'typing', 'digest.channels.base')"
         " if m in sys.modules];"
         " print(heavy)"
     )

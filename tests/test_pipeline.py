@@ -21,7 +21,7 @@ import pytest
 from conftest import SEEDS
 from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys, pending_digests
 
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING
 from digest.config import Settings
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.identity.decide import enrich

@@ -12,7 +12,7 @@ import pytest
 from mailserver import Handler, Received, free_port, smtp_server
 
 from digest import config
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING
 from digest.channels.smtp import SmtpDeliverer
 from digest.cli import main
 from digest.models import Outgoing

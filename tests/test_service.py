@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING
 from digest.config import Settings, zone
 from digest.errors import ConfigError, TransientDeliveryError
 from digest.formats import parse

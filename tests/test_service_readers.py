@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING
 from digest.config import Settings
 from digest.models import Outgoing
 from digest.service.schedule import parse_schedule

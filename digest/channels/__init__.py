@@ -1,7 +1,7 @@
 """Where a digest goes: one module a channel, each declaring the settings it reads, how its
 deliverer is built from them, and what it says it does; the registry below names them.
 
-    base.py     the Deliverer protocol, and what a deliverer may need ("eml", formats)
+    base.py     the Deliverer protocol (what a deliverer may need is named below)
     files.py    the digest as files in a folder (every format, and the .eml)
     stdout.py   one format on standard output
     smtp.py     the mail message over SMTP
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import import_module
+
+from digest.outputs import FORMATS
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -37,6 +39,11 @@ BESIDE = {
     "archive": "digest.channels.archive",
     "notify": "digest.channels.notify",
 }
+
+# What a deliverer may need (its `needs`): the formats, and the mail message.
+MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
+ALL_FORMATS = frozenset(FORMATS)  # the outbox keeps these, as text
+EVERYTHING = ALL_FORMATS | {MAIL}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,16 @@
-"""The Deliverer protocol: what every channel's deliverer is, checked at run time too."""
+"""The Deliverer protocol: what every channel's deliverer is, checked at run time too. What
+a deliverer may need (MAIL, ALL_FORMATS) is named beside the registry, in digest.channels:
+a run that only builds its deliverer does not load typing for the protocol."""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
 from digest.models import Outgoing
-from digest.outputs import FORMATS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.state.protocol import StateStore
-
-MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
-ALL_FORMATS = frozenset(FORMATS)  # the outbox keeps these, as text
-EVERYTHING = ALL_FORMATS | {MAIL}
 
 
 @runtime_checkable

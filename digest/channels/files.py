@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from digest.channels import Channel
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING, Channel
 from digest.errors import TransientDeliveryError
 from digest.models import Outgoing
 from digest.outputs import FORMATS

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digest.channels import Channel
-from digest.channels.base import MAIL
+from digest.channels import MAIL, Channel
 from digest.channels.files import check_apart, write_atomically
 from digest.errors import DeliveryError
 from digest.models import Outgoing

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from digest.channels import Channel
-from digest.channels.base import EVERYTHING
+from digest.channels import EVERYTHING, Channel
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
 

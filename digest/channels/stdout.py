@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from digest.channels import Channel
-from digest.channels.base import ALL_FORMATS
+from digest.channels import ALL_FORMATS, Channel
 from digest.errors import TransientDeliveryError
 from digest.models import Outgoing
 
