@@ -3,7 +3,8 @@
     python benchmarks/status.py [--papers 1000000] [--readers 1000] [--runs 11]
     python benchmarks/status.py --compare /other/checkout   # that version's code too
 
-The state is built once and kept under benchmarks/out/ (rebuilt with --rebuild): an empty
+The state is built once and kept under benchmarks/out/ (rebuilt with --rebuild; with
+--compare, one for each version, made by its own code, as their schemas may differ): an empty
 state made by `digest.state.open`, the papers, their keys and a few grams each written in
 bulk the way the catalogue holds them (realistic titles, abstracts and data, from
 benchmarks/corpus.py's vocabulary), a dump log of a few hundred dumps (a few rejected),
@@ -239,26 +240,41 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="where the state is kept")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="also time this checkout")
     parser.add_argument("--queries", type=Path, metavar="STATE", help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=Path, metavar="STATE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.queries:  # the in-process part, run under each version's code
         queries(args.queries, args.runs)
         return
-
-    path = args.out / f"status-{args.papers}-{args.readers}.sqlite3"
-    if args.rebuild or not holds(path, args.papers, args.readers):
+    if args.build:  # likewise: each version's state is made by its own code (its schema)
         began = time.perf_counter()
-        build(path, args.papers, args.readers)
-        print(f"built {path} in {time.perf_counter() - began:.0f} s")
-    print(f"{path.stat().st_size / 1e6:,.0f} MB, {args.papers:,} papers, {args.readers:,} readers")
+        build(args.build, args.papers, args.readers)
+        print(f"built {args.build} in {time.perf_counter() - began:.0f} s")
+        return
 
     py = sys.executable
     # The console script, as a user runs it (`python -m` adds runpy's own import cost).
     script = shutil.which("digest", path=str(Path(py).parent))
     digest = [script] if script else [py, "-m", "digest"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    versions = {"": env}
+    name = f"status-{args.papers}-{args.readers}"
+    versions = {"": (env, args.out / f"{name}.sqlite3")}
     if args.compare:
-        versions[f" ({args.compare.name})"] = {**env, "PYTHONPATH": str(args.compare.resolve())}
+        other = {**env, "PYTHONPATH": str(args.compare.resolve())}
+        versions[f" ({args.compare.name})"] = (
+            other,
+            args.out / f"{name}-{args.compare.name}.sqlite3",
+        )
+    for version_env, path in versions.values():
+        if args.rebuild or not holds(path, args.papers, args.readers):
+            sizes = ["--papers", str(args.papers), "--readers", str(args.readers)]
+            subprocess.run(
+                [py, __file__, "--build", str(path), *sizes], env=version_env, check=True
+            )
+        print(
+            f"{path}: {path.stat().st_size / 1e6:,.0f} MB, {args.papers:,} papers,"
+            f" {args.readers:,} readers"
+        )
+    path = versions[""][1]
     with tempfile.TemporaryDirectory(prefix="digest-status-") as work:
         empty = Path(work) / "inbox"
         empty.mkdir()
@@ -266,8 +282,8 @@ def main() -> None:
         cases |= floor_cases(
             py, Path(work), ["now", "--inbox", str(empty), "--state", str(path)], env
         )
-        for label, version_env in versions.items():
-            command = [*digest, "status", "--state", str(path)]
+        for label, (version_env, state) in versions.items():
+            command = [*digest, "status", "--state", str(state)]
             cases[f"digest status{label}"] = (command, None, version_env)
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
         for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
@@ -275,10 +291,10 @@ def main() -> None:
                 results[name].append(timed(cmd, case_env))
     print("whole process:")
     print_table(results)
-    for label, version_env in versions.items():
+    for label, (version_env, state) in versions.items():
         print(f"\nqueries{label}:", flush=True)
         subprocess.run(
-            [py, __file__, "--queries", str(path), "--runs", str(args.runs)],
+            [py, __file__, "--queries", str(state), "--runs", str(args.runs)],
             env=version_env,
             check=True,
         )
