@@ -75,7 +75,6 @@ def main() -> None:
     cases |= floor_cases(
         py, work, ["now", "--inbox", str(empty_inbox), "--state", f"{state}.0"], env
     )
-    folders: list[Path] = []
     for n, (label, version_env) in enumerate(versions.items()):
         at = f"{state}.{n}"  # each version its own state file: their schemas may differ
         subprocess.run(
@@ -95,8 +94,21 @@ def main() -> None:
             _fresh(Path(f"{at}.seeds"), work / "out"),
             version_env,
         )
-        folders += [f for f in _code_folders(py, version_env) if f not in folders]
+    try:
+        installed_then_compiled(cases, args.runs, py, list(versions.values()))
+    finally:
+        shutil.rmtree(work)
 
+
+def installed_then_compiled(
+    cases: dict[str, Case], runs: int, py: str, envs: list[dict[str, str]]
+) -> None:
+    """Time the cases as this environment runs them, then with the bytecode of each version
+    of digest (one environment each) and of its dependencies compiled, removed again
+    afterwards; each table says which."""
+    folders: list[Path] = []
+    for version_env in envs:
+        folders += [f for f in _code_folders(py, version_env) if f not in folders]
     made = [f / "__pycache__" for f in _packages(folders) if not (f / "__pycache__").exists()]
     # Each version's digest package, then the site-packages its dependencies live in.
     ours = [f for f in folders if (f / "cli.py").is_file()]
@@ -105,13 +117,12 @@ def main() -> None:
         f" of its dependencies {_cached([f for f in folders if f not in ours])}"
     )
     try:
-        _table(cases, args.runs, caching)
-        subprocess.run([py, "-m", "compileall", "-q", *map(str, folders)], env=env, check=False)
-        _table(cases, args.runs, "bytecode cached (compileall)")
+        _table(cases, runs, caching)
+        subprocess.run([py, "-m", "compileall", "-q", *map(str, folders)], env=envs[0], check=False)
+        _table(cases, runs, "bytecode cached (compileall)")
     finally:
         for folder in made:
             shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(work)
 
 
 Case = tuple[list[str], object, dict[str, str]]  # command, set-up before each run, environment

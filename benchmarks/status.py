@@ -13,8 +13,8 @@ of the one reader of DIGEST_TO made, delivered (most), refused or retried throug
 and the older ones compacted as `prune` does.
 
 Prints the medians of the whole process (`python -c pass`, the standard library's floor from
-benchmarks/startup.py, `digest status`), then each query `digest status` makes, in process,
-with SQLite's plan for every statement it ran; a plan that scans a table other than the
+benchmarks/startup.py, `digest status`), as installed and with bytecode compiled, then each
+query `digest status` makes, in process, with SQLite's plan for every statement it ran; a plan that scans a table other than the
 small ones is marked.
 """
 
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from startup import Case, floor_cases, print_table, timed  # noqa: E402
+from startup import Case, floor_cases, installed_then_compiled  # noqa: E402
 
 DUMPS = 500  # a dump log of a few hundred dumps, some of them rejected
 DIGESTS = 300  # digests of the one reader of DIGEST_TO, spread over the catalogue
@@ -285,12 +285,8 @@ def main() -> None:
         for label, (version_env, state) in versions.items():
             command = [*digest, "status", "--state", str(state)]
             cases[f"digest status{label}"] = (command, None, version_env)
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-        for _ in range(args.runs):  # interleaved, so machine noise hits every case alike
-            for name, (cmd, _, case_env) in cases.items():
-                results[name].append(timed(cmd, case_env))
-    print("whole process:")
-    print_table(results)
+        print("whole process:")
+        installed_then_compiled(cases, args.runs, py, [e for e, _ in versions.values()])
     for label, (version_env, state) in versions.items():
         print(f"\nqueries{label}:", flush=True)
         subprocess.run(
