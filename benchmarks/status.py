@@ -14,8 +14,8 @@ and the older ones compacted as `prune` does.
 
 Prints the medians of the whole process (`python -c pass`, the standard library's floor from
 benchmarks/startup.py, `digest status`), as installed and with bytecode compiled, then each
-query `digest status` makes, in process, with SQLite's plan for every statement it ran; a plan that scans a table other than the
-small ones is marked.
+query `digest status` makes, in process, with SQLite's plan for every statement it ran; a
+plan that scans a table other than the small ones is marked.
 """
 
 from __future__ import annotations
