@@ -609,41 +609,33 @@ class _Outbox(_Connection):
         """Pack the parts of digests sent before `before` into one compressed value (`pack`):
         `digest resend` still delivers each exactly as it was. Returns how many were packed."""
         cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
-        ids = [
-            row[0]
-            for row in self.db.execute(
+        packed = 0
+        for table, old in (
+            (
+                "digests",
                 "SELECT id FROM digests WHERE status = 'sent' AND packed IS NULL"
                 " AND letter_id IS NULL AND sent_at < ?",
-                (cutoff,),
-            )
-        ]
-        for chunk in _chunks(ids, 20):  # short transactions, a few digests at a time
-            with self.transaction() as db:
-                for digest_id in chunk:
-                    row = db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
-                    made = contents(row)
-                    db.execute(
-                        "UPDATE digests SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
-                        (pack(*made), digest_id),
-                    )
-        # A shared rendering, once every digest made from it was sent before `before`.
-        letters = [
-            row[0]
-            for row in self.db.execute(
+            ),
+            # A shared rendering, once every digest made from it was sent before `before`.
+            (
+                "letters",
                 "SELECT id FROM letters l WHERE packed IS NULL AND NOT EXISTS (SELECT 1 FROM"
                 " digests d WHERE d.letter_id = l.id AND (d.status <> 'sent' OR d.sent_at >= ?))",
-                (cutoff,),
-            )
-        ]
-        for chunk in _chunks(letters, 20):
-            with self.transaction() as db:
-                for letter_id in chunk:
-                    row = db.execute("SELECT * FROM letters WHERE id = ?", (letter_id,)).fetchone()
-                    db.execute(
-                        "UPDATE letters SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
-                        (pack(*contents(row)), letter_id),
-                    )
-        return len(ids) + len(letters)
+            ),
+        ):
+            ids = [row[0] for row in self.db.execute(old, (cutoff,))]
+            for chunk in _chunks(ids, 20):  # short transactions, a few at a time
+                with self.transaction() as db:
+                    for row_id in chunk:
+                        row = db.execute(
+                            f"SELECT * FROM {table} WHERE id = ?", (row_id,)
+                        ).fetchone()
+                        db.execute(
+                            f"UPDATE {table} SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
+                            (pack(*contents(row)), row_id),
+                        )
+            packed += len(ids)
+        return packed
 
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
