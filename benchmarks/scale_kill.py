@@ -122,24 +122,36 @@ class Outcome:
 def check(url: str, emails: list[str], got: list[tuple[str, str, str, float]]) -> list[str]:
     """Every reader got their digest, the same one each time, with every paper of the day."""
     import psycopg
+    from psycopg.rows import dict_row
+
+    from digest.state.rows import outgoing_of
 
     wanted = day_ids()
     problems: list[str] = []
     stored: dict[str, list[tuple[object, ...]]] = {}
-    with psycopg.connect(url) as db:
-        end = db.execute("SELECT value FROM positions WHERE name = 'catalogue'").fetchone()[0]
-        day = db.execute("SELECT count(*) FROM papers WHERE seq IS NOT NULL").fetchone()[0]
+    with psycopg.connect(url, row_factory=dict_row) as db:
+        end = db.execute("SELECT value FROM positions WHERE name = 'catalogue'").fetchone()["value"]
+        day = db.execute("SELECT count(*) FROM papers WHERE seq IS NOT NULL").fetchone()["count"]
+        # The renderings readers share (a few), then each reader's digest as delivered.
+        letters = {row["id"]: row for row in db.execute("SELECT * FROM letters")}
         with db.cursor(name="digests") as rows:  # on the server: 500 KB a digest
             rows.execute(
-                "SELECT r.key, r.upto, d.status, d.message_id, d.eml, d.parts::json->>'json',"
-                " d.after_seq, d.upto_seq FROM readers r LEFT JOIN digests d ON d.reader_id = r.id"
-                " WHERE r.key <> '' ORDER BY r.key, d.id"
+                "SELECT r.key AS reader_key, r.upto AS reader_upto, d.* FROM readers r"
+                " LEFT JOIN digests d ON d.reader_id = r.id WHERE r.key <> '' ORDER BY r.key, d.id"
             )
-            for key, upto, status, ident, eml, body, after, last in rows:
-                papers = json.loads(body) if body else {"papers": [], "more": []}
+            for row in rows:
+                key, upto = row["reader_key"], row["reader_upto"]
+                if row["id"] is None:
+                    stored.setdefault(key, []).append((upto, None, None, "", set(), None, None))
+                    continue
+                made = outgoing_of(row, letters.get(row["letter_id"]))
+                papers = json.loads(made.part("json") or '{"papers": [], "more": []}')
                 shown = {p["arxiv_id"] for p in papers["papers"] + papers["more"]}
-                sha = fingerprint(bytes(eml)) if eml else ""
-                stored.setdefault(key, []).append((upto, status, ident, sha, shown, after, last))
+                sha = fingerprint(made.eml) if made.eml else ""
+                ident, after, last = made.message_id, made.after, made.upto
+                stored.setdefault(key, []).append(
+                    (upto, made.status, ident, sha, shown, after, last)
+                )
     if day != len(wanted):
         problems.append(f"{day} papers offered, the day has {len(wanted)}")
     received: dict[str, list[tuple[str, str]]] = {}
@@ -424,22 +436,24 @@ def storage(url: str, readers: int) -> str:
         }
         size = {
             t: db.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
-            for t in ("readers", "digests", "papers", "paper_keys", "paper_grams")
+            for t in ("readers", "digests", "letters", "papers", "paper_keys", "paper_grams")
         }
         parts = db.execute(
             "SELECT avg(length(parts::json->>'html')), avg(length(parts::json->>'text')),"
             " avg(length(parts::json->>'markdown')), avg(length(parts::json->>'json')),"
-            " avg(length(eml)) FROM digests"
+            " avg(length(eml)) FROM letters"
         ).fetchone()
+        shared = db.execute("SELECT count(*) FROM letters").fetchone()[0]  # type: ignore[index]
     assert parts is not None
     catalogue = sum(size[t] for t in size if t.startswith("paper"))
     return (
         f"state: {rows['readers']} reader rows, {rows['digests']} outbox rows,"
         f" {rows['papers']} paper rows; on disk per reader: outbox"
-        f" {size['digests'] / readers / 1e3:.0f} kB, reader row {size['readers'] / readers:.0f} B;"
-        f" catalogue (papers, keys, grams) {catalogue / 1e6:.1f} MB"
-        f" in all; a message's parts before compression (html, text, markdown, json, eml):"
-        f" {', '.join(f'{float(x) / 1e3:.0f}' for x in parts)} kB"
+        f" {(size['digests'] + size['letters']) / readers / 1e3:.1f} kB (its {shared} shared"
+        f" renderings {size['letters'] / 1e3:.0f} kB in all), reader row"
+        f" {size['readers'] / readers:.0f} B; catalogue (papers, keys, grams)"
+        f" {catalogue / 1e6:.1f} MB in all; a rendering's parts before compression (html,"
+        f" text, markdown, json, eml): {', '.join(f'{float(x or 0) / 1e3:.0f}' for x in parts)} kB"
     )
 
 

@@ -19,7 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from digest.models import Outgoing
+from digest.models import Outgoing, Shared
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,17 +114,26 @@ def addressed(
     item: Outgoing, marks: Marks, *, to: tuple[Address, ...], ident: str, token: str
 ) -> Outgoing:
     """The rendered digest `item` (made with `marks`, and no To header) as one reader's: their
-    To header first, their Message-ID and token in place of the stand-ins."""
+    To header first, their Message-ID and token in place of the stand-ins. It says how it
+    was made (`shared`), so that the outbox keeps the rendering once for all its readers."""
     assert len(ident) == len(marks.ident) and len(token) == len(marks.token)
+    header = to_header(to) if to else b""
+    shared = Shared(item, (marks.token, marks.ident), header, token, ident)
+    return dataclasses.replace(message_of(shared), shared=shared)
+
+
+def message_of(shared: Shared) -> Outgoing:
+    """The reader's message that `shared` describes: the rendering with their To header
+    first, their Message-ID and token in place of the stand-ins; the same bytes each time."""
+    item, (token_mark, ident_mark) = shared.letter, shared.marks
     eml = item.eml
     if eml is not None:
-        eml = _swap(eml, marks.token, token).replace(marks.ident.encode(), ident.encode())
-        if to:
-            eml = to_header(to) + eml
+        eml = _swap(eml, token_mark, shared.token)
+        eml = shared.to + eml.replace(ident_mark.encode(), shared.ident.encode())
     return dataclasses.replace(
         item,
-        message_id=item.message_id.replace(marks.ident, ident),
-        parts={fmt: made.replace(marks.token, token) for fmt, made in item.parts.items()},
+        message_id=item.message_id.replace(ident_mark, shared.ident),
+        parts={fmt: made.replace(token_mark, shared.token) for fmt, made in item.parts.items()},
         eml=eml,
     )
 

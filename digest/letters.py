@@ -86,13 +86,14 @@ def mail_options(
     *,
     unsubscribe: str | None = None,
     recipients: tuple[Address, ...] = (),
+    form: str = "html",
 ) -> MailOptions:
-    """What the mail settings say about a message; by default with no To (each reader's is
-    put in when it is addressed to them) and DIGEST_UNSUBSCRIBE as it is."""
+    """What the mail settings say about a message in a reader's `form`; by default with no
+    To (each reader's is put in when it is addressed to them) and DIGEST_UNSUBSCRIBE as it is."""
     from digest.render.mail import MailOptions
 
     link = settings.unsubscribe if unsubscribe is None else unsubscribe
-    return MailOptions(settings.sender, recipients, link, settings.list_id)
+    return MailOptions(settings.sender, recipients, link, settings.list_id, form)
 
 
 def _rendered(
@@ -271,41 +272,12 @@ def _letter(
     from digest.envelope import Marks, held
 
     marks = Marks.new()
-    options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe))
+    options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe), form=form)
     message_id = marks.message_id(_domain(settings))
-    item = _message(digest, settings, form, needs, options, message_id, fragments)
-    return Letter(digest, item, marks, held(item.eml, marks.token), form)
-
-
-def _message(
-    digest: Digest,
-    settings: Settings,
-    form: str,
-    needs: Set[str],
-    options: MailOptions,
-    message_id: str,
-    fragments: Fragments | None = None,
-) -> Outgoing:
-    """The digest rendered, its message in the reader's form (HTML with its text, or text)."""
     item = outgoing(
         digest, settings, needs=needs, options=options, message_id=message_id, fragments=fragments
     )
-    if form != "text" or item.eml is None:
-        return item
-    from email.utils import format_datetime
-
-    from digest.render import mail
-
-    msg = mail.message(
-        subject=item.subject,
-        text=item.part("text"),
-        html="",
-        options=options,
-        message_id=item.message_id,
-        date=format_datetime(item.created),
-        default_domain=message_id.rpartition("@")[2].rstrip(">") or "localhost",
-    )
-    return dataclasses.replace(item, eml=msg.as_bytes())
+    return Letter(digest, item, marks, held(item.eml, marks.token), form)
 
 
 def _addressed(
@@ -322,11 +294,10 @@ def _addressed(
     if envelope.fits(letter.item, marks, letter.expected):
         return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)
     # An encoding split a stand-in: this reader's message is rendered whole.
-    options = mail_options(
-        settings, unsubscribe=settings.unsubscribe.replace("{token}", token), recipients=to
-    )
-    domain = _domain(settings)
-    return _message(letter.digest, settings, letter.format, needs, options, f"<{ident}@{domain}>")
+    link = settings.unsubscribe.replace("{token}", token)
+    options = mail_options(settings, unsubscribe=link, recipients=to, form=letter.format)
+    message_id = f"<{ident}@{_domain(settings)}>"
+    return outgoing(letter.digest, settings, needs=needs, options=options, message_id=message_id)
 
 
 def _interests(

@@ -203,10 +203,25 @@ class Outgoing:
     reader: int | None = None  # the reader it is for (the state's reader id)
     after: int | None = None  # the catalogue positions it covers: after < position <= upto
     upto: int | None = None
+    shared: Shared | None = None  # how it was made from a rendering shared by readers
 
     def part(self, fmt: str) -> str:
         """The digest rendered in `fmt`; empty when it was not made (not needed)."""
         return self.parts.get(fmt, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """A reader's message made from a rendering shared by every reader who gets the same
+    digest (digest.envelope): the rendering (stand-ins for what is each reader's own, no To
+    header), its stand-ins, and what was put in for this reader. The outbox keeps the
+    rendering once, and each reader's message as these few bytes beside it."""
+
+    letter: Outgoing
+    marks: tuple[str, str]  # the stand-ins: of the token, of the Message-ID's left part
+    to: bytes  # the reader's To header, put first (b"" for none)
+    token: str
+    ident: str  # their Message-ID's left part
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ readers who get the same) -> outbox -> deliver -> seen. A backlog is digest.back
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from digest import inbox, letters
+from digest.channels import session
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -325,9 +325,7 @@ def run_once(
             fresh = []  # recorded: offered from the catalogue, like earlier ones
 
         stored = 0  # digests stored (and sent) this run
-        # Readers' messages follow each other: a deliverer that can keeps its connection.
-        session = getattr(deliverer, "session", contextlib.nullcontext)
-        with session():
+        with session(deliverer):  # readers' messages follow each other: one connection
             for made, moves in letters.digests(
                 settings, store, audience, states, base, fresh, deliverer.needs, report
             ):

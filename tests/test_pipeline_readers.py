@@ -145,7 +145,12 @@ def test_each_reader_gets_the_papers_new_to_them_once_and_a_refused_one_holds_no
         assert shown(got["carol@example.org"][0]) == set(day1) | set(day2)
         # Dave's refused digest stays his, failed: the new one has day two only.
         assert shown(got["dave@example.org"][0]) == set(day2) - set(day1)
-        assert got["dave@example.org"][0].message.get_content_type() == "text/plain"
+        dave = got["dave@example.org"][0].message
+        assert dave.get_content_type() == "text/plain"  # his mail has no HTML
+        link = dave["List-Unsubscribe"].strip().strip("<>")  # and his own link in its body
+        assert f"Unsubscribe: {link}" in dave.get_content() and link.endswith(
+            tuple("0123456789abcdef")
+        )
 
         server.received.clear()
         resent = run(tmp_path, env, "resend", "--reader", "Dave@Example.org")

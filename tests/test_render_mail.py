@@ -262,6 +262,25 @@ def test_five_seeds_at_once_stay_under_the_clipping_size_and_keep_every_paper(
         assert mark(paper.abstract, (), "markdown") in full
 
 
+def test_a_reader_who_asked_for_text_gets_the_mails_text_its_unsubscribe_and_attachment(
+    seeds: list[Path],
+) -> None:
+    """The text form is the HTML mail without its HTML: the same text part (sized as the
+    mail is, the unsubscribe link in it) and the same attachment of what does not fit."""
+    s = settings(DIGEST_UNSUBSCRIBE="https://papers.example.org/u/1234")
+    renderer = Renderer(seeds_digest(seeds), templates=s.templates, subject=s.subject)
+    options = mail_options(s, recipients=s.recipients, form="text")
+    composed = mail.compose(renderer, options, "<1@example.org>")
+    msg = parsed(composed.eml)
+    kinds = [p.get_content_type() for p in msg.walk()]
+    assert kinds == ["multipart/mixed", "text/plain", "text/markdown"]
+    assert part(msg, "plain").replace("\r\n", "\n") == composed.text
+    assert "Unsubscribe: https://papers.example.org/u/1234" in composed.text
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_content().replace("\r\n", "\n") == composed.markdown
+    assert msg["List-Unsubscribe"] == "<https://papers.example.org/u/1234>"
+
+
 def test_any_number_of_papers_stays_under_budget_and_is_all_in_the_attachment() -> None:
     papers = [
         Paper(f"Synthetic paper {i} on " + "long words " * 8, "Abstract. " * 150)

@@ -4,18 +4,22 @@ making the digests of its readers only, never two for one reader's scheduled per
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest import config
 from digest.channels import EVERYTHING
+from digest.channels.smtp import SmtpDeliverer
 from digest.config import Settings
 from digest.models import Outgoing
+from digest.pipeline import run_once
 from digest.service.schedule import parse_schedule
 from digest.service.service import Service, last_fire, reader_groups
 from digest.state import open as open_state
+from tests.mailserver import Handler, smtp_server
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 UTC_ZONE = ZoneInfo("UTC")
@@ -106,3 +110,42 @@ def test_the_period_is_the_last_time_the_schedule_fired() -> None:
     assert last_fire(weekly, datetime(2026, 3, 9, 7, tzinfo=UTC)) == datetime(
         2026, 3, 9, 7, tzinfo=UTC_ZONE
     )
+
+
+def test_the_service_delivers_the_readers_pending_digests_over_one_connection(
+    tmp_path: Path,
+) -> None:
+    """A mail server busy at the run leaves each reader's digest pending; once it is back, the
+    service's retry delivers them all, one after the other, over one connection."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    emails = ["ann@example.org", "bob@example.org", "cy@example.org"]
+    (tmp_path / "readers.toml").write_text(
+        "".join(f'[[reader]]\nemail = "{e}"\n\n' for e in emails)
+    )
+    shutil.copy(REAL / "2025-03-18.json", inbox)
+    busy = Handler(flaky=1.0)  # every message answered "451 try again later"
+    with smtp_server(busy) as server:
+        env = {
+            **server.environment(),
+            "DIGEST_INBOX": str(inbox),
+            "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+            "DIGEST_READERS": str(tmp_path / "readers.toml"),
+            "DIGEST_FROM": "papers@example.org",
+            "DIGEST_DELIVER": "smtp",
+        }
+        settings = config.load({}, env, delivering=True)
+        deliverer = SmtpDeliverer.from_settings(settings)
+        clock = Clock(datetime.now(UTC))
+        with open_state(settings.state) as store:
+            assert run_once(settings, store, deliverer, clock()).pending == 3
+            assert busy.refused == 3 and not busy.received
+            busy.flaky = 0.0
+            clock.now += timedelta(hours=1)  # past every backoff
+            service = Service(
+                settings, deliverer, parse_schedule("@daily", UTC_ZONE), UTC_ZONE, clock
+            )
+            service.retry_due(store)
+            assert not store.outgoing(status="pending")
+    assert sorted(r for m in busy.received for r in m.recipients) == emails
+    assert len(busy.connections) == 1

@@ -294,3 +294,63 @@ def test_a_readers_digest_is_stored_once_a_period_and_only_from_where_they_are(
     assert [o.id for o in store.outgoing(status="pending")] == [stored.id]
     store.mark_sent(stored.id)
     assert store.counts()["papers_seen"] == 4
+
+
+def test_readers_who_get_the_same_digest_share_one_rendering_and_each_reads_back_theirs(
+    store: StateStore,
+) -> None:
+    """The outbox keeps a rendering once for all its readers and each reader's own To,
+    Message-ID and token: what it gives back is each reader's message, byte for byte, before
+    and after the rendering is packed."""
+    import dataclasses
+    import secrets
+    from email.headerregistry import Address
+
+    from digest import envelope
+
+    marks = envelope.Marks.new()
+    ident = marks.message_id("example.org")
+    letter = Outgoing(
+        0,
+        datetime(2025, 3, 12, tzinfo=UTC),
+        "pending",
+        ident,
+        "S",
+        2,
+        {"html": f"<a href='/u/{marks.token}'>u</a>", "text": f"u/{marks.token}"},
+        eml=(
+            f"Message-ID: {ident}\r\nList-Unsubscribe: <https://x.org/u/{marks.token}>\r\n"
+            f"\r\nUnsubscribe: https://x.org/u/{marks.token}\r\n"
+        ).encode(),
+    )
+    papers = [identify(Paper(f"Paper {n}", f"abstract {n}", "d.txt")) for n in range(2)]
+    readers = store.join({"ann@example.org": None, "bob@example.org": None})
+    store.record([], [], papers)
+    made = [
+        dataclasses.replace(
+            envelope.addressed(
+                letter,
+                marks,
+                to=(Address(addr_spec=key),),
+                ident=envelope.ident(),
+                token=secrets.token_hex(16),
+            ),
+            reader=reader.id,
+            after=0,
+            upto=2,
+        )
+        for key, reader in readers.items()
+    ]
+    stored = store.enqueue(made)
+    kept = store.outgoing(status="pending")
+    assert [k.id for k in kept] == [s.id for s in stored] and len(kept) == 2
+    for item, mine in zip(made, kept, strict=True):
+        assert (mine.message_id, mine.parts, mine.eml) == (item.message_id, item.parts, item.eml)
+        assert mine.eml is not None and mine.eml.startswith(b"To: ")
+        assert marks.token not in mine.part("text") and marks.token.encode() not in mine.eml
+    assert kept[0].eml != kept[1].eml
+    for item in stored:
+        store.mark_sent(item.id, at=datetime(2025, 3, 12, tzinfo=UTC))
+    assert store.prune(datetime(2025, 3, 13, tzinfo=UTC)) == 1  # the one rendering
+    again = [store.get(item.id) for item in stored]
+    assert [(a.parts, a.eml) for a in again if a] == [(m.parts, m.eml) for m in made]

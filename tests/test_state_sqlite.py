@@ -232,9 +232,10 @@ def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
 ) -> None:
     state = made(tmp_path, inbox, seeds[0])
     first = {p.suffix: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    # A digest's rendering is kept once, as a letter, however many readers it is for.
     size = "SELECT length(parts) + length(eml)"
     with contextlib.closing(sqlite3.connect(state)) as db:
-        [(stored,)] = db.execute(f"{size} FROM digests WHERE id = 1").fetchall()
+        [(stored,)] = db.execute(f"{size} FROM letters WHERE id = 1").fetchall()
         old = (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")
         db.execute("UPDATE digests SET sent_at = ? WHERE id = 1", (old,))
         db.commit()
@@ -245,7 +246,7 @@ def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
     )
     with contextlib.closing(sqlite3.connect(state)) as db:
         rows = db.execute(
-            f"SELECT id, packed IS NOT NULL, length(packed), {size[7:]} FROM digests ORDER BY id"
+            f"SELECT id, packed IS NOT NULL, length(packed), {size[7:]} FROM letters ORDER BY id"
         ).fetchall()
     assert rows[0][:2] == (1, 1) and rows[0][2] < stored / 5 and rows[0][3] is None  # packed
     assert rows[1][:2] == (2, 0) and rows[1][3] > 0  # the new one, kept as it is for now

@@ -15,6 +15,7 @@ A new channel is one module with a CHANNEL, and its line in CHANNELS.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -95,6 +96,13 @@ def _beside(settings: Settings) -> list[str]:
         )
         return []
     return chosen
+
+
+def session(deliverer: Deliverer) -> AbstractContextManager[object]:
+    """Where messages follow each other: a deliverer that can (SMTP) keeps its connection
+    for all of them; any other delivers as it always does."""
+    made: AbstractContextManager[object] = getattr(deliverer, "session", nullcontext)()
+    return made
 
 
 def describe(settings: Settings) -> str:

@@ -6,7 +6,9 @@ fail the digest or hold it back."""
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 
+from digest.channels import session
 from digest.channels.base import Deliverer, Followed
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
@@ -28,6 +30,10 @@ class Beside:
         self.main = main
         self.others = list(others)
         self.needs = main.needs.union(*(d.needs for _, d in others))
+
+    def session(self) -> AbstractContextManager[object]:
+        """The chosen channel's session (one SMTP connection for messages that follow)."""
+        return session(self.main)
 
     def deliver(self, outgoing: Outgoing) -> str:
         notes = [self.main.deliver(outgoing)]

@@ -47,12 +47,14 @@ FRAME_TRIES = 4  # layouts measured before planning falls back to rendering ever
 @dataclass(frozen=True, slots=True)
 class MailOptions:
     """What the mail settings say about a message: its sender (None: digest@ the host's
-    domain), its recipients, the List-Unsubscribe address and the List-Id."""
+    domain), its recipients, the List-Unsubscribe address, the List-Id, and its form: "html"
+    (HTML with its text alternative) or "text" (the text alone, for a reader who asked)."""
 
     sender: Address | None = None
     recipients: tuple[Address, ...] = ()
     unsubscribe: str = ""
     list_id: str = ""
+    form: str = "html"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +300,7 @@ def compose(
     msg = message(
         subject=renderer.view.subject,
         text=text,
-        html=html,
+        html=html if options.form == "html" else "",
         options=options,
         message_id=message_id,
         date=format_datetime(digest.created),

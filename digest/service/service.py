@@ -33,6 +33,7 @@ from types import FrameType
 from apscheduler.triggers.base import BaseTrigger
 
 from digest import formats, inbox, letters, pipeline, state
+from digest.channels import session
 from digest.config import zone
 from digest.errors import DigestError
 from digest.inbox import Candidate
@@ -152,7 +153,7 @@ class Service:
         if not store.outgoing(status="pending", due=now):
             return  # the common case, without taking the run lock
         report = pipeline.Report()
-        with store.lock():
+        with store.lock(), session(self.deliverer):
             for item in store.outgoing(status="pending", due=now):
                 pipeline.send(
                     store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
@@ -404,14 +405,15 @@ class Service:
         number of services deliver side by side, none the same digest twice at once."""
         report = pipeline.Report()
         lease = pipeline.lease(self.settings)
-        while not self.stopping.is_set():
-            now = self.clock()
-            item = store.claim_due(now, lease)
-            if item is None:
-                break
-            pipeline.send(
-                store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
-            )
+        with session(self.deliverer):
+            while not self.stopping.is_set():
+                now = self.clock()
+                item = store.claim_due(now, lease)
+                if item is None:
+                    break
+                pipeline.send(
+                    store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
+                )
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:

@@ -200,6 +200,28 @@ def _m009_outbox_parts(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE digests DROP COLUMN {column}")
 
 
+def _m010_letters(db: sqlite3.Connection) -> None:
+    # Readers who get the same digest share one rendering (a letter, with stand-ins for what
+    # is each one's own, keyed by its Message-ID stand-in); their digests keep the letter's
+    # id and their own To header, token and Message-ID (`envelope`, JSON) instead of a copy.
+    _execute_all(
+        db,
+        """
+        CREATE TABLE letters (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            marks TEXT NOT NULL,
+            parts TEXT,
+            eml BLOB,
+            packed BLOB
+        );
+        ALTER TABLE digests ADD COLUMN letter_id INTEGER REFERENCES letters (id);
+        ALTER TABLE digests ADD COLUMN envelope TEXT;
+        CREATE INDEX digests_letter ON digests (letter_id) WHERE letter_id IS NOT NULL
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -210,6 +232,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m007_outbox_lease,
     _m008_readers,
     _m009_outbox_parts,
+    _m010_letters,
 ]
 
 

@@ -3,9 +3,10 @@ outbox's digests (their rendered parts kept apart, or packed together once old).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 
-from digest.models import Outgoing, Paper, ReaderState, SeenPaper
+from digest.models import Outgoing, Paper, ReaderState, SeenPaper, Shared
 from digest.state import NO_TIME, timestamp
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -117,23 +118,52 @@ def unpack(packed: bytes) -> tuple[dict[str, str], bytes | None]:
     return {name: made.decode("utf-8") for name, made in parts.items() if made}, eml
 
 
-def outgoing_of(row: Mapping[str, Any]) -> Outgoing:
-    """A digest of the outbox, from its row."""
+def contents(row: Mapping[str, Any]) -> tuple[dict[str, str], bytes | None]:
+    """The renderings and mail message a row of the outbox keeps (a digest's or a letter's):
+    packed, or as they are."""
     if row["packed"] is not None:
-        parts, eml = unpack(row["packed"])
-    else:
-        import json
+        return unpack(row["packed"])
+    import json
 
-        parts, eml = json.loads(row["parts"] or "{}"), row["eml"]
-    return Outgoing(
+    return json.loads(row["parts"] or "{}"), row["eml"]
+
+
+def letter_row(shared: Shared) -> tuple[str, str, str, bytes | None]:
+    """A shared rendering as the outbox keeps it: its key (its Message-ID stand-in, unique),
+    its stand-ins, its renderings and its mail message."""
+    import json
+
+    letter = shared.letter
+    return shared.marks[1], json.dumps(shared.marks), parts_text(letter.parts), letter.eml
+
+
+def envelope_text(shared: Shared) -> str:
+    """What is the reader's own in a message made from a shared rendering, as JSON."""
+    import json
+
+    to = shared.to.decode("ascii")  # an encoded, folded header: ASCII
+    return json.dumps({"to": to, "token": shared.token, "ident": shared.ident})
+
+
+def outbox(rows: Iterable[Any], letters: Callable[[list[int]], Iterable[Any]]) -> list[Outgoing]:
+    """The digests of these rows of the outbox; `letters(ids)` gives the rows of the shared
+    renderings they were made from, each read once however many readers it is for."""
+    rows = list(rows)
+    wanted = sorted({row["letter_id"] for row in rows if row["letter_id"] is not None})
+    found = {row["id"]: row for row in letters(wanted)} if wanted else {}
+    return [outgoing_of(row, found.get(row["letter_id"])) for row in rows]
+
+
+def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None) -> Outgoing:
+    """A digest of the outbox, from its row (and the row of the letter it was made from)."""
+    made = Outgoing(
         id=row["id"],
         created=timestamp(row["created_at"]) or NO_TIME,
         status=row["status"],
         message_id=row["message_id"],
         subject=row["subject"],
         paper_count=row["paper_count"],
-        parts=parts,
-        eml=eml,
+        parts={},
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=timestamp(row["sent_at"]),
@@ -143,3 +173,23 @@ def outgoing_of(row: Mapping[str, Any]) -> Outgoing:
         after=row["after_seq"],
         upto=row["upto_seq"],
     )
+    if row["letter_id"] is None or row["packed"] is not None:
+        parts, eml = contents(row)
+        return dataclasses.replace(made, parts=parts, eml=eml)
+    import json
+
+    from digest.envelope import message_of
+
+    assert letter is not None  # a digest's letter is kept as long as the digest
+    parts, eml = contents(letter)
+    own = json.loads(row["envelope"])
+    token_mark, ident_mark = json.loads(letter["marks"])
+    shared = Shared(
+        dataclasses.replace(made, parts=parts, eml=eml),
+        (token_mark, ident_mark),
+        own["to"].encode("ascii"),
+        own["token"],
+        own["ident"],
+    )
+    mail = message_of(shared)
+    return dataclasses.replace(made, parts=mail.parts, eml=mail.eml)

@@ -25,7 +25,10 @@ from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPape
 from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
 from digest.state.rows import (
-    outgoing_of,
+    contents,
+    envelope_text,
+    letter_row,
+    outbox,
     pack,
     paper_data,
     paper_of,
@@ -459,50 +462,87 @@ def _count(db: sqlite3.Connection, seen: int, change: int) -> None:
     db.execute("UPDATE paper_counts SET papers = papers + ? WHERE seen = ?", (change, seen))
 
 
+def _with_status(columns: str, status: str, due: datetime | None) -> tuple[str, list[str]]:
+    """The query of the digests with this status, oldest first; with `due`, only those due
+    for a retry."""
+    sql, args = f"SELECT {columns} FROM digests WHERE status = ?", [status]
+    if due is not None:
+        # A retry set further ahead than the longest backoff means the clock was turned
+        # back since: the digest is due now rather than in however long the jump was.
+        sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
+        args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
+        args.append((due + LONGEST_BACKOFF).astimezone(UTC).isoformat(timespec="seconds"))
+    return sql + " ORDER BY id", args
+
+
 class _Outbox(_Connection):
     """Rendered digests, pending, sent or failed, exactly as delivered."""
 
     def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
         """Digests with this status, oldest first; with `due`, only those due for a retry."""
-        sql, args = "SELECT * FROM digests WHERE status = ?", [status]
-        if due is not None:
-            # A retry set further ahead than the longest backoff means the clock was turned
-            # back since: the digest is due now rather than in however long the jump was.
-            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
-            args.append(due.astimezone(UTC).isoformat(timespec="seconds"))
-            args.append((due + LONGEST_BACKOFF).astimezone(UTC).isoformat(timespec="seconds"))
-        return [outgoing_of(row) for row in self.db.execute(sql + " ORDER BY id", args)]
+        sql, args = _with_status("*", status, due)
+        return self._outbox(self.db.execute(sql, args))
+
+    def _due(self, due: datetime) -> list[int]:
+        """The pending digests due at `due`, oldest first, by id."""
+        return [row[0] for row in self.db.execute(*_with_status("id", "pending", due))]
+
+    def _outbox(self, rows: sqlite3.Cursor) -> list[Outgoing]:
+        """The digests of these rows, each shared rendering read once."""
+        return outbox(rows, self._letters)
+
+    def _letters(self, ids: list[int]) -> list[sqlite3.Row]:
+        found: list[sqlite3.Row] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            found += self.db.execute(f"SELECT * FROM letters WHERE id IN ({marks})", chunk)
+        return found
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
         if not 0 < digest_id < 2**63:  # no SQLite row has it, and SQLite cannot even look
             return None
-        row = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
-        return outgoing_of(row) if row else None
+        rows = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,))
+        return next(iter(self._outbox(rows)), None)
 
     def recent(self, limit: int = 10) -> list[Outgoing]:
         """The most recent digests of any status, newest first."""
         rows = self.db.execute("SELECT * FROM digests ORDER BY id DESC LIMIT ?", (limit,))
-        return [outgoing_of(row) for row in rows]
+        return self._outbox(rows)
 
     @staticmethod
     def _add_digest(db: sqlite3.Connection, outgoing: Outgoing, period: str | None = None) -> int:
+        """Store a digest as pending: made from a shared rendering, the rendering once (for
+        every reader it is for) and what is the reader's own; otherwise all of it."""
+        parts: str | None = parts_text(outgoing.parts)
+        eml, letter, own = outgoing.eml, None, None
+        if outgoing.shared is not None:
+            db.execute(
+                "INSERT INTO letters (key, marks, parts, eml) VALUES (?,?,?,?)"
+                " ON CONFLICT (key) DO NOTHING",
+                letter_row(outgoing.shared),
+            )
+            key = outgoing.shared.marks[1]
+            (letter,) = db.execute("SELECT id FROM letters WHERE key = ?", (key,)).fetchone()
+            parts, eml, own = None, None, envelope_text(outgoing.shared)
         digest_id = db.execute(
             "INSERT INTO digests (created_at, status, message_id, subject, paper_count,"
-            " parts, eml, reader_id, after_seq, upto_seq, period)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " parts, eml, reader_id, after_seq, upto_seq, period, letter_id, envelope)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 outgoing.created.isoformat(),
                 "pending",
                 outgoing.message_id,
                 outgoing.subject,
                 outgoing.paper_count,
-                parts_text(outgoing.parts),
-                outgoing.eml,
+                parts,
+                eml,
                 outgoing.reader,
                 outgoing.after,
                 outgoing.upto,
                 period,
+                letter,
+                own,
             ),
         ).lastrowid
         assert digest_id is not None
@@ -521,9 +561,9 @@ class _Outbox(_Connection):
 
     def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
         """Take the oldest pending digest due at `due` that no worker holds, for `lease`."""
-        for item in self.outgoing(status="pending", due=due):
-            if self.claim(item.id, lease):
-                return item
+        for digest_id in self._due(due):
+            if self.claim(digest_id, lease):
+                return self.get(digest_id)
         return None
 
     def mark_sent(
@@ -569,23 +609,33 @@ class _Outbox(_Connection):
         """Pack the parts of digests sent before `before` into one compressed value (`pack`):
         `digest resend` still delivers each exactly as it was. Returns how many were packed."""
         cutoff = before.astimezone(UTC).isoformat(timespec="seconds")
-        ids = [
-            row[0]
-            for row in self.db.execute(
-                "SELECT id FROM digests WHERE status = 'sent' AND packed IS NULL AND sent_at < ?",
-                (cutoff,),
-            )
-        ]
-        for chunk in _chunks(ids, 20):  # short transactions, a few digests at a time
-            with self.transaction() as db:
-                for digest_id in chunk:
-                    row = db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,)).fetchone()
-                    made = outgoing_of(row)
-                    db.execute(
-                        "UPDATE digests SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
-                        (pack(made.parts, made.eml), digest_id),
-                    )
-        return len(ids)
+        packed = 0
+        for table, old in (
+            (
+                "digests",
+                "SELECT id FROM digests WHERE status = 'sent' AND packed IS NULL"
+                " AND letter_id IS NULL AND sent_at < ?",
+            ),
+            # A shared rendering, once every digest made from it was sent before `before`.
+            (
+                "letters",
+                "SELECT id FROM letters l WHERE packed IS NULL AND NOT EXISTS (SELECT 1 FROM"
+                " digests d WHERE d.letter_id = l.id AND (d.status <> 'sent' OR d.sent_at >= ?))",
+            ),
+        ):
+            ids = [row[0] for row in self.db.execute(old, (cutoff,))]
+            for chunk in _chunks(ids, 20):  # short transactions, a few at a time
+                with self.transaction() as db:
+                    for row_id in chunk:
+                        row = db.execute(
+                            f"SELECT * FROM {table} WHERE id = ?", (row_id,)
+                        ).fetchone()
+                        db.execute(
+                            f"UPDATE {table} SET parts = NULL, eml = NULL, packed = ? WHERE id = ?",
+                            (pack(*contents(row)), row_id),
+                        )
+            packed += len(ids)
+        return packed
 
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
