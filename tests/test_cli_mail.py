@@ -16,6 +16,7 @@ from markupsafe import escape as html_escape
 
 from digest.cli import main
 from digest.formats import parse
+from digest.state import open as open_state
 
 ENV = {
     "DIGEST_FROM": "Daily Papers <papers@example.org>",
@@ -188,7 +189,6 @@ def test_a_digest_refused_for_now_is_retried_after_digest_retry_seconds(
     seeds: list[Path],
     tmp_path: Path,
 ) -> None:
-    import sqlite3
     from datetime import datetime, timedelta
 
     from mailserver import Handler
@@ -201,7 +201,8 @@ def test_a_digest_refused_for_now_is_retried_after_digest_retry_seconds(
         before = datetime.now().astimezone()
         code, _, err = run(capsys, "now", "--inbox", str(inbox), "--state", "s.sqlite3")
     assert code == 1 and "will retry" in err
-    with sqlite3.connect(tmp_path / "s.sqlite3") as db:
-        (due,) = db.execute("SELECT next_attempt_at FROM digests").fetchone()
-    wait = datetime.fromisoformat(due) - before
+    with open_state(tmp_path / "s.sqlite3") as store:
+        [pending] = store.outgoing(status="pending")
+    assert pending.next_attempt is not None
+    wait = pending.next_attempt - before
     assert timedelta(seconds=18) <= wait <= timedelta(seconds=22), wait

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import re
 import resource
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -321,9 +319,9 @@ def test_sigkill_at_random_moments_loses_nothing(
     assert set(delivered) == paper_keys(*seeds)  # every paper delivered...
     assert max(delivered.values()) == 1  # ...in one digest only (retries rewrite the same file)
     assert integrity(state) == "ok"
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        assert db.execute("SELECT count(*) FROM digests WHERE status != 'sent'").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM papers WHERE seen = 0").fetchone()[0] == 0
+    with open_state(state) as store:
+        assert store.outgoing(status="pending") == store.outgoing(status="failed") == []
+        assert store.counts()["papers_pending"] == 0
 
 
 def _json_objects(text: str) -> list[dict[str, object]]:

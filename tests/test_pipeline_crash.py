@@ -9,7 +9,6 @@ import html
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ from processes import clean_env, digest_now, integrity, pending_digests
 
 from digest.formats import parse
 from digest.identity.keys import title_key
+from digest.state import open as open_state
 
 ROUNDS = 40
 
@@ -88,5 +88,5 @@ def test_kills_and_an_unsteady_mail_server_lose_nothing(
     twice = {t for t, n in copies_by_paper.items() if n > 1}
     assert all(len(ids_by_paper[t]) == 1 for t in twice)  # twice only as the same message
     assert integrity(state) == "ok"
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        assert db.execute("SELECT count(*) FROM papers WHERE seen = 0").fetchone()[0] == 0
+    with open_state(state) as store:
+        assert store.counts()["papers_pending"] == 0

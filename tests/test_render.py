@@ -205,3 +205,40 @@ def test_a_user_template_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert "template mine/digest.txt.j2 is not UTF-8 text" in line
+
+
+def test_templates_are_compiled_once_and_an_edited_one_again(tmp_path: Path) -> None:
+    """Runs keep the templates compiled in a folder of the user's own in the temporary
+    directory; a template edited since is compiled again, never taken from before."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import SEEDS
+    from processes import clean_env
+
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "tmp").mkdir()
+    shutil.copy(SEEDS / "001_a508b4c33d36f06c.txt", tmp_path / "inbox")
+    cache = tmp_path / "tmp" / f"_jinja2-cache-{os.getuid()}"
+
+    def text(template: str) -> str:
+        (tmp_path / "mine" / "digest.txt.j2").write_text(template, encoding="utf-8")
+        command = ["now", "--inbox", "inbox", "--deliver", "stdout", "--format", "text"]
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", *command, "--dry-run", "-q"],
+            capture_output=True,
+            text=True,
+            env=clean_env(DIGEST_TEMPLATES="mine", TMPDIR=str(tmp_path / "tmp")),
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert text("first: {{ stats.new }} new\n") == "first: 74 new\n"
+    compiled = sorted(cache.iterdir())
+    assert compiled and (cache.stat().st_mode & 0o777) == 0o700
+    assert text("again: {{ stats.new }} new\n") == "again: 74 new\n"

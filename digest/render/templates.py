@@ -65,6 +65,10 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     # and its ranges are bounded, so a template cannot hang or escape a run.
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([*folders, str(builtin_templates())]),
+        # Templates compiled once, not on every run: kept in a folder of this user's own in
+        # the temporary directory (Jinja checks its owner and mode), each checked against its
+        # source before use, so an edited template is compiled again.
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
         autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
