@@ -366,7 +366,7 @@ def _public(store: StateStore) -> Callable[[Outgoing], bool]:
 def _delivered(store: StateStore) -> Iterator[Outgoing]:
     """Every public digest delivered, oldest first, one at a time (ids count up)."""
     public = _public(store)
-    newest = store.recent(1)
+    newest = store.recent(1, bare=True)
     last = max((o.id for o in newest), default=0)
     for digest_id in range(1, last + 1):
         found = store.get(digest_id)

@@ -445,8 +445,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             str(settings.state),
             store.counts(),
             store.reader_counts(),
-            store.outgoing(status="pending") + store.outgoing(status="failed"),
-            store.recent(),
+            store.outgoing(status="pending", bare=True)
+            + store.outgoing(status="failed", bare=True),
+            store.recent(bare=True),
             [r for r, _ in store.untold_rejections()],
             store.rejected_dumps(5),
             archive=str(settings.archive) if settings.archive else None,
@@ -574,7 +575,8 @@ def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) 
         ids = {r.key: r.id for r in store.all_readers()}
         if key not in ids:
             raise DigestError(f"no reader {email} in {settings.state}; see `digest readers`")
-        failed = [d for d in store.outgoing(status="failed") if d.reader == ids[key]]
+        theirs = [d.id for d in store.outgoing(status="failed", bare=True) if d.reader == ids[key]]
+        failed = [d for d in map(store.get, theirs) if d is not None]
         if not failed:
             say(f"{email}: no failed digest to deliver again")
             return 0

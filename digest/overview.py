@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from digest.models import Dump, Outgoing, Rejected
 
 
+LISTED = 10  # digests pending (or failed) named one a line; the others are counted
+
+
 def status_lines(
     state: str,
     counts: Mapping[str, int],
@@ -39,7 +42,8 @@ def status_lines(
             f" unsubscribed: {readers['unsubscribed']}"
         )
     for status in ("pending", "failed"):
-        for item in (d for d in outbox if d.status == status):
+        listed = [d for d in outbox if d.status == status]
+        for item in listed[:LISTED]:
             retry = ""
             if status == "pending" and item.next_attempt:
                 retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
@@ -50,6 +54,8 @@ def status_lines(
                 f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                 f" last error: {item.last_error or 'none'}"
             )
+        if len(listed) > LISTED:  # a mail server's outage with many readers: say how many
+            lines.append(f"{status}: and {len(listed) - LISTED} more digests")
     for item in [d for d in recent if d.status == "sent"][:5]:
         when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
         how = f"; {item.delivery_note}" if item.delivery_note else ""

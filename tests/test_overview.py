@@ -128,3 +128,15 @@ def test_status_says_how_many_readers_paused_or_unsubscribed(tmp_path: Path) -> 
         "papers seen: 0; awaiting delivery: 0; dumps ingested: 0",
         "readers: 4; paused on their own: 1; unsubscribed: 1",
     ]
+
+
+def test_status_names_ten_digests_of_a_kind_and_counts_the_others() -> None:
+    """After a mail server's outage with many readers, the outbox is counted, not listed."""
+    outbox = [_digest(n, "pending") for n in range(1, 13)] + [_digest(20, "failed")]
+    lines = overview.status_lines("/s.db", COUNTS, NONE, outbox, [], [], [])
+    pending = [line for line in lines if line.startswith("pending: ")]
+    assert len(pending) == 11 and pending[-1] == "pending: and 2 more digests"
+    assert [line for line in lines if line.startswith("failed: ")] == [
+        "failed: digest 20 of 2025-03-20 07:00, 30 papers, 0 attempts; send it again with"
+        " `digest resend 20`; last error: none"
+    ]

@@ -354,3 +354,22 @@ def test_readers_who_get_the_same_digest_share_one_rendering_and_each_reads_back
     assert store.prune(datetime(2025, 3, 13, tzinfo=UTC)) == 1  # the one rendering
     again = [store.get(item.id) for item in stored]
     assert [(a.parts, a.eml) for a in again if a] == [(m.parts, m.eml) for m in made]
+
+
+def test_the_outbox_is_listed_bare_without_renderings_or_messages(store: StateStore) -> None:
+    """A bare listing says what a digest is (its status, when, how many papers, its reader)
+    and reads none of what it holds: the same digests as the full listing."""
+    import dataclasses
+
+    item = dataclasses.replace(_outgoing(), eml=b"Subject: S\r\n\r\nbody\r\n")
+    digest_id = store.record([], [], [], item)
+    assert digest_id is not None
+    [full] = store.outgoing(status="pending")
+    [bare] = store.outgoing(status="pending", bare=True)
+    assert bare == dataclasses.replace(full, parts={}, eml=None)
+    assert full.parts and full.eml
+    assert store.recent(bare=True) == [bare]
+    store.mark_failed(digest_id, "550 no such user")
+    assert [d.last_error for d in store.outgoing(status="failed", bare=True)] == [
+        "550 no such user"
+    ]

@@ -150,7 +150,7 @@ class Service:
         if store.shared:
             return self.deliver_due(store)
         now = self.clock()
-        if not store.outgoing(status="pending", due=now):
+        if not store.outgoing(status="pending", due=now, bare=True):
             return  # the common case, without taking the run lock
         report = pipeline.Report()
         with store.lock(), session(self.deliverer):

@@ -35,7 +35,9 @@ from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
 from digest.state import LONGEST_BACKOFF, StateUrl, now
 from digest.state.rows import (
+    DESCRIBED,
     contents,
+    described,
     envelope_text,
     letter_row,
     outbox,
@@ -696,18 +698,22 @@ class PostgresStore:
 
     # -- the outbox ------------------------------------------------------------------------
 
-    def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
-        """Digests with this status, oldest first; with `due`, only those due for a retry."""
-        sql, args = "SELECT * FROM digests WHERE status = %s", [status]
+    def outgoing(
+        self, *, status: str, due: datetime | None = None, bare: bool = False
+    ) -> list[Outgoing]:
+        """Digests with this status, oldest first; with `due`, only those due for a retry;
+        `bare`, without their renderings and message."""
+        columns = DESCRIBED if bare else "*"
+        sql, args = f"SELECT {columns} FROM digests WHERE status = %s", [status]
         if due is not None:
             # Set further ahead than the longest backoff: the clock was turned back since.
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= %s OR next_attempt_at > %s)"
             args += [_text(due), _text(due + LONGEST_BACKOFF)]
-        return self._outbox(self._rows(sql + " ORDER BY id", args))
+        return self._outbox(self._rows(sql + " ORDER BY id", args), bare)
 
-    def _outbox(self, rows: list[dict[str, Any]]) -> list[Outgoing]:
-        """The digests of these rows, each shared rendering read once."""
-        return outbox(rows, self._letters)
+    def _outbox(self, rows: list[dict[str, Any]], bare: bool = False) -> list[Outgoing]:
+        """The digests of these rows, each shared rendering read once; `bare`, described."""
+        return [described(row) for row in rows] if bare else outbox(rows, self._letters)
 
     def _letters(self, ids: list[int]) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM letters WHERE id = ANY(%s)", (ids,))
@@ -719,9 +725,10 @@ class PostgresStore:
         rows = self._rows("SELECT * FROM digests WHERE id = %s", (digest_id,))
         return next(iter(self._outbox(rows)), None)
 
-    def recent(self, limit: int = 10) -> list[Outgoing]:
-        """The most recent digests of any status, newest first."""
-        return self._outbox(self._rows(_RECENT, (limit,)))
+    def recent(self, limit: int = 10, *, bare: bool = False) -> list[Outgoing]:
+        """The most recent digests of any status, newest first; `bare`, described."""
+        sql = f"SELECT {DESCRIBED if bare else '*'} FROM digests ORDER BY id DESC LIMIT %s"
+        return self._outbox(self._rows(sql, (limit,)), bare)
 
     def claim(self, digest_id: int, lease: timedelta) -> bool:
         """Take a pending digest for delivery for `lease` (the server's clock), unless another
@@ -833,8 +840,6 @@ class PostgresStore:
                         (key, value, when),
                     )
 
-
-_RECENT = "SELECT * FROM digests ORDER BY id DESC LIMIT %s"
 
 # A stored paper's arXiv ids: its "x:" identity keys, space-separated, in key order.
 _ARXIV_IDS = (

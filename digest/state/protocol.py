@@ -163,14 +163,18 @@ class StateStore(Protocol):
 
     # -- the outbox --------------------------------------------------------------------
 
-    def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
-        """Digests with this status, oldest first; with `due`, only those due for a retry."""
+    def outgoing(
+        self, *, status: str, due: datetime | None = None, bare: bool = False
+    ) -> list[Outgoing]:
+        """Digests with this status, oldest first; with `due`, only those due for a retry.
+        `bare`: what describes them only, without their renderings and message (empty), so
+        that listing many reads little."""
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
 
-    def recent(self, limit: int = 10) -> list[Outgoing]:
-        """The most recent digests of any status, newest first."""
+    def recent(self, limit: int = 10, *, bare: bool = False) -> list[Outgoing]:
+        """The most recent digests of any status, newest first; `bare` as for `outgoing`."""
 
     def claim(self, digest_id: int, lease: timedelta) -> bool:
         """Take a pending digest for delivery for `lease`, unless another worker holds it."""

@@ -154,9 +154,16 @@ def outbox(rows: Iterable[Any], letters: Callable[[list[int]], Iterable[Any]]) -
     return [outgoing_of(row, found.get(row["letter_id"])) for row in rows]
 
 
-def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None) -> Outgoing:
-    """A digest of the outbox, from its row (and the row of the letter it was made from)."""
-    made = Outgoing(
+# The columns that describe a digest of the outbox, without its renderings and message.
+DESCRIBED = (
+    "id, created_at, status, message_id, subject, paper_count, attempts, last_error, sent_at,"
+    " next_attempt_at, delivery_note, reader_id, after_seq, upto_seq"
+)
+
+
+def described(row: Mapping[str, Any]) -> Outgoing:
+    """A digest of the outbox as its row describes it, without renderings or message."""
+    return Outgoing(
         id=row["id"],
         created=timestamp(row["created_at"]) or NO_TIME,
         status=row["status"],
@@ -173,6 +180,11 @@ def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None)
         after=row["after_seq"],
         upto=row["upto_seq"],
     )
+
+
+def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None) -> Outgoing:
+    """A digest of the outbox, from its row (and the row of the letter it was made from)."""
+    made = described(row)
     if row["letter_id"] is None or row["packed"] is not None:
         parts, eml = contents(row)
         return dataclasses.replace(made, parts=parts, eml=eml)

@@ -25,7 +25,9 @@ from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPape
 from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
 from digest.state.rows import (
+    DESCRIBED,
     contents,
+    described,
     envelope_text,
     letter_row,
     outbox,
@@ -478,18 +480,21 @@ def _with_status(columns: str, status: str, due: datetime | None) -> tuple[str, 
 class _Outbox(_Connection):
     """Rendered digests, pending, sent or failed, exactly as delivered."""
 
-    def outgoing(self, *, status: str, due: datetime | None = None) -> list[Outgoing]:
-        """Digests with this status, oldest first; with `due`, only those due for a retry."""
-        sql, args = _with_status("*", status, due)
-        return self._outbox(self.db.execute(sql, args))
+    def outgoing(
+        self, *, status: str, due: datetime | None = None, bare: bool = False
+    ) -> list[Outgoing]:
+        """Digests with this status, oldest first; with `due`, only those due for a retry;
+        `bare`, without their renderings and message."""
+        sql, args = _with_status(DESCRIBED if bare else "*", status, due)
+        return self._outbox(self.db.execute(sql, args), bare)
 
     def _due(self, due: datetime) -> list[int]:
         """The pending digests due at `due`, oldest first, by id."""
         return [row[0] for row in self.db.execute(*_with_status("id", "pending", due))]
 
-    def _outbox(self, rows: sqlite3.Cursor) -> list[Outgoing]:
-        """The digests of these rows, each shared rendering read once."""
-        return outbox(rows, self._letters)
+    def _outbox(self, rows: sqlite3.Cursor, bare: bool = False) -> list[Outgoing]:
+        """The digests of these rows, each shared rendering read once; `bare`, described."""
+        return [described(row) for row in rows] if bare else outbox(rows, self._letters)
 
     def _letters(self, ids: list[int]) -> list[sqlite3.Row]:
         found: list[sqlite3.Row] = []
@@ -505,10 +510,11 @@ class _Outbox(_Connection):
         rows = self.db.execute("SELECT * FROM digests WHERE id = ?", (digest_id,))
         return next(iter(self._outbox(rows)), None)
 
-    def recent(self, limit: int = 10) -> list[Outgoing]:
-        """The most recent digests of any status, newest first."""
-        rows = self.db.execute("SELECT * FROM digests ORDER BY id DESC LIMIT ?", (limit,))
-        return self._outbox(rows)
+    def recent(self, limit: int = 10, *, bare: bool = False) -> list[Outgoing]:
+        """The most recent digests of any status, newest first; `bare`, described."""
+        columns = DESCRIBED if bare else "*"
+        rows = self.db.execute(f"SELECT {columns} FROM digests ORDER BY id DESC LIMIT ?", (limit,))
+        return self._outbox(rows, bare)
 
     @staticmethod
     def _add_digest(db: sqlite3.Connection, outgoing: Outgoing, period: str | None = None) -> int:
