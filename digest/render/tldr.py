@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 LIMIT = 320  # characters: a TL;DR is read at a glance; a longer sentence is cut at a word
 
@@ -96,6 +97,7 @@ def clip(text: str, limit: int = LIMIT) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
+@lru_cache(maxsize=4096)  # a paper is seen by every reader's digest, and by the skipped list
 def tldr(abstract: str, ai_summary: str | None = None) -> Tldr:
     """The paper in one line: its AI summary when the listing has one, else the contribution
     sentence of its abstract, within LIMIT characters."""
