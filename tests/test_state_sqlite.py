@@ -288,10 +288,11 @@ def test_damage_inside_a_stored_digest_is_one_line_that_quotes_little(
     tmp_path: Path, inbox: Path, seeds: list[Path]
 ) -> None:
     state = made(tmp_path, inbox, seeds[0])
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        db.execute("UPDATE digests SET parts = CAST(? AS TEXT)", (b"line one\nline two \xff\xfe",))
+    with contextlib.closing(sqlite3.connect(state)) as db:  # the rendering the digest is made of
+        db.execute("UPDATE letters SET parts = CAST(? AS TEXT)", (b"line one\nline two \xff\xfe",))
         db.commit()
-    run = digest(tmp_path, "status")
+    assert digest(tmp_path, "status").returncode == 0  # it reads no rendering
+    run = digest(tmp_path, "resend", "1", "--deliver", "files", "--out", str(tmp_path / "again"))
     line = one_line_error(run, "the state file cannot be read (", "keep it as it is")
     assert len(line) < 250
 
