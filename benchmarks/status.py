@@ -47,10 +47,11 @@ START = datetime(2025, 1, 1, 7, tzinfo=UTC)
 
 def build(path: Path, papers: int, readers: int) -> None:
     """A state of `papers` papers, `readers` readers and their outbox (see the docstring)."""
-    from corpus import Writer
-
+    # digest first: corpus.py puts this checkout on the path, which would hide --compare's.
     from digest import state
     from digest.models import Outgoing
+
+    from corpus import Writer  # isort: skip
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
