@@ -3,9 +3,10 @@ read and identified in worker processes while this one writes."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
 
 def _prepared(
     paths: Sequence[Path], max_bytes: int, workers: int
-) -> Iterator[tuple[Dump | Rejected, Signed]]:
+) -> Generator[tuple[Dump | Rejected, Signed], None, None]:
     """`_prepare` of every path in order; in `workers` processes when there is enough to do,
     with only a few files in flight so memory stays flat however long the backlog."""
     if workers <= 1 or len(paths) < 2 * workers:
@@ -88,11 +89,10 @@ def _prepared(
             "a worker process ended unexpectedly (killed, or out of memory); the files"
             " recorded before it are kept: run the ingest again for the rest"
         ) from None
-    except BaseException:  # interrupted, or a failure here: the workers end with us, now
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        raise
     finally:
+        # Interrupted, or done: no file is started any more, and the few being read finish
+        # (a second or so). A worker stopped mid-answer would leave the pool's pipe half
+        # written, and the wait for the rest of it would never end.
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -158,9 +158,12 @@ def ingest(
         recorded += len(fresh)
         pending.clear()
 
-    with store.lock(), store.bulk():
+    # The workers end when the ingest does, however it ends: closing the reader of the files
+    # ends them now, not when the interpreter lets go of an interrupted ingest's frames.
+    files_read = contextlib.closing(_prepared(paths, max_dump_mb * 1_000_000, workers))
+    with store.lock(), store.bulk(), files_read as prepared:
         try:
-            for item, signs in _prepared(paths, max_dump_mb * 1_000_000, workers):
+            for item, signs in prepared:
                 files += 1
                 if isinstance(item, Rejected):
                     rejected.append(item)
