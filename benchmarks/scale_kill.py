@@ -224,9 +224,20 @@ class Services:
         return role
 
     def stop(self) -> list[int]:
+        """SIGTERM every service; one that has not stopped a minute later is made to print
+        where each of its threads is (faulthandler, on SIGABRT) into its log, and named."""
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
-        return [proc.wait(60) for proc in self.procs]
+        codes = []
+        for slot, proc in enumerate(self.procs):
+            try:
+                codes.append(proc.wait(60))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)
+                proc.wait(30)
+                print(f"a service did not stop on SIGTERM: its threads are in {self.logs[slot]}")
+                codes.append(-int(signal.SIGABRT))
+        return codes
 
     def end(self) -> None:
         for proc in self.procs:
@@ -255,6 +266,7 @@ def environment(folder: Path, url: str, port: int) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     return {
         **clean,
+        "PYTHONFAULTHANDLER": "1",  # a service that hangs can be asked where (see stop)
         "PYTHONPATH": str(ROOT),
         "DIGEST_STATE": url,
         "DIGEST_INBOX": str(inbox),
