@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest import inbox
-from digest.errors import DigestError, ParseError
+from digest.errors import DigestError, ParseError, WorkerDied
 from digest.models import Dump, Rejected
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -70,6 +70,7 @@ def _prepared(
     # spawn: a forked copy of a process with threads (tqdm's monitor) can deadlock.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
+    broken = False
     try:
         window: list[Future[tuple[Dump | Rejected, Signed]]] = []
         for path in paths:
@@ -85,15 +86,20 @@ def _prepared(
         for future in window:
             yield future.result()
     except BrokenProcessPool:
-        raise DigestError(
+        # A worker died, perhaps mid-answer: the pool's own thread may wait for the rest of
+        # that answer for ever, so it is not waited for; the other workers end now.
+        broken = True
+        for process in context.active_children():
+            process.kill()
+        raise WorkerDied(
             "a worker process ended unexpectedly (killed, or out of memory); the files"
             " recorded before it are kept: run the ingest again for the rest"
         ) from None
     finally:
         # Interrupted, or done: no file is started any more, and the few being read finish
-        # (a second or so). A worker stopped mid-answer would leave the pool's pipe half
-        # written, and the wait for the rest of it would never end.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # (a second or so); a worker stopped mid-answer would leave the pool's pipe half
+        # written.
+        pool.shutdown(wait=not broken, cancel_futures=True)
 
 
 def _worker_start() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from digest import __version__
 from digest.config import DELIVERIES, PROCESSED, REJECTED, Settings
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, WorkerDied
 from digest.outputs import NAMES as FORMATS
 from digest.printable import printable
 
@@ -242,14 +242,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.set_postfix(papers=papers, refresh=False)
 
     signal.signal(signal.SIGTERM, _stop)  # ends the workers too, as Ctrl-C does
-    with bar, state.open(settings.state) as store:
-        result = backlog.ingest(
-            args.files,
-            store,
-            max_dump_mb=settings.max_dump_mb,
-            progress=progress,
-            workers=args.jobs,
-        )
+    try:
+        with bar, state.open(settings.state) as store:
+            result = backlog.ingest(
+                args.files,
+                store,
+                max_dump_mb=settings.max_dump_mb,
+                progress=progress,
+                workers=args.jobs,
+            )
+    except WorkerDied as e:
+        # The pool's thread may still wait for the dead worker's answer, and the interpreter
+        # would wait for that thread before exiting: the state is closed, so end here.
+        log.error("%s", e)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None when started with it closed
+                stream.flush()
+        os._exit(1)
     log.info(
         "%d papers recorded as seen from %d files; %d already known; %d files could not be read",
         result.recorded,

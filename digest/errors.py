@@ -41,6 +41,10 @@ class FetchError(DigestError):
     """The day's listing could not be downloaded, or the answer is not a usable listing."""
 
 
+class WorkerDied(DigestError):
+    """A worker process of a backlog ingest ended unexpectedly (killed, out of memory)."""
+
+
 class DeliveryError(DigestError):
     """The digest could not be delivered; it is kept and can be sent again."""
 
