@@ -896,18 +896,20 @@ def _add_digest(cur: Cursor, outgoing: Outgoing, period: str | None = None) -> i
     """Store a digest as pending; None when its reader's `period` is made already. Made
     from a shared rendering, the rendering is stored once (for every reader it is for), and
     beside it what is the reader's own; otherwise all of it."""
-    parts: str | None = parts_text(outgoing.parts)
-    eml, letter, own = outgoing.eml, None, None
-    if outgoing.shared is not None:
-        cur.execute(
-            "INSERT INTO letters (key, marks, parts, eml) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (key) DO NOTHING",
-            letter_row(outgoing.shared),
-        )
+    parts, eml, letter, own = None, None, None, None
+    if outgoing.shared is None:
+        parts, eml = parts_text(outgoing.parts), outgoing.eml
+    else:  # the rendering is written (and turned into JSON) by its first reader only
         cur.execute("SELECT id FROM letters WHERE key = %s", (outgoing.shared.marks[1],))
         found = cur.fetchone()
-        assert found is not None
-        parts, eml, letter, own = None, None, found["id"], envelope_text(outgoing.shared)
+        if found is None:
+            cur.execute(
+                "INSERT INTO letters (key, marks, parts, eml) VALUES (%s, %s, %s, %s) RETURNING id",
+                letter_row(outgoing.shared),
+            )
+            found = cur.fetchone()
+            assert found is not None
+        letter, own = found["id"], envelope_text(outgoing.shared)
     cur.execute(
         "INSERT INTO digests (created_at, status, message_id, subject, paper_count, parts,"
         " eml, reader_id, after_seq, upto_seq, period, letter_id, envelope) VALUES (%s,"

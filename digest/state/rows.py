@@ -150,8 +150,20 @@ def outbox(rows: Iterable[Any], letters: Callable[[list[int]], Iterable[Any]]) -
     renderings they were made from, each read once however many readers it is for."""
     rows = list(rows)
     wanted = sorted({row["letter_id"] for row in rows if row["letter_id"] is not None})
-    found = {row["id"]: row for row in letters(wanted)} if wanted else {}
+    found = {row["id"]: letter_of(row) for row in letters(wanted)} if wanted else {}
     return [outgoing_of(row, found.get(row["letter_id"])) for row in rows]
+
+
+Rendering = tuple[dict[str, str], "bytes | None", tuple[str, str]]  # renderings, mail, stand-ins
+
+
+def letter_of(row: Mapping[str, Any]) -> Rendering:
+    """A shared rendering as its row keeps it, read (and unpacked) once for all its readers."""
+    import json
+
+    parts, eml = contents(row)
+    token_mark, ident_mark = json.loads(row["marks"])
+    return parts, eml, (token_mark, ident_mark)
 
 
 # The columns that describe a digest of the outbox, without its renderings and message.
@@ -182,7 +194,7 @@ def described(row: Mapping[str, Any]) -> Outgoing:
     )
 
 
-def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None) -> Outgoing:
+def outgoing_of(row: Mapping[str, Any], letter: Rendering | None = None) -> Outgoing:
     """A digest of the outbox, from its row (and the row of the letter it was made from)."""
     made = described(row)
     if row["letter_id"] is None or row["packed"] is not None:
@@ -193,12 +205,11 @@ def outgoing_of(row: Mapping[str, Any], letter: Mapping[str, Any] | None = None)
     from digest.envelope import message_of
 
     assert letter is not None  # a digest's letter is kept as long as the digest
-    parts, eml = contents(letter)
+    parts, eml, marks = letter
     own = json.loads(row["envelope"])
-    token_mark, ident_mark = json.loads(letter["marks"])
     shared = Shared(
         dataclasses.replace(made, parts=parts, eml=eml),
-        (token_mark, ident_mark),
+        marks,
         own["to"].encode("ascii"),
         own["token"],
         own["ident"],

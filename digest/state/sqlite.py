@@ -520,17 +520,18 @@ class _Outbox(_Connection):
     def _add_digest(db: sqlite3.Connection, outgoing: Outgoing, period: str | None = None) -> int:
         """Store a digest as pending: made from a shared rendering, the rendering once (for
         every reader it is for) and what is the reader's own; otherwise all of it."""
-        parts: str | None = parts_text(outgoing.parts)
-        eml, letter, own = outgoing.eml, None, None
-        if outgoing.shared is not None:
-            db.execute(
-                "INSERT INTO letters (key, marks, parts, eml) VALUES (?,?,?,?)"
-                " ON CONFLICT (key) DO NOTHING",
-                letter_row(outgoing.shared),
-            )
+        parts, eml, letter, own = None, None, None, None
+        if outgoing.shared is None:
+            parts, eml = parts_text(outgoing.parts), outgoing.eml
+        else:  # the rendering is written (and turned into JSON) by its first reader only
             key = outgoing.shared.marks[1]
-            (letter,) = db.execute("SELECT id FROM letters WHERE key = ?", (key,)).fetchone()
-            parts, eml, own = None, None, envelope_text(outgoing.shared)
+            found = db.execute("SELECT id FROM letters WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                found = db.execute(
+                    "INSERT INTO letters (key, marks, parts, eml) VALUES (?,?,?,?) RETURNING id",
+                    letter_row(outgoing.shared),
+                ).fetchone()
+            letter, own = found[0], envelope_text(outgoing.shared)
         digest_id = db.execute(
             "INSERT INTO digests (created_at, status, message_id, subject, paper_count,"
             " parts, eml, reader_id, after_seq, upto_seq, period, letter_id, envelope)"
