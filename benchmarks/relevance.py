@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.formats import parse  # noqa: E402
-from digest.interests import Interests, select, terms  # noqa: E402
+from digest.interests import Interests, select  # noqa: E402
 from digest.models import Paper  # noqa: E402
+from digest.patterns import terms  # noqa: E402
 from digest.relevance import LINEAR_MIN, Profile, rank  # noqa: E402
 from digest.relevance.words import STOPWORDS  # noqa: E402
 

@@ -487,7 +487,7 @@ def _validate_email(s: Settings) -> None:
 
 def _validate_interests(s: Settings) -> None:
     if s.highlight or s.exclude:
-        from digest.interests import terms
+        from digest.patterns import terms
 
         terms(s.highlight, "DIGEST_HIGHLIGHT")  # every term must compile
         terms(s.exclude, "DIGEST_EXCLUDE")

@@ -8,24 +8,11 @@ settings: the pipeline builds the Interests from them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from digest.errors import ConfigError
 from digest.models import Paper
-
-# A term of words alone (letters, digits, spaces, hyphens, apostrophes) matches whole words,
-# so "RL" does not match "world"; anything else is a regular expression used as written.
-_PLAIN = re.compile(r"[\w\s'-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One of the reader's words or regular expressions, as written and as compiled."""
-
-    text: str
-    pattern: re.Pattern[str]
+from digest.patterns import Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +51,6 @@ class Selection:
     low: tuple[Paper, ...] = ()
 
 
-def terms(raw: str, setting: str) -> tuple[Term, ...]:
-    """The terms of a comma-separated setting, each a word or a regular expression, matched
-    ignoring case. Raises ConfigError naming the setting for one that is not valid."""
-    found = []
-    for text in (t.strip() for t in raw.split(",")):
-        if not text:
-            continue
-        if _PLAIN.fullmatch(text):
-            source = r"(?<!\w)" + r"\s+".join(map(re.escape, text.split())) + r"(?!\w)"
-        else:
-            source = text
-        try:
-            pattern = re.compile(source, re.IGNORECASE)
-        except re.error as e:
-            why = f"{text!r} is not a valid regular expression: {e}"
-            raise ConfigError(f"{setting}: {why}") from None
-        if pattern.search(""):
-            raise ConfigError(f"{setting}: {text!r} matches empty text, so it would match anything")
-        found.append(Term(text, pattern))
-    return tuple(found)
-
-
 def searched(paper: Paper) -> str:
     """The text a paper's terms are looked for in: title, abstract, authors, keywords."""
     return "\n".join((paper.title, paper.abstract, *paper.authors, *paper.ai_keywords))
@@ -94,7 +59,7 @@ def searched(paper: Paper) -> str:
 def matching(terms: Iterable[Term], paper: Paper) -> tuple[str, ...]:
     """The terms (as written) that occur in a paper."""
     text = searched(paper)
-    return tuple(t.text for t in terms if t.pattern.search(text))
+    return tuple(t.text for t in terms if t.found(text))
 
 
 def select(papers: Iterable[Paper], wants: Interests) -> Selection:

@@ -209,7 +209,7 @@ def _shows(digest: Digest, form: str) -> tuple[object, ...]:
         tuple(map(id, digest.more)),
         tuple(map(id, digest.excluded)),
         tuple((id(p), terms) for p, terms in digest.highlights.items()),
-        tuple(p.pattern for p in digest.highlight),
+        tuple(t.text for t in digest.highlight),
         tuple((id(p), why) for p, why in digest.reasons.items()),
         tuple((id(p), score) for p, score in digest.scores.items()),
     )
@@ -257,7 +257,7 @@ def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
         more=chosen.more,
         excluded=chosen.excluded,
         highlights=chosen.highlights,
-        highlight=tuple(t.pattern for t in wants.highlight),
+        highlight=wants.highlight,
         reasons=chosen.reasons,
         scores=chosen.scores,
         low_scored=chosen.low,
@@ -303,7 +303,8 @@ def _addressed(
 def _interests(
     settings: Settings | Resolved, likes: tuple[tuple[Paper, int], ...] = ()
 ) -> Interests:
-    from digest.interests import Interests, terms
+    from digest.interests import Interests
+    from digest.patterns import terms
 
     return Interests(
         highlight=terms(settings.highlight, "DIGEST_HIGHLIGHT"),

@@ -8,7 +8,7 @@ from datetime import datetime
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    import re
+    from digest.patterns import Term
 
 
 # DIGEST_SUBJECT's default; {matches} is " · 5 match diffusion, speech", or nothing.
@@ -142,7 +142,7 @@ class Digest:
     more: tuple[Paper, ...] = ()
     excluded: tuple[Paper, ...] = ()
     highlights: Mapping[Paper, tuple[str, ...]] = field(default_factory=dict)  # terms matched
-    highlight: tuple[re.Pattern[str], ...] = ()  # the reader's words, to mark where they occur
+    highlight: tuple[Term, ...] = ()  # the reader's words, to mark where they occur
     # Why a paper is where it is, in a few words a reader can check ("matches: kv cache",
     # "like: <a paper they liked>"), and its relevance score, for the papers that have one.
     reasons: Mapping[Paper, str] = field(default_factory=dict)

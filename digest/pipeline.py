@@ -191,7 +191,7 @@ def build(
             rejected=unreadable,
             dumps=gathered.dumps,
             created=now,
-            highlight=tuple(t.pattern for t in wants.highlight) if wants else (),
+            highlight=wants.highlight if wants else (),
         )
         return empty, None
     from digest import interests

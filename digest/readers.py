@@ -339,7 +339,7 @@ def _name(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
 def _terms(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
     text = joined(",".join(_strings(key, value)))
     if text:
-        from digest.interests import terms
+        from digest.patterns import terms
 
         _once(memo, key, text, lambda: terms(text, key))
     return text
@@ -375,10 +375,10 @@ def _schedule(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
     def check() -> None:
         from datetime import UTC
 
-        from digest.service.schedule import parse_schedule
+        from digest.service.schedule import reader_schedule
 
         try:
-            parse_schedule(text, UTC, key)  # the grammar does not depend on the zone
+            reader_schedule(text, UTC, key)  # the grammar does not depend on the zone
         except ConfigError as e:  # said as `schedule='x' is ...`, like a setting: say it as a key
             said = str(e)
             prefix = f"{key}={text!r}"

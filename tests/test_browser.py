@@ -20,8 +20,9 @@ import pytest
 
 from digest import formats
 from digest.identity.decide import decide
-from digest.interests import Interests, select, terms
+from digest.interests import Interests, select
 from digest.models import Digest
+from digest.patterns import terms
 from digest.render import Renderer, mail
 from digest.render.tex import unicode
 
@@ -122,7 +123,7 @@ def day_digest() -> tuple[Digest, Renderer]:
     digest = Digest(
         papers=chosen.full,
         highlights=chosen.highlights,
-        highlight=tuple(t.pattern for t in wants.highlight),
+        highlight=wants.highlight,
         reasons={liked: "like: Wan-Move: Motion-controllable Video Generation"},
         dumps=(dump,),
         created=CREATED,

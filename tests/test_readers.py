@@ -184,6 +184,11 @@ BAD = [
     ('schedule = "@fortnightly"', 3, "schedule: '@fortnightly' is not a schedule; use a crontab"),
     ('schedule = "every 0m"', 3, "schedule: 'every 0m': write `every N` with a unit s, m or h"),
     ('schedule = "0 25 * * *"', 3, "schedule"),
+    # A reader's digest comes at most once an hour, however the schedule is written.
+    ('schedule = "every 1s"', 3, "schedule: 'every 1s' comes too often: a reader's digest"),
+    ('schedule = "every 59m"', 3, "schedule: 'every 59m' comes too often"),
+    ('schedule = "* * * * *"', 3, "schedule: '* * * * *' comes too often"),
+    ('schedule = "0,30 7 * * *"', 3, "schedule: '0,30 7 * * *' comes too often"),
     ('timezone = "Mars/Olympus"', 3, "timezone: 'Mars/Olympus' is not a known time zone"),
     ('timezone = ""', 3, "timezone: '' is not a known time zone"),
     ('format = "pdf"', 3, "format: 'pdf' is not one of html, text"),

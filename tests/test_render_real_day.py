@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from digest import formats
-from digest.interests import Interests, select, terms
+from digest.interests import Interests, select
 from digest.models import Digest, Dump
+from digest.patterns import terms
 from digest.render import Renderer, mail, render
 from digest.render.tex import unicode
 
@@ -35,7 +36,7 @@ def reader_digest(dump: Dump, highlight: str = "", cap: int = 0, **more: object)
         papers=chosen.full,
         more=chosen.more,
         highlights=chosen.highlights,
-        highlight=tuple(t.pattern for t in wants.highlight),
+        highlight=wants.highlight,
         dumps=(dump,),
         created=CREATED,
         **more,  # type: ignore[arg-type]

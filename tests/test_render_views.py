@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from digest.interests import Interests, select, terms
+from digest.interests import Interests, select
 from digest.models import Digest, Dump, Paper
+from digest.patterns import terms
 from digest.render import render, summary
 from digest.render.views import days, listing_date, mark, short_authors, short_name
 
@@ -65,7 +65,7 @@ def rich() -> Digest:
         more=chosen.more,
         excluded=chosen.excluded,
         highlights=chosen.highlights,
-        highlight=tuple(t.pattern for t in wants.highlight),
+        highlight=wants.highlight,
         dumps=(
             Dump("2025-04-01.json", "ab" * 32, papers, "Apr 1", format="json", listed="2025-04-01"),
         ),
@@ -169,11 +169,7 @@ def test_short_authors(authors: tuple[str, ...], line: str) -> None:
     assert short_authors(authors) == line
 
 
-WORDS = (
-    re.compile(r"(?<!\w)llm(?!\w)", re.I),
-    re.compile(r"diff\w*", re.I),
-    re.compile("ll", re.I),
-)
+WORDS = terms(r"llm, diff\w*, l{2}", "DIGEST_HIGHLIGHT")
 
 
 @pytest.mark.parametrize(

@@ -264,24 +264,36 @@ def test_preferences_saved_on_the_page_are_what_the_next_digest_uses(sqlite_site
     assert sorted(sqlite_site.run_next_day(2)) == list(EMAILS)
 
 
+def refused(site: Site, reader: str, **fields: str) -> httpx.Response:
+    """The answer to a preferences form that must be refused (400), the other fields empty."""
+    form = {"csrf": site.csrf("preferences", reader), "schedule": "", "highlight": "",
+            "exclude": "", "interests": "", **fields}  # fmt: skip
+    answer = httpx.post(f"{site.url}/preferences/{site.tokens[reader]}", data=form)
+    assert answer.status_code == 400
+    return answer
+
+
 def test_a_bad_schedule_or_pattern_is_said_on_the_page_and_nothing_is_saved(
     sqlite_site: Site,
 ) -> None:
     bob = "bob@example.org"
-    form = {
-        "csrf": sqlite_site.csrf("preferences", bob),
-        "delivery": "pause",
-        "schedule": "sometimes",
-        "highlight": "(unclosed",
-        "exclude": "",
-        "interests": "",
-    }
-    answer = httpx.post(f"{sqlite_site.url}/preferences/{sqlite_site.tokens[bob]}", data=form)
-    assert answer.status_code == 400
+    answer = refused(
+        sqlite_site, bob, delivery="pause", schedule="sometimes", highlight="(unclosed"
+    )
     assert "Nothing was saved" in answer.text
     assert "schedule=&#x27;sometimes&#x27; is not a schedule" in answer.text
     assert "highlight: &#x27;(unclosed&#x27; is not a valid regular expression" in answer.text
     assert 'value="sometimes"' in answer.text  # what was sent, shown again to correct
+    assert sqlite_site.prefs()[bob] == {}
+
+
+@pytest.mark.parametrize("schedule", ["every 1s", "* * * * *", "*/5 * * * *", "0,45 7 * * *"])
+def test_a_subscriber_cannot_ask_for_a_digest_more_than_hourly(
+    sqlite_site: Site, schedule: str
+) -> None:
+    bob = "bob@example.org"
+    answer = refused(sqlite_site, bob, delivery="send", schedule=schedule)
+    assert "comes too often" in answer.text
     assert sqlite_site.prefs()[bob] == {}
 
 

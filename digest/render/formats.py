@@ -105,7 +105,7 @@ class Renderer:
             return markupsafe.Markup(numbered)
         return numbered
 
-    def _marked(self, view: dict[str, Any], abstract: str) -> tuple[tuple[str, int], ...]:
+    def _marked(self, view: dict[str, Any], abstract: str) -> tuple[str, ...]:
         """The reader's highlight words that occur in what a fragment marks (title, TL;DR,
         abstract): all a fragment depends on of them, so readers whose words do not occur
         in a paper share its fragment."""
@@ -114,11 +114,7 @@ class Renderer:
         from digest.render.tex import unicode
 
         texts = [unicode(t) for t in (view["title"], view["tldr"], abstract) if t]
-        return tuple(
-            (p.pattern, p.flags)
-            for p in self.digest.highlight
-            if any(p.search(text) for text in texts)
-        )
+        return tuple(t.text for t in self.digest.highlight if any(map(t.found, texts)))
 
     def context(self) -> dict[str, Any]:
         """What every template is given: the view's context, and `fragment(entry, fmt)`."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.models import DEFAULT_SUBJECT, Digest, Paper, Skip, Stats, subject_line
+from digest.patterns import Term
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
@@ -88,9 +89,9 @@ def short_authors(authors: Sequence[str], most: int = 3) -> str:
     return line + (" et al." if len(shown) < len(authors) else "")
 
 
-def spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
-    """Where the patterns occur in the text, overlapping matches merged, in order."""
-    found = sorted(m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start())
+def spans(text: str, terms: Iterable[Term]) -> list[tuple[int, int]]:
+    """Where the terms occur in the text, overlapping matches merged, in order."""
+    found = sorted(s for t in terms for s in t.spans(text) if s[1] > s[0])
     merged: list[tuple[int, int]] = []
     for start, end in found:
         if merged and start <= merged[-1][1]:
@@ -111,7 +112,7 @@ _MARKS = {
 }
 
 
-def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
+def mark(text: str, terms: Iterable[Term], fmt: str) -> str:
     """The text with its TeX as Unicode, escaped for its format (markdown, heading: a
     Markdown heading's text, html or text), every occurrence of the reader's words marked
     (*word* in text, **word** in Markdown, bold and underlined in HTML) and TeX's emphasis
@@ -123,7 +124,7 @@ def mark(text: str, patterns: Iterable[re.Pattern[str]], fmt: str) -> str:
     detexed = detex(text)
     plain = detexed.text
     md = fmt in ("markdown", "heading")
-    found = spans(plain, patterns) if patterns else []
+    found = spans(plain, terms) if terms else []
     if not found and not detexed.emphasis:  # nothing to mark: escape only
         if md:
             return md_block(plain)

@@ -29,6 +29,45 @@ LONGEST_INTERVAL = 366 * 24 * 3600
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
+# A reader's own schedule (the readers file, the preferences page) fires at most this often: a
+# digest of a daily listing every second would be a stranger's way to load the service.
+READER_FLOOR = timedelta(hours=1)
+
+
+def reader_schedule(text: str, tz: tzinfo, setting: str = "schedule") -> BaseTrigger:
+    """A reader's schedule (see parse_schedule), refused when it would fire more than once
+    within READER_FLOOR."""
+    trigger = parse_schedule(text, tz, setting)
+    if _shortest_gap(trigger) < READER_FLOOR:
+        raise ConfigError(
+            f"{setting}={text!r} comes too often: a reader's digest comes at most once an hour"
+            " (e.g. `0 7 * * *`, @daily, `every 6h`)"
+        )
+    return trigger
+
+
+def _shortest_gap(trigger: BaseTrigger, fires: int = 200) -> timedelta:
+    """The shortest time between two of the trigger's next `fires` fire times (from a fixed
+    Monday, so the answer does not depend on today)."""
+    if isinstance(trigger, IntervalTrigger):
+        return trigger.interval  # type: ignore[no-any-return]
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    previous = trigger.get_next_fire_time(None, start)
+    shortest = timedelta.max
+    for _ in range(fires):
+        if previous is None:
+            break
+        after = previous.astimezone(UTC) + timedelta(microseconds=1)
+        fire = trigger.get_next_fire_time(previous, after)
+        if fire is None:
+            break
+        shortest = min(shortest, fire - previous)
+        if shortest < READER_FLOOR:
+            break
+        previous = fire
+    return shortest
+
+
 def parse_schedule(text: str, tz: tzinfo, setting: str = "DIGEST_SCHEDULE") -> BaseTrigger:
     """An APScheduler trigger from a schedule: a five-field crontab line (`0 7 * * *`),
     @hourly, @daily, @weekly (and @monthly, @yearly), or `every N` seconds, minutes or hours

@@ -35,9 +35,9 @@ from apscheduler.triggers.base import BaseTrigger
 from digest import formats, inbox, letters, pipeline, state
 from digest.channels import session
 from digest.config import zone
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
-from digest.service.schedule import missed_run, parse_schedule
+from digest.service.schedule import missed_run, parse_schedule, reader_schedule
 from digest.service.status import when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
 from digest.state import StateChanged, state_files, timestamp
@@ -522,10 +522,17 @@ def reader_groups(
     for reader in pipeline.active_readers(settings):
         resolved = letters.resolve(reader, settings, (known or {}).get(reader.key))
         tz = zone(resolved.timezone)
-        key = f"{resolved.schedule} ({tz})"
+        schedule = resolved.schedule
+        if schedule != settings.schedule:  # the reader's own: kept within the readers' floor
+            try:
+                reader_schedule(schedule, tz)
+            except ConfigError as e:
+                log.warning("reader %s: %s; DIGEST_SCHEDULE is used instead", reader.email, e)
+                schedule = settings.schedule
+        key = f"{schedule} ({tz})"
         if key not in groups:
             setting = f"{settings.readers}: reader {reader.email}: schedule"
-            groups[key] = Group(key, parse_schedule(resolved.schedule, tz, setting))
+            groups[key] = Group(key, parse_schedule(schedule, tz, setting))
         found.append((reader, groups[key]))
     return found
 

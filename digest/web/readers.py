@@ -74,9 +74,9 @@ def chosen(
     is kept as their own, so a later change to the file still reaches them elsewhere."""
     from datetime import UTC
 
-    from digest.interests import terms
+    from digest.patterns import terms
     from digest.readers import joined
-    from digest.service.schedule import parse_schedule
+    from digest.service.schedule import reader_schedule
 
     errors: list[str] = []
     delivery = form.get("delivery", "")
@@ -96,7 +96,7 @@ def chosen(
         try:
             if name == "schedule":
                 if value:
-                    parse_schedule(value, UTC, name)
+                    reader_schedule(value, UTC, name)
             else:
                 terms(value, name)
         except ConfigError as e:
