@@ -16,6 +16,7 @@ from digest import config, formats
 from digest.identity.decide import decide
 from digest.letters import mail_options
 from digest.models import Digest, Dump, Paper
+from digest.patterns import terms
 from digest.render import Renderer, mail
 from digest.render.mail import Composed, Layout, plan
 from digest.render.tex import unicode
@@ -312,7 +313,7 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
         more=(capped,),
         dumps=(dump,),
         created=CREATED,
-        highlight=(re.compile(r"\bdiffusion\b", re.I),),
+        highlight=terms("diffusion", "DIGEST_HIGHLIGHT"),
         highlights={rich: ("diffusion",)},
     )
     composed = compose(digest, settings(), "<1@example.org>")

@@ -66,3 +66,32 @@ def test_the_tricky_texts_are_shown_as_written() -> None:
         assert "We propose <Tool>, a -- dash and a_b_c and _under_." in text
         assert "<del>" not in out and "<s>" not in out and "<table" not in out
         assert "<em>LLMs</em>" in out  # TeX's emphasis, as emphasis
+
+
+HOSTILE_URLS = [
+    "https://github.com/a/b)](javascript:alert(1)",
+    "https://github.com/a/b) [x](javascript:alert(1))",
+    'https://github.com/a/b "title") <javascript:alert(1)>',
+    "https://example.org/a\\](javascript:alert(1))",
+    "https://example.org/<script>alert(1)</script>",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_listings_address_never_becomes_another_link(url: str) -> None:
+    paper = Paper("A Paper", "We propose x.", source="x.json", arxiv_id="2501.00001",
+                  code_url=url, project_url=url)  # fmt: skip
+    md = render(Digest(papers=(paper,), created=WHEN), "markdown")
+    for name, make in renderers().items():
+        out = make(md)  # type: ignore[operator]
+        hrefs = re.findall(r'href="([^"]*)"', out)
+        assert hrefs, name
+        for href in hrefs:
+            assert re.match(r"https?://", html.unescape(href)), (name, href)
+        assert "<script" not in out, name
+        code = re.search(r'<a href="([^"]*)">Code</a>', out)
+        assert code is not None, (name, out)
+        # The address is the listing's, whole: only encoded, not cut short.
+        from urllib.parse import unquote
+
+        assert unquote(html.unescape(code[1])) == url, name

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.errors import ConfigError
-from digest.render.views import mark, md_block, md_escape
+from digest.render.views import mark, md_block, md_escape, md_url
 
 if TYPE_CHECKING:
     import jinja2
@@ -77,6 +77,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     )
     env.filters["md"] = md_escape
     env.filters["md_block"] = md_block
+    env.filters["md_url"] = md_url
     # {{ paper.title | mark("markdown") }}: escaped for the format, the reader's words marked.
     env.filters["mark"] = jinja2.pass_context(
         lambda ctx, text, fmt: mark(text, ctx.get("highlight", ()), fmt)

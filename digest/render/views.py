@@ -29,6 +29,17 @@ def md_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).translate(_MARKDOWN_ENTITIES)
 
 
+def md_url(url: str) -> str:
+    """A link's address for a Markdown link, `[text](address)`: http(s) only (anything else
+    becomes `#`), with what could end the address or open another link percent-encoded, so no
+    listing's address can become a `javascript:` link in any Markdown renderer."""
+    from urllib.parse import quote
+
+    if not re.match(r"(?i)https?://", url):
+        return "#"
+    return quote(url, safe=":/?#@!$&*+,;=%-._~")
+
+
 def md_block(text: str) -> str:
     """Escape a paragraph: inline syntax, and a leading `-`, `#` or `1.` that would make it a
     list or a heading."""
