@@ -180,6 +180,7 @@ def feed(
 
     from digest import __version__
     from digest.render.templates import environment
+    from digest.render.tex import unicode
 
     env = environment(templates)
     fg = FeedGenerator()
@@ -222,7 +223,7 @@ def feed(
         link = _link(base, page_name(outgoing))
         fe = fg.add_entry()
         fe.id(paper["id"])
-        fe.title(str(paper.get("title") or "(untitled)"))
+        fe.title(unicode(str(paper.get("title") or "")) or "(untitled)")  # TeX as Unicode
         # One link an entry: feedgen 1.0 writes entry links without their rel, so a second
         # one would read as a second alternate. The digest's page is linked from the content.
         fe.link(href=str(paper.get("page_url") or paper.get("link")), rel="alternate")

@@ -359,3 +359,17 @@ def test_with_a_readers_file_no_readers_digest_is_published(
     built = archive_cmd(tmp_path / "state.sqlite3", site)
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("0 digests in")
+
+
+def test_a_feed_entrys_title_reads_its_tex_as_unicode(inbox: Path, tmp_path: Path) -> None:
+    (inbox / "day.txt").write_text(
+        "Daily Papers\n\nThe $\\mu$-law of Poincar\\'e {\\em Disks}\n\nWe propose a disk.\n"
+    )
+    state, site = tmp_path / "state.sqlite3", tmp_path / "site"
+    env = clean_env(DIGEST_ARCHIVE=str(site), DIGEST_OUT=str(tmp_path / "out"))
+    done = subprocess.run(digest_now(inbox, state), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = archive_cmd(state, tmp_path / "papers", "--feed-entries", "paper")
+    assert done.returncode == 0, done.stderr
+    parsed = feedparser.parse((tmp_path / "papers" / "feed.xml").read_bytes())
+    assert [e.title for e in parsed.entries] == ["The μ-law of Poincaré Disks"]

@@ -95,3 +95,22 @@ def test_a_listings_address_never_becomes_another_link(url: str) -> None:
         from urllib.parse import unquote
 
         assert unquote(html.unescape(code[1])) == url, name
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_a_private_use_character_in_a_listing_is_never_taken_for_a_papers_number(
+    fmt: str,
+) -> None:
+    papers = tuple(
+        Paper(
+            f"Title {n}\ue000end",
+            f"We propose X{n}\ue000Y and more.",
+            source="x.json",
+            arxiv_id=f"2501.0000{n}",
+        )
+        for n in (1, 2)
+    )
+    out = render(Digest(papers=papers, created=WHEN), fmt)
+    for n in (1, 2):
+        assert f"X{n}\ufffdY" in out
+        assert not re.search(rf"X{n}\s*\d+\s*Y", out)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.models import DEFAULT_SUBJECT
 from digest.outputs import FORMATS
-from digest.render.views import DigestView, Entry
+from digest.render.views import NUMBER, DigestView, Entry
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 # The templates that draw one paper, by format: their paper_block and compact_line macros.
 FRAGMENTS = {"html": "_paper.html.j2", "text": "_paper.txt.j2"}
-# A paper's number in a fragment shared between digests (each numbers it its own way): a
-# character of Unicode's private use area, put in as the number when a digest places it.
-NUMBER = "\ue000"
 _NUMBER_WIDTH = {"html": 1, "text": 3}  # the text part right-aligns numbers in 3 columns
 
 Fragments = dict[Hashable, str]

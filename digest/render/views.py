@@ -221,6 +221,20 @@ def _month_day(text: str) -> tuple[int, int, str]:
     return (parsed.month, parsed.day, text)
 
 
+# A paper's number in a fragment shared between digests (each numbers it its own way): a
+# character of Unicode's private use area, put in as the number when a digest places it. A
+# paper's own text never holds it: paper_view makes one there U+FFFD.
+NUMBER = "\ue000"
+
+
+def _no_number(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUMBER, "\ufffd") if NUMBER in value else value
+    if isinstance(value, list | tuple):
+        return type(value)(map(_no_number, value))
+    return value
+
+
 def paper_view(
     paper: Paper, digest: Digest | None = None, show_date: bool = False
 ) -> dict[str, Any]:
@@ -232,7 +246,7 @@ def paper_view(
     reason = digest.reasons.get(paper, "") if digest else ""
     listed = paper.listed or (infer_day(paper.listing_date, digest.created) if digest else None)
     line = tldr(paper.abstract, paper.ai_summary)
-    return {
+    view = {
         "title": paper.title,
         "abstract": paper.abstract,
         "source": paper.source,
@@ -270,6 +284,7 @@ def paper_view(
         "why": reason or (f"matches: {', '.join(terms)}" if terms else ""),
         "score": digest.scores.get(paper) if digest else None,
     }
+    return {k: _no_number(v) for k, v in view.items()}
 
 
 def summary(digest: Digest) -> str:
