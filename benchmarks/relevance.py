@@ -16,7 +16,8 @@ Rankers: the listing order; the keyword highlight (DIGEST_HIGHLIGHT set to the i
 phrases, or to each of its words, highlighted papers first); and the relevance models, the
 lexical one also without its linear model of the likes (their mean instead); "auto" is what
 digest uses (hybrid without likes when the embedding extra is installed, else lexical).
-Printed: mean nDCG@10 and precision@5 over the topics, then the cost of each model.
+Printed: mean nDCG@10 and precision@5 over the topics, then the cost of each model, then the
+cost of matching highlight terms (RE2 beside the backtracking `re`, and a hostile pattern).
 
     python benchmarks/relevance.py [--days DIR] [--seeds DIR] [--limit N] [--models a,b]
 """
@@ -342,6 +343,73 @@ def cost(papers: list[Paper], models: Sequence[str]) -> None:
         print(load_cost())
 
 
+MATCHED = {
+    "plain words": "diffusion, kv cache, reinforcement learning",
+    "a regular expression": r"diffus\w+|video gen\w*, \bLLMs?\b",
+    "a hostile pattern": r"(\w+\s?)+$",
+}
+
+
+def matching_cost(papers: list[Paper], runs: int = 7) -> None:
+    """CPU time of matching a reader's highlight terms against the papers, as digest matches
+    them (plain words literally, anything else by RE2) beside Python's backtracking `re` on
+    the same patterns, the two sides alternated; then a hostile pattern's time as an abstract
+    grows, where `re` doubles with each word and RE2 stays flat."""
+    import statistics
+
+    from digest.interests import searched
+
+    texts = [searched(p) for p in papers]
+    print(f"\nmatching highlight terms against {len(papers)} papers (CPU ms per 100 papers,")
+    print(f"median of {runs} alternated runs, spread min-max)")
+    print("| terms | digest (RE2 / literal) | Python re | ratio |")
+    print("|---|---|---|---|")
+
+    def timed(search: Callable[[str], object]) -> float:
+        started = time.process_time()
+        for text in texts:
+            search(text)
+        return (time.process_time() - started) * 1e5 / len(texts)
+
+    for label, raw in MATCHED.items():
+        ours = terms(raw, "DIGEST_HIGHLIGHT")
+        # Plain words are matched as before, by the standard library: the same on both sides.
+        theirs = [
+            t.matcher if isinstance(t.matcher, re.Pattern) else re.compile(t.text, re.I)
+            for t in ours
+        ]
+        # The hostile pattern is not run by `re` on real abstracts: a sentence of twenty words
+        # before a period takes it a million steps at each of its starts.
+        hostile = label == "a hostile pattern"
+        a: list[float] = []
+        b: list[float] = []
+        for _ in range(runs):
+            a.append(timed(lambda x, ours=ours: [t.found(x) for t in ours]))
+            if not hostile:
+                b.append(timed(lambda x, theirs=theirs: [p.search(x) for p in theirs]))
+        ma = statistics.median(a)
+        mb = statistics.median(b) if b else math.nan
+        cell = f"{mb:.2f} ({min(b):.2f}-{max(b):.2f}) | {mb / ma:.2f}x" if b else "(hangs) | -"
+        print(f"| {label} | {ma:.2f} ({min(a):.2f}-{max(a):.2f}) | {cell} |")
+    (hostile,) = terms(MATCHED["a hostile pattern"], "DIGEST_HIGHLIGHT")
+    backtracking = re.compile(hostile.text, re.IGNORECASE)
+    print("\nthe hostile pattern on a word of N letters and a '!' (CPU ms)")
+    print("| N letters | RE2 | Python re |")
+    print("|---|---|---|")
+    for n in (16, 18, 20, 22, 24, 100_000):
+        text = "a" * n + "!"
+        started = time.process_time()
+        hostile.found(text)
+        ours_ms = (time.process_time() - started) * 1000
+        if n <= 24:
+            started = time.process_time()
+            backtracking.search(text)
+            theirs_ms = f"{(time.process_time() - started) * 1000:.1f}"
+        else:
+            theirs_ms = "(years)"
+        print(f"| {n:,} | {ours_ms:.2f} | {theirs_ms} |")
+
+
 def load_cost() -> str:
     """What loading the embedding model costs once a process, measured in a fresh one."""
     import subprocess
@@ -427,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         evaluate(seeds, seed_topics, models, by_day)
         print()
     cost(days, models)
+    matching_cost(days)
 
 
 if __name__ == "__main__":

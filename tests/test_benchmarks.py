@@ -123,7 +123,9 @@ def test_relevance_benchmark_on_a_slice_ranks_better_than_listing_and_highlight(
         timeout=300,
     )
     sections = output.strip().split("\n\n")
-    assert [s.split()[0] for s in sections] == ["real", "text", "real", "text", "cost,"]
+    assert [s.split()[0] for s in sections] == [
+        *("real", "text", "real", "text", "cost,", "matching", "the")
+    ]
     for section in sections[:4]:  # pooled, then each day alone
         rows = {
             cells[0]: [float(c) for c in cells[1:]]
@@ -137,6 +139,10 @@ def test_relevance_benchmark_on_a_slice_ranks_better_than_listing_and_highlight(
             assert ndcg > rows[baseline][0] and ndcg_liked > rows[baseline][2]
         assert rows["lexical"][2] > rows["lexical"][0]  # likes help
     assert "| lexical |" in sections[4]
+    # A hostile pattern: RE2 flat while the backtracking engine doubles every two letters.
+    times = [line.split("|")[2:4] for line in sections[6].splitlines() if line.startswith("| 2")]
+    (_, theirs_20), (ours_24, theirs_24) = times[0], times[-1]
+    assert float(theirs_24) > 8 * float(theirs_20) and float(ours_24) < 5
 
 
 def test_readers_benchmark_small() -> None:
