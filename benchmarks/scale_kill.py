@@ -277,7 +277,6 @@ def environment(folder: Path, url: str, port: int) -> dict[str, str]:
         "DIGEST_SMTP_PORT": str(port),
         "DIGEST_SMTP_SECURITY": "none",
         "DIGEST_SMTP_TIMEOUT": "3",
-        "DIGEST_LEASE_SECONDS": "5",  # a killed worker's digest is taken over after 5 s
         "DIGEST_RETRY_SECONDS": "1",  # a 451 is tried again after 1, 2, 4 ... s
         "DIGEST_UNSUBSCRIBE": "https://papers.example.org/unsubscribe/{token}",
         "DIGEST_SCHEDULE": "every 3s",

@@ -561,9 +561,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
         store.requeue(item.id)
         report = pipeline.Report()
         now = datetime.now().astimezone()
-        pipeline.send(
-            store, deliverer, item, report, now, pipeline.lease(settings), pipeline.retry(settings)
-        )
+        pipeline.send(store, deliverer, item, report, now, pipeline.retry(settings))
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
     for line in report.failed:
@@ -593,15 +591,7 @@ def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) 
         now = datetime.now().astimezone()
         for item in failed:
             store.requeue(item.id)
-            pipeline.send(
-                store,
-                deliverer,
-                item,
-                report,
-                now,
-                pipeline.lease(settings),
-                pipeline.retry(settings),
-            )
+            pipeline.send(store, deliverer, item, report, now, pipeline.retry(settings))
     for line in report.delivered:
         log.info("%s: %s", email, line)
     for line in report.failed:

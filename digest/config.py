@@ -84,8 +84,6 @@ class Settings:
     timezone: str | None = None  # an IANA name; None means the machine's own
     # A floor keeps a tiny value from turning the service into a busy loop.
     poll_seconds: float = bounded(60.0, 0.1, 86_400, "seconds")
-    # With a shared state: how long a worker holds a digest it delivers before another may.
-    lease_seconds: int = bounded(600, 2, 86_400, "seconds")
     # A digest the mail server refused for now: seconds before its first retry, then doubled.
     retry_seconds: int = bounded(60, 1, 86_400, "seconds")
     processed: str = "leave"

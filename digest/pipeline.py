@@ -211,11 +211,6 @@ def build(
     return letters.shaped(decided, enrich(decision.new, repeats, decision.of), wants), decision
 
 
-def lease(settings: Settings) -> timedelta:
-    """How long a worker holds a digest it delivers on a shared state (DIGEST_LEASE_SECONDS)."""
-    return timedelta(seconds=settings.lease_seconds)
-
-
 def retry(settings: Settings) -> timedelta:
     """The wait before a digest refused for now is first tried again (DIGEST_RETRY_SECONDS)."""
     return timedelta(seconds=settings.retry_seconds)
@@ -227,15 +222,16 @@ def send(
     item: Outgoing,
     report: Report,
     now: datetime,
-    lease: timedelta | None,
     first_retry: timedelta = timedelta(minutes=1),
+    *,
+    claimed: bool = False,
 ) -> None:
     """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
     pending with a backoff from `now`, `first_retry` doubled for each attempt made; a
     permanent one marks it failed, never its papers seen. On a shared state the digest is
-    claimed for `lease` first (None: the caller claimed it), and left alone when another
-    worker holds it."""
-    if lease is not None and store.shared and not store.claim(item.id, lease):
+    claimed first (unless `claimed`: the caller did), and left alone when another worker
+    holds it."""
+    if not claimed and store.shared and not store.claim(item.id):
         report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
     try:
@@ -286,7 +282,7 @@ def run_once(
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
                 delivered = len(report.delivered)
-                send(store, deliverer, item, report, now, lease(settings), retry(settings))
+                send(store, deliverer, item, report, now, retry(settings))
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
@@ -336,7 +332,7 @@ def run_once(
                     store.advance(moves)
                 batch = store.enqueue(made, [key for _, key in told], period) if made else []
                 for item in batch:
-                    send(store, deliverer, item, report, now, lease(settings), retry(settings))
+                    send(store, deliverer, item, report, now, retry(settings))
                 stored += len(batch)
         if dry_run:
             return report

@@ -138,3 +138,21 @@ def postgres(request: pytest.FixtureRequest, postgres_server: str | None) -> Ite
     yield f"{base}/{name}"
     with psycopg.connect(postgres_server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[object]:
+    """A PostgreSQL server of the test's own (`pgserver.Server`), which it may restart and stop
+    for real; skipped when PostgreSQL is not installed here."""
+    import tempfile
+
+    from pgserver import server
+
+    folder = Path(tempfile.mkdtemp(prefix="digest-postgres-"))
+    try:
+        with server(folder) as running:
+            if running is None:
+                pytest.skip("no PostgreSQL installed (initdb and pg_ctl) to restart and stop")
+            yield running
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

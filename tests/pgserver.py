@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL server on loopback, for the tests and the benchmarks: `initdb` into a
-folder, `pg_ctl start` on a free port with its socket in that folder, stopped at the end."""
+folder, `pg_ctl start` on a free port with its socket in that folder, stopped at the end; one
+of a test's own can be restarted and stopped (`server`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 POSTGRES_BIN = [Path(p).parent for p in (shutil.which("initdb"),) if p] + sorted(
@@ -36,10 +38,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Server:
+    """A running throwaway server: its URL, and pg_ctl to restart, stop and start it for real."""
+
+    url: str
+    bin_dir: Path
+    folder: Path
+    options: str
+
+    def ctl(self, *args: str) -> None:
+        """Run pg_ctl on this server's data folder (waiting for it to finish)."""
+        subprocess.run(
+            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"),
+                          "-l", str(self.folder / "log"), "-o", self.options, "-w", *args]),
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def restart(self) -> None:
+        """Restart at once, the way a crash does: every connection ends, no clean shutdown."""
+        self.ctl("-m", "immediate", "restart")
+
+    def stop(self) -> None:
+        """Stop at once: every connection ends, and new ones are refused until `start`."""
+        self.ctl("-m", "immediate", "stop")
+
+    def start(self) -> None:
+        """Start it again, on the same port."""
+        self.ctl("start")
+
+
 @contextmanager
 def throwaway(folder: Path) -> Iterator[str | None]:
     """A new server with its data in `folder`: the URL of its `postgres` database (None when
     PostgreSQL is not installed). Durability is off (fsync, full page writes): a test server."""
+    with server(folder) as running:
+        yield running.url if running else None
+
+
+@contextmanager
+def server(folder: Path) -> Iterator[Server | None]:
+    """A new server with its data in `folder`, as `throwaway`, that can be restarted and
+    stopped (None when PostgreSQL is not installed)."""
     found = [b for b in POSTGRES_BIN if (b / "initdb").exists() and (b / "pg_ctl").exists()]
     if not found:
         yield None
@@ -55,20 +95,16 @@ def throwaway(folder: Path) -> Iterator[str | None]:
                 break
             os.chmod(p, os.stat(p).st_mode | 0o011)  # the server may pass through
         os.chown(folder, user.pw_uid, user.pw_gid)
-    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
     subprocess.run(
         _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
                       "--no-sync", "-E", "UTF8", "--locale", "C"]),
-        **run,  # type: ignore[call-overload]
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"),
-                      "-o", options, "-w", "start"]),
-        **run,  # type: ignore[call-overload]
-    )  # fmt: skip
+    running = Server(f"postgresql://postgres@127.0.0.1:{port}/postgres", bin_dir, folder, options)
+    running.start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield running
     finally:
         subprocess.run(
             _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),

@@ -3,6 +3,7 @@ counts, the outbox, service state and the run lock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -175,32 +176,74 @@ def test_on_a_shared_state_a_dump_is_recorded_once_whoever_records_it(postgres: 
         assert two.recent() == []
 
 
-def test_a_pending_digest_is_claimed_by_one_worker_until_its_lease_ends(location: object) -> None:
+def test_a_digest_is_claimed_by_one_worker_until_it_is_done_with_it(location: object) -> None:
+    with (
+        state.open(location) as one,  # type: ignore[arg-type]
+        state.open(location) as two,  # type: ignore[arg-type]
+        state.open(location) as three,  # type: ignore[arg-type]
+    ):
+        first = one.record([], [], [], _outgoing())
+        second = one.record([], [], [], replace(_outgoing(), message_id="<n@x>"))
+        now = datetime.now(UTC)
+        taken = one.claim_due(now)
+        assert taken is not None and taken.id == first and taken.message_id == "<m@x>"
+        other = two.claim_due(now)  # the one held is skipped, not waited for
+        assert other is not None and other.id == second
+        assert three.claim_due(now) is None
+        assert not three.claim(first) and not three.claim(second)
+        one.mark_sent(first)
+        assert one.claim_due(now) is None  # done with the first; the second is held
+        assert not three.claim(first)  # sent: nothing to claim
+        two.close()  # a worker that stops lets go
+        again = three.claim_due(now)
+        assert again is not None and again.id == second and again.message_id == "<n@x>"
+        assert three.claim(second)  # asking again for the one it holds
+
+
+# A worker in a process of its own: claims one digest, says so, then delivers for ever.
+CLAIMER = """
+import sys, time
+from digest import state
+with state.open(sys.argv[1]) as store:
+    print("claimed" if store.claim(int(sys.argv[2])) else "refused", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_claim_ends_at_once_with_the_process_that_holds_it(location: object) -> None:
+    import signal
+    import subprocess
+    import sys
     import time
 
-    with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
-        first = one.record([], [], [], _outgoing())
-        assert first is not None
-        now = datetime.now(UTC)
-        taken = one.claim_due(now, timedelta(seconds=1))
-        assert taken is not None and taken.id == first and taken.message_id == "<m@x>"
-        assert two.claim_due(now, timedelta(seconds=1)) is None
-        assert not two.claim(first, timedelta(seconds=1))
-        time.sleep(2.1)  # the lease ends (times are kept to the second)
-        again = two.claim_due(datetime.now(UTC), timedelta(minutes=5))
-        assert again is not None and again.message_id == taken.message_id
-        two.mark_sent(first)
-        assert one.claim_due(datetime.now(UTC), timedelta(minutes=5)) is None
-        assert not one.claim(first, timedelta(minutes=5))  # sent: nothing to claim
+    with state.open(location) as store:  # type: ignore[arg-type]
+        digest_id = store.record([], [], [], _outgoing())
+        assert digest_id is not None
+        argv = [sys.executable, "-c", CLAIMER, str(location), str(digest_id)]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as holder:
+            try:
+                assert holder.stdout is not None and holder.stdout.readline() == "claimed\n"
+                time.sleep(0.5)
+                assert store.claim_due(datetime.now(UTC)) is None and not store.claim(digest_id)
+                holder.send_signal(signal.SIGKILL)
+                holder.wait()
+                killed = time.monotonic()
+                while not store.claim(digest_id):
+                    assert time.monotonic() - killed < 2, "the dead worker's claim is still held"
+                    time.sleep(0.02)
+            finally:
+                holder.kill()
 
 
 def test_one_process_leads_and_the_lead_is_let_go_on_closing(location: object) -> None:
     with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
         assert not two.serving()
-        assert one.lead()
-        assert not two.lead() and two.serving()
+        assert not one.still_leading()
+        assert one.lead() and one.still_leading()
+        assert not two.lead() and two.serving() and not two.still_leading()
         one.close()
-        assert two.lead()
+        assert two.lead() and two.still_leading()
 
 
 def test_counts_follow_every_write_of_papers(store: StateStore) -> None:

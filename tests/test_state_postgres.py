@@ -8,14 +8,16 @@ import shutil
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
+import pytest
 
 from digest import state
 from digest.state.postgres import MIGRATIONS
 from tests.mailserver import Handler, smtp_server
 from tests.test_printable import digest
-from tests.test_service import Serve, serves, until
+from tests.test_service import Serve, digests, serves, until
 
 __all__ = ["serves"]  # the fixture, used by name
 
@@ -110,7 +112,6 @@ TAKEOVER_SECONDS = 5  # FOLLOW_SECONDS (1 s) after the leader's connection ends,
 def test_of_two_services_one_leads_and_the_other_takes_over_when_it_is_killed(
     postgres: str, tmp_path: Path, serves: list[Serve]
 ) -> None:
-    from tests.test_service import digests
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -140,50 +141,166 @@ def test_of_two_services_one_leads_and_the_other_takes_over_when_it_is_killed(
 
 
 class SlowHandler(Handler):
-    """A mail server that takes its time over a message, and tells when one starts coming in."""
+    """A mail server that takes its time over the first messages (`delays`, seconds each) and
+    notes when each message starts coming in."""
 
-    def __init__(self, delay: float) -> None:
-        import threading
-
-        super().__init__(delay=delay)
-        self.receiving = threading.Event()
+    def __init__(self, *delays: float) -> None:
+        super().__init__()
+        self.delays = list(delays)
+        self.started: list[float] = []  # time.monotonic() as each message starts coming in
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.receiving.set()
+        import asyncio
+
+        self.started.append(time.monotonic())
+        if self.delays:
+            await asyncio.sleep(self.delays.pop(0))
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_a_digest_whose_worker_is_killed_mid_delivery_is_delivered_by_another_the_same(
+@pytest.mark.slow
+def test_a_digest_being_sent_is_never_doubled_and_a_killed_senders_is_taken_over_in_seconds(
     postgres: str, tmp_path: Path, serves: list[Serve]
 ) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    handler = SlowHandler(delay=1)
+    handler = SlowHandler(15)  # the first message takes 15 s to be accepted
     with smtp_server(handler) as mail:
-        env = {**mail.environment(), "DIGEST_FROM": "p@example.org", "DIGEST_TO": "a@example.org",
-               "DIGEST_LEASE_SECONDS": "5"}  # fmt: skip
+        env = {**mail.environment(), "DIGEST_FROM": "p@example.org", "DIGEST_TO": "a@example.org"}
         first = _serve(tmp_path, inbox, postgres, serves, **env)
         first.wait_for("serving:")
         shutil.copy(SEEDS[0], inbox)
-        assert handler.receiving.wait(20), first.text()
+        until(lambda: len(handler.started) == 1, 20, f"a delivery in\n{first.text()}")
+        second = _serve(tmp_path, inbox, postgres, serves, **env)
+        second.wait_for("another digest serve leads")
+        time.sleep(2)  # the second looks for due digests every second: the one being sent is held
+        assert len(handler.started) == 1 and first.proc.poll() is None
         first.proc.send_signal(signal.SIGKILL)  # while the server still takes the message in
         first.proc.wait()
         killed = time.monotonic()
-        second = _serve(tmp_path, inbox, postgres, serves, **env)
-        until(lambda: _statuses(postgres) == ["sent"], 30, f"a delivery in\n{second.text()}")
-        # Not before the killed worker's lease (5 s) ran out: unclaimed, it would be sent
-        # within about 2 s (a look each second, a second to take the message in).
-        assert time.monotonic() - killed >= 4
-        assert "mailed to 1 recipient" in second.text()
+        until(lambda: len(handler.started) == 2, 10, f"the digest taken over in\n{second.text()}")
+        took = handler.started[1] - killed
+        until(lambda: _statuses(postgres) == ["sent"], 10, f"a delivery in\n{second.text()}")
+        print(f"a killed worker's digest was taken over after {took:.2f} s")
+        assert took < 3
+        second.wait_for("mailed to 1 recipient")  # said once the delivery is recorded
         assert second.stop() == 0
         ids = {m.message["Message-ID"] for m in mail.received}
-    import psycopg
-
     with psycopg.connect(postgres) as db:
         stored = db.execute("SELECT message_id FROM digests").fetchall()
     assert len(stored) == 1 and len(mail.received) >= 1
     assert ids == {stored[0][0]}  # every copy, if the first got through too, the same message
     assert "Traceback" not in first.text() + second.text()
+
+
+@pytest.mark.slow
+def test_a_restart_of_the_server_ends_the_lead_and_the_claims_and_they_can_be_taken_again(
+    own_postgres: Any,
+) -> None:
+    from tests.test_state import _outgoing
+
+    with state.open(own_postgres.url) as store:
+        assert store.lead() and store.still_leading()
+        digest_id = store.record([], [], [], _outgoing())
+        assert digest_id is not None and store.claim(digest_id)
+        own_postgres.restart()
+        assert not store.still_leading()  # the lock went with the connection that held it
+        assert store.lead() and store.still_leading()  # on a new connection
+        assert store.claim(digest_id)
+        assert store.counts()["papers_pending"] == 0  # the pool's connections are new too
+
+
+def _leaders(url: str) -> list[str]:
+    """The application names (`digest (pid N)`) of the connections holding the lead."""
+    from digest.state.postgres import LEAD_LOCK
+
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            rows = db.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s",
+                (LEAD_LOCK,),
+            ).fetchall()
+    except psycopg.OperationalError:  # the server is not up (yet)
+        return []
+    return [row[0] for row in rows]
+
+
+def _leader(url: str, services: list[Serve]) -> Serve | None:
+    """The one of these services that holds the lead now, if exactly one of them does."""
+    names = _leaders(url)
+    found = [s for s in services if f"digest (pid {s.proc.pid})" in names]
+    return found[0] if len(names) == 1 and len(found) == 1 else None
+
+
+RUN = "scheduled run started"  # what a service logs (with -v) as it makes a scheduled run
+
+
+def _cluster(server: Any, tmp_path: Path, serves: list[Serve], count: int) -> Path:
+    """`count` services on the server's database, the first leading: their inbox."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _serve(tmp_path, inbox, server.url, serves).wait_for("serving:")
+    for _ in range(count - 1):
+        _serve(tmp_path, inbox, server.url, serves).wait_for("another digest serve leads")
+    return inbox
+
+
+def _stop_all(serves: list[Serve]) -> None:
+    """Every service still running, then stopped cleanly, without a traceback."""
+    for s in serves:
+        assert s.proc.poll() is None, s.text()
+    for s in serves:
+        assert s.stop() == 0
+        assert "Traceback" not in s.text()
+
+
+@pytest.mark.slow
+def test_services_ride_out_a_restart_of_the_server_and_one_of_them_leads(
+    own_postgres: Any, tmp_path: Path, serves: list[Serve]
+) -> None:
+    url, inbox = own_postgres.url, _cluster(own_postgres, tmp_path, serves, 3)
+    own_postgres.restart()
+    restarted = time.monotonic()
+    until(lambda: _leader(url, serves) is not None, 20, "one leader after the restart")
+    led = time.monotonic() - restarted
+    shutil.copy(SEEDS[0], inbox)
+    outs = [s.out for s in serves]  # type: ignore[attr-defined]
+    until(lambda: len(digests(*outs)) == 1, 20, "the digest made after the restart")
+    delivered = time.monotonic() - restarted
+    print(f"after a restart: one leader after {led:.1f} s, a new dump delivered {delivered:.1f} s")
+    time.sleep(2)  # more scheduled runs
+    assert len(digests(*outs)) == 1 and _leader(url, serves) is not None
+    _stop_all(serves)
+
+
+@pytest.mark.slow
+def test_after_an_outage_one_service_leads_and_the_old_leader_no_longer_runs_the_schedule(
+    own_postgres: Any, tmp_path: Path, serves: list[Serve]
+) -> None:
+    url, inbox = own_postgres.url, _cluster(own_postgres, tmp_path, serves, 2)
+    first, second = serves
+    first.wait_for(RUN, count=2)
+    own_postgres.stop()
+    time.sleep(1)  # the leader finds its lead gone within a second
+    runs = first.text().count(RUN)
+    time.sleep(3)  # the schedule fires every second: none is run while the lead is gone
+    assert first.text().count(RUN) == runs, first.text()
+    own_postgres.start()
+    started = time.monotonic()
+    _serve(tmp_path, inbox, url, serves)  # a service (re)started meanwhile
+    until(lambda: _leader(url, serves) is not None, 30, "one leader after the outage")
+    print(f"after a 4 s outage: one leader {time.monotonic() - started:.1f} s after the start")
+    leader = _leader(url, serves)
+    leader.wait_for(RUN, count=leader.text().count(RUN) + 1)  # type: ignore[union-attr]
+    before = [s.text().count(RUN) for s in serves]
+    time.sleep(3)
+    after = [s.text().count(RUN) for s in serves]
+    running = [s for s, b, a in zip(serves, before, after, strict=True) if a > b]
+    assert running == [leader] and _leader(url, serves) is leader
+    assert "no longer leads" in first.text()
+    assert "waiting for it" in second.text() and "can be reached again" in second.text()
+    _stop_all(serves)
 
 
 def _statuses(url: str) -> list[str]:

@@ -14,17 +14,23 @@ How the parts fit together:
 - The time up to which scheduled runs are done is kept in the state file; when a fire time
   passed while the service was down, it runs once on start (after one poll interval, so that
   files found at start are proven complete first), however many fire times were missed.
+- On a shared state (PostgreSQL) one service leads and the others follow, delivering the
+  outbox. The lead is a lock that ends with the connection holding it, so the leader checks
+  it still holds it every second and before each scheduled job, and stops scheduling the
+  moment it does not (a restarted server, a lost network): it then follows like the others,
+  and leads again when it can. A database out of reach is tried again, less and less often,
+  said once when lost and once when back; the service never exits for it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -52,7 +58,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FOLLOW_SECONDS = 1.0  # how often a following service checks whether the lead is free
+# How often a following service checks whether the lead is free, and a leading one that it
+# still holds it.
+FOLLOW_SECONDS = 1.0
+# A database out of reach is tried again after the first wait, doubled each time up to the second.
+RECONNECT_SECONDS = (1.0, 10.0)
 
 
 def _utc_now() -> datetime:
@@ -86,6 +96,10 @@ class Service:
         self.groups: dict[str, Group] = {}  # the readers file's schedules; none: DIGEST_TO's
         # Set by a run that found the state file changed under the service (see `_reopen`).
         self.file_changed = threading.Event()
+        self.leader: StateStore | None = None  # while it leads: the store holding the lead
+        self._lost_lead = False  # the lead ended under it, said once
+        self._said = threading.Lock()
+        self._lost_at: float | None = None  # when the database was found out of reach
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -156,7 +170,7 @@ class Service:
         with store.lock(), session(self.deliverer):
             for item in store.outgoing(status="pending", due=now):
                 pipeline.send(
-                    store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
+                    store, self.deliverer, item, report, now, pipeline.retry(self.settings)
                 )
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
@@ -169,7 +183,9 @@ class Service:
         """The scheduled job: the pipeline on the ready files for the readers of `group`
         (the readers file's readers with one schedule and time zone; None: the one reader
         of DIGEST_TO), then record the run. Never raises: a failure is one log line and
-        the service carries on."""
+        the service carries on. Made only while this service leads."""
+        if not self._still_leads():
+            return
         started = self.now()
         ready, hashes = self.watch.ready, self.hashes
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
@@ -259,6 +275,8 @@ class Service:
         Never raises: a failure is one log line and the service carries on."""
         from digest import fetch
 
+        if not self._still_leads():
+            return
         day = fetch.yesterday(self.clock(), self.tz)
         try:
             log.info("%s", fetch.fetch_day(self.settings, day, wait=self.stopping.wait).line())
@@ -282,10 +300,8 @@ class Service:
 
     def serve(self) -> int:
         """Run until SIGTERM or SIGINT: the first lets a running digest finish, a second stops
-        at once. Returns the exit code."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
+        at once. Returns the exit code. A state file takes one service (a second is refused);
+        on a shared state this service follows while another leads (see the module doc)."""
         stop = self.stopping
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -298,90 +314,126 @@ class Service:
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            with self._lead() as store:
-                if store is None:  # stopped while following another service
-                    log.info("stopped")
-                    return 0
-                # UTC for the scheduler's own clock: comparing times in one zone ignores DST
-                # folds, comparing across zones does not. Triggers keep the schedule's zone.
-                scheduler = BackgroundScheduler(
-                    timezone=UTC,
-                    # Each job its own thread: a slow fetch never holds back a digest.
-                    executors={"default": ThreadPoolExecutor(1), "fetch": ThreadPoolExecutor(1)},
-                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-                )
-                for name, job, trigger in self.jobs():
-                    executor = "fetch" if name == "fetch" else "default"
-                    scheduler.add_job(job, trigger, id=name, executor=executor)
-                missed_groups = self._start(store)
-                missed = min(missed_groups.values(), default=None)
-                scheduler.start()
-                try:
-                    self._note_next_run(store, scheduler)
-                    log.info(
-                        "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
-                        " state %s; delivery: %s",
-                        self.settings.inbox,
-                        self.settings.poll_seconds,
-                        self.settings.schedule,
-                        self.tz,
-                        when(self.next_run),
-                        self.settings.state,
-                        describe_delivery(self.settings),
+            where = self.settings.state
+            with state.open(where) as store:
+                if not store.shared and not store.lead():
+                    raise DigestError(
+                        f"digest serve is already running with state file {where}; stop it first"
                     )
-                    if self.fetch_trigger is not None:
-                        log.info(
-                            "fetching the listing: schedule %s, from %s",
-                            self.settings.fetch_schedule,
-                            self.settings.fetch_url,
-                        )
-                    if missed is not None:
-                        log.info(
-                            "the run due %s was missed while stopped; running once shortly",
-                            when(missed),
-                        )
-                    while not stop.wait(self._interval()):
-                        if self.file_changed.is_set():
-                            self._reopen(store, scheduler)
-                        self._safely(self.poll, store)
-                        if missed is not None:  # the files found at start are proven complete
-                            if self.runs == 0:  # else the schedule has made up for it already
-                                for group in missed_groups:
-                                    run = functools.partial(self.run_scheduled, group)
-                                    scheduler.add_job(run, id=f"catch-up:{group}")
-                            missed = None
-                        self._safely(self._note_next_run, store, scheduler)
-                finally:
-                    scheduler.shutdown(wait=True)  # lets the running job finish
-                store.set_service_state(stopped_at=self.now().isoformat(), next_run=None)
+                while not stop.is_set() and (not store.shared or self._follow(store)):
+                    self._serve_leading(store)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info("stopped")
         return 0
 
+    def _serve_leading(self, store: StateStore) -> None:
+        """Run the schedule and poll the inbox until stopped, or until this service no longer
+        leads (its lead ended with its connection to a shared state)."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        stop = self.stopping
+        # UTC for the scheduler's own clock: comparing times in one zone ignores DST folds,
+        # comparing across zones does not. Triggers keep the schedule's zone.
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            # Each job its own thread: a slow fetch never holds back a digest.
+            executors={"default": ThreadPoolExecutor(1), "fetch": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        for name, job, trigger in self.jobs():
+            executor = "fetch" if name == "fetch" else "default"
+            scheduler.add_job(job, trigger, id=name, executor=executor)
+        try:
+            missed_groups = self._start(store)
+        except DigestError as e:
+            if not store.shared:
+                raise
+            # The database went away as this service took the lead: after a pause, it
+            # follows again, which says when the database is out of reach.
+            self._report_problem("start", str(e))
+            stop.wait(FOLLOW_SECONDS)
+            return
+        self._problems.pop("start", None)
+        missed = min(missed_groups.values(), default=None)
+        self.leader = store
+        scheduler.start()
+        try:
+            self._note_next_run(store, scheduler)
+            log.info(
+                "serving: inbox %s (checked every %gs); schedule %s (%s), next run %s;"
+                " state %s; delivery: %s",
+                self.settings.inbox,
+                self.settings.poll_seconds,
+                self.settings.schedule,
+                self.tz,
+                when(self.next_run),
+                self.settings.state,
+                describe_delivery(self.settings),
+            )
+            if self.fetch_trigger is not None:
+                log.info(
+                    "fetching the listing: schedule %s, from %s",
+                    self.settings.fetch_schedule,
+                    self.settings.fetch_url,
+                )
+            if missed is not None:
+                log.info(
+                    "the run due %s was missed while stopped; running once shortly",
+                    when(missed),
+                )
+            poll_at = time.monotonic() + self._interval()
+            # Awake every second to check the lead; the inbox is polled when its time comes.
+            while not stop.wait(max(0.0, min(poll_at - time.monotonic(), FOLLOW_SECONDS))):
+                if not self._still_leads():
+                    break
+                if time.monotonic() < poll_at:
+                    continue
+                if self.file_changed.is_set():
+                    self._reopen(store, scheduler)
+                self._safely(self.poll, store)
+                if missed is not None:  # the files found at start are proven complete
+                    if self.runs == 0:  # else the schedule has made up for it already
+                        for group in missed_groups:
+                            run = functools.partial(self.run_scheduled, group)
+                            scheduler.add_job(run, id=f"catch-up:{group}")
+                    missed = None
+                self._safely(self._note_next_run, store, scheduler)
+                poll_at = time.monotonic() + self._interval()
+        finally:
+            scheduler.shutdown(wait=True)  # lets the running job finish
+            self.leader = None
+        if stop.is_set() and store.still_leading():
+            self._safely(self._stopped, store)
+
+    def _stopped(self, store: StateStore) -> None:
+        store.set_service_state(stopped_at=self.now().isoformat(), next_run=None)
+
     # -- several services on one shared state: one leads, all deliver --------------------
 
-    @contextlib.contextmanager
-    def _lead(self) -> Iterator[StateStore | None]:
-        """The state, once this service leads on it. A state file takes one service (a
-        second is refused); on a shared state (PostgreSQL) this service follows, delivering
-        the outbox, until the leader stops or dies: None when stopped meanwhile."""
-        where = self.settings.state
-        with state.open(where) as store:
-            if store.shared:
-                yield store if self._follow(store) else None
-                return
-            if not store.lead():
-                raise DigestError(
-                    f"digest serve is already running with state file {where}; stop it first"
-                )
-            yield store
-
     def _follow(self, store: StateStore) -> bool:
-        """Deliver the outbox's due digests until this service takes the lead."""
-        following = False
-        while not store.lead():
+        """Deliver the outbox's due digests, and try to take the lead every FOLLOW_SECONDS,
+        until this service takes it: False when stopped meanwhile. A database out of reach
+        is tried again after RECONNECT_SECONDS, said once when lost and once when back."""
+        following, wait = False, RECONNECT_SECONDS[0]
+        while not self.stopping.is_set():
+            try:
+                leads = store.lead()
+            except DigestError as e:
+                self._unreachable(e, wait)
+                if self.stopping.wait(wait):
+                    break
+                wait = min(2 * wait, RECONNECT_SECONDS[1])
+                continue
+            wait = RECONNECT_SECONDS[0]
+            self._reached(store)
+            if leads:
+                if following or self._lost_lead:
+                    log.info("the leading service is gone: taking the lead")
+                self._lost_lead = False
+                return True
             if not following:
                 log.info(
                     "another digest serve leads on state %s; following: delivering the outbox,"
@@ -392,28 +444,64 @@ class Service:
                 following = True
             self._safely(self.deliver_due, store)
             if self.stopping.wait(self._follow_interval()):
-                return False
-        if following:
-            log.info("the leading service is gone: taking the lead")
-        return True
+                break
+        return False
+
+    def _still_leads(self) -> bool:
+        """Whether this service may act as the leader now: while it serves, only as long as
+        its store still holds the lead (outside `serve`, a run made by hand, always). Says
+        it once when the lead ended."""
+        store = self.leader
+        if store is None or store.still_leading():
+            return True
+        with self._said:
+            if not self._lost_lead:
+                self._lost_lead = True
+                log.warning(
+                    "this service no longer leads on state %s: its lead ended with its"
+                    " connection to the database; it stops running the schedule and leads"
+                    " again when it can",
+                    store.path,
+                )
+        return False
+
+    def _unreachable(self, error: DigestError, wait: float) -> None:
+        """Say once that the database is out of reach, until it is back."""
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            log.error(
+                "%s; waiting for it: trying again in %gs, then less and less often (every %gs"
+                " at most)",
+                error,
+                wait,
+                RECONNECT_SECONDS[1],
+            )
+
+    def _reached(self, store: StateStore) -> None:
+        """Say once that the database is back, after it was out of reach."""
+        if self._lost_at is not None:
+            log.info(
+                "state %s can be reached again, after %.0fs",
+                store.path,
+                time.monotonic() - self._lost_at,
+            )
+            self._lost_at = None
 
     def _follow_interval(self) -> float:
         return min(self.settings.poll_seconds, FOLLOW_SECONDS)
 
     def deliver_due(self, store: StateStore) -> None:
-        """Deliver the due digests of a shared outbox, each claimed for a lease, so that any
-        number of services deliver side by side, none the same digest twice at once."""
+        """Deliver the due digests of a shared outbox, each claimed while it is delivered, so
+        that any number of services deliver side by side, none the same digest twice at once."""
         report = pipeline.Report()
-        lease = pipeline.lease(self.settings)
+        retry = pipeline.retry(self.settings)
         with session(self.deliverer):
             while not self.stopping.is_set():
                 now = self.clock()
-                item = store.claim_due(now, lease)
+                item = store.claim_due(now)
                 if item is None:
                     break
-                pipeline.send(
-                    store, self.deliverer, item, report, now, None, pipeline.retry(self.settings)
-                )
+                pipeline.send(store, self.deliverer, item, report, now, retry, claimed=True)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
         for line in report.failed:

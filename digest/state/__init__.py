@@ -117,7 +117,8 @@ def state_files(state: Path | StateUrl) -> frozenset[str]:
     if isinstance(state, StateUrl):
         return frozenset()
     real = os.path.realpath(state)
-    return frozenset(real + end for end in ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock"))
+    ends = ("", "-wal", "-shm", "-journal", ".lock", ".serve.lock", ".claims")
+    return frozenset(real + end for end in ends)
 
 
 # Times digest wrote lie between these; anything else in the state is not one of them.

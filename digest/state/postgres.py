@@ -8,9 +8,11 @@ server coordinates between processes:
 - the run lock: a session advisory lock on a dedicated connection (one run at a time);
 - the lead of `digest serve`: another advisory lock on another dedicated connection, held for
   as long as the leader lives; the server lets go of it when that connection ends (a killed
-  process at once, a lost host once TCP keepalive gives up, about 30 s);
-- delivery: a pending digest is claimed with `FOR UPDATE SKIP LOCKED` and a lease in the server's
-  clock; a worker that dies mid-delivery lets go when the lease ends;
+  process or a restarted server at once, a lost host once TCP keepalive gives up, about 30 s),
+  and the leader checks it still holds it before it acts (`still_leading`);
+- delivery: a worker claims a pending digest with an advisory lock keyed by the digest's id, on
+  a dedicated connection of its own, held while it delivers: a worker that dies mid-delivery
+  lets go with its connection, and another takes the digest at its next look;
 - a dump is recorded once: its content hash is a unique key, inserted with ON CONFLICT DO
   NOTHING; a run making a digest that finds one of its dumps recorded meanwhile records
   nothing.
@@ -23,8 +25,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, overload
 
 import psycopg
@@ -54,17 +57,46 @@ if TYPE_CHECKING:
     from digest.identity.decide import Identified
 
 log = logging.getLogger(__name__)
+# The pool's own warnings (each failed attempt to connect, each dead connection replaced)
+# would repeat, many times over, what `digest serve` says once when the database is lost and
+# once when it is back: they are not shown.
+_pool_log = logging.getLogger("psycopg.pool")
+_pool_log.addHandler(logging.NullHandler())
+_pool_log.propagate = False
 
 # Advisory lock keys (per database): the run lock, the lead of `digest serve`, migrations.
 RUN_LOCK, LEAD_LOCK, MIGRATE_LOCK, PAPERS_LOCK = 7_310_001, 7_310_002, 7_310_003, 7_310_004
-# How a connection notices a lost peer: keepalive after 10 s idle, then 4 probes 5 s apart.
+# The claims on digests being delivered: advisory locks of two keys, this one and the id.
+CLAIMS = 7_310_005
+# How a connection notices a lost peer: keepalive after 10 s idle, then 4 probes 5 s apart;
+# data the peer does not acknowledge within 30 s ends it too (keepalive only probes when idle).
 KEEPALIVE: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 5,
     "keepalives_count": 4,
+    "tcp_user_timeout": 30_000,
     "connect_timeout": 10,
 }
+# The same on the server's side of a connection that holds a lock, so that the server lets go
+# of a lock whose holder's machine vanished in about 30 s (its own default is two hours).
+SERVER_KEEPALIVE = (
+    "SELECT set_config('tcp_keepalives_idle', '10', false),"
+    " set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '4', false),"
+    " set_config('tcp_user_timeout', '30000', false)"
+)
+# Whether this connection holds the lock of one key (held by pg_try_advisory_lock(bigint)).
+HOLDS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = 0 AND objid = %s AND objsubid = 1)"
+)
+# The pending digests due at a time: the time, then that time plus the longest backoff (a
+# retry set further ahead means the clock was turned back since: due now).
+DUE = (
+    "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s"
+    " OR next_attempt_at > %s)"
+)
 
 Cursor = psycopg.Cursor[Any]
 
@@ -238,11 +270,20 @@ class PostgresStore:
 
     def __init__(self, url: StateUrl) -> None:
         self.path = url
-        self._leader: psycopg.Connection[Any] | None = None
+        # Connections of this store's own, each holding session locks: "lead", "claims".
+        self._own: dict[str, psycopg.Connection[Any]] = {}
         with self._guard("cannot be opened"), self._connect() as conn:
             migrate(conn)
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url.secret, min_size=1, max_size=4, kwargs=KEEPALIVE, open=False, name="digest"
+            url.secret,
+            min_size=1,
+            max_size=4,
+            kwargs=_connection_settings(),
+            open=False,
+            name="digest",
+            # A connection is tried before it is handed out: after a server restart, the
+            # pooled ones are found dead and replaced instead of failing the next statement.
+            check=ConnectionPool.check_connection,
         )
         with self._guard("cannot be opened"):
             self.pool.open(wait=True, timeout=30)
@@ -250,7 +291,47 @@ class PostgresStore:
     # -- the connection, locks -------------------------------------------------------------
 
     def _connect(self, autocommit: bool = False) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.path.secret, autocommit=autocommit, **KEEPALIVE)
+        return psycopg.connect(self.path.secret, autocommit=autocommit, **_connection_settings())
+
+    def _locking(self) -> psycopg.Connection[Any]:
+        """A new connection for session locks, the server told to notice a vanished peer."""
+        conn = self._connect(autocommit=True)
+        try:
+            conn.execute(SERVER_KEEPALIVE)
+        except psycopg.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _on_own(self, which: str, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        """Run a statement on this store's own connection `which`. One found dead (the
+        server restarted, the network dropped it) is replaced and the statement run again
+        on the new one: its locks ended with it, so a lock statement is safe to repeat."""
+        conn = self._own_connection(which)
+        try:
+            return conn.execute(sql.encode(), args)
+        except psycopg.OperationalError:
+            if not (conn.closed or conn.broken):
+                raise
+        return self._own_connection(which).execute(sql.encode(), args)
+
+    def _own_connection(self, which: str) -> psycopg.Connection[Any]:
+        """This store's own connection `which`, connected when it has none or it ended."""
+        conn = self._own.get(which)
+        if conn is None or conn.closed or conn.broken:
+            self._let_go(which)
+            conn = self._own[which] = self._locking()
+        return conn
+
+    def _let_go(self, which: str) -> None:
+        """Close this store's own connection `which`, letting go of its locks at once (the
+        server would let go only once it notices the connection gone)."""
+        conn = self._own.pop(which, None)
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                if not (conn.closed or conn.broken):
+                    conn.execute("SELECT pg_advisory_unlock_all()")
+                conn.close()
 
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
@@ -300,14 +381,10 @@ class PostgresStore:
         self.close()
 
     def close(self) -> None:
-        """Let go of the state (and of the lead of `digest serve`)."""
+        """Let go of the state (and of the lead of `digest serve`, and of any claim)."""
         self.pool.close()
-        if self._leader is not None:
-            with contextlib.suppress(psycopg.Error):
-                # At once: the server would let go only once it notices the connection gone.
-                self._leader.execute("SELECT pg_advisory_unlock_all()")
-                self._leader.close()
-            self._leader = None
+        for which in list(self._own):
+            self._let_go(which)
 
     def reopen(self) -> None:
         """New connections, after the old ones failed."""
@@ -318,7 +395,7 @@ class PostgresStore:
         """Hold the run lock: a session advisory lock on a connection of its own, so that a
         process that dies lets go of it with its connection."""
         with self._guard("cannot be locked"):
-            conn = self._connect(autocommit=True)
+            conn = self._locking()
         try:
             with self._guard("cannot be locked"):
                 conn.execute("SELECT pg_advisory_lock(%s)", (RUN_LOCK,))
@@ -330,22 +407,23 @@ class PostgresStore:
 
     def lead(self) -> bool:
         """Take the lead of `digest serve` if no one holds it: an advisory lock held on a
-        connection of its own for as long as this store is open."""
-        with self._guard("cannot be locked"):
-            if self._leader is None:
-                self._leader = self._connect(autocommit=True)
-            row = self._leader.execute("SELECT pg_try_advisory_lock(%s)", (LEAD_LOCK,))
+        connection of its own for as long as this store is open and that connection lives."""
+        with self._guard("cannot be reached"):
+            row = self._on_own("lead", "SELECT pg_try_advisory_lock(%s)", (LEAD_LOCK,))
             return bool(row.fetchone()[0])  # type: ignore[index]
 
     def still_leading(self) -> bool:
-        """Whether this store's hold on the lead is still there (its connection alive)."""
-        if self._leader is None:
+        """Whether this store still holds the lead: its connection alive and the lock held on
+        it. One found dead is let go of, so that the next `lead` connects afresh."""
+        conn = self._own.get("lead")
+        if conn is None:
             return False
         try:
-            self._leader.execute("SELECT 1")
+            row = conn.execute(HOLDS.encode(), (LEAD_LOCK,)).fetchone()
         except psycopg.Error:
+            self._let_go("lead")
             return False
-        return True
+        return bool(row and row[0])
 
     def serving(self) -> bool:
         """Whether any `digest serve` leads on this database now."""
@@ -730,27 +808,67 @@ class PostgresStore:
         sql = f"SELECT {DESCRIBED if bare else '*'} FROM digests ORDER BY id DESC LIMIT %s"
         return self._outbox(self._rows(sql, (limit,)), bare)
 
-    def claim(self, digest_id: int, lease: timedelta) -> bool:
-        """Take a pending digest for delivery for `lease` (the server's clock), unless another
-        worker holds it."""
-        rows = self._rows(
-            "UPDATE digests SET lease_until = now() + %s WHERE id = %s AND status = 'pending'"
-            " AND (lease_until IS NULL OR lease_until < now()) RETURNING id",
-            (lease, digest_id),
-        )
-        return bool(rows)
+    def claim(self, digest_id: int) -> bool:
+        """Take a pending digest for delivery unless another worker holds it: held until this
+        store claims another or closes, or its process dies (see `_claiming`)."""
+        with self._claiming() as conn:
+            return self._hold(conn, digest_id)
 
-    def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
-        """Take the oldest pending digest due at `due` that no worker holds: rows another
-        worker is claiming are skipped, not waited for."""
-        rows = self._rows(
-            "UPDATE digests SET lease_until = now() + %s WHERE id = (SELECT id FROM digests"
-            " WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < now())"
-            " AND (next_attempt_at IS NULL OR next_attempt_at <= %s OR next_attempt_at > %s)"
-            " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
-            (lease, _text(due), _text(due + LONGEST_BACKOFF)),
+    def claim_due(self, due: datetime) -> Outgoing | None:
+        """Take the oldest pending digest due at `due` that no worker holds, held as `claim`
+        holds it: those another worker holds are skipped, not waited for."""
+        times = (_text(due), _text(due + LONGEST_BACKOFF))
+        with self._claiming() as conn:
+            # The lock is tried on the candidates in order only (a subquery with a limit is
+            # not merged into the outer one), and taken on the first free one.
+            pick = (
+                f"SELECT id FROM (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT 100) d"
+                " WHERE pg_try_advisory_lock(%s, mod(id, 2147483648)::integer) LIMIT 1"
+            )
+            for _ in range(10):  # each round skips one its holder finished meanwhile
+                row = conn.execute(pick.encode(), (*times, CLAIMS)).fetchone()
+                if row is None:
+                    return None
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(f"SELECT * FROM digests WHERE id = %s AND {DUE}".encode(),
+                                (row[0], *times))  # fmt: skip
+                    found = cur.fetchall()
+                if found:
+                    return next(iter(self._outbox(found)))
+                self._release(conn, row[0])
+        return None
+
+    @contextlib.contextmanager
+    def _claiming(self) -> Iterator[psycopg.Connection[Any]]:
+        """This store's connection for claims, with the claim it held let go of: a worker
+        delivers one digest at a time, so asking for the next means it is done with the
+        last. A claim is an advisory lock on that connection: a worker that dies lets go
+        of it with its connection, at once, and one whose machine vanished within about
+        30 s (see SERVER_KEEPALIVE)."""
+        with self._guard("cannot be used"):
+            self._on_own("claims", "SELECT pg_advisory_unlock_all()")
+            yield self._own["claims"]
+
+    def _hold(self, conn: psycopg.Connection[Any], digest_id: int) -> bool:
+        """Lock this digest's claim and check that it is still pending (its holder may have
+        delivered it and let go since it was read)."""
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(%s, mod(%s, 2147483648)::integer)", (CLAIMS, digest_id)
+        ).fetchone()
+        if not (row and row[0]):
+            return False
+        if conn.execute(
+            "SELECT 1 FROM digests WHERE id = %s AND status = 'pending'", (digest_id,)
+        ).fetchone():
+            return True
+        self._release(conn, digest_id)
+        return False
+
+    @staticmethod
+    def _release(conn: psycopg.Connection[Any], digest_id: int) -> None:
+        conn.execute(
+            "SELECT pg_advisory_unlock(%s, mod(%s, 2147483648)::integer)", (CLAIMS, digest_id)
         )
-        return next(iter(self._outbox(rows)), None)
 
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None
@@ -839,6 +957,12 @@ class PostgresStore:
                         " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                         (key, value, when),
                     )
+
+
+def _connection_settings() -> dict[str, Any]:
+    """What every connection is opened with: keepalive, and a name that says which process
+    holds it (pg_stat_activity shows it, unless the URL names the application itself)."""
+    return {**KEEPALIVE, "fallback_application_name": f"digest (pid {os.getpid()})"}
 
 
 # A stored paper's arXiv ids: its "x:" identity keys, space-separated, in key order.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -47,6 +47,11 @@ class StateStore(Protocol):
     def lead(self) -> bool:
         """Take the lead of `digest serve` if no one holds it: held until closed, and let go
         when the process dies. False when another holds it."""
+
+    def still_leading(self) -> bool:
+        """Whether this store still holds the lead it took: on a shared state the lead ends
+        with the connection that holds it (a server restarted, a network dropped it); the
+        leader asks before it acts, and stops leading when it no longer does."""
 
     def serving(self) -> bool:
         """Whether a `digest serve` leads on this state now."""
@@ -176,12 +181,14 @@ class StateStore(Protocol):
     def recent(self, limit: int = 10, *, bare: bool = False) -> list[Outgoing]:
         """The most recent digests of any status, newest first; `bare` as for `outgoing`."""
 
-    def claim(self, digest_id: int, lease: timedelta) -> bool:
-        """Take a pending digest for delivery for `lease`, unless another worker holds it."""
+    def claim(self, digest_id: int) -> bool:
+        """Take a pending digest for delivery unless another worker holds it. The claim is
+        held until this store claims another or closes, or its process dies: a worker
+        killed mid-delivery lets go at once, one still delivering never does."""
 
-    def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
-        """Take the oldest pending digest due at `due` that no worker holds, for `lease`; a
-        worker that dies mid-delivery lets go when its lease ends."""
+    def claim_due(self, due: datetime) -> Outgoing | None:
+        """Take the oldest pending digest due at `due` that no worker holds, held as `claim`
+        holds it; those another worker holds are skipped, not waited for."""
 
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None

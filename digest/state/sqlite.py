@@ -16,8 +16,9 @@ import fcntl
 import logging
 import os
 import sqlite3
+import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from digest.errors import StoreError
@@ -135,6 +136,7 @@ class _Connection:
         self.db = db
         self.path = path
         self._leading: list[int] = []
+        self._claims: int | None = None  # the claims file, open once a digest is claimed
 
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
@@ -193,6 +195,9 @@ class _Connection:
         self.db.close()
         while self._leading:
             os.close(self._leading.pop())
+        if self._claims is not None:
+            os.close(self._claims)  # and with it go the claims (see `_claim_lock`)
+            self._claims = None
 
     def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One short write transaction, taken at once so concurrent writers queue up."""
@@ -219,6 +224,26 @@ class _Connection:
             os.close(fd)
             return False
         self._leading.append(fd)  # closed with the store, or by the process's death
+        return True
+
+    def still_leading(self) -> bool:
+        """Whether this store holds the lead: a lock on a file, held until it is closed."""
+        return bool(self._leading)
+
+    def _claim_lock(self, kind: int, digest_id: int = 0) -> bool:
+        """Lock (F_WRLCK) or let go (F_UNLCK) of a digest's claim: the byte at the digest's
+        id in the state's claims file; with id 0, let go of every claim this store holds.
+        False when another holds it. An open file description lock (Linux): like the
+        service lock, it is this store's, not its process's, and ends when the store closes
+        the file or its process dies, so a worker killed mid-delivery lets go at once."""
+        if self._claims is None:
+            self._claims = os.open(lock_file(self.path, ".claims"), os.O_CREAT | os.O_RDWR, 0o600)
+        # struct flock: l_type, l_whence, (padding), l_start, l_len, l_pid (0), padding.
+        flock = struct.pack("hhqqi4x", kind, os.SEEK_SET, digest_id, 1 if digest_id else 0, 0)
+        try:
+            fcntl.fcntl(self._claims, fcntl.F_OFD_SETLK, flock)
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another holds it
+            return False
         return True
 
     def serving(self) -> bool:
@@ -555,23 +580,35 @@ class _Outbox(_Connection):
         assert digest_id is not None
         return digest_id
 
-    def claim(self, digest_id: int, lease: timedelta) -> bool:
-        """Take a pending digest for delivery for `lease`, unless another worker holds it."""
-        moment = datetime.now(UTC)
-        with self.transaction() as db:
-            row = db.execute(
-                "UPDATE digests SET lease_until = ? WHERE id = ? AND status = 'pending'"
-                " AND (lease_until IS NULL OR lease_until < ?) RETURNING id",
-                (_text(moment + lease), digest_id, _text(moment)),
-            ).fetchone()
-        return row is not None
+    def claim(self, digest_id: int) -> bool:
+        """Take a pending digest for delivery unless another worker holds it: held until this
+        store claims another or closes, or its process dies. A worker delivers one digest
+        at a time, so asking for the next means it is done with the last."""
+        self._claim_lock(fcntl.F_UNLCK)
+        return self._hold(digest_id, None)
 
-    def claim_due(self, due: datetime, lease: timedelta) -> Outgoing | None:
-        """Take the oldest pending digest due at `due` that no worker holds, for `lease`."""
+    def claim_due(self, due: datetime) -> Outgoing | None:
+        """Take the oldest pending digest due at `due` that no worker holds, held as `claim`
+        holds it: those another worker holds are skipped, not waited for."""
+        self._claim_lock(fcntl.F_UNLCK)
         for digest_id in self._due(due):
-            if self.claim(digest_id, lease):
+            if self._hold(digest_id, due):
                 return self.get(digest_id)
         return None
+
+    def _hold(self, digest_id: int, due: datetime | None) -> bool:
+        """Lock this digest's claim and check that it is still pending (and due): its holder
+        may have delivered it and let go since it was read."""
+        if not self._claim_lock(fcntl.F_WRLCK, digest_id):
+            return False
+        pending = digest_id in self._due(due) if due else self._pending(digest_id)
+        if not pending:
+            self._claim_lock(fcntl.F_UNLCK, digest_id)
+        return pending
+
+    def _pending(self, digest_id: int) -> bool:
+        sql = "SELECT 1 FROM digests WHERE id = ? AND status = 'pending'"
+        return self.db.execute(sql, (digest_id,)).fetchone() is not None
 
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None
