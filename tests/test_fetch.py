@@ -348,6 +348,13 @@ def test_bad_settings_are_one_line_each(tmp_path: Path, inbox: Path, listing: Li
     for env, args, says in [
         ({"DIGEST_FETCH_URL": "ftp://example.org/x"}, [], "DIGEST_FETCH_URL='ftp://example.org/x'"),
         (
+            {"DIGEST_FETCH_URL": "http://[::1/api"},
+            [],
+            "DIGEST_FETCH_URL='http://[::1/api' is no address to fetch from: it cannot be read",
+        ),
+        ({"DIGEST_FETCH_URL": "http:///api"}, [], "DIGEST_FETCH_URL='http:///api' is no address"),
+        ({"DIGEST_FETCH_URL": "http://a..b/api"}, [], "DIGEST_FETCH_URL='http://a..b/api' is no"),
+        (
             {"DIGEST_FETCH_ATTEMPTS": "50"},
             [],
             "DIGEST_FETCH_ATTEMPTS=50 is out of range: use 1 to 10",
