@@ -301,6 +301,8 @@ def fetch_day(settings: Settings, day: date, wait: Callable[[float], bool] = _no
     """Download the listing of `day` and save it into the inbox as `<day>.json`, unless the same
     content is there already or was read before. Raises DigestError saying what to do; nothing
     is written then."""
+    import codecs
+
     from digest.channels.files import write_atomically
 
     folder = settings.require_inbox()
@@ -314,15 +316,18 @@ def fetch_day(settings: Settings, day: date, wait: Callable[[float], bool] = _no
             max_bytes=settings.max_dump_mb * 1_000_000,
             wait=wait,
         )
-    dump = listing(got.data, day, url)
+    # A byte-order mark is allowed before UTF-8 text, but JSON readers refuse it: the file
+    # is saved without it, so that every reader of the inbox sees plain JSON.
+    data = got.data.removeprefix(codecs.BOM_UTF8)
+    dump = listing(data, day, url)
     target = folder / f"{day}.json"
-    seen = _same_content(target, got.data) or _read_before(settings.state, dump.sha256)
+    seen = _same_content(target, data) or _read_before(settings.state, dump.sha256)
     if not seen:
         try:
-            write_atomically(target, got.data)
+            write_atomically(target, data)
         except OSError as e:
             raise FetchError(f"cannot save {target}: {e.strerror}; nothing saved") from None
-    return Fetched(day, target, len(dump.papers), len(got.data), got.attempts, not seen)
+    return Fetched(day, target, len(dump.papers), len(data), got.attempts, not seen)
 
 
 def _same_content(path: Path, data: bytes) -> bool:

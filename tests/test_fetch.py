@@ -3,6 +3,7 @@ with slow, failing, refusing and cut-off answers; and `digest serve` fetching on
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -320,6 +321,16 @@ def test_an_answer_over_the_size_limit_is_not_kept(
     assert done.returncode == 1
     assert "over the 1 MB limit (DIGEST_MAX_DUMP_MB)" in done.stderr
     assert os.listdir(inbox) == []
+
+
+def test_an_answer_behind_a_byte_order_mark_is_saved_without_it(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script(DAY, Answer(codecs.BOM_UTF8 + BODY))
+    done = fetch(tmp_path, inbox, listing, "--date", DAY)
+    assert done.returncode == 0, done.stderr
+    assert f"fetched {DAY}: 17 papers, saved as" in done.stderr
+    assert (inbox / f"{DAY}.json").read_bytes() == BODY
 
 
 def test_an_unverified_certificate_is_refused(
