@@ -390,12 +390,32 @@ def zone(name: str | None) -> tzinfo:
         ) from None
 
 
+def address_problem(url: str) -> str | None:
+    """What makes `url` no address to fetch from (as DIGEST_FETCH_URL, or where a fetch is
+    redirected): not http(s), no host, a bad port or host name; None when it is one."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "it has spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # one out of range raises
+        host = parts.hostname or ""
+        host.encode("idna")
+    except (ValueError, UnicodeError) as e:
+        return f"it cannot be read ({e})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it is not an http(s) address"
+    if not host:
+        return "it names no host"
+    return None
+
+
 def _validate_fetch(s: Settings) -> None:
-    if not s.fetch_url.startswith(("https://", "http://")) or any(
-        ch.isspace() for ch in s.fetch_url
-    ):
+    problem = address_problem(s.fetch_url)
+    if problem is not None:
         raise ConfigError(
-            f"DIGEST_FETCH_URL={s.fetch_url!r} is not an http(s) address;"
+            f"DIGEST_FETCH_URL={s.fetch_url!r} is no address to fetch from: {problem};"
             " the default is https://huggingface.co/api/daily_papers"
         )
 

@@ -1,9 +1,15 @@
 """`digest fetch`: download one day's Daily Papers listing and save it into the inbox.
 
-The pure parts decide: the address of a day, how long to wait before trying again, whether an
-answer is a complete listing. `fetch_day` does the I/O: an HTTP client (httpx, loaded on first
-use only, so other commands never pay for it), a few attempts with backoff, and an atomic write
-into the inbox, so that `serve` and `now` see the old file or the whole new one, never a part.
+The pure parts decide: the address of a day, how long to wait before trying again, where a
+redirect may lead, whether an answer is a complete listing. `fetch_day` does the I/O: an HTTP
+client (httpx, loaded on first use only, so other commands never pay for it), a few attempts
+with backoff, and an atomic write into the inbox, so that `serve` and `now` see the old file or
+the whole new one, never a part.
+
+Whatever the server does, a fetch is bounded: each attempt by one deadline in all (connecting,
+the headers, the body, redirects), the attempts by their number and the pauses by MAX_WAIT, the
+answer by DIGEST_MAX_DUMP_MB after decompression; a service's stop ends it within STOP_CHECK.
+Only what may pass is tried again; anything else is one line at once.
 
 A day is saved only when its content is new: the same bytes as the file already there, or as a
 dump already read (moved to processed/, say), are not written again. A day whose list grew is
@@ -13,9 +19,9 @@ rule, so only the new ones reach the next digest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -25,7 +31,8 @@ from digest.errors import ConfigError, FetchError, ParseError
 
 TYPE_CHECKING = False  # typing itself costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import threading
+    from collections.abc import AsyncGenerator, Callable, Coroutine
 
     import httpx
 
@@ -66,6 +73,47 @@ def day_url(base: str, day: date) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "date"]
     query.append(("date", day.isoformat()))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def redirect_refusal(location: str, origin: str, here: str | None = None) -> str | None:
+    """Why a redirect to `location` (a Location header, maybe relative to `here`, the address
+    that answered, `origin` by default) in a fetch of `origin` is not followed, or None when
+    it may be: only to http(s), and to this machine or a private network only from there (a
+    public server must not steer digest inside)."""
+    from urllib.parse import urljoin
+
+    from digest.config import address_problem
+
+    try:
+        target = urljoin(here or origin, location.strip())
+    except ValueError as e:
+        return f"which cannot be read ({e})"
+    problem = address_problem(target)
+    if problem is not None:
+        return problem.replace("it ", "which ", 1)
+    if _inside(target) and not _inside(origin):
+        return "a private or loopback address"
+    return None
+
+
+def _inside(url: str) -> bool:
+    """Whether `url` names this machine or a private network by its address, or localhost
+    (host names are not looked up: that would take a name lookup the fetch then repeats)."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the forms connecting accepts too: 2130706433, 127.1, 0x7f.0.0.1
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return False
+    return not address.is_global
 
 
 def retry_delay(attempt: int, backoff: float, jitter: float, asked: float | None) -> float:
@@ -137,9 +185,8 @@ def listing(data: bytes, day: date, url: str) -> Dump:
 # -- downloading -------------------------------------------------------------------------------
 
 
-def _no_stop(seconds: float) -> bool:
-    time.sleep(seconds)
-    return False
+STOP_CHECK = 0.1  # seconds between two looks at a service's stop event during a fetch
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,79 +197,184 @@ class Download:
     attempts: int
 
 
-def client(settings: Settings) -> httpx.Client:
-    """The HTTP client: TLS verified (httpx's default, SSL_CERT_FILE honoured), a timeout on
-    connecting and on each read, redirects followed, and digest's User-Agent."""
-    import httpx
+class _Again(Exception):
+    """An attempt failed in a way that may pass: a timeout, a lost connection, 408, 429, 5xx."""
 
-    return httpx.Client(
-        timeout=httpx.Timeout(settings.fetch_timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        follow_redirects=True,
-    )
+    def __init__(self, problem: str, asked: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.asked = asked  # the server's Retry-After, in seconds
 
 
 def download(
-    http: httpx.Client,
     url: str,
     *,
+    timeout: float,
     attempts: int,
     backoff: float,
     max_bytes: int,
-    wait: Callable[[float], bool] = _no_stop,
+    stop: threading.Event | None = None,
     jitter: Callable[[], float] = random.random,
 ) -> Download:
-    """GET `url`, trying again after timeouts, connection failures, 408, 429 and 5xx answers, at
-    most `attempts` times in all. `wait(seconds)` pauses between attempts and returns True when
-    the pause was cut short to stop. Raises FetchError saying what failed last."""
-    import httpx
+    """GET `url`, at most `attempts` times, trying again only after what may pass (timeouts,
+    lost connections, 408, 429, 5xx), with a pause between. Each attempt takes `timeout` seconds
+    at most in all, however slowly the server answers; `stop` set ends the fetch within
+    STOP_CHECK seconds. Either way the connection is closed. Raises FetchError saying what
+    failed last, at once for what trying again cannot mend."""
+    work = _download(url, timeout, attempts, backoff, max_bytes, jitter)
+    return _run(_unless_stopped(work, stop, url))
+
+
+def _run(main: Coroutine[object, object, Download]) -> Download:
+    """Run `main` in an event loop of its own: Ctrl-C cancels it (so it closes its connection)
+    before going on as KeyboardInterrupt, and a name lookup still under way is not waited for."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(main)
+    try:
+        return loop.run_until_complete(task)
+    finally:
+        if not task.done():
+            task.cancel()
+            loop.run_until_complete(asyncio.wait([task]))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _unless_stopped(
+    work: Coroutine[object, object, Download], stop: threading.Event | None, url: str
+) -> Download:
+    """`work`'s result, or FetchError once `stop` is set: a threading.Event cannot wake an
+    event loop, so it is looked at every STOP_CHECK seconds, and `work` cancelled."""
+    import asyncio
+
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            if stop.is_set():
+                raise FetchError(f"fetch of {url} stopped before it was done; nothing saved")
+            await asyncio.wait([task], timeout=STOP_CHECK)
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+
+async def _download(
+    url: str,
+    timeout: float,
+    attempts: int,
+    backoff: float,
+    max_bytes: int,
+    jitter: Callable[[], float],
+) -> Download:
+    import asyncio
 
     problem = ""
-    for attempt in range(1, attempts + 1):
-        asked: float | None = None
-        # The timeout bounds each attempt as a whole, so a server trickling its answer a
-        # byte at a time cannot hold a fetch (or a service's schedule) for long.
-        deadline = time.monotonic() + (http.timeout.read or 30.0)
-        try:
-            with http.stream("GET", url) as response:
-                status = response.status_code
-                if status == 200:
-                    return Download(_body(response, max_bytes, url, deadline), attempt)
-                problem = f"HTTP {status} {response.reason_phrase}".strip()
-                if status not in RETRIED and status < 500:
-                    raise FetchError(_refused(url, status, problem))
-                asked = retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
-        except httpx.TimeoutException:
-            problem = "no answer in time (DIGEST_FETCH_TIMEOUT)"
-        except httpx.TransportError as e:
-            if _tls_failure(e):
+    async with _client(url) as http:
+        for attempt in range(1, attempts + 1):
+            asked: float | None = None
+            try:
+                # One deadline for the whole attempt: a timeout on each read alone lets a
+                # server that trickles its headers or body a byte at a time hold a fetch for
+                # hours. Passing it cancels the attempt, which closes its connection.
+                async with asyncio.timeout(timeout):
+                    return Download(await _answer(http, url, max_bytes), attempt)
+            except TimeoutError:
+                problem = "no answer in time (DIGEST_FETCH_TIMEOUT)"
+            except _Again as e:
+                problem, asked = e.problem, e.asked
+            if attempt == attempts:
+                break
+            if asked is not None and asked > MAX_WAIT:
                 raise FetchError(
-                    f"cannot fetch {url}: its TLS certificate cannot be verified ({e});"
-                    " nothing saved"
-                ) from None
-            problem = _connection_problem(e)
-        except httpx.HTTPError as e:  # a bad redirect, a body that cannot be decoded
-            raise FetchError(f"cannot fetch {url}: {e}; nothing saved") from None
-        if attempt == attempts:
-            break
-        if asked is not None and asked > MAX_WAIT:
-            raise FetchError(
-                f"cannot fetch {url}: {problem}, and the server asks to wait {asked:.0f}s;"
-                " nothing saved; try again later"
+                    f"cannot fetch {url}: {problem}, and the server asks to wait {asked:.0f}s;"
+                    " nothing saved; try again later"
+                )
+            delay = retry_delay(attempt, backoff, jitter(), asked)
+            log.debug(
+                "%s: %s; attempt %d of %d in %.2fs", url, problem, attempt + 1, attempts, delay
             )
-        delay = retry_delay(attempt, backoff, jitter(), asked)
-        log.debug("%s: %s; attempt %d of %d in %.2fs", url, problem, attempt + 1, attempts, delay)
-        if wait(delay):
-            raise FetchError(f"fetch of {url} stopped before it was done; nothing saved")
+            await asyncio.sleep(delay)
     raise FetchError(
         f"cannot fetch {url}: {problem} ({attempts} attempts); nothing saved;"
         " try again later, or check DIGEST_FETCH_URL"
     )
 
 
-def _body(response: httpx.Response, max_bytes: int, url: str, deadline: float) -> bytes:
-    """The body, read no further than `max_bytes` (DIGEST_MAX_DUMP_MB), so memory stays bounded
-    whatever the server sends (decompressed size counts)."""
+def _client(url: str) -> httpx.AsyncClient:
+    """The HTTP client: TLS verified (httpx's default, SSL_CERT_FILE honoured), digest's
+    User-Agent, only encodings whose decoding `_body` bounds, and every redirect checked
+    against `url` before it is followed."""
+    import httpx
+
+    async def check_redirect(response: httpx.Response) -> None:
+        if response.has_redirect_location:
+            location = response.headers["Location"]
+            refusal = redirect_refusal(location, url, str(response.request.url))
+            if refusal is not None:
+                raise FetchError(
+                    f"{url} redirects to {location[:200]!r}, {refusal}; refused; nothing saved;"
+                    " check DIGEST_FETCH_URL"
+                )
+
+    return httpx.AsyncClient(
+        timeout=None,  # each attempt has one deadline in all instead
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ", ".join(sorted(_DECODED)),
+        },
+        follow_redirects=False,  # followed by _answer, which never reads a redirect's body
+        event_hooks={"response": [check_redirect]},
+    )
+
+
+async def _answer(http: httpx.AsyncClient, url: str, max_bytes: int) -> bytes:
+    """The body of a 200 answer to `url`, redirects followed. _Again when what failed may pass;
+    FetchError when it will not (a 404, a bad redirect, a TLS certificate not verified)."""
+    import httpx
+
+    request = http.build_request("GET", url)
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await http.send(request, stream=True)
+            try:
+                if response.next_request is None:
+                    return await _body(response, max_bytes, url)
+                request = response.next_request
+            finally:
+                await response.aclose()
+    except httpx.TimeoutException:
+        raise _Again("no answer in time (DIGEST_FETCH_TIMEOUT)") from None
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as e:  # refused, reset, cut off
+        if _tls_failure(e):
+            raise FetchError(
+                f"cannot fetch {url}: its TLS certificate cannot be verified ({e}); nothing saved"
+            ) from None
+        raise _Again(_connection_problem(e)) from None
+    except httpx.HTTPError as e:  # an unusable answer or proxy: the same again next time
+        raise FetchError(f"cannot fetch {url}: {e}; nothing saved") from None
+    raise FetchError(
+        f"cannot fetch {url}: more than {MAX_REDIRECTS} redirects; nothing saved;"
+        " check DIGEST_FETCH_URL"
+    )
+
+
+async def _body(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    """The body of a 200 answer, or _Again/FetchError for any other status. Read no further
+    than `max_bytes` (DIGEST_MAX_DUMP_MB) however it is compressed: httpx's own decoding
+    would inflate a whole read (up to a thousand times its size) before anything counts it."""
+    status = response.status_code
+    if status != 200:
+        problem = f"HTTP {status} {response.reason_phrase}".strip()
+        if status in RETRIED or status >= 500:
+            raise _Again(problem, retry_after(response.headers.get("Retry-After"), _utc_now()))
+        raise FetchError(_refused(url, status, problem))
     too_big = FetchError(
         f"the answer of {url} is over the {max_bytes / 1e6:.0f} MB limit (DIGEST_MAX_DUMP_MB);"
         " nothing saved"
@@ -230,18 +382,53 @@ def _body(response: httpx.Response, max_bytes: int, url: str, deadline: float) -
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_big
+    from typing import cast
+
+    decode = _decoder(response.headers.get("Content-Encoding", ""), url)
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
-        if time.monotonic() > deadline:
-            import httpx
-
-            raise httpx.ReadTimeout("the answer took longer than DIGEST_FETCH_TIMEOUT")
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_big
-        chunks.append(chunk)
+    # An async generator: closed here when the body is refused, not later by the collector.
+    raws = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+    async with contextlib.aclosing(raws):
+        async for raw in raws:
+            chunk = decode(raw, max_bytes - size + 1)
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_big
+            chunks.append(chunk)
     return b"".join(chunks)
+
+
+_DECODED = frozenset({"gzip", "deflate"})  # asked for; x-gzip is an old name of gzip
+
+
+def _decoder(encoding: str, url: str) -> Callable[[bytes, int], bytes]:
+    """A function of (raw bytes, most bytes wanted) giving the decoded bytes, never more."""
+    import zlib
+
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return lambda raw, most: raw
+    if name not in (*_DECODED, "x-gzip"):
+        raise FetchError(
+            f"the answer of {url} is encoded as {encoding[:40]!r}, which digest does not read;"
+            " nothing saved; check DIGEST_FETCH_URL"
+        )
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header, told apart
+
+    def decode(raw: bytes, most: int) -> bytes:
+        try:
+            return inflate.decompress(raw, most)
+        except zlib.error as e:
+            raise FetchError(
+                f"the answer of {url} cannot be decoded ({name}: {e}); nothing saved"
+            ) from None
+
+    return decode
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _refused(url: str, status: int, problem: str) -> str:
@@ -297,32 +484,36 @@ class Fetched:
         )
 
 
-def fetch_day(settings: Settings, day: date, wait: Callable[[float], bool] = _no_stop) -> Fetched:
+def fetch_day(settings: Settings, day: date, stop: threading.Event | None = None) -> Fetched:
     """Download the listing of `day` and save it into the inbox as `<day>.json`, unless the same
-    content is there already or was read before. Raises DigestError saying what to do; nothing
-    is written then."""
+    content is there already or was read before; `stop` set ends it early. Raises DigestError
+    saying what to do; nothing is written then."""
+    import codecs
+
     from digest.channels.files import write_atomically
 
     folder = settings.require_inbox()
     url = day_url(settings.fetch_url, day)
-    with client(settings) as http:
-        got = download(
-            http,
-            url,
-            attempts=settings.fetch_attempts,
-            backoff=settings.fetch_backoff,
-            max_bytes=settings.max_dump_mb * 1_000_000,
-            wait=wait,
-        )
-    dump = listing(got.data, day, url)
+    got = download(
+        url,
+        timeout=settings.fetch_timeout,
+        attempts=settings.fetch_attempts,
+        backoff=settings.fetch_backoff,
+        max_bytes=settings.max_dump_mb * 1_000_000,
+        stop=stop,
+    )
+    # A byte-order mark is allowed before UTF-8 text, but JSON readers refuse it: the file
+    # is saved without it, so that every reader of the inbox sees plain JSON.
+    data = got.data.removeprefix(codecs.BOM_UTF8)
+    dump = listing(data, day, url)
     target = folder / f"{day}.json"
-    seen = _same_content(target, got.data) or _read_before(settings.state, dump.sha256)
+    seen = _same_content(target, data) or _read_before(settings.state, dump.sha256)
     if not seen:
         try:
-            write_atomically(target, got.data)
+            write_atomically(target, data)
         except OSError as e:
             raise FetchError(f"cannot save {target}: {e.strerror}; nothing saved") from None
-    return Fetched(day, target, len(dump.papers), len(got.data), got.attempts, not seen)
+    return Fetched(day, target, len(dump.papers), len(data), got.attempts, not seen)
 
 
 def _same_content(path: Path, data: bytes) -> bool:

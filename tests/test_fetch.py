@@ -3,6 +3,7 @@ with slow, failing, refusing and cut-off answers; and `digest serve` fetching on
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,7 +27,15 @@ from processes import clean_env, delivered_keys, digest_now, paper_keys
 
 from digest import __version__
 from digest.errors import ConfigError
-from digest.fetch import MAX_WAIT, day_of, day_url, retry_after, retry_delay, yesterday
+from digest.fetch import (
+    MAX_WAIT,
+    day_of,
+    day_url,
+    redirect_refusal,
+    retry_after,
+    retry_delay,
+    yesterday,
+)
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 DAY = "2025-03-18"
@@ -46,6 +56,7 @@ class Answer:
     claimed_length: int | None = None  # a Content-Length larger than the body: cut off
     content_type: str = "application/json; charset=utf-8"
     trickle: float = 0.0  # seconds between pieces of 100 bytes: a server that trickles
+    drip: float = 0.0  # seconds between bytes of the status line and headers
 
 
 @dataclass
@@ -106,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.next_answer(day) or Answer(b'{"error":"Not Found"}', 404)
         time.sleep(answer.delay)
         with contextlib.suppress(ConnectionError):  # the client gave up waiting
+            if answer.drip:
+                self._drip(answer)
+                return
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
             length = answer.claimed_length or len(answer.body)
@@ -122,6 +136,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(answer.body)
             if answer.claimed_length:
                 self.close_connection = True
+
+    def _drip(self, answer: Answer) -> None:
+        head = (
+            f"HTTP/1.1 {answer.status} OK\r\nContent-Type: {answer.content_type}\r\n"
+            f"Content-Length: {len(answer.body)}\r\n\r\n"
+        ).encode()
+        for byte in head:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(answer.drip)
+        self.wfile.write(answer.body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -167,6 +192,42 @@ def fetch(
         cwd=tmp_path,
         timeout=60,
     )
+
+
+@dataclass
+class Measured:
+    """A finished `digest fetch`: its exit status, stderr, how long it took, its peak memory."""
+
+    returncode: int
+    stderr: str
+    seconds: float
+    peak_mb: float
+
+
+def fetch_measured(
+    tmp_path: Path, inbox: Path, server: Listing, *args: str, limit: float = 30.0, **env: str
+) -> Measured:
+    """Run the real `digest fetch` as `fetch` does, timed, its peak memory from the kernel's
+    account of the process; killed after `limit` seconds."""
+    err = tmp_path / "fetch.err"
+    started = time.monotonic()
+    with err.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "fetch", "--inbox", str(inbox), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env=settings_env(server, DIGEST_STATE=str(tmp_path / "state.sqlite3"), **env),
+            cwd=tmp_path,
+        )
+    killer = threading.Timer(limit, proc.kill)
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    took = time.monotonic() - started
+    return Measured(proc.returncode, err.read_text(), took, usage.ru_maxrss / 1024)
 
 
 def cut(body: bytes, keep: int) -> bytes:
@@ -225,6 +286,48 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     assert retry_after("Tue, 18 Mar 2025 11:00:00 GMT", now) == 0.0
     assert retry_after("soon", now) is None
     assert retry_after(None, now) is None
+
+
+HF = "https://huggingface.co/api/daily_papers?date=2025-03-18"
+LOCAL = "http://127.0.0.1:8000/api/daily_papers?date=2025-03-18"
+INSIDE = "a private or loopback address"
+
+
+@pytest.mark.parametrize(
+    ("location", "origin", "refusal"),
+    [
+        ("https://cdn.example.org/2025-03-18.json", HF, None),
+        ("//cdn.example.org/2025-03-18.json", HF, None),
+        ("/api/daily_papers?date=2025-03-18&page=2", HF, None),
+        ("http://127.0.0.1:9000/x", LOCAL, None),  # from this machine, to it: a test, a mirror
+        ("http://10.0.0.7/x", LOCAL, None),
+        ("file:///etc/passwd", HF, "which is not an http(s) address"),
+        ("file:///etc/passwd", LOCAL, "which is not an http(s) address"),
+        ("javascript:alert(1)", HF, "which is not an http(s) address"),
+        ("http://[::1/x", HF, "which cannot be read (Invalid IPv6 URL)"),
+        ("http:///x", HF, "which names no host"),
+        ("http://exa mple.org/", HF, "which has spaces or control characters"),
+        ("http://127.0.0.1/x", HF, INSIDE),
+        ("http://localhost:8080/", HF, INSIDE),
+        ("http://metadata.localhost/", HF, INSIDE),
+        ("http://169.254.169.254/latest/meta-data/", HF, INSIDE),
+        ("http://10.1.2.3/", HF, INSIDE),
+        ("http://192.168.0.1./", HF, INSIDE),
+        ("http://[::1]:8080/", HF, INSIDE),
+        ("http://[fd00::1]/", HF, INSIDE),
+        ("http://2130706433/", HF, INSIDE),  # 127.0.0.1 as one number
+        ("http://0x7f.1/", HF, INSIDE),
+    ],
+)
+def test_where_a_fetch_may_be_redirected(location: str, origin: str, refusal: str | None) -> None:
+    assert redirect_refusal(location, origin) == refusal
+
+
+def test_a_redirect_is_read_from_the_address_that_answered() -> None:
+    cdn = "http://cdn.example.org/lists/today"
+    assert redirect_refusal("/lists/2025-03-18", HF, cdn) is None
+    assert redirect_refusal("//10.0.0.1/x", HF, cdn) == INSIDE
+    assert redirect_refusal("//127.0.0.1:9/x", LOCAL, cdn) is None  # the fetch began inside
 
 
 # -- a day, end to end ---------------------------------------------------------------------------
@@ -297,6 +400,36 @@ def test_a_failing_answer_is_tried_again_and_the_day_still_saved(
         pytest.param(
             Answer(b"", 429, {"Retry-After": "3600"}), "asks to wait 3600s", 1, id="429-an-hour"
         ),
+        pytest.param(
+            Answer(b"", 302, {"Location": "file:///etc/passwd"}),
+            "redirects to 'file:///etc/passwd', which is not an http(s) address; refused",
+            1,
+            id="redirect-to-a-file",
+        ),
+        pytest.param(
+            Answer(b"", 301, {"Location": "http://[::1/x"}),
+            "redirects to 'http://[::1/x', which cannot be read",
+            1,
+            id="redirect-unreadable",
+        ),
+        pytest.param(
+            Answer(b"", 302, {"Location": f"/api/daily_papers?date={DAY}"}),
+            "more than 5 redirects",
+            6,
+            id="redirect-loop",
+        ),
+        pytest.param(
+            Answer(headers={"Content-Encoding": "br"}),
+            "is encoded as 'br', which digest does not read",
+            1,
+            id="encoding-not-asked-for",
+        ),
+        pytest.param(
+            Answer(b"\x1f\x8b\x08\x00 not gzip at all", headers={"Content-Encoding": "gzip"}),
+            "cannot be decoded (gzip: ",
+            1,
+            id="broken-gzip",
+        ),
     ],
 )
 def test_an_answer_that_is_not_a_listing_saves_nothing_and_says_so_in_one_line(
@@ -320,6 +453,71 @@ def test_an_answer_over_the_size_limit_is_not_kept(
     assert done.returncode == 1
     assert "over the 1 MB limit (DIGEST_MAX_DUMP_MB)" in done.stderr
     assert os.listdir(inbox) == []
+
+
+def gzipped(data: bytes, times: int = 1) -> bytes:
+    """`data` repeated `times` times, gzip-compressed."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(pack.compress(data) for _ in range(times)) + pack.flush()
+
+
+@pytest.mark.slow
+def test_a_compressed_answer_is_inflated_no_further_than_the_limit(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    gzip = {"Content-Encoding": "gzip"}
+    listing.script(DAY, Answer(gzipped(BODY), headers=gzip))
+    normal = fetch_measured(tmp_path, inbox, listing, "--date", DAY, DIGEST_MAX_DUMP_MB="1")
+    assert normal.returncode == 0, normal.stderr
+    assert (inbox / f"{DAY}.json").read_bytes() == BODY
+    # 200 MB of spaces in 200 kB: a read of 64 kB inflates to 64 MB at once.
+    listing.script("2025-03-19", Answer(gzipped(b" " * 1_000_000, 200), headers=gzip))
+    bomb = fetch_measured(tmp_path, inbox, listing, "--date", "2025-03-19", DIGEST_MAX_DUMP_MB="1")
+    assert bomb.returncode == 1
+    (line,) = bomb.stderr.splitlines()
+    assert "over the 1 MB limit (DIGEST_MAX_DUMP_MB)" in line
+    assert bomb.peak_mb < normal.peak_mb + 16, (bomb.peak_mb, normal.peak_mb)
+    assert os.listdir(inbox) == [f"{DAY}.json"]
+
+
+@pytest.mark.slow
+def test_a_server_that_trickles_its_headers_is_given_up_on_in_time(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script(DAY, Answer(drip=1.0))  # a byte a second: each read in time, never the answer
+    done = fetch_measured(
+        tmp_path, inbox, listing, "--date", DAY, DIGEST_FETCH_TIMEOUT="1", DIGEST_FETCH_ATTEMPTS="2"
+    )
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "no answer in time (DIGEST_FETCH_TIMEOUT) (2 attempts); nothing saved" in line
+    assert len(listing.requests) == 2
+    assert done.seconds < 2 * 1.0 + 3  # two attempts of a second, the pause and start-up
+    assert os.listdir(inbox) == []
+
+
+@pytest.mark.slow
+def test_a_redirect_is_followed_without_reading_its_body(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    # The redirect's own body would take a minute to arrive; nothing waits for it.
+    moved = Answer(b"x" * 6000, 302, {"Location": f"/api/daily_papers?date={DAY}"}, trickle=1.0)
+    listing.script(DAY, moved, Answer())
+    done = fetch_measured(tmp_path, inbox, listing, "--date", DAY, limit=20)
+    assert done.returncode == 0, done.stderr
+    assert (inbox / f"{DAY}.json").read_bytes() == BODY
+    assert len(listing.requests) == 2 and "attempts" not in done.stderr
+    assert done.seconds < 5
+
+
+def test_an_answer_behind_a_byte_order_mark_is_saved_without_it(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script(DAY, Answer(codecs.BOM_UTF8 + BODY))
+    done = fetch(tmp_path, inbox, listing, "--date", DAY)
+    assert done.returncode == 0, done.stderr
+    assert f"fetched {DAY}: 17 papers, saved as" in done.stderr
+    assert (inbox / f"{DAY}.json").read_bytes() == BODY
 
 
 def test_an_unverified_certificate_is_refused(
@@ -347,6 +545,13 @@ def test_an_unverified_certificate_is_refused(
 def test_bad_settings_are_one_line_each(tmp_path: Path, inbox: Path, listing: Listing) -> None:
     for env, args, says in [
         ({"DIGEST_FETCH_URL": "ftp://example.org/x"}, [], "DIGEST_FETCH_URL='ftp://example.org/x'"),
+        (
+            {"DIGEST_FETCH_URL": "http://[::1/api"},
+            [],
+            "DIGEST_FETCH_URL='http://[::1/api' is no address to fetch from: it cannot be read",
+        ),
+        ({"DIGEST_FETCH_URL": "http:///api"}, [], "DIGEST_FETCH_URL='http:///api' is no address"),
+        ({"DIGEST_FETCH_URL": "http://a..b/api"}, [], "DIGEST_FETCH_URL='http://a..b/api' is no"),
         (
             {"DIGEST_FETCH_ATTEMPTS": "50"},
             [],
@@ -529,13 +734,27 @@ def test_a_bad_fetch_schedule_stops_serve_in_one_line(
     assert "DIGEST_FETCH_SCHEDULE='every 0s'" in line
 
 
-def test_stopping_serve_cuts_a_fetchs_pause_short(
-    tmp_path: Path, inbox: Path, listing: Listing
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("answer", "more"),
+    [
+        # The pause after the first failure is 15 to 30 s.
+        pytest.param(Answer(b"", 503), {"DIGEST_FETCH_BACKOFF": "30"}, id="in-a-pause"),
+        pytest.param(Answer(drip=1.0), {}, id="headers-a-byte-a-second"),
+        pytest.param(Answer(trickle=1.0), {}, id="body-100-bytes-a-second"),
+        pytest.param(Answer(delay=60), {}, id="no-answer"),
+    ],
+)
+def test_stopping_serve_cuts_a_fetch_short(
+    tmp_path: Path, inbox: Path, listing: Listing, answer: Answer, more: dict[str, str]
 ) -> None:
-    listing.script("*", Answer(b"", 503))
-    # The pause after the first failure is 15 to 30 s: a stop must not wait for it.
+    listing.script("*", answer)
     env = serve_env(
-        tmp_path, inbox, listing, DIGEST_FETCH_SCHEDULE="every 1s", DIGEST_FETCH_BACKOFF="30"
+        tmp_path,
+        inbox,
+        listing,
+        DIGEST_FETCH_SCHEDULE="every 1s",
+        **{"DIGEST_FETCH_TIMEOUT": "60", **more},
     )
     proc = start_serve(tmp_path, env)
     log = tmp_path / "serve.log"
@@ -554,6 +773,6 @@ def test_stopping_serve_cuts_a_fetchs_pause_short(
             proc.kill()
             proc.wait()
     text = log.read_text()
-    assert code == 0 and took < 5, text
+    assert code == 0 and took < 3, (took, text)
     assert "stopped before it was done; nothing saved" in text
     assert len(listing.requests) == 1 and os.listdir(inbox) == []

@@ -279,7 +279,7 @@ class Service:
             return
         day = fetch.yesterday(self.clock(), self.tz)
         try:
-            log.info("%s", fetch.fetch_day(self.settings, day, wait=self.stopping.wait).line())
+            log.info("%s", fetch.fetch_day(self.settings, day, stop=self.stopping).line())
         except DigestError as e:
             log.error("fetch of %s failed: %s", day, e)
         except Exception as e:  # a bug or a broken disk: say so, keep serving
