@@ -1,6 +1,8 @@
 """The chat channel: a short message through Apprise (Slack, Discord, Matrix, Telegram, ntfy,
 a JSON webhook ... one URL each, DIGEST_NOTIFY), with the digest's counts, its top papers as
-links and, when DIGEST_ARCHIVE_URL is set, a link to the digest's page in the archive.
+links and, when DIGEST_ARCHIVE_URL is set, a link to the digest's page in the archive. With
+a readers file, each reader's own `notify` URLs get the message of their own digest
+(ReadersNotify), once it is recorded as delivered.
 
 Apprise URLs often hold a token or a password: they are shown only as Apprise masks them, cut
 to their scheme and host (`json://user:****@host/...`), in errors, notes, logs and `digest
