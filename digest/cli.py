@@ -143,7 +143,7 @@ def _chosen_readers(settings: Settings, emails: Sequence[str]) -> list[Reader]:
     by_key = {r.key: r for r in loaded.readers}
     chosen = []
     for email in emails:
-        reader = by_key.get(email.strip().casefold())
+        reader = by_key.get(readers.address_key(email))
         if reader is None:
             raise ConfigError(f"--reader {email}: no such reader in {settings.readers}")
         if readers.effective(reader, settings).paused:
@@ -156,8 +156,9 @@ def _chosen_readers(settings: Settings, emails: Sequence[str]) -> list[Reader]:
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
-    """List the readers of the readers file with their last digest, what is pending and
-    failed; or, with `check FILE`, check a readers file without running anything.
+    """List the readers of the readers file with what a run uses for them (what they chose
+    on their own pages wins over the file, and is marked), their last digest, what is
+    pending and failed; or, with `check FILE`, check a readers file without running anything.
 
     Example:
       digest readers
@@ -173,11 +174,7 @@ def cmd_readers(args: argparse.Namespace) -> int:
         loaded = readers.load(args.file)
         for error in loaded.errors:
             say(error, sys.stderr)
-        paused = sum(1 for r in loaded.readers if r.paused)
-        say(
-            f"{args.file}: {len(loaded.readers)} readers ok ({paused} paused),"
-            f" {len(loaded.errors)} with errors"
-        )
+        say(f"{args.file}: {readers.checked(loaded)}")
         return 1 if loaded.errors else 0
     from digest import state
 
@@ -185,31 +182,22 @@ def cmd_readers(args: argparse.Namespace) -> int:
     if settings.readers is None:
         raise ConfigError("no readers file: set DIGEST_READERS or pass --readers FILE")
     loaded = readers.load(settings.readers)
-    for error in loaded.errors:
-        log.error("%s", error)
+    for rejection in loaded.rejected:
+        log.error("%s", rejection.text)
     with state.open(settings.state) as store:
         known = {r.key: r for r in store.all_readers()}
         outbox = store.reader_outbox()
         end = store.end()
-        for reader in loaded.readers:
-            resolved = readers.effective(reader, settings)
-            kept = known.get(reader.key)
-            line = f"{reader.email}: {resolved.schedule}"
-            if resolved.timezone:
-                line += f" ({resolved.timezone})"
-            if resolved.paused:
-                line += ", paused"
-            if kept is None:
-                say(f"{line}; no digest yet (joins at the next run)")
-                continue
-            done = outbox.get(kept.id, {})
-            last = done.get("last_sent") or "never"
-            say(
-                f"{line}; last delivered: {str(last)[:16].replace('T', ' ')};"
-                f" {end - kept.upto} new papers waiting; pending: {done.get('pending') or 0};"
-                f" failed: {done.get('failed') or 0}"
-            )
-    return 1 if loaded.errors else 0
+    lines = []
+    for reader in loaded.readers:
+        kept = known.get(reader.key)
+        done = outbox.get(kept.id, {}) if kept is not None else {}
+        lines.append(readers.listed(reader, settings, kept, done, end))
+    for line in lines:
+        say(line)
+    if any(readers.THEIRS in line for line in lines):
+        say(f"{readers.THEIRS}: chosen by the reader on their own pages, over the readers file")
+    return 1 if loaded.rejected else 0
 
 
 def _wants_document(settings: Settings) -> bool:
@@ -367,9 +355,10 @@ def cmd_dislike(args: argparse.Namespace) -> int:
 def _taste(args: argparse.Namespace, value: int) -> int:
     from digest import state
     from digest.identity.keys import arxiv_key
+    from digest.readers import address_key
 
     settings = _settings(args)
-    key = (args.reader or "").casefold()
+    key = address_key(args.reader or "")
     with state.open(settings.state) as store:
         reader = next((r for r in store.all_readers() if r.key == key), None)
         if reader is None:
@@ -577,7 +566,9 @@ def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) 
 
     if not email:
         raise ConfigError("digest resend needs a digest id, or --reader EMAIL")
-    key = email.strip().casefold()
+    from digest.readers import address_key
+
+    key = address_key(email)
     with state.open(settings.state) as store, store.lock():
         ids = {r.key: r.id for r in store.all_readers()}
         if key not in ids:

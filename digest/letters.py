@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from digest.errors import ConfigError
 from digest.models import Digest, Outgoing, Paper, ReaderState
 from digest.outputs import FORMATS
 
@@ -158,6 +159,7 @@ def digests(
     letters: OrderedDict[tuple[object, ...], Letter] = OrderedDict()
     made: list[Outgoing] = []
     moves: list[tuple[int, int, int]] = []
+    unusable: str | None = None  # why the group's settings cannot shape a digest
     for reader, state, resolved in chosen:
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
@@ -165,25 +167,30 @@ def digests(
         liked = store.likes(state.id)  # the papers they liked or disliked rank theirs too
         if group != (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked)):
             group = (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked))
-            # No interests to read when there is nothing to shape: start-up stays light.
-            if papers:
-                likes = tuple((p, v) for _, p, v in liked)
-                digest = shaped(base, papers, _interests(resolved, likes))
+            letter, unusable = None, None
+            try:
+                digest = _theirs(base, papers, resolved, liked)
+            except ConfigError as e:  # their own terms, say: it costs only them
+                unusable = str(e)
             else:
-                digest = dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
-            if report.digest is base:
-                report.digest = digest
-            letter = None
-            if digest.stats.new or digest.updated or settings.send_empty:
-                shows = _shows(digest, resolved.format)
-                letter = letters.get(shows)
-                if letter is None:
-                    letter = letters[shows] = _letter(
-                        digest, settings, resolved.format, needs, fragments
-                    )
-                    if len(letters) > LETTERS:
-                        letters.popitem(last=False)
-                letters.move_to_end(shows)
+                if report.digest is base:
+                    report.digest = digest
+                if digest.stats.new or digest.updated or settings.send_empty:
+                    shows = _shows(digest, resolved.format)
+                    letter = letters.get(shows)
+                    if letter is None:
+                        letter = letters[shows] = _letter(
+                            digest, settings, resolved.format, needs, fragments
+                        )
+                        if len(letters) > LETTERS:
+                            letters.popitem(last=False)
+                    letters.move_to_end(shows)
+        if unusable is not None:  # kept where they are: they miss nothing once it is fixed
+            report.failed.append(
+                f"reader {reader.email or 'of DIGEST_TO'}: {unusable}; nothing is made for them"
+                " until it is fixed, and they miss nothing"
+            )
+            continue
         if letter is None:  # nothing for them: what they excluded is done with at once
             if end > state.upto:
                 moves.append((state.id, state.upto, end))
@@ -198,6 +205,18 @@ def digests(
 
 
 LETTERS = 16  # renderings kept for readers with other settings and the same digest
+
+
+def _theirs(
+    base: Digest,
+    papers: Sequence[Paper],
+    resolved: Resolved,
+    liked: Sequence[tuple[int, Paper, int]],
+) -> Digest:
+    """A reader's digest of these papers; ConfigError when their settings cannot be used."""
+    if not papers:  # no interests to read when there is nothing to shape: start-up stays light
+        return dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
+    return shaped(base, papers, _interests(resolved, tuple((p, v) for _, p, v in liked)))
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:
@@ -237,13 +256,20 @@ def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Re
     from digest import readers
 
     resolved = readers.effective(reader, settings)
+    chose = theirs(state)
+    return dataclasses.replace(resolved, **chose) if chose else resolved  # type: ignore[arg-type]
+
+
+def theirs(state: ReaderState | None) -> dict[str, str | bool]:
+    """What a reader chose themselves and wins over the readers file: the values of OWN they
+    set, and `paused` when they paused, resumed or unsubscribed."""
     prefs = state.prefs if state is not None else {}
     if not prefs:
-        return resolved
-    own = {k: str(prefs[k]) for k in OWN if isinstance(prefs.get(k), str)}
+        return {}
+    chose: dict[str, str | bool] = {k: str(prefs[k]) for k in OWN if isinstance(prefs.get(k), str)}
     if "paused" in prefs or prefs.get("unsubscribed"):
-        own["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))  # type: ignore[assignment]
-    return dataclasses.replace(resolved, **own)  # type: ignore[arg-type]
+        chose["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))
+    return chose
 
 
 def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
@@ -300,18 +326,16 @@ def _addressed(
     return outgoing(letter.digest, settings, needs=needs, options=options, message_id=message_id)
 
 
-def _interests(
-    settings: Settings | Resolved, likes: tuple[tuple[Paper, int], ...] = ()
-) -> Interests:
+def _interests(resolved: Resolved, likes: tuple[tuple[Paper, int], ...] = ()) -> Interests:
     from digest.interests import Interests
     from digest.patterns import terms
 
     return Interests(
-        highlight=terms(settings.highlight, "DIGEST_HIGHLIGHT"),
-        exclude=terms(settings.exclude, "DIGEST_EXCLUDE"),
-        order=settings.order,
-        max_papers=settings.max_papers,
-        interests=settings.interests,
+        highlight=terms(resolved.highlight, "highlight"),
+        exclude=terms(resolved.exclude, "exclude"),
+        order=resolved.order,
+        max_papers=resolved.max_papers,
+        interests=resolved.interests,
         likes=likes,
-        min_score=settings.min_score,
+        min_score=resolved.min_score,
     )

@@ -233,7 +233,7 @@ class ReaderState:
     what is new to them is the positions after it: one number a reader, however many papers."""
 
     id: int
-    key: str  # the reader's address, case-folded; "" for the one reader of DIGEST_TO
+    key: str  # their address in its one form (readers.address_key); "" for DIGEST_TO's reader
     upto: int
     added: datetime
     token: str | None = None  # what their unsubscribe and preferences links carry

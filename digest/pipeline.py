@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from digest.config import Settings
     from digest.identity.decide import Decision, Identified
     from digest.interests import Interests
-    from digest.readers import Reader
+    from digest.readers import Loaded, Reader
     from digest.state.protocol import StateStore
 
     # The inbox files found complete, with their content hash when it is known already.
@@ -277,7 +277,10 @@ def run_once(
     digests for one period.
     """
     report = Report()
-    audience = list(readers) if readers is not None else active_readers(settings)
+    roll = roll_call(settings)
+    # A table of the readers file left out costs only its reader, and fails the run.
+    report.failed.extend(r.text for r in roll.rejected)
+    audience = list(readers) if readers is not None else list(roll.readers)
     with store.lock():
         if not dry_run:
             for item in store.outgoing(status="pending", due=None if retry_all else now):
@@ -286,10 +289,18 @@ def run_once(
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
 
+        if not roll.readers:
+            # Papers read now would be offered to nobody, and a reader added later starts
+            # after them: the inbox waits for a reader instead.
+            log.warning(
+                "no reader in %s: the inbox is left unread until there is one", settings.readers
+            )
+            return report
         # A reader new to the state joins before this run's papers, so that they are new to
-        # them: every reader of the file, whether this run is for them or not.
-        everyone = audience if readers is None else active_readers(settings) + list(audience)
-        states = store.join({r.key: r.since for r in everyone}) if everyone else {}
+        # them: every reader of the file, whether this run is for them or not, and those of
+        # tables left out this run, so that once fixed they get what was listed meanwhile.
+        joining = roll.waiting() | {r.key: r.since for r in [*roll.readers, *audience]}
+        states = store.join(joining)
         gathered = gather(settings, store, ready)
         # Every dump that could not be read is named in the next digest delivered, however
         # it arrived: those of earlier runs that no delivered digest named yet, then these.
@@ -362,17 +373,22 @@ def _outcome(readers: int, made: int, shown: str) -> str:
     return f"digests made for {made} of {readers} readers"
 
 
-def active_readers(settings: Settings) -> list[Reader]:
+def roll_call(settings: Settings) -> Loaded:
     """The readers of the readers file (DIGEST_READERS), paused ones too (they join the
-    state, and get nothing until resumed); without one, the one reader of DIGEST_TO. A bad
-    entry of the file is logged and costs only itself."""
+    state, and get nothing until resumed), with its tables left out; without one, the one
+    reader of DIGEST_TO."""
     from digest import readers
 
     if settings.readers is None:
-        return [readers.default_reader(settings)]
-    loaded = readers.load(settings.readers)
-    for error in loaded.errors:
-        log.error("%s", error)
+        return readers.Loaded((readers.default_reader(settings),), ())
+    return readers.load(settings.readers)
+
+
+def active_readers(settings: Settings) -> list[Reader]:
+    """The readers of roll_call; each table left out is logged and costs only itself."""
+    loaded = roll_call(settings)
+    for rejection in loaded.rejected:
+        log.error("%s", rejection.text)
     return list(loaded.readers)
 
 

@@ -3,7 +3,8 @@ interests, schedule and format over the DIGEST_* settings.
 
 `load` reads the file once and turns it into Reader values; a bad entry costs only itself, as
 one error line naming the file, the line and the key. `effective` resolves a reader over the
-settings into what a run uses. Nothing here touches the state or sends anything.
+settings into what a run uses. `address_key` is a reader's identity: their address in one
+normal form. Nothing here touches the state or sends anything.
 
 tomllib gives no line numbers, so `_layout` finds them by reading the text once more: the line
 of each `[[reader]]` header and of each key in its table.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from digest.printable import printable
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from email.headerregistry import Address
+
+    from digest.models import ReaderState
 
 FORMATS = ("html", "text")  # html: HTML with its text alternative
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,7 +40,7 @@ class Reader:
     """One reader: an address and what they want; None falls back to the DIGEST_* setting."""
 
     email: str
-    key: str  # email.casefold(): the reader's identity, unique in the file
+    key: str  # address_key(email): the reader's identity, unique in the file and the state
     line: int = 0  # of its [[reader]] header (0: not from a file)
     name: str = ""
     highlight: str | None = None  # comma-separated terms, as DIGEST_HIGHLIGHT
@@ -69,11 +72,31 @@ KEYS = tuple(f.name for f in fields(Reader) if f.name not in ("key", "line"))
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """A [[reader]] table left out (or a mistake outside any), as one line for a run's log.
+    When its address could be read, the reader keeps their place meanwhile (`key`, with
+    `since` if that was readable): fixed, they get what was listed while it was wrong."""
+
+    line: int
+    text: str
+    key: str | None = None
+    since: datetime.date | None = None
+    table: bool = True  # False: a mistake outside any [[reader]] table
+
+
+@dataclass(frozen=True, slots=True)
 class Loaded:
-    """A readers file read: the good readers in file order, and one line per error."""
+    """A readers file read: the good readers in file order, one line per mistake (`errors`,
+    for `digest readers check`) and one per table left out (`rejected`, for a run)."""
 
     readers: tuple[Reader, ...]
     errors: tuple[str, ...]
+    rejected: tuple[Rejection, ...] = ()
+
+    def waiting(self) -> dict[str, datetime.date | None]:
+        """The readers of tables left out whose address could be read, with their `since`:
+        they join the state as the others do, so that nothing is lost while it is wrong."""
+        return {r.key: r.since for r in self.rejected if r.key is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +149,57 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
     )
 
 
+def address_key(email: str) -> str:
+    """An address in the one form readers are told apart by: the domain as IDNA ASCII (what
+    mail is sent to), lower case and without a final dot; the local part in lower case too.
+    Local parts may be case-sensitive by the letter of RFC 5321, but no mail service in use
+    treats Ann@ and ann@ as two mailboxes, whereas two readers for one mailbox mean every
+    digest twice, and an unsubscribed reader back by writing their address another way."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at:
+        return email.strip().lower()
+    try:
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:  # not an address a reader can have (refused on load): as written
+        ascii_domain = domain
+    return f"{local.lower()}@{ascii_domain.lower()}"
+
+
+def respelled(found: Iterable[ReaderState]) -> list[tuple[ReaderState, list[int]]]:
+    """The readers a state holds under another spelling of their address than address_key's
+    (a Unicode domain, a final dot: as states before it kept them), as the one reader each
+    address is, with the ids of the others it takes in. That reader is the first added,
+    with their token; as far on as the furthest (every digest went to the one mailbox);
+    with all of their own preferences (the first's first), and paused or unsubscribed if
+    any of them was: no other spelling undoes an unsubscribe."""
+    import dataclasses
+
+    spellings: dict[str, list[ReaderState]] = {}
+    for state in found:
+        if state.key:  # "": the one reader of DIGEST_TO
+            spellings.setdefault(address_key(state.key), []).append(state)
+    merged = []
+    for key, same in spellings.items():
+        if [s.key for s in same] == [key]:
+            continue
+        same.sort(key=lambda s: s.id)
+        prefs: dict[str, object] = {}
+        for state in reversed(same):
+            prefs.update(state.prefs)
+        for flag in ("paused", "unsubscribed"):
+            if any(s.prefs.get(flag) for s in same):
+                prefs[flag] = True
+        one = dataclasses.replace(
+            same[0],
+            key=key,
+            upto=max(s.upto for s in same),
+            token=next((s.token for s in same if s.token), None),
+            prefs=prefs,
+        )
+        merged.append((one, [s.id for s in same[1:]]))
+    return merged
+
+
 def joined(terms: str) -> str:
     """Comma-separated terms in one spelling ("a,b " and "a, b" alike)."""
     return ", ".join(t for t in (t.strip() for t in terms.split(",")) if t)
@@ -170,9 +244,17 @@ def _readers(
     data: dict[str, object], top: dict[str, int], tables: list[_Table], file: str
 ) -> Loaded:
     errors: list[tuple[int, str]] = []
+    rejected: list[Rejection] = []
+
+    def where(line: int, text: str) -> str:
+        return printable(f"{file}:{line}: {text}" if line else f"{file}: {text}")
 
     def error(line: int, text: str) -> None:
-        errors.append((line, printable(f"{file}:{line}: {text}" if line else f"{file}: {text}")))
+        errors.append((line, where(line, text)))
+
+    def outside(line: int, text: str) -> None:  # a mistake outside any [[reader]] table
+        error(line, text)
+        rejected.append(Rejection(line, where(line, f"{text}; it is ignored"), table=False))
 
     for name in data:
         if name != "reader":
@@ -181,42 +263,64 @@ def _readers(
             hint = (
                 "; did you mean [[reader]]?" if difflib.get_close_matches(name, ["reader"]) else ""
             )
-            error(
+            outside(
                 top.get(name, 0),
                 f"{name!r} is not allowed at the top level; the file holds only [[reader]]"
                 f" tables{hint}",
             )
     entries = data.get("reader", [])
     if not isinstance(entries, list):
-        error(
+        outside(
             top.get("reader", 0),
             "reader: write each reader as a [[reader]] table (two brackets)",
         )
         entries = []
     readers: list[Reader] = []
-    claimed: dict[str, int] = {}  # key -> line of the reader that has it
+    claimed: dict[str, tuple[int, str]] = {}  # key -> the line and label of the reader with it
     memo: dict[tuple[str, str], str] = {}
     for number, entry in enumerate(entries, 1):
         table = tables[number - 1] if number <= len(tables) else _Table(top.get("reader", 0))
-        reader, problems = _entry(entry, number, table, claimed, memo)
+        reader, problems, kept = _entry(entry, number, table, claimed, memo)
         for line, text in problems:
             error(line, text)
         if reader is not None:
             readers.append(reader)
+        elif problems:
+            rejected.append(_rejection(problems, kept, where, file))
     errors.sort(key=lambda e: e[0])  # stable: an entry's errors stay in their order
-    return Loaded(tuple(readers), tuple(text for _, text in errors))
+    rejected.sort(key=lambda r: r.line)
+    return Loaded(tuple(readers), tuple(text for _, text in errors), tuple(rejected))
+
+
+def _rejection(
+    problems: list[tuple[int, str]],
+    kept: tuple[str, datetime.date | None] | None,
+    where: Callable[[int, str], str],
+    file: str,
+) -> Rejection:
+    """One line for a [[reader]] table left out: its first mistake, how many more, and
+    what to do."""
+    line, text = problems[0]
+    more = len(problems) - 1
+    said = f"{text} (and {more} more {'mistake' if more == 1 else 'mistakes'})" if more else text
+    fate = "gets nothing until it is fixed, and misses nothing" if kept else "is left out"
+    said += f"; this reader {fate} (`digest readers check {file}` lists every mistake)"
+    key, since = kept if kept else (None, None)
+    return Rejection(line, where(line, said), key, since)
 
 
 def _entry(
     entry: object,
     number: int,
     table: _Table,
-    claimed: dict[str, int],
+    claimed: dict[str, tuple[int, str]],
     memo: dict[tuple[str, str], str],
-) -> tuple[Reader | None, list[tuple[int, str]]]:
-    """One [[reader]] table as a Reader, or the (line, text) of everything wrong with it."""
+) -> tuple[Reader | None, list[tuple[int, str]], tuple[str, datetime.date | None] | None]:
+    """One [[reader]] table as a Reader, or the (line, text) of everything wrong with it and,
+    when its address could be read and is its own, that reader's key and `since`."""
     if not isinstance(entry, dict):
-        return None, [(table.line, f"reader {number}: expected a table, got {_kind(entry)}")]
+        problem = (table.line, f"reader {number}: expected a table, got {_kind(entry)}")
+        return None, [problem], None
     email = entry.get("email")
     label = f"reader {number} ({email})" if isinstance(email, str) and email else f"reader {number}"
     problems: list[tuple[int, str]] = []
@@ -238,23 +342,87 @@ def _entry(
         except _Bad as e:
             problems.append((line, f"{label}: {e}"))
     address = values.get("email")
+    kept = None
     if isinstance(address, str):
-        key = address.casefold()
+        key = address_key(address)
         if key in claimed:
-            where = table.keys.get("email", table.line)
+            line, other = claimed[key]
             problems.append(
                 (
-                    where,
-                    f"{label}: email: {address!r} is already the reader at line"
-                    f" {claimed[key]}; give each reader one [[reader]] table",
+                    table.keys.get("email", table.line),
+                    f"{label}: email: {address!r} is also the address of {other} at line"
+                    f" {line}; keep one [[reader]] table for them",
                 )
             )
         else:
-            claimed[key] = table.line
+            claimed[key] = (table.line, label)
+            since = values.get("since")
+            # A `since` that cannot be read yet is theirs to say once fixed: not joined now.
+            if "since" not in entry or isinstance(since, datetime.date):
+                kept = (key, since if isinstance(since, datetime.date) else None)
     if problems:
-        return None, problems
-    key = str(values["email"]).casefold()
-    return Reader(key=key, line=table.line, **values), []  # type: ignore[arg-type]
+        return None, problems, kept
+    key = address_key(str(values["email"]))
+    return Reader(key=key, line=table.line, **values), [], None  # type: ignore[arg-type]
+
+
+# -- what `digest readers` says -----------------------------------------------------------------
+
+THEIRS = "(theirs)"  # marks a value the reader chose on their own pages, over the file's
+
+
+def checked(loaded: Loaded) -> str:
+    """`digest readers check` in one line: readers taken and left out, counted as readers."""
+    tables = sum(1 for r in loaded.rejected if r.table)
+    paused = sum(1 for r in loaded.readers if r.paused)
+    said = f"{_count(len(loaded.readers), 'reader')} ok ({paused} paused), {tables} with errors"
+    if outside := len(loaded.rejected) - tables:
+        said += f", and {_count(outside, 'mistake')} outside the [[reader]] tables"
+    return said
+
+
+def listed(
+    reader: Reader,
+    settings: Settings,
+    state: ReaderState | None,
+    outbox: Mapping[str, object],
+    end: int,
+) -> str:
+    """`digest readers`: a reader as a run takes them (what they chose on their own pages,
+    kept in the state, over the file, and marked), their last digest, what waits for them
+    (`end`: the catalogue's last position) and their digests pending and failed (`outbox`)."""
+    from digest.letters import OWN, resolve, theirs
+
+    resolved = resolve(reader, settings, state)
+    chose = theirs(state)
+    usual = effective(Reader(reader.email, reader.key), settings)  # the DIGEST_* settings'
+
+    def mark(name: str) -> str:
+        return f" {THEIRS}" if name in chose else ""
+
+    line = f"{reader.email}: {resolved.schedule}{mark('schedule')}"
+    if resolved.timezone:
+        line += f" ({resolved.timezone})"
+    for name in OWN:
+        value = getattr(resolved, name)
+        if name != "schedule" and (value != getattr(usual, name) or name in chose):
+            line += f", {name}: {value or 'none'}{mark(name)}"
+    unsubscribed = bool(state is not None and state.prefs.get("unsubscribed"))
+    if unsubscribed:
+        line += f", unsubscribed {THEIRS}"
+    elif resolved.paused:
+        line += f", paused{mark('paused')}"
+    if state is None:
+        return f"{line}; no digest yet (joins at the next run)"
+    last = str(outbox.get("last_sent") or "never")[:16].replace("T", " ")
+    line += f"; last delivered: {last}"
+    if not unsubscribed:  # nothing waits for them: nothing will be sent
+        line += f"; {end - state.upto} new papers waiting"
+    return f"{line}; pending: {outbox.get('pending') or 0}; failed: {outbox.get('failed') or 0}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 # -- the value of each key ----------------------------------------------------------------------

@@ -227,3 +227,64 @@ def test_an_env_file_with_chat_urls_that_others_can_read_is_warned_about(
     assert f"{env_file} holds DIGEST_NOTIFY and other users can read it" in done.stderr
     assert SECRET not in done.stdout + done.stderr
     assert "notify: json://bot:****@127.0.0.1/..." in done.stdout
+
+
+def readers_env(readers: Path, mail: dict[str, str]) -> dict[str, str]:
+    """The settings of a run for the readers of this file, by mail to this server."""
+    return clean_env(
+        DIGEST_FROM="papers@example.org", DIGEST_READERS=str(readers), DIGEST_DELIVER="smtp", **mail
+    )
+
+
+def test_each_reader_gets_their_own_chat_message_once_their_digest_is_delivered(
+    chat: Chat, inbox: Path, tmp_path: Path
+) -> None:
+    """A reader's `notify` in the readers file: their digest's counts and top papers, posted
+    to their own URLs once their mail is delivered; another reader's chat never gets it; a
+    chat that fails costs only that message, and its secret is never shown."""
+    port, got = chat
+    readers = tmp_path / "readers.toml"
+    readers.write_text(
+        '[[reader]]\nemail = "ann@example.org"\nhighlight = ["video"]\n'
+        f'notify = "json://bot:{SECRET}@127.0.0.1:{port}/200/ann"\n\n'
+        '[[reader]]\nemail = "bob@example.org"\n\n'
+        '[[reader]]\nemail = "cy@example.org"\nmax_papers = 2\n'
+        f'notify = ["json://127.0.0.1:{port}/500/{SECRET}", "json://127.0.0.1:{port}/200/cy"]\n'
+    )
+    with smtp_server() as server:
+        done = now(inbox, "2025-07-22", readers_env(readers, server.environment()))
+        assert done.returncode == 0, done.stderr
+        subjects = {m.recipients[0]: m.message["Subject"] for m in server.received}
+    assert sorted(subjects) == ["ann@example.org", "bob@example.org", "cy@example.org"]
+    assert sorted(path for path, _, _ in got) == ["/200/ann", "/200/cy", f"/500/{SECRET}"]
+    posted = {path: json.loads(body) for path, _, body in got}
+    ann, cy = posted["/200/ann"], posted["/200/cy"]
+    assert ann["title"] == subjects["ann@example.org"]
+    assert cy["title"] == subjects["cy@example.org"]
+    lines = ann["message"].splitlines()
+    assert lines[0] == "16 new papers of 16 in 1 dump"
+    assert lines[2].startswith("1. [") and lines[2].endswith(")")
+    assert lines[7] == "... and 11 more"
+    assert "[The whole digest]" not in ann["message"]  # a reader's digest has no public page
+    # Each message is of the reader's own digest: hers has her highlights first.
+    assert "Video" in lines[2] and "Video" in lines[3]
+    assert cy["message"].splitlines()[2].startswith("1. [MiroMind-M1: An Open-Source")
+    assert "json://127.0.0.1:" in done.stderr and "(HTTP 500)" in done.stderr
+    assert "reader cy@example.org: notify" in done.stderr
+    assert SECRET not in done.stderr
+
+
+def test_a_reader_notify_url_apprise_cannot_use_is_one_line_and_the_mail_still_goes(
+    inbox: Path, tmp_path: Path
+) -> None:
+    readers = tmp_path / "readers.toml"
+    readers.write_text(
+        f'[[reader]]\nemail = "ann@example.org"\nnotify = "nosuchservice://{SECRET}@host"\n'
+    )
+    with smtp_server() as server:
+        done = now(inbox, "2025-03-18", readers_env(readers, server.environment()))
+        assert done.returncode == 0, done.stderr
+        assert [m.recipients for m in server.received] == [["ann@example.org"]]
+    [line] = [line for line in done.stderr.splitlines() if "notify" in line]
+    assert f"{readers}:1: reader ann@example.org: notify: URL 1 (nosuchservice://...)" in line
+    assert SECRET not in done.stderr

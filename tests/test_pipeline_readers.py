@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from digest.state import open as open_state
-from tests.mailserver import Handler, Received, smtp_server
+from tests.mailserver import Handler, Received, Server, smtp_server
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 DAYS = ["2025-03-18.json", "2025-03-19.json", "2025-07-22.json"]
@@ -229,16 +229,18 @@ def test_a_reader_with_since_gets_the_listings_from_that_day(
         assert shown(got["zoe@example.org"][0]) == set(ids_of(DAYS[1])) - set(ids_of(DAYS[0]))
 
 
-def test_readers_check_names_each_bad_entry_and_keeps_the_good(tmp_path: Path) -> None:
+def test_readers_check_names_each_mistake_and_counts_readers(tmp_path: Path) -> None:
     path = tmp_path / "readers.toml"
     path.write_text(
         '[[reader]]\nemail = "ann@example.org"\n\n[[reader]]\nemail = "bob@example.org"\n'
-        'order = "best"\n'
+        'order = "best"\nformat = "pdf"\n'
     )
     done = run(tmp_path, {}, "readers", "check", str(path))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "readers.toml:6" in done.stderr and "order" in done.stderr
-    assert "1 readers ok" in done.stdout
+    assert "readers.toml:7" in done.stderr and "format" in done.stderr
+    # Two readers: one taken, one with (two) errors.
+    assert done.stdout == f"{path}: 1 reader ok (0 paused), 1 with errors\n"
 
 
 def test_what_readers_change_themselves_wins_over_the_file_and_their_token_finds_them(
@@ -270,3 +272,125 @@ def test_what_readers_change_themselves_wins_over_the_file_and_their_token_finds
             uptos = {r.key: r.upto for r in store.all_readers()}
         # Bob excluded everything: moved on. Ann unsubscribed: kept where she was.
         assert uptos["bob@example.org"] == uptos["cy@example.org"] > uptos["ann@example.org"]
+
+
+def day_one(
+    tmp_path: Path, env: dict[str, str], server: Server
+) -> subprocess.CompletedProcess[str]:
+    """`digest now` of the first real day, by mail to this server."""
+    env.update(server.environment())
+    shutil.copy(REAL / DAYS[0], Path(env["DIGEST_INBOX"]))
+    return run(tmp_path, env, "now")
+
+
+def test_tables_left_out_cost_only_their_readers_and_the_run_fails_saying_what_to_do(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "readers.toml"
+    path.write_text(
+        '[[reader]]\nemail = "ann@example.org"\n\n'
+        '[[reader]]\nemail = "bob@example.org"\norder = "best"\nformat = "pdf"\n\n'
+        '[[reader]]\nname = "Cy"\n'
+    )
+    with smtp_server() as server:
+        done = day_one(tmp_path, env, server)
+        assert sorted(by_reader(server.received)) == ["ann@example.org"]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    said = [line for line in done.stderr.splitlines() if str(path) in line]
+    check = f"(`digest readers check {path}` lists every mistake)"
+    assert said == [
+        f"digest: {path}:6: reader 2 (bob@example.org): order: 'best' is not one of highlights,"
+        " listing, upvotes, relevance (and 1 more mistake); this reader gets nothing until it"
+        f" is fixed, and misses nothing {check}",
+        f'digest: {path}:9: reader 3: email: missing; add email = "name@example.org"; this'
+        f" reader is left out {check}",
+    ]
+
+
+def test_a_scheduled_run_with_a_table_left_out_serves_the_others_and_is_a_failure(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from digest.config import Settings
+    from digest.service.schedule import parse_schedule
+    from digest.service.service import Service, reader_groups
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = tmp_path / "readers.toml"
+    path.write_text(
+        '[[reader]]\nemail = "ann@example.org"\nschedule = "@daily"\n\n'
+        '[[reader]]\nemail = "bob@example.org"\nschedule = "@daily"\norder = "best"\n'
+    )
+    utc = ZoneInfo("UTC")
+    with smtp_server() as server:
+        settings = Settings(
+            inbox=inbox,
+            state=tmp_path / "state.sqlite3",
+            readers=path,
+            from_="papers@example.org",
+            deliver="smtp",
+            smtp_host=server.host,
+            smtp_port=server.port,
+            smtp_security="none",
+        )
+        from digest.channels import deliverer
+
+        service = Service(
+            settings,
+            deliverer(settings, dry_run=False),
+            parse_schedule("@daily", utc),
+            utc,
+            lambda: datetime(2026, 3, 10, 0, 0, 1, tzinfo=UTC),
+        )
+        service.groups = {g.key: g for _, g in reader_groups(settings)}
+        shutil.copy(REAL / DAYS[0], inbox)
+        with open_state(settings.state) as store:
+            service.poll(store)
+            service.poll(store)
+        [group] = service.groups
+        service.run_scheduled(group)
+        assert sorted(by_reader(server.received)) == ["ann@example.org"]
+    with open_state(settings.state) as store:
+        state = store.service_state()
+    assert state["last_result"].startswith(f"{path}:8: reader 2 (bob@example.org): order:")
+    assert "last_success" not in state
+
+
+def test_readers_lists_what_a_run_uses_marking_what_readers_chose_themselves(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\nhighlight = ["video"]\n'
+        '[[reader]]\nemail = "bob@example.org"\n'
+        '[[reader]]\nemail = "cy@example.org"\nschedule = "@weekly"\npaused = true\n'
+    )
+    with smtp_server() as server:
+        assert day_one(tmp_path, env, server).returncode == 0
+        with open_state(Path(env["DIGEST_STATE"])) as store:
+            ids = {r.key: r.id for r in store.all_readers()}
+            store.set_prefs(ids["ann@example.org"], {"schedule": "@weekly", "exclude": "survey"})
+            store.set_prefs(ids["bob@example.org"], {"unsubscribed": True})
+        shutil.copy(REAL / DAYS[1], Path(env["DIGEST_INBOX"]))
+        assert run(tmp_path, env, "now").returncode == 0
+    listing = run(tmp_path, env, "readers")
+    assert listing.returncode == 0, listing.stderr
+    lines = {line.split(":")[0]: line for line in listing.stdout.splitlines()}
+    both = len(set(ids_of(DAYS[0])) | set(ids_of(DAYS[1])))
+    assert lines["ann@example.org"].startswith(
+        "ann@example.org: @weekly (theirs), highlight: video, exclude: survey (theirs);"
+        " last delivered: "
+    )
+    assert lines["ann@example.org"].endswith("; 0 new papers waiting; pending: 0; failed: 0")
+    # Bob unsubscribed on his own page: nothing waits for him, since nothing will be sent.
+    assert lines["bob@example.org"].startswith("bob@example.org: 0 7 * * *, unsubscribed (theirs);")
+    assert "waiting" not in lines["bob@example.org"]
+    assert lines["cy@example.org"] == (
+        f"cy@example.org: @weekly, paused; last delivered: never; {both} new papers"
+        " waiting; pending: 0; failed: 0"
+    )
+    assert lines["(theirs)"] == (
+        "(theirs): chosen by the reader on their own pages, over the readers file"
+    )

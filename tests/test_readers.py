@@ -12,7 +12,7 @@ import pytest
 from digest import config
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.readers import Reader, default_reader, effective, load
+from digest.readers import Reader, address_key, default_reader, effective, load
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
@@ -116,9 +116,50 @@ def test_a_second_reader_with_the_same_address_in_any_case_is_refused(tmp_path: 
     assert [r.key for r in loaded.readers] == ["ann@example.org", "bob@example.org"]
     assert loaded.readers[0].max_papers is None  # the first one stands
     assert loaded.errors == (
-        f"{path}:9: reader 3 (ANN@Example.ORG): email: 'ANN@Example.ORG' is already the reader"
-        " at line 1; give each reader one [[reader]] table",
+        f"{path}:9: reader 3 (ANN@Example.ORG): email: 'ANN@Example.ORG' is also the address of"
+        " reader 1 (ann@example.org) at line 1; keep one [[reader]] table for them",
     )
+
+
+def test_one_mailbox_written_two_ways_is_one_reader(tmp_path: Path) -> None:
+    """An international domain as written and as IDNA (what mail is sent to) is one mailbox:
+    the second table is refused by one line naming both."""
+    path = write(
+        tmp_path,
+        '[[reader]]\nemail = "bob@exämple.org"\n\n'
+        '[[reader]]\nemail = "ann@example.org"\n\n'
+        '[[reader]]\nemail = "bob@xn--exmple-cua.org"\n\n'
+        '[[reader]]\nemail = "Bob@EXÄMPLE.org."\n',
+    )
+    loaded = load(path)
+    assert [(r.email, r.key) for r in loaded.readers] == [
+        ("bob@exämple.org", "bob@xn--exmple-cua.org"),
+        ("ann@example.org", "ann@example.org"),
+    ]
+    assert loaded.errors == (
+        f"{path}:8: reader 3 (bob@xn--exmple-cua.org): email: 'bob@xn--exmple-cua.org' is also"
+        " the address of reader 1 (bob@exämple.org) at line 1; keep one [[reader]] table for them",
+        f"{path}:11: reader 4 (Bob@EXÄMPLE.org.): email: 'Bob@EXÄMPLE.org.' is also"
+        " the address of reader 1 (bob@exämple.org) at line 1; keep one [[reader]] table for them",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("ann@example.org", "ann@example.org"),
+        ("  Ann@Example.ORG ", "ann@example.org"),
+        ("bob@exämple.org", "bob@xn--exmple-cua.org"),
+        ("bob@EXÄMPLE.ORG", "bob@xn--exmple-cua.org"),
+        ("bob@XN--EXMPLE-CUA.ORG", "bob@xn--exmple-cua.org"),
+        ("bob@xn--exmple-cua.org.", "bob@xn--exmple-cua.org"),
+        ("cy@straße.de", "cy@strasse.de"),  # IDNA 2003, as the mail is sent
+        ("cy@bücher.例え.jp", "cy@xn--bcher-kva.xn--r8jz45g.jp"),
+        ("", ""),
+    ],
+)
+def test_an_address_has_one_normal_form(written: str, key: str) -> None:
+    assert address_key(written) == key
 
 
 def test_a_duplicate_of_a_bad_reader_is_still_a_duplicate(tmp_path: Path) -> None:
@@ -131,7 +172,7 @@ def test_a_duplicate_of_a_bad_reader_is_still_a_duplicate(tmp_path: Path) -> Non
     loaded = load(path)
     assert loaded.readers == ()
     assert [e.split(": ")[0] for e in loaded.errors] == [f"{path}:3", f"{path}:5"]
-    assert "already the reader at line 1" in loaded.errors[1]
+    assert "also the address of reader 1 (ann@example.org) at line 1" in loaded.errors[1]
 
 
 @pytest.mark.parametrize(
@@ -531,3 +572,39 @@ def test_reading_a_file_without_schedules_leaves_the_scheduler_unloaded(tmp_path
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_each_table_left_out_is_one_line_and_its_reader_keeps_their_place(tmp_path: Path) -> None:
+    """For a run: one line a table left out (however many mistakes it has), saying what
+    becomes of the reader; those whose address could be read are waiting, with their since."""
+    path = write(
+        tmp_path,
+        'colour = "blue"\n'
+        '[[reader]]\nemail = "ann@example.org"\n'
+        '[[reader]]\nemail = "bob@example.org"\norder = "best"\nformat = "pdf"\n'
+        "since = 2025-03-01\n"
+        '[[reader]]\nname = "Cy"\n'
+        '[[reader]]\nemail = "dee@example.org"\nsince = "yesterday"\n'
+        '[[reader]]\nemail = "Bob@Example.org"\n',
+    )
+    loaded = load(path)
+    assert [r.email for r in loaded.readers] == ["ann@example.org"]
+    check = f"(`digest readers check {path}` lists every mistake)"
+    assert [r.text for r in loaded.rejected] == [
+        f"{path}:1: 'colour' is not allowed at the top level; the file holds only [[reader]]"
+        " tables; it is ignored",
+        f"{path}:6: reader 2 (bob@example.org): order: 'best' is not one of highlights, listing,"
+        " upvotes, relevance (and 1 more mistake); this reader gets nothing until it is fixed,"
+        f" and misses nothing {check}",
+        f'{path}:9: reader 3: email: missing; add email = "name@example.org"; this reader is'
+        f" left out {check}",
+        f"{path}:13: reader 4 (dee@example.org): since: expected a date like 2025-03-01, got"
+        f" 'yesterday'; this reader is left out {check}",
+        f"{path}:15: reader 5 (Bob@Example.org): email: 'Bob@Example.org' is also the address of"
+        f" reader 2 (bob@example.org) at line 4; keep one [[reader]] table for them; this"
+        f" reader is left out {check}",
+    ]
+    assert len(loaded.errors) == 6  # every mistake, for `digest readers check`
+    # Bob's address could be read: he keeps his place from his since. Dee's since could not:
+    # once it can, it says where she starts.
+    assert loaded.waiting() == {"bob@example.org": datetime.date(2025, 3, 1)}

@@ -75,6 +75,10 @@ def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = 
     if dry_run and not chosen.previews_itself:
         chosen = channel("preview")
     main = chosen.build(settings, recipients)
+    if settings.readers is not None and not (dry_run or recipients):
+        from digest.channels.notify import ReadersNotify  # each reader's own chat
+
+        main = ReadersNotify(main, settings.readers)
     others = [] if dry_run or recipients else _beside(settings)
     if not others:
         return main

@@ -1,6 +1,8 @@
 """The chat channel: a short message through Apprise (Slack, Discord, Matrix, Telegram, ntfy,
 a JSON webhook ... one URL each, DIGEST_NOTIFY), with the digest's counts, its top papers as
-links and, when DIGEST_ARCHIVE_URL is set, a link to the digest's page in the archive.
+links and, when DIGEST_ARCHIVE_URL is set, a link to the digest's page in the archive. With
+a readers file, each reader's own `notify` URLs get the message of their own digest
+(ReadersNotify), once it is recorded as delivered.
 
 Apprise URLs often hold a token or a password: they are shown only as Apprise masks them, cut
 to their scheme and host (`json://user:****@host/...`), in errors, notes, logs and `digest
@@ -17,13 +19,19 @@ from contextlib import contextmanager
 from digest.channels import Channel
 from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
+from digest.printable import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
+    from pathlib import Path
     from typing import Any
 
+    from digest.channels.base import Deliverer
     from digest.config import Settings
+    from digest.readers import Reader
+    from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +47,14 @@ def urls(raw: str) -> list[str]:
     return [u for u in (part.strip(" ,") for part in _SPLIT.split(raw.strip())) if u]
 
 
-def _apprise() -> Any:
+def _apprise(setting: str = "DIGEST_NOTIFY", undo: str = "unset DIGEST_NOTIFY") -> Any:
     try:
         with _quiet():
             import apprise
     except ImportError:
         raise ConfigError(
-            "DIGEST_NOTIFY needs Apprise, which is not installed; install digest[notify]"
-            " (pip install 'digest[notify]'), or unset DIGEST_NOTIFY"
+            f"{setting} needs Apprise, which is not installed; install digest[notify]"
+            f" (pip install 'digest[notify]'), or {undo}"
         ) from None
     quiet = logging.getLogger("apprise")  # its lines may quote what we keep masked
     if not quiet.handlers:
@@ -81,15 +89,22 @@ def shown(private: str) -> str:
 
 
 class Target:
-    """One Apprise URL, loaded once; shown only masked."""
+    """One Apprise URL, loaded once; shown only masked. `setting` names where it was given
+    (DIGEST_NOTIFY, or a reader's `notify`), and `undo` how to do without it."""
 
-    def __init__(self, url: str, position: int) -> None:
-        apprise = _apprise()
+    def __init__(
+        self,
+        url: str,
+        position: int,
+        setting: str = "DIGEST_NOTIFY",
+        undo: str = "unset DIGEST_NOTIFY",
+    ) -> None:
+        apprise = _apprise(setting, undo)
         with _quiet():
             plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             raise ConfigError(
-                f"DIGEST_NOTIFY: URL {position} ({_scheme(url)}) is not one Apprise can use;"
+                f"{setting}: URL {position} ({_scheme(url)}) is not one Apprise can use;"
                 " see the Apprise documentation for the form of each service's URL"
             )
         self._plugin = plugin
@@ -191,6 +206,80 @@ class NotifyDeliverer:
         if any(isinstance(e, TransientDeliveryError) for e in failed):
             raise TransientDeliveryError(said)
         raise DeliveryError(said)
+
+
+class ReadersNotify:
+    """The chosen channel (`main`), then each reader's own chat notifications: once a
+    reader's digest is recorded as delivered, its short message (as for DIGEST_NOTIFY) goes
+    to the `notify` URLs the readers file gives them. A chat that fails is logged, never the
+    digest's, and is not tried again. The file is read again when it changes (`digest
+    serve`); without a reader with `notify`, nothing more is made or done."""
+
+    def __init__(self, main: Deliverer, readers: Path) -> None:
+        self.main = main
+        self._file = readers
+        self._read: tuple[int, int, int] | None = None  # the file's inode, size and time
+        self._urls: dict[str, tuple[Reader, tuple[str, ...]]] = {}  # key -> reader, URLs
+        self._keys: dict[int, str] = {}  # the state's reader id -> key
+        self.needs = main.needs
+        self._reread()
+
+    def session(self) -> AbstractContextManager[object]:
+        """The chosen channel's session (one SMTP connection for messages that follow)."""
+        from digest.channels import session
+
+        return session(self.main)
+
+    def deliver(self, outgoing: Outgoing) -> str:
+        return self.main.deliver(outgoing)
+
+    def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
+        from digest.channels.base import Followed
+
+        if isinstance(self.main, Followed):
+            self.main.after_sent(store, outgoing)
+        if outgoing.reader is None or not self._reread():
+            return
+        key = self._keys.get(outgoing.reader)
+        if key is None:  # a reader joined since: the state says who they are
+            self._keys = {r.id: r.key for r in store.all_readers()}
+            key = self._keys.get(outgoing.reader)
+        if key not in self._urls:
+            return
+        reader, urls = self._urls[key]
+        setting = f"{printable(str(self._file))}:{reader.line}: reader {reader.email}: notify"
+        title, body = message(outgoing)
+        for n, url in enumerate(urls, 1):
+            try:
+                Target(url, n, setting, "remove their notify").send(title, body)
+            except (ConfigError, DeliveryError) as e:
+                said = str(e) if str(e).startswith(setting) else f"{setting}: {e}"
+                log.warning("digest %s: %s; not tried again", outgoing.id, said)
+            except Exception as e:  # the digest went: nothing here may undo that
+                log.warning(
+                    "digest %s: %s: URL %d failed: unexpected error (%s)",
+                    outgoing.id,
+                    setting,
+                    n,
+                    type(e).__name__,
+                )
+                log.debug("the error in detail", exc_info=True)
+
+    def _reread(self) -> bool:
+        """Read the readers file again if it changed; whether any reader has `notify`."""
+        from digest import readers
+
+        try:
+            found = self._file.stat()
+            now = (found.st_ino, found.st_size, found.st_mtime_ns)
+            if now != self._read:
+                self._read = now
+                loaded = readers.load(self._file)
+                self._urls = {r.key: (r, r.notify) for r in loaded.readers if r.notify}
+        except (OSError, ConfigError):  # the run says what is wrong; the last good one stays
+            pass
+        self.needs = self.main.needs | ({"json"} if self._urls else set())
+        return bool(self._urls)
 
 
 def _build(settings: Settings, recipients: Sequence[str] = ()) -> NotifyDeliverer:

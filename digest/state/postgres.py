@@ -50,6 +50,7 @@ from digest.state.rows import (
     parts_text,
     reader_state,
     seen_paper,
+    taken_in,
 )
 
 TYPE_CHECKING = False
@@ -602,7 +603,11 @@ class PostgresStore:
         return int(self._rows("SELECT value FROM positions WHERE name = 'catalogue'")[0]["value"])
 
     def join(self, readers: Mapping[str, date | None]) -> dict[str, ReaderState]:
-        """The readers with these keys, each added first if new (see the protocol)."""
+        """The readers with these addresses, each added first if new (see the protocol)."""
+        from digest.readers import address_key
+
+        self._one_spelling()
+        readers = {address_key(k): since for k, since in readers.items()}
         keys = list(readers)
         found = self._readers(keys)
         if missing := [k for k in keys if k not in found or found[k].token is None]:
@@ -628,12 +633,37 @@ class PostgresStore:
             found.update(self._readers(missing))
         return found
 
+    def _one_spelling(self) -> None:
+        """Readers kept under another spelling of their address become the one reader of
+        that address, once for all (see the SQLite backend's)."""
+        if self._rows("SELECT 1 FROM service_state WHERE key = 'reader_keys'"):
+            return
+        import json
+
+        from digest.readers import respelled
+
+        with self._tx() as cur:
+            cur.execute("SELECT * FROM readers ORDER BY id FOR UPDATE")
+            for one, others in respelled(reader_state(row) for row in cur.fetchall()):
+                for sql in (sql for other in others for sql in taken_in(one.id, other)):
+                    cur.execute(sql.encode())
+                cur.execute(
+                    "UPDATE readers SET key = %s, upto = %s, token = %s, prefs = %s WHERE id = %s",
+                    (one.key, one.upto, one.token, json.dumps(dict(one.prefs)), one.id),
+                )
+            cur.execute(
+                "INSERT INTO service_state VALUES ('reader_keys', '1', %s)"
+                " ON CONFLICT (key) DO NOTHING",
+                (now(),),
+            )
+
     def _readers(self, keys: Sequence[str]) -> dict[str, ReaderState]:
         rows = self._rows("SELECT * FROM readers WHERE key = ANY(%s)", (list(keys),))
         return {r["key"]: reader_state(r) for r in rows}
 
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
+        self._one_spelling()
         return [reader_state(r) for r in self._rows("SELECT * FROM readers ORDER BY id")]
 
     def reader_counts(self) -> dict[str, int]:

@@ -121,8 +121,10 @@ class StateStore(Protocol):
         """The position of the last paper offered so far."""
 
     def join(self, readers: Mapping[str, date | None]) -> dict[str, ReaderState]:
-        """The readers with these keys, each added first if new: from the papers offered
-        after now, or with `since`, from those listed on or after that day."""
+        """The readers with these addresses, by their key (digest.readers.address_key: every
+        spelling of an address is one reader, whichever the state met first), each added
+        first if new: from the papers offered after now, or with `since`, from those listed
+        on or after that day."""
 
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""

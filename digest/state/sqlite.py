@@ -38,6 +38,7 @@ from digest.state.rows import (
     parts_text,
     reader_state,
     seen_paper,
+    taken_in,
 )
 
 TYPE_CHECKING = False
@@ -721,8 +722,13 @@ class _Readers(_Connection):
         )
 
     def join(self, readers: Mapping[str, date | None]) -> dict[str, ReaderState]:
-        """The readers with these keys, each added first if new: from the papers offered
-        after now, or from those listed on or after their `since` day."""
+        """The readers with these addresses (by their key: any spelling is one reader), each
+        added first if new: from the papers offered after now, or from those listed on or
+        after their `since` day."""
+        from digest.readers import address_key
+
+        self._one_spelling()
+        readers = {address_key(k): since for k, since in readers.items()}
         keys = list(readers)
         found = self._readers(keys)
         missing = [k for k in keys if k not in found or found[k].token is None]
@@ -749,6 +755,31 @@ class _Readers(_Connection):
             found.update(self._readers(missing))
         return found
 
+    def _one_spelling(self) -> None:
+        """Readers kept under another spelling of their address than the readers file's
+        (digest.readers.address_key) become the one reader of that address, once for all
+        (a mark in the service's state says it is done): their digests, likes and
+        preferences theirs, the rows of the other spellings gone."""
+        done = "SELECT 1 FROM service_state WHERE key = 'reader_keys'"
+        if self.db.execute(done).fetchone():
+            return
+        import json
+
+        from digest.readers import respelled
+
+        with self.transaction() as db:
+            rows = db.execute("SELECT * FROM readers ORDER BY id").fetchall()
+            for one, others in respelled(reader_state(row) for row in rows):
+                for sql in (sql for other in others for sql in taken_in(one.id, other)):
+                    db.execute(sql)
+                db.execute(
+                    "UPDATE readers SET key = ?, upto = ?, token = ?, prefs = ? WHERE id = ?",
+                    (one.key, one.upto, one.token, json.dumps(dict(one.prefs)), one.id),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO service_state VALUES ('reader_keys', '1', ?)", (now(),)
+            )
+
     def _readers(self, keys: Sequence[str]) -> dict[str, ReaderState]:
         found: dict[str, ReaderState] = {}
         for chunk in _chunks(list(keys)):
@@ -759,6 +790,7 @@ class _Readers(_Connection):
 
     def all_readers(self) -> list[ReaderState]:
         """Every reader the state knows, in the order they were added."""
+        self._one_spelling()
         return [reader_state(row) for row in self.db.execute("SELECT * FROM readers ORDER BY id")]
 
     def reader_counts(self) -> dict[str, int]:
