@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -20,14 +21,14 @@ from digest.config import DELIVERIES, PROCESSED, REJECTED, Settings
 from digest.errors import ConfigError, DigestError, WorkerDied
 from digest.outputs import NAMES as FORMATS
 from digest.printable import printable
+from digest.redact import keep_secret, redact
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from typing import TextIO
+    from typing import NoReturn, TextIO
 
     from digest.channels.base import Deliverer
     from digest.readers import Reader
-    from digest.state import StateUrl
 
 log = logging.getLogger("digest")
 
@@ -46,28 +47,35 @@ def configure_logging(level: int) -> None:
     rest of a run with nothing new."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("digest: %(message)s"))
-    handler.addFilter(_printable_record)
+    handler.addFilter(_shown_record)  # on the handler: whatever formatter serve sets later
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
 
 
-def _printable_record(record: logging.LogRecord) -> bool:
-    """Every log line is one printable line, whatever file names or server replies it quotes:
-    no escape codes for the terminal, no newline splitting it in a log."""
-    record.msg, record.args = printable(record.getMessage()), None
+def _shown_record(record: logging.LogRecord) -> bool:
+    """Every log line is one printable line without secrets, whatever file names, settings
+    or server replies it quotes: no escape codes for the terminal, no newline splitting it
+    in a log, no password or token (nor in the details of an error, with -v)."""
+    record.msg, record.args = printable(redact(record.getMessage())), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
     return True
 
 
 def say(line: str, file: TextIO | None = None) -> None:
-    """Print one line that may quote outside text (names, titles, server replies), printable."""
-    print(printable(line), file=file or sys.stdout)
+    """Print one line that may quote outside text (names, titles, server replies, settings),
+    printable and without secrets."""
+    print(printable(redact(line)), file=file or sys.stdout)
 
 
-def _location(raw: str) -> Path | StateUrl:
-    from digest.state import location
+class _Parser(argparse.ArgumentParser):
+    """Usage errors quote what was typed, which may be a password: shown redacted."""
 
-    return location(raw)
+    def error(self, message: str) -> NoReturn:
+        super().error(printable(redact(message)))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -79,7 +87,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     if env_file is None and Path(".env").is_file():
         env_file = Path(".env")
     flags = {name: getattr(args, name, None) for name in Settings.__slots__}
+    if flags.get("state") is not None:
+        from digest.state import location
+
+        flags["state"] = location(str(flags["state"]))
     settings = config.load(flags, os.environ, env_file, delivering=delivering)
+    keep_secret(settings.smtp_password)  # hidden wherever it would be shown
     if env_file is not None and (warning := config.exposed_secret(env_file)):
         log.warning("%s", warning)
     return settings
@@ -171,6 +184,8 @@ def cmd_readers(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "digest readers check needs the readers file: digest readers check FILE"
             )
+        with contextlib.suppress(DigestError):  # only for the secrets it holds, to hide them
+            _settings(args)
         loaded = readers.load(args.file)
         for error in loaded.errors:
             say(error, sys.stderr)
@@ -184,7 +199,7 @@ def cmd_readers(args: argparse.Namespace) -> int:
     loaded = readers.load(settings.readers)
     for rejection in loaded.rejected:
         log.error("%s", rejection.text)
-    with state.open(settings.state) as store:
+    with state.open(settings.state, readonly=True) as store:
         known = {r.key: r for r in store.all_readers()}
         outbox = store.reader_outbox()
         end = store.end()
@@ -274,7 +289,7 @@ def cmd_seen(args: argparse.Namespace) -> int:
     from digest.identity import index
 
     settings = _settings(args)
-    with state.open(settings.state) as store:
+    with state.open(settings.state, readonly=True) as store:
         hits = index.search(store, " ".join(args.query), args.limit)
     if not hits:
         print("no paper seen before matches that")
@@ -438,7 +453,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         from digest.channels.notify import masked
 
         notify = masked(settings.notify)
-    with state.open(settings.state) as store:
+    with state.open(settings.state, readonly=True) as store:
         lines = overview.status_lines(
             str(settings.state),
             store.counts(),
@@ -672,7 +687,7 @@ def _interest_flags(parser: argparse.ArgumentParser) -> None:
 
 def _common() -> argparse.ArgumentParser:
     """The options every command takes."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     add = common.add_argument
     add(
         "--env-file",
@@ -680,7 +695,7 @@ def _common() -> argparse.ArgumentParser:
         metavar="FILE",
         help="read settings from FILE (default: ./.env when present)",
     )
-    add("--state", type=_location, metavar="FILE", help="state file or URL (DIGEST_STATE)")
+    add("--state", metavar="FILE", help="state file or URL (DIGEST_STATE)")
     add("-v", "--verbose", action="count", default=0, help="say more")
     add("-q", "--quiet", action="store_true", help="only warnings and errors")
     return common
@@ -892,7 +907,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parsing one command's line need not build every other command's (the top level's help
     and errors, which list the commands, come with no command named first)."""
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="digest",
         description="A daily digest of only the papers you have never seen, from saved listings.",
         epilog="Example: digest now --inbox ~/papers --deliver files\n\n" + EPILOG,
@@ -956,6 +971,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    except OSError as e:
+        if e.filename is None or e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return _unexpected(e)
+        # A file of the state, the inbox or the output that this user may not use: which
+        # file, and whose it is, is all there is to say.
+        from digest.state import access_problem
+
+        where = Path(os.fsdecode(e.filename))
+        problem = access_problem(where, writing=False) or access_problem(where, writing=True)
+        if problem:
+            log.error("%s: %s", e.strerror, problem)
+        else:
+            log.error("%s: %s", where, e.strerror)
+        return 1
     except Exception as e:
         import sqlite3
 
@@ -968,8 +997,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 why,
             )
             return 1
-        # A bug: one line, and the details with -v (they may hold settings, so not by default).
-        log.error("unexpected error (%s); run again with -v for the details", type(e).__name__)
-        log.debug("the error in detail", exc_info=True)
-        return 1
+        return _unexpected(e)
     return result
+
+
+def _unexpected(error: BaseException) -> int:
+    # A bug: one line, and the details with -v (they may hold settings, so not by default).
+    log.error("unexpected error (%s); run again with -v for the details", type(error).__name__)
+    log.debug("the error in detail", exc_info=True)
+    return 1

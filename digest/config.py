@@ -61,6 +61,8 @@ class Settings:
     state: Path | StateUrl = field(default_factory=lambda: _data_dir() / "state.sqlite3")
     deliver: str = "files"
     format: str = "text"
+    # stdout: how long a pipe's reader may take to read the digest before it stays pending
+    stdout_wait: float = bounded(5.0, 0, 3_600, "seconds")
     out: Path | None = None  # default: default_out()
     templates: Path | None = None
     send_empty: bool = False

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from digest import channels, config
-from digest.channels import CHANNELS, EVERYTHING
+from digest.channels import ALL_FORMATS, CHANNELS, EVERYTHING
 from digest.channels.base import Deliverer
 from digest.channels.files import FilesDeliverer
 from digest.channels.preview import PreviewDeliverer
 from digest.channels.stdout import StdoutDeliverer
 from digest.config import Settings
+from digest.errors import TransientDeliveryError
 from digest.identity.keys import title_key
 from digest.letters import outgoing
 from digest.models import Digest, Paper
@@ -41,32 +42,57 @@ def status(state: Path) -> str:
     ).stdout
 
 
-@pytest.mark.parametrize(
-    "reader",
-    [
-        "PYTHONUNBUFFERED=1 {digest} | head -c 10 >/dev/null",  # takes 10 bytes, then hangs up
-        "{digest} | head -c 10 >/dev/null",
-        "{digest} | true",  # never reads: a broken pipe
-        "{digest} >&-",  # no standard output at all
-    ],
-)
-def test_stdout_delivery_counts_only_once_every_byte_was_written(
-    inbox: Path, tmp_path: Path, reader: str
-) -> None:
-    for seed in SEEDS[:4]:  # far more than a pipe holds
-        shutil.copy(seed, inbox)
-    state = tmp_path / "state.sqlite3"
+REAL_DAY = Path(__file__).parent / "fixtures" / "real" / "2025-07-22.json"  # 38 KB as text
+LARGE = tuple(SEEDS[:4])  # far more than a pipe holds
+
+
+def _piped(inbox: Path, state: Path, reader: str, **env: str) -> tuple[str, list[str]]:
+    """`digest now --deliver stdout` into `reader` in a real shell pipeline: its exit status
+    and the lines it wrote on stderr."""
     command = " ".join(digest_now(inbox, state, "--deliver", "stdout", "--quiet"))
     shell = subprocess.run(
-        ["bash", "-c", reader.format(digest=command) + "; echo ${PIPESTATUS[0]} >&2"],
+        ["bash", "-c", reader.replace("{digest}", command) + "; echo ${PIPESTATUS[0]} >&2"],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env(**env),
         timeout=60,
     )
     *lines, code = shell.stderr.splitlines()
+    return code, lines
+
+
+@pytest.mark.parametrize(
+    ("dumps", "reader", "env", "why"),
+    [
+        # takes 10 bytes, then hangs up
+        (LARGE, "PYTHONUNBUFFERED=1 {digest} | head -c 10 >/dev/null", {}, "Broken pipe"),
+        (LARGE, "{digest} | head -c 10 >/dev/null", {}, "Broken pipe"),
+        (LARGE, "{digest} | true", {}, "Broken pipe"),  # never reads: a broken pipe
+        (LARGE, "{digest} >&-", {}, "standard output is closed"),  # none at all
+        # A day's digest fits in the pipe's buffer: written at once, whatever the reader does.
+        ((REAL_DAY,), "PYTHONUNBUFFERED=1 {digest} | head -c 10 >/dev/null", {}, "stopped before"),
+        ((REAL_DAY,), "{digest} | head -c 10 >/dev/null", {}, "stopped before"),
+        # holds the pipe open, reads nothing in time (all of it once digest ended): still
+        # not delivered
+        (
+            (REAL_DAY,),
+            "( {digest}; s=$?; touch {ended}; exit $s )"
+            " | { until [ -e {ended} ]; do sleep 0.05; done; cat >/dev/null; }",
+            {"DIGEST_STDOUT_WAIT": "0.2"},
+            "took 0 of",
+        ),
+    ],
+)
+def test_stdout_delivery_counts_only_once_the_reader_has_every_byte(
+    inbox: Path, tmp_path: Path, dumps: tuple[Path, ...], reader: str, env: dict[str, str], why: str
+) -> None:
+    for dump in dumps:
+        shutil.copy(dump, inbox)
+    state = tmp_path / "state.sqlite3"
+    code, lines = _piped(inbox, state, reader.replace("{ended}", str(tmp_path / "ended")), **env)
     assert code == "1"
-    assert len(lines) == 1 and "not delivered yet, will retry: cannot write the digest" in lines[0]
+    assert len(lines) == 1 and "not delivered yet, will retry: cannot" in lines[0]
+    assert why in lines[0]
     assert pending_digests(state) == 1
     assert "papers seen: 0;" in status(state)
 
@@ -78,8 +104,66 @@ def test_stdout_delivery_counts_only_once_every_byte_was_written(
     )
     assert whole.returncode == 0, whole.stderr
     delivered = json.loads(whole.stdout)  # the pending digest, whole this time
-    assert {title_key(p["title"]) for p in delivered["papers"]} == paper_keys(*SEEDS[:4])
+    assert {title_key(p["title"]) for p in delivered["papers"]} == paper_keys(*dumps)
     assert pending_digests(state) == 0
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        "{digest} | cat > {out}",
+        "{digest} | { sleep 0.5; cat > {out}; }",  # slow to start, but reads it all
+        "{digest} > {out}",  # a file: delivered once written
+    ],
+)
+def test_a_digest_read_whole_through_a_pipe_is_delivered(
+    inbox: Path, tmp_path: Path, reader: str
+) -> None:
+    shutil.copy(REAL_DAY, inbox)
+    state, out = tmp_path / "state.sqlite3", tmp_path / "read.txt"
+    code, lines = _piped(inbox, state, reader.replace("{out}", str(out)))
+    assert (code, lines) == ("0", [])
+    assert pending_digests(state) == 0
+    assert f"papers seen: {len(paper_keys(REAL_DAY))};" in status(state)
+    assert out.read_text(encoding="utf-8").count("https://arxiv.org/abs/") >= len(
+        paper_keys(REAL_DAY)
+    )
+
+
+@pytest.mark.parametrize(("taken", "delivered"), [(None, True), (10, False)])
+def test_a_socket_on_stdout_counts_only_once_its_reader_took_every_byte(
+    taken: int | None, delivered: bool
+) -> None:
+    """Standard output may be a socket (a service manager's, inetd's): what sits in it
+    unread when its reader hangs up is lost, as in a pipe."""
+    import socket
+    import threading
+
+    digest = Digest((Paper("A title", "An abstract. " * 2000),), created=WHEN)
+    item = outgoing(digest, Settings(), "example.org", needs=ALL_FORMATS)
+    ours, theirs = socket.socketpair()
+    got = bytearray()
+
+    def read() -> None:
+        with theirs:
+            if taken is None:  # all of it
+                while chunk := theirs.recv(65536):
+                    got.extend(chunk)
+            else:
+                got.extend(theirs.recv(taken) if taken else b"")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with ours, ours.makefile("w", encoding="utf-8") as stream:
+        deliverer = StdoutDeliverer("text", stream, wait=10)
+        if delivered:
+            assert deliverer.deliver(item) == "printed to standard output"
+            ours.shutdown(socket.SHUT_WR)  # the reader's end of file
+        else:
+            with pytest.raises(TransientDeliveryError, match="its reader stopped before"):
+                deliverer.deliver(item)
+    reader.join(10)
+    assert (bytes(got) == item.part("text").encode()) is delivered
 
 
 def test_json_on_stdout_with_nothing_new_is_an_empty_digest(inbox: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest import state
-from digest.errors import StoreError
+from digest.errors import ConfigError, StoreError
 from digest.identity.decide import Identified, identify
 from digest.identity.index import forget
 from digest.identity.keys import Identity
@@ -135,7 +135,7 @@ def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> Non
 
 
 def test_an_unknown_scheme_is_one_line_naming_the_backends_without_the_password() -> None:
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(ConfigError) as caught:
         state.open("mysql://me:hunter2@db.example.org/digest")
     assert str(caught.value) == (
         "state mysql://me:***@db.example.org/digest: no backend for mysql://;"

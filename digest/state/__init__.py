@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest.errors import StoreError
+from digest.errors import ConfigError, StoreError
+from digest.redact import keep_secret, redact
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -28,8 +30,17 @@ log = logging.getLogger(__name__)
 
 # URL scheme -> the module whose `open(location)` opens a store there.
 BACKENDS = {"sqlite": "digest.state.sqlite", "postgresql": "digest.state.postgres"}
+ALIASES = {"postgres": "postgresql"}  # libpq takes both
 
 LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
+
+# A libpq keyword string (`host=db user=ann password=x`): a word and `=` first.
+_KEYWORDS = re.compile(r"\s*[A-Za-z_]+\s*=")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+HOW = (
+    "use a path to a state file, or a postgresql://user@host:port/dbname URL"
+    " (with the password, if any, after the user and a colon)"
+)
 
 
 @dataclass(frozen=True)
@@ -39,64 +50,145 @@ class StateUrl:
 
     secret: str = field(repr=False)
 
+    def __post_init__(self) -> None:
+        keep_secret(*passwords(self.secret))  # hidden from every line digest shows
+
     def __str__(self) -> str:
-        return masked(self.secret)
+        return redact(self.secret)
 
     def __repr__(self) -> str:
-        return f"StateUrl({masked(self.secret)!r})"
+        return f"StateUrl({redact(self.secret)!r})"
+
+    @property
+    def kind(self) -> str:
+        """The backend's name in BACKENDS (`postgres://` is `postgresql`)."""
+        scheme = self.secret.partition("://")[0].lower()
+        return ALIASES.get(scheme, scheme)
 
 
-def masked(url: str) -> str:
-    """The URL with any password in it replaced by ***."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+def passwords(url: str) -> list[str]:
+    """Every text of `url` that may be its password: as libpq reads it (up to the first @
+    before the first /), as its writer may have meant it (up to the last @, when a / or @
+    in it was not percent-encoded), and in its query (`?password=`), decoded or not."""
+    from urllib.parse import parse_qsl, unquote
 
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.partition(':')[0]}:***@{host}"
-        query = parts.query
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k == "password" for k, _ in pairs):
-            query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs])
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:
-        scheme = url.partition("://")[0]
-        return f"{scheme}://***"  # unreadable: nothing of it shown
+    rest = url.partition("://")[2]
+    authority = rest.partition("/")[0]
+    userinfos = [authority.partition("@")[0]] if "@" in authority else []
+    if "@" in rest:
+        userinfos.append(rest[: rest.rfind("@")])
+    found = [userinfo.partition(":")[2] for userinfo in userinfos]
+    found += [v for k, v in parse_qsl(rest.partition("?")[2]) if k.lower() == "password"]
+    return [text for value in found for text in (value, unquote(value)) if text]
 
 
 def location(raw: str) -> Path | StateUrl:
     """Where DIGEST_STATE or --state says the state is: a path (SQLite, also as
-    `sqlite:///path`) or the URL of another backend."""
+    `sqlite:///path`) or the URL of another backend (`postgresql://`, `postgres://`).
+    Anything else is refused with one line (ConfigError), before a file is made of it:
+    a libpq keyword string, an address without its scheme, a URL of no backend, a URL
+    whose password holds an unencoded `/` or `@` (libpq would read another host)."""
     scheme, sep, rest = raw.partition("://")
-    if not sep or "/" in scheme:
-        return Path(raw).expanduser()
-    if scheme == "sqlite":
-        return Path(rest).expanduser()
-    return StateUrl(raw)
+    if sep and _SCHEME.fullmatch(scheme):
+        kind = ALIASES.get(scheme.lower(), scheme.lower())
+        if kind == "sqlite":
+            return Path(rest).expanduser()
+        if kind not in BACKENDS:
+            known = ", ".join(sorted(BACKENDS))
+            raise ConfigError(
+                f"state {redact(raw)}: no backend for {scheme}://; use a path or one of {known}"
+            )
+        authority, _, path = rest.partition("/")
+        if authority.count("@") > 1 or "@" in path.partition("?")[0]:
+            raise ConfigError(
+                f"state {redact(raw)}: its user name or password holds a / or an @ as is;"
+                " write them percent-encoded (/ as %2F, @ as %40), or libpq reads another host"
+            )
+        return StateUrl(raw)
+    if not raw.strip():
+        raise ConfigError(f"the state location is empty; {HOW}")
+    if _KEYWORDS.match(raw):
+        raise ConfigError(
+            "the state location is a libpq keyword string (host=... dbname=...);"
+            " use a postgresql:// URL instead: postgresql://user@host:port/dbname"
+            " (with the password, if any, after the user and a colon)"
+        )
+    first = raw.partition("/")[0]
+    head, colon, _ = first.partition(":")
+    if "@" in first or (colon and ALIASES.get(head.lower(), head.lower()) in BACKENDS):
+        raise ConfigError(
+            f"the state location {redact(raw)} is neither a path nor a URL digest knows; {HOW}"
+        )
+    return Path(raw).expanduser()
 
 
-def open(location: Path | StateUrl | str) -> StateStore:
-    """Open (creating if needed, and migrating) the state at `location`: a path (SQLite) or
-    a URL whose scheme names a backend (`sqlite:///path`, `postgresql://...`)."""
+def open(where: Path | StateUrl | str, *, readonly: bool = False) -> StateStore:
+    """Open (creating if needed, and migrating) the state at `where`: a path (SQLite) or a
+    URL whose scheme names a backend (`sqlite:///path`, `postgresql://...`). With
+    `readonly`, a state file is only read: nothing is created, migrated or written (a
+    PostgreSQL role's rights are the server's to tell)."""
     import importlib
 
-    text = location.secret if isinstance(location, StateUrl) else str(location)
-    scheme, sep, rest = text.partition("://")
-    if not sep or "/" in scheme:
-        scheme, rest = "sqlite", text
-    if scheme not in BACKENDS:
-        known = ", ".join(sorted(BACKENDS))
-        raise StoreError(
-            f"state {masked(text)}: no backend for {scheme}://; use a path or one of {known}"
+    place = location(where) if isinstance(where, str) else where
+    if isinstance(place, StateUrl):
+        store: StateStore = importlib.import_module(BACKENDS[place.kind]).open(place)
+        return store
+    backend = importlib.import_module(BACKENDS["sqlite"])
+    opened: StateStore = backend.open(place, readonly=readonly)
+    return opened
+
+
+_BITS = (os.R_OK, os.W_OK, os.X_OK)
+
+
+def access_problem(path: Path, *, writing: bool) -> str | None:
+    """What keeps this process from reading (or writing) the file at `path` (a state file,
+    its lock) and its folder, in words naming their owner and mode, with what to do; None
+    when nothing does."""
+    import stat
+
+    folder = path.parent.absolute()
+    checks = [  # the file before its folder's writing: the file is what its owner can fix
+        (folder, os.X_OK, "its folder"),
+        (path, os.R_OK | (os.W_OK if writing else 0), "the file"),
+        (folder, os.W_OK | os.X_OK if writing else os.X_OK, "its folder"),
+    ]
+    for place, need, what in checks:
+        try:
+            info = place.stat()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            return f"{what} {place} cannot be reached ({e.strerror})"
+        if os.access(place, need):
+            continue
+        if need & os.W_OK and os.statvfs(place).f_flag & os.ST_RDONLY:
+            return f"{what} {place} is on a read-only file system"
+        verb = {os.X_OK: "enter", os.R_OK: "read"}.get(
+            need, "write into" if place == folder else "write"
         )
-    backend = importlib.import_module(BACKENDS[scheme])
-    if scheme == "sqlite":
-        store: StateStore = backend.open(rest if sep else location)
-    else:
-        store = backend.open(location if isinstance(location, StateUrl) else StateUrl(text))
-    return store
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid == os.geteuid():
+            letters = "".join(c for c, bit in zip("rwx", _BITS, strict=True) if need & bit)
+            return (
+                f"{what} {place} has mode {mode:o}, which does not let you {verb} it;"
+                f" run: chmod u+{letters} {place}"
+            )
+        owner = _owner(info.st_uid)
+        return (
+            f"{what} {place} belongs to {owner} (mode {mode:o}) and you"
+            f" ({_owner(os.geteuid())}) may not {verb} it; run digest as {owner}"
+        )
+    return None
+
+
+def _owner(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"user {uid}"
 
 
 class StateChanged(StoreError):

@@ -36,7 +36,8 @@ from psycopg_pool import ConnectionPool
 
 from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
-from digest.state import LONGEST_BACKOFF, StateUrl, now
+from digest.redact import keep_secret
+from digest.state import LONGEST_BACKOFF, StateUrl, now, passwords
 from digest.state.rows import (
     DESCRIBED,
     contents,
@@ -352,12 +353,9 @@ class PostgresStore:
             raise
 
     def _password(self) -> str:
-        from urllib.parse import urlsplit
-
-        with contextlib.suppress(ValueError):
-            if password := urlsplit(self.path.secret).password:
-                return password
-        return "\0"  # nothing to hide
+        # As libpq reads it: urlsplit would end it at a # or a ?, and hide a part of it.
+        found = passwords(self.path.secret)
+        return max(found, key=len) if found else "\0"  # nothing to hide
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Cursor]:
@@ -802,6 +800,7 @@ class PostgresStore:
             cur.execute("SELECT value FROM service_state WHERE key = 'token_secret'")
             row = cur.fetchone()
         assert row is not None
+        keep_secret(row["value"])  # never shown, whatever would quote it
         return bytes.fromhex(row["value"])
 
     # -- the outbox ------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from digest.errors import StoreError
 from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected, SeenPaper, StoredPaper
-from digest.state import LONGEST_BACKOFF, StateChanged, lock_file, now
+from digest.redact import keep_secret
+from digest.state import LONGEST_BACKOFF, StateChanged, access_problem, lock_file, now
 from digest.state.migrations import MIGRATIONS, file_under, migrate
 from digest.state.rows import (
     DESCRIBED,
@@ -119,9 +120,94 @@ def _check_ours(db: sqlite3.Connection, path: Path, tables: set[str]) -> None:
         )
 
 
-def open(path: Path | str) -> SqliteStore:
-    """Open (creating if needed, owner-only) and migrate the state file at `path`."""
-    return SqliteStore.open(Path(path))
+def open(path: Path | str, *, readonly: bool = False) -> SqliteStore:
+    """Open (creating if needed, owner-only) and migrate the state file at `path`; with
+    `readonly`, only read it (see `_reading`)."""
+    return SqliteStore.open(Path(path), readonly=readonly)
+
+
+# What SQLite says when the file or its folder may not be opened, created or written.
+_REFUSED = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_AUTH")
+
+
+def _reading(path: Path) -> sqlite3.Connection | None:
+    """A connection that only reads the state file at `path`, whoever may write it: nothing
+    is created, migrated or written (the connection refuses any write). None when the file
+    was written by an older digest and must be migrated first.
+
+    A file this process may write is opened as usual, so that SQLite tidies its -wal and
+    -shm files on closing; one it may only read is opened read-only; in a folder it may not
+    write (where SQLite cannot make the -shm file a read-only reader needs), as immutable,
+    safe as long as no -wal file says a writer is at work. A file not there yet reads as an
+    empty state, made in memory."""
+    try:
+        there = path.exists()
+    except OSError as e:
+        raise StoreError(f"state file {path} cannot be read: {e.strerror}") from None
+    if not there:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        migrate(db, now())
+        db.execute("PRAGMA query_only = ON")
+        db.row_factory = sqlite3.Row
+        return db
+    _warn_if_exposed(path)
+    _refuse_hard_links(path)
+    wal = path.with_name(path.name + "-wal")
+    ways = ["mode=rw", "mode=ro"]
+    if not (wal.exists() and wal.stat().st_size):
+        ways.append("mode=ro&immutable=1")
+    if not (os.access(path, os.W_OK) and os.access(path.parent.absolute(), os.W_OK)):
+        ways.remove("mode=rw")
+    for way in ways:
+        try:
+            db, current = _read_only(path, way)
+        except sqlite3.DatabaseError as e:
+            if way != ways[-1] and getattr(e, "sqlite_errorname", "").startswith(_REFUSED):
+                continue
+            raise StoreError(_unusable(path, e, "read")) from None
+        if current:
+            return db
+        db.close()
+        return None
+    raise AssertionError("unreachable: the last way returns or raises")  # pragma: no cover
+
+
+def _read_only(path: Path, way: str) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the state file opened `way` (SQLite's URI parameters) that refuses
+    any write, checked as `_check` does, and whether its schema is this digest's."""
+    db = sqlite3.connect(f"{path.absolute().as_uri()}?{way}", uri=True, timeout=30)
+    try:
+        db.execute("PRAGMA query_only = ON")
+        db.row_factory = sqlite3.Row
+        _check(db, path)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        applied = set()
+        if "migrations" in tables:
+            applied = {str(row[0]) for row in db.execute("SELECT name FROM migrations")}
+    except BaseException:
+        db.close()
+        raise
+    return db, not {m.__name__ for m in MIGRATIONS} - applied
+
+
+def _unusable(path: Path, error: BaseException, doing: str) -> str:
+    """One line saying why the state file at `path` cannot be `doing` (read, written,
+    upgraded): who owns what keeps this process out, when it is a matter of permissions,
+    else the error itself."""
+    problem = access_problem(path, writing=doing != "read")
+    if problem:
+        return (
+            f"state file {path} cannot be {doing}: {problem}, or set DIGEST_STATE (or --state)"
+            " to a state file of your own"
+        )
+    kind = getattr(error, "sqlite_errorname", "")
+    if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return (
+            f"state file {path} cannot be used ({error}); {KEEP} and restore a backup, or"
+            " move it aside to start afresh (every paper is then new again)"
+        )
+    why = error.strerror if isinstance(error, OSError) and error.strerror else error
+    return f"state file {path} cannot be {doing}: {why}"
 
 
 def _text(moment: datetime) -> str:
@@ -133,18 +219,25 @@ class _Connection:
 
     shared = False  # one `digest serve` per state file
 
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
         self.db = db
         self.path = path
+        self.readonly = readonly
         self._leading: list[int] = []
         self._claims: int | None = None  # the claims file, open once a digest is claimed
 
     @classmethod
-    def connect(cls, path: Path) -> sqlite3.Connection:
-        """A checked, migrated connection to the state file at `path`.
+    def connect(cls, path: Path, readonly: bool = False) -> sqlite3.Connection:
+        """A checked, migrated connection to the state file at `path` (with `readonly`, one
+        that only reads it, unless it must be migrated first).
 
         An existing file is checked before anything is written to it: it must be a sound
         SQLite file (quick_check), digest's own, and not from a newer digest."""
+        doing = "written"
+        if readonly:
+            if (reading := _reading(path)) is not None:
+                return reading
+            doing = "upgraded for this version of digest"  # an older digest wrote it
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists():
@@ -154,8 +247,12 @@ class _Connection:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except OSError as e:
+            if access_problem(path, writing=True):
+                raise StoreError(_unusable(path, e, doing)) from None
             raise StoreError(f"state file {path} cannot be created: {e.strerror}") from None
         except sqlite3.DatabaseError as e:
+            if access_problem(path, writing=True):
+                raise StoreError(_unusable(path, e, doing)) from None
             raise StoreError(f"state file {path} cannot be opened: {e}") from None
         try:
             db.row_factory = sqlite3.Row
@@ -176,11 +273,8 @@ class _Connection:
                     f"state file {path} cannot be used ({e}): it changed under a running"
                     " `digest serve` (its -wal file deleted?); restart the service"
                 ) from None
-            if kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-                raise StoreError(
-                    f"state file {path} cannot be used ({e}); {KEEP} and restore a backup, or"
-                    " move it aside to start afresh (every paper is then new again)"
-                ) from None
+            if kind.startswith(_REFUSED) or kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise StoreError(_unusable(path, e, doing)) from None
             raise StoreError(f"state file {path} cannot be used: {e}") from None
         return db
 
@@ -189,7 +283,7 @@ class _Connection:
         deleted, say)."""
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
-        self.db = self.connect(self.path)
+        self.db = self.connect(self.path, self.readonly)
 
     def close(self) -> None:
         """Close the connection (and let go of the lead of `digest serve`)."""
@@ -761,7 +855,7 @@ class _Readers(_Connection):
         (a mark in the service's state says it is done): their digests, likes and
         preferences theirs, the rows of the other spellings gone."""
         done = "SELECT 1 FROM service_state WHERE key = 'reader_keys'"
-        if self.db.execute(done).fetchone():
+        if self.readonly or self.db.execute(done).fetchone():  # read only: the next run does it
             return
         import json
 
@@ -919,7 +1013,8 @@ class _Readers(_Connection):
                 db.execute(
                     "INSERT INTO service_state VALUES ('token_secret', ?, ?)", (value, now())
                 )
-                return bytes.fromhex(value)
+                row = (value,)
+        keep_secret(row[0])  # never shown, whatever would quote it
         return bytes.fromhex(row[0])
 
 
@@ -937,9 +1032,10 @@ class SqliteStore(_DumpsLog, _Catalogue, _Outbox, _ServiceState, _Readers):
     """The SQLite state file. Open with `digest.state.open(path)`; use as a context manager."""
 
     @classmethod
-    def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed, owner-only) and migrate the state file at `path`."""
-        return cls(cls.connect(path), path)
+    def open(cls, path: Path, readonly: bool = False) -> SqliteStore:
+        """Open (creating if needed, owner-only) and migrate the state file at `path`; with
+        `readonly`, only read it."""
+        return cls(cls.connect(path, readonly), path, readonly)
 
     def __enter__(self) -> SqliteStore:
         return self

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from digest.redact import redact
+
 STYLE = """
 body{margin:0;background:#f3f2ee;color:#1d1d1b;font:16px/1.5 system-ui,-apple-system,
 "Segoe UI",Roboto,sans-serif}
@@ -168,7 +170,7 @@ def preferences(
     if errors:
         top = (
             "<div class=error><p>Nothing was saved:</p><ul>"
-            + "".join(f"<li>{escape(e)}</li>" for e in errors)
+            + "".join(f"<li>{escape(redact(e))}</li>" for e in errors)  # they may quote one
             + "</ul></div>"
         )
     choices = "".join(
