@@ -82,6 +82,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = config.load(flags, os.environ, env_file, delivering=delivering)
     if env_file is not None and (warning := config.exposed_secret(env_file)):
         log.warning("%s", warning)
+    if delivering or args.func in (cmd_archive, cmd_web):  # what writes or serves the archive
+        from digest.channels.archive import refuse_private
+
+        refuse_private(settings, env_file)
     return settings
 
 
