@@ -645,6 +645,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     Each reader's pages too, reached through the token of their unsubscribe link:
     /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN and /like/TOKEN.
+    Only the files the archive writes are served, nothing else of its folder; an archive
+    folder that holds the state, the digests folder, the readers file or the env file is
+    refused.
     Needs the web extra: pip install 'digest[web]'. Stops on Ctrl-C or SIGTERM.
 
     Example:

@@ -525,7 +525,7 @@ def test_web_refuses_an_archive_folder_that_holds_what_is_private(
         cwd=site,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,  # a server that starts would run until then
     )
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
@@ -556,3 +556,41 @@ def test_web_serves_an_archive_beside_the_state_and_inside_the_digests_folder(
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("location", "sent"),
+    [
+        ("{base}/index.html", "/index.html"),  # built from the request's Host
+        ("https://elsewhere.example/x?y=1", "/x?y=1"),
+        ("//elsewhere.example/x", "/x"),
+        ("/\\elsewhere.example/x", "/elsewhere.example/x"),
+        ("/\t/elsewhere.example", "/"),  # what a browser reads as //elsewhere.example
+        ("preferences/0123", "/preferences/0123"),
+    ],
+)
+def test_a_redirect_of_any_page_stays_on_this_site(location: str, sent: str) -> None:
+    """Whatever a page of the application (passed in) answers as its Location, it goes out
+    as a path of this site: never to the host the request named, nor to another."""
+    import asyncio
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from digest.web.app import make_app
+
+    async def moved(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return Response(status_code=303, headers={"location": location.replace("{base}", base)})
+
+    async def ask() -> httpx.Response:
+        app = make_app(Path("nothing-here"), [Route("/moved", moved)])
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            return await client.get("/moved", headers={"host": HOSTILE})
+
+    response = asyncio.run(ask())
+    assert response.status_code == 303
+    assert response.headers["location"] == sent
+    secure(response)
