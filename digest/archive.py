@@ -19,6 +19,7 @@ never with a reader's unsubscribe token.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -384,8 +385,8 @@ def _delivered(store: StateStore) -> Iterator[Outgoing]:
 def exposed(folder: Path, private: Iterable[tuple[str, Path | None]]) -> str | None:
     """Why the archive folder cannot be used: the first of the `private` files and folders
     (each named by its setting) that lies in it, where anything may be published; None when
-    none does. Paths are compared as given and with symbolic links resolved, so that a link
-    neither to the folder nor inside it hides one. A folder around the archive is no harm."""
+    none does. Paths are compared as given and with symbolic links resolved, so that no
+    link, to the folder or inside it, hides one. A folder around the archive is no harm."""
     homes = _forms(folder)
     for setting, path in private:
         if path is not None and any(p.is_relative_to(h) for p in _forms(path) for h in homes):
@@ -398,8 +399,6 @@ def exposed(folder: Path, private: Iterable[tuple[str, Path | None]]) -> str | N
 
 
 def _forms(path: Path) -> set[Path]:
-    import os
-
     absolute = Path(os.path.abspath(path))
     return {absolute, absolute.resolve()}
 
