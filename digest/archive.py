@@ -19,6 +19,7 @@ never with a reader's unsubscribe token.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -82,6 +83,13 @@ def listing_day(outgoing: Outgoing) -> str:
 def page_name(outgoing: Outgoing) -> str:
     """The digest's page: 2025-07-22-0031.html, from its listing day and number."""
     return f"{listing_day(outgoing)}-{outgoing.id:04d}.html"
+
+
+def published(name: str) -> bool:
+    """Whether `name` is a file the archive writes, the only ones it publishes: the index,
+    the feed, the manifest and the digests' pages. Nothing else of its folder (a dot-file,
+    a temporary file, whatever else lies there) is ever part of the site."""
+    return name in (INDEX, FEED, MANIFEST) or _PAGE.fullmatch(name) is not None
 
 
 def _when(outgoing: Outgoing) -> datetime:
@@ -373,6 +381,27 @@ def _delivered(store: StateStore) -> Iterator[Outgoing]:
         found = store.get(digest_id)
         if found is not None and found.status == "sent" and found.part("html") and public(found):
             yield found
+
+
+def exposed(folder: Path, private: Iterable[tuple[str, Path | None]]) -> str | None:
+    """Why the archive folder cannot be used: the first of the `private` files and folders
+    (each named by its setting) that lies in it, where anything may be published; None when
+    none does. Paths are compared as given and with symbolic links resolved, so that no
+    link, to the folder or inside it, hides one. A folder around the archive is no harm."""
+    homes = _forms(folder)
+    for setting, path in private:
+        if path is not None and any(p.is_relative_to(h) for p in _forms(path) for h in homes):
+            named = f"{setting}={path}" if setting.startswith("DIGEST_") else f"{setting} {path}"
+            return (
+                f"{named} lies in the archive folder DIGEST_ARCHIVE={folder}, whose files are"
+                f" published; give the archive a folder of its own, or move {setting} out of it"
+            )
+    return None
+
+
+def _forms(path: Path) -> set[Path]:
+    absolute = Path(os.path.abspath(path))
+    return {absolute, absolute.resolve()}
 
 
 def archive_of(settings_archive: Path | None, **options: Any) -> Archive:

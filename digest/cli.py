@@ -95,6 +95,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     keep_secret(settings.smtp_password)  # hidden wherever it would be shown
     if env_file is not None and (warning := config.exposed_secret(env_file)):
         log.warning("%s", warning)
+    if delivering or args.func in (cmd_archive, cmd_web):  # what writes or serves the archive
+        from digest.channels.archive import refuse_private
+
+        refuse_private(settings, env_file)
     return settings
 
 
@@ -637,6 +641,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     Each reader's pages too, reached through the token of their unsubscribe link:
     /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN and /like/TOKEN.
+    Only the files the archive writes are served, nothing else of its folder; an archive
+    folder that holds the state, the digests folder, the readers file or the env file is
+    refused.
     Needs the web extra: pip install 'digest[web]'. Stops on Ctrl-C or SIGTERM.
 
     Example:

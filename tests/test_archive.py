@@ -268,6 +268,58 @@ def test_archive_without_a_folder_says_which_setting(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "inside"),
+    [("archive", "DIGEST_STATE"), ("now", "DIGEST_STATE"), ("now", "DIGEST_OUT")],
+)
+def test_an_archive_folder_holding_what_is_private_is_refused_before_anything_is_written(
+    tmp_path: Path, inbox: Path, command: str, inside: str
+) -> None:
+    """Every file of the archive folder may be published: the state there (its secret makes
+    every reader's token) or the digests written for readers is one line, and nothing is
+    delivered, stored or built."""
+    site = tmp_path / "site"
+    shutil.copy(REAL / "2025-03-19.json", inbox)
+    settings = {
+        "DIGEST_INBOX": str(inbox),
+        "DIGEST_ARCHIVE": str(site),
+        "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
+        "DIGEST_OUT": str(tmp_path / "out"),
+        inside: str(site / ("state.sqlite3" if inside == "DIGEST_STATE" else "")),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", command],
+        env=clean_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"digest: {inside}={settings[inside]} lies in the archive folder DIGEST_ARCHIVE={site},"
+        " whose files are published; give the archive a folder of its own, or move"
+        f" {inside} out of it"
+    ]
+    assert not site.exists() and not (tmp_path / "out").exists()
+    assert not (tmp_path / "state.sqlite3").exists()
+
+
+def test_an_archive_inside_the_digests_folder_beside_the_state_is_built(
+    tmp_path: Path, inbox: Path
+) -> None:
+    """Only what lies in the archive folder counts: a folder around it is no harm."""
+    site = tmp_path / "out" / "site"
+    deliver(inbox, tmp_path / "state.sqlite3", site, "2025-03-19")
+    assert archive.published("2025-03-19-0001.html")
+    assert sorted(p.name for p in site.iterdir()) == [
+        "2025-03-19-0001.html",
+        "digests.json",
+        "feed.xml",
+        "index.html",
+    ]
+    assert all(archive.published(p.name) for p in site.iterdir())  # all it writes, it serves
+
+
 def outgoing(
     json_part: str, html: str = "<html><body class='x'><p>hi</p></body></html>"
 ) -> Outgoing:

@@ -4,6 +4,7 @@ the archive folder (DIGEST_ARCHIVE), and the index and feed are brought up to da
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from digest.channels import Channel
 from digest.errors import DigestError, TransientDeliveryError
@@ -66,6 +67,26 @@ def archive(settings: Settings) -> Archive:
         templates=settings.templates,
         unsubscribe=settings.unsubscribe,
     )
+
+
+def refuse_private(settings: Settings, env_file: Path | None = None) -> None:
+    """Refuse an archive folder that holds the state (its secret makes every reader's token),
+    the digests written for readers, the readers file or the settings (`env_file`): all the
+    folder holds may be published, by `digest web` or any other web server."""
+    from digest.archive import exposed
+    from digest.config import default_out
+    from digest.errors import ConfigError
+
+    if settings.archive is None:
+        return
+    private = [
+        ("DIGEST_STATE", settings.state if isinstance(settings.state, Path) else None),
+        ("DIGEST_OUT", settings.out or default_out()),
+        ("DIGEST_READERS", settings.readers),
+        ("the env file", env_file),
+    ]
+    if why := exposed(settings.archive, private):
+        raise ConfigError(why)
 
 
 def _build(settings: Settings, recipients: Sequence[str] = ()) -> ArchiveDeliverer:
