@@ -4,6 +4,7 @@ readers who get the same) -> outbox -> deliver -> seen. A backlog is digest.back
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from digest.channels import session
 from digest.errors import (
     ConfigError,
     DeliveryError,
+    DeliveryStopped,
     ParseError,
+    StoreError,
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
@@ -37,6 +40,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Attempts in a row that ended with no outcome recorded, after which a digest is held (failed)
+# instead of sent again: the first may have reached its reader, so it goes once more at most.
+UNRECORDED_LIMIT = 2
+# Deliveries failing for now in a row after which a run tries no more: the rest stay pending.
+FAILURES_IN_A_ROW = 3
+
 
 @dataclass
 class Report:
@@ -49,6 +58,11 @@ class Report:
     rejected: list[Rejected] = field(default_factory=list)  # dumps found unreadable this run
     dumps_read: int = 0
     dumps_known: int = 0
+    # Why this run delivers nothing more (the state could not record, the channel failed
+    # several in a row, delivery was stopped): what is left stays pending, for later.
+    halted: str | None = None
+    stopped: bool = False  # stopped by a signal: no more digests are made either
+    failing: int = 0  # deliveries that failed for now, in a row
 
     @property
     def ok(self) -> bool:
@@ -230,31 +244,100 @@ def send(
     lease: timedelta | None,
     first_retry: timedelta = timedelta(minutes=1),
 ) -> None:
-    """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
-    pending with a backoff from `now`, `first_retry` doubled for each attempt made; a
-    permanent one marks it failed, never its papers seen. On a shared state the digest is
-    claimed for `lease` first (None: the caller claimed it), and left alone when another
-    worker holds it."""
+    """Deliver one digest of the outbox, the attempt recorded before and its outcome after.
+
+    The attempt goes first, with when the digest may be tried again if no outcome follows
+    (`first_retry` doubled for each attempt made): a delivery whose outcome could not be
+    recorded is not tried again before then, and a digest whose last attempts all ended so
+    is held as failed rather than sent again. When the attempt cannot be recorded, nothing
+    is sent. A transient failure keeps the digest pending until then; a permanent one marks
+    it failed, never its papers seen. Each failure is logged as it happens. Once the state
+    could not record, or several deliveries in a row failed for now, or delivery was
+    stopped, the run's other digests are left pending, untried. On a shared state the
+    digest is claimed for `lease` first (None: the caller claimed it), and left alone when
+    another worker holds it."""
+    if report.halted is not None:
+        report.pending += 1
+        return
     if lease is not None and store.shared and not store.claim(item.id, lease):
         report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
+    backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
+    try:
+        unrecorded = store.attempt(item.id, now + backoff)
+    except StoreError as e:
+        return _halt(report, f"digest {item.id} not sent: its attempt could not be recorded ({e})")
+    if unrecorded >= UNRECORDED_LIMIT:
+        return _hold(store, item, report, unrecorded)
+    transient = False
     try:
         description = deliverer.deliver(item)
     except TransientDeliveryError as e:
-        backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
-        store.mark_retry(item.id, str(e), now + backoff)
-        report.pending += 1
-        report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
+        transient, report.stopped = True, isinstance(e, DeliveryStopped)
+        # Stopped, it is due again at once: the next start delivers it.
+        retry_at = now if report.stopped else now + backoff
+        outcome = f"digest {item.id} not delivered yet, will retry: {e}"
+        record = functools.partial(store.mark_retry, item.id, str(e), retry_at)
     except DeliveryError as e:
-        store.mark_failed(item.id, str(e))
-        report.failed.append(f"digest {item.id} failed: {e}")
+        outcome = f"digest {item.id} failed: {e}"
+        record = functools.partial(store.mark_failed, item.id, str(e))
     else:
-        store.mark_sent(item.id, description, at=now)
+        outcome = ""
+        record = functools.partial(store.mark_sent, item.id, description, at=now)
+    try:
+        record()
+    except StoreError as e:
+        what = outcome or f"digest {item.id} was delivered ({description})"
+        return _halt(
+            report,
+            f"{what}, but this could not be recorded ({e}); it is not tried again for"
+            f" {backoff.total_seconds():g} s, and sent once more at most",
+        )
+    if not outcome:
+        report.failing = 0
         report.delivered.append(description)
         from digest.channels.base import Followed
 
         if isinstance(deliverer, Followed):  # the archive, built from the state once sent
             deliverer.after_sent(store, store.get(item.id) or item)
+        return
+    report.failed.append(outcome)
+    # At once: a run killed later has said it all the same.
+    log.log(logging.WARNING if transient else logging.ERROR, "%s", outcome)
+    report.pending += transient
+    report.failing = report.failing + 1 if transient else 0
+    if report.stopped:
+        report.halted = "delivery was stopped"
+    elif report.failing >= FAILURES_IN_A_ROW:
+        _halt(
+            report,
+            f"{report.failing} deliveries in a row failed for now; the other digests of this"
+            " run stay pending, tried again later",
+        )
+
+
+def _halt(report: Report, why: str) -> None:
+    """Deliver nothing more in this run, and say why once."""
+    report.failed.append(why)
+    report.halted = why
+    log.error("%s", why)
+
+
+def _hold(store: StateStore, item: Outgoing, report: Report, unrecorded: int) -> None:
+    """Hold a digest whose last attempts all ended with no outcome recorded: it may have
+    reached its reader already, so it is marked failed, for `digest resend`, not sent."""
+    why = (
+        f"digest {item.id} held, not sent again: the outcome of its last {unrecorded}"
+        " deliveries could not be recorded (the process stopped, or the state could not be"
+        f" written), and one may have reached its reader; see the log, then `digest resend"
+        f" {item.id}` to send it once more"
+    )
+    try:
+        store.mark_failed(item.id, why)
+    except StoreError as e:
+        return _halt(report, f"digest {item.id} not sent: it cannot be held ({e})")
+    report.failed.append(why)
+    log.error("%s", why)
 
 
 def run_once(
@@ -338,6 +421,8 @@ def run_once(
                 for item in batch:
                     send(store, deliverer, item, report, now, lease(settings), retry(settings))
                 stored += len(batch)
+                if report.stopped:
+                    break  # the readers left get these papers from the next run
         if dry_run:
             return report
         if gathered.dumps or stored:

@@ -198,3 +198,57 @@ def raw_server(script: bytes | None) -> Iterator[int]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+@dataclass
+class Tarpit:
+    """A mail server that takes connections and trickles `data` to each, a byte a second,
+    then says nothing more: a tarpit, or a server with a failing disk."""
+
+    port: int
+    connected: threading.Event  # set once a client is connected
+    connections: list[socket.socket]
+
+
+@contextmanager
+def tarpit(
+    data: bytes = b"220-mail.test is slow today\r\n", every: float = 1.0
+) -> Iterator[Tarpit]:
+    """A Tarpit on a loopback port, sending a byte of `data` every `every` seconds; b""
+    accepts and stays silent."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    stop = threading.Event()
+    pit = Tarpit(listener.getsockname()[1], threading.Event(), [])
+
+    def trickle(conn: socket.socket) -> None:
+        for i in range(len(data)):
+            if stop.wait(every if i else 0):
+                return
+            try:
+                conn.sendall(data[i : i + 1])
+            except OSError:  # the client gave up
+                return
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            pit.connections.append(conn)
+            pit.connected.set()
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield pit
+    finally:
+        stop.set()
+        thread.join()
+        for conn in pit.connections:
+            conn.close()
+        listener.close()
