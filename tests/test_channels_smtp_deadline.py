@@ -6,6 +6,7 @@ exchange at once, in `digest serve` and in `digest now`."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -95,10 +96,8 @@ def test_a_silent_server_costs_a_few_timeouts_a_run_not_one_a_reader(
                 "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
                 "DIGEST_READERS": str(_readers(tmp_path, 8)),
                 "DIGEST_FROM": "papers@example.org",
-                "DIGEST_SMTP_HOST": "127.0.0.1",
-                "DIGEST_SMTP_PORT": str(pit.port),
-                "DIGEST_SMTP_SECURITY": "none",
                 "DIGEST_SMTP_TIMEOUT": "1",
+                **pit.environment(),
             },
             delivering=True,
         )
@@ -118,6 +117,10 @@ def test_a_silent_server_costs_a_few_timeouts_a_run_not_one_a_reader(
         "3 deliveries in a row failed for now; the other digests of this run stay pending,"
         " tried again later"
     ]
+    # Each failure its own line, as it happened, naming whose message it was.
+    failures = [r.getMessage() for r in caplog.records if "did not answer" in r.getMessage()]
+    assert len(failures) == 3
+    assert all(re.search(r"within 1 s .*\(to r\d@example\.org\)$", line) for line in failures)
 
 
 def _mail_env(tmp_path: Path, inbox: Path, pit: Tarpit) -> dict[str, str]:
@@ -126,10 +129,8 @@ def _mail_env(tmp_path: Path, inbox: Path, pit: Tarpit) -> dict[str, str]:
         "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
         "DIGEST_FROM": "papers@example.org",
         "DIGEST_TO": "ann@example.org",
-        "DIGEST_SMTP_HOST": "127.0.0.1",
-        "DIGEST_SMTP_PORT": str(pit.port),
-        "DIGEST_SMTP_SECURITY": "none",
         "DIGEST_SMTP_TIMEOUT": "60",
+        **pit.environment(),
     }
 
 

@@ -260,13 +260,15 @@ class SmtpDeliverer:
             with self._busy, self._deadline.within(self.timeout):
                 refused = self._send(outgoing, sender, recipients, server)
         except (OSError, smtplib.SMTPException, ValueError) as e:
+            error = failure(e, server, user=self.user, timeout=self.timeout)
             if self._deadline.cut == "stopped":
-                raise DeliveryStopped(
-                    f"delivery was stopped before {server} took the message"
-                ) from None
-            if self._deadline.cut == "deadline":
-                raise TransientDeliveryError(_timed_out(server, self.timeout)) from None
-            raise failure(e, server, user=self.user, timeout=self.timeout) from None
+                error = DeliveryStopped(f"delivery was stopped before {server} took the message")
+            elif self._deadline.cut == "deadline":
+                error = TransientDeliveryError(_timed_out(server, self.timeout))
+            if not any(address in str(error) for address in recipients):
+                # The operator's log says whose message it was (never a reader's own output).
+                error = type(error)(f"{error} (to {', '.join(recipients)})")
+            raise error from None
 
         accepted = len(recipients) - len(refused)
         description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
