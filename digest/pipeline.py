@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -269,51 +269,66 @@ def send(
         return _halt(report, f"digest {item.id} not sent: its attempt could not be recorded ({e})")
     if unrecorded >= UNRECORDED_LIMIT:
         return _hold(store, item, report, unrecorded)
-    transient = False
+    tried = _try(store, deliverer, item, now, now + backoff)
     try:
-        description = deliverer.deliver(item)
-    except TransientDeliveryError as e:
-        transient, report.stopped = True, isinstance(e, DeliveryStopped)
-        # Stopped, it is due again at once: the next start delivers it.
-        retry_at = now if report.stopped else now + backoff
-        outcome = f"digest {item.id} not delivered yet, will retry: {e}"
-        record = functools.partial(store.mark_retry, item.id, str(e), retry_at)
-    except DeliveryError as e:
-        outcome = f"digest {item.id} failed: {e}"
-        record = functools.partial(store.mark_failed, item.id, str(e))
-    else:
-        outcome = ""
-        record = functools.partial(store.mark_sent, item.id, description, at=now)
-    try:
-        record()
+        tried.record()
     except StoreError as e:
-        what = outcome or f"digest {item.id} was delivered ({description})"
+        what = tried.failure or f"digest {item.id} was delivered ({tried.description})"
         return _halt(
             report,
             f"{what}, but this could not be recorded ({e}); it is not tried again for"
             f" {backoff.total_seconds():g} s, and sent once more at most",
         )
-    if not outcome:
+    if not tried.failure:
         report.failing = 0
-        report.delivered.append(description)
+        report.delivered.append(tried.description)
         from digest.channels.base import Followed
 
         if isinstance(deliverer, Followed):  # the archive, built from the state once sent
             deliverer.after_sent(store, store.get(item.id) or item)
         return
-    report.failed.append(outcome)
+    report.failed.append(tried.failure)
     # At once: a run killed later has said it all the same.
-    log.log(logging.WARNING if transient else logging.ERROR, "%s", outcome)
-    report.pending += transient
-    report.failing = report.failing + 1 if transient else 0
-    if report.stopped:
-        report.halted = "delivery was stopped"
+    log.log(logging.WARNING if tried.transient else logging.ERROR, "%s", tried.failure)
+    report.failing = report.failing + 1 if tried.transient else 0
+    if tried.transient:
+        report.pending += 1
+    if tried.stopped:
+        report.stopped, report.halted = True, "delivery was stopped"
     elif report.failing >= FAILURES_IN_A_ROW:
         _halt(
             report,
             f"{report.failing} deliveries in a row failed for now; the other digests of this"
             " run stay pending, tried again later",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Tried:
+    """What one delivery did, and how the outbox records it."""
+
+    record: Callable[[], None]
+    description: str = ""  # delivered: how
+    failure: str = ""  # not delivered: the line that says why
+    transient: bool = False  # worth trying again
+    stopped: bool = False  # delivery was stopped (a signal)
+
+
+def _try(
+    store: StateStore, deliverer: Deliverer, item: Outgoing, now: datetime, retry_at: datetime
+) -> _Tried:
+    """Deliver one digest, and say how to record what happened."""
+    try:
+        description = deliverer.deliver(item)
+    except TransientDeliveryError as e:
+        stopped = isinstance(e, DeliveryStopped)  # due again at once: for the next start
+        record = functools.partial(store.mark_retry, item.id, str(e), now if stopped else retry_at)
+        why = f"digest {item.id} not delivered yet, will retry: {e}"
+        return _Tried(record, failure=why, transient=True, stopped=stopped)
+    except DeliveryError as e:
+        record = functools.partial(store.mark_failed, item.id, str(e))
+        return _Tried(record, failure=f"digest {item.id} failed: {e}")
+    return _Tried(functools.partial(store.mark_sent, item.id, description, at=now), description)
 
 
 def _halt(report: Report, why: str) -> None:
