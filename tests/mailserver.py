@@ -231,19 +231,28 @@ class Tarpit(Listening):
 
 @contextmanager
 def tarpit(
-    data: bytes = b"220-mail.test is slow today\r\n", every: float = 1.0
+    data: bytes = b"220-mail.test is slow today\r\n",
+    every: float = 1.0,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[Tarpit]:
-    """A Tarpit on a loopback port, sending a byte of `data` every `every` seconds; b""
-    accepts and stays silent."""
+    """A Tarpit on a loopback port, sending a byte of `data` every `every` seconds (inside
+    TLS from the first byte, with `tls`); b"" accepts and stays silent."""
 
     def trickle(conn: socket.socket, stop: threading.Event) -> None:
-        for i in range(len(data)):
-            if stop.wait(every if i else 0):
-                return
+        if tls is not None:
             try:
-                conn.sendall(data[i : i + 1])
-            except OSError:  # the client gave up
+                conn = tls.wrap_socket(conn, server_side=True)
+            except OSError:
                 return
+        with conn:  # silent after the data, until the end
+            for i in range(len(data)):
+                if stop.wait(every if i else 0):
+                    return
+                try:
+                    conn.sendall(data[i : i + 1])
+                except OSError:  # the client gave up
+                    return
+            stop.wait()
 
     with _listening(trickle) as (port, connections, connected):
         yield Tarpit("127.0.0.1", port, connected, connections)
