@@ -122,6 +122,7 @@ def cmd_now(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.require_inbox()
     deliverer = _deliverer(settings, dry_run=args.dry_run)
+    stopped = _stop_delivering_on_sigterm(deliverer)
     readers = _chosen_readers(settings, args.reader) if args.reader else None
     with state.open(settings.state) as store:
         report = pipeline.run_once(
@@ -144,10 +145,35 @@ def cmd_now(args: argparse.Namespace) -> int:
 
         for line in explain(report.digest.skipped) or ["no listed paper was left out"]:
             say(line, sys.stderr)
-    for line in report.failed:
-        log.error("%s", line)
-    # Like `check` and `ingest`: a dump that could not be read is a failure of this run.
+    if stopped:
+        return 128 + stopped[0]
+    # Each failure was logged as it happened. Like `check` and `ingest`: a dump that could
+    # not be read is a failure of this run.
     return 0 if report.ok and not report.rejected else 1
+
+
+def _stop_delivering_on_sigterm(deliverer: Deliverer) -> list[int]:
+    """On SIGTERM, stop delivering: a deliverer that talks to a server (SMTP) ends the
+    exchange in progress at once and the run ends soon after, what it did not deliver
+    pending for the next run. One with nothing to cut (files, stdout), or a second signal,
+    ends the process at once, as without this handler. Returns the signals caught."""
+    from digest import channels
+
+    caught: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if caught or not channels.stop(deliverer):
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        caught.append(signum)
+        log.warning(
+            "%s: stopping; digests not delivered yet stay pending for the next run",
+            signal.Signals(signum).name,
+        )
+
+    signal.signal(signal.SIGTERM, on_signal)
+    return caught
 
 
 def _chosen_readers(settings: Settings, emails: Sequence[str]) -> list[Reader]:
@@ -572,8 +598,6 @@ def cmd_resend(args: argparse.Namespace) -> int:
         pipeline.send(store, deliverer, item, report, now, pipeline.retry(settings))
     for line in report.delivered:
         log.info("digest %s: %s", item.id, line)
-    for line in report.failed:
-        log.error("%s", line)
     return 0 if report.ok else 1
 
 
@@ -604,8 +628,6 @@ def _resend_reader(settings: Settings, deliverer: Deliverer, email: str | None) 
             pipeline.send(store, deliverer, item, report, now, pipeline.retry(settings))
     for line in report.delivered:
         log.info("%s: %s", email, line)
-    for line in report.failed:
-        log.error("%s", line)
     return 0 if report.ok else 1
 
 

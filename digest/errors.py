@@ -9,6 +9,7 @@ Every one carries a message a user can act on; only the CLI turns them into exit
     ├── FetchError       the day's listing could not be downloaded, or is not a listing
     └── DeliveryError    the digest could not be delivered
         └── TransientDeliveryError   worth retrying later (server down, timeout, 4xx)
+            └── DeliveryStopped      delivery was stopped (SIGTERM) before it was done
 """
 
 from __future__ import annotations
@@ -51,3 +52,8 @@ class DeliveryError(DigestError):
 
 class TransientDeliveryError(DeliveryError):
     """Delivery failed in a way worth retrying later (server down, timeout, 4xx reply)."""
+
+
+class DeliveryStopped(TransientDeliveryError):
+    """Delivery was stopped (SIGTERM, Ctrl-C) before the digest was delivered: it stays
+    pending, and nothing more is tried in this run."""

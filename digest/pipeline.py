@@ -4,8 +4,9 @@ readers who get the same) -> outbox -> deliver -> seen. A backlog is digest.back
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,9 @@ from digest.channels import session
 from digest.errors import (
     ConfigError,
     DeliveryError,
+    DeliveryStopped,
     ParseError,
+    StoreError,
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
@@ -37,6 +40,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Attempts in a row that ended with no outcome recorded, after which a digest is held (failed)
+# instead of sent again: the first may have reached its reader, so it goes once more at most.
+UNRECORDED_LIMIT = 2
+# How long a digest whose delivery has no outcome recorded waits before it is tried again
+# (DIGEST_RETRY_SECONDS when that is shorter): its worker died mid-delivery, or could not
+# record; long enough for a live worker's claim to be seen, short enough that another worker
+# takes over a dead one's digest within seconds. UNRECORDED_LIMIT bounds the repeats.
+IN_FLIGHT = timedelta(seconds=5)
+# Deliveries failing for now in a row after which a run tries no more: the rest stay pending.
+FAILURES_IN_A_ROW = 3
+
 
 @dataclass
 class Report:
@@ -49,6 +63,11 @@ class Report:
     rejected: list[Rejected] = field(default_factory=list)  # dumps found unreadable this run
     dumps_read: int = 0
     dumps_known: int = 0
+    # Why this run delivers nothing more (the state could not record, the channel failed
+    # several in a row, delivery was stopped): what is left stays pending, for later.
+    halted: str | None = None
+    stopped: bool = False  # stopped by a signal: no more digests are made either
+    failing: int = 0  # deliveries that failed for now, in a row
 
     @property
     def ok(self) -> bool:
@@ -226,31 +245,117 @@ def send(
     *,
     claimed: bool = False,
 ) -> None:
-    """Deliver one digest of the outbox and record the outcome. A transient failure keeps it
-    pending with a backoff from `now`, `first_retry` doubled for each attempt made; a
-    permanent one marks it failed, never its papers seen. On a shared state the digest is
-    claimed first (unless `claimed`: the caller did), and left alone when another worker
-    holds it."""
+    """Deliver one digest of the outbox, the attempt recorded before and its outcome after.
+
+    The attempt goes first, with when the digest may be tried again if no outcome follows
+    (IN_FLIGHT after it, at most: the worker died mid-delivery, and another takes it over
+    once the dead worker's claim has gone with it): a delivery whose outcome could not be
+    recorded is not tried again before then, and a digest whose last attempts all ended so
+    is held as failed rather than sent again. When the attempt cannot be recorded, nothing
+    is sent. A transient failure keeps the digest pending for `first_retry` doubled for each
+    attempt made; a permanent one marks it failed, never its papers seen. Each failure is
+    logged as it happens. Once the state could not record, or several deliveries in a row
+    failed for now, or delivery was stopped, the run's other digests are left pending,
+    untried. On a shared state the digest is claimed first (unless `claimed`: the caller
+    did), and left alone when another worker holds it."""
+    if report.halted is not None:
+        report.pending += 1
+        return
     if not claimed and store.shared and not store.claim(item.id):
         report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
+    backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
     try:
-        description = deliverer.deliver(item)
-    except TransientDeliveryError as e:
-        backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
-        store.mark_retry(item.id, str(e), now + backoff)
-        report.pending += 1
-        report.failed.append(f"digest {item.id} not delivered yet, will retry: {e}")
-    except DeliveryError as e:
-        store.mark_failed(item.id, str(e))
-        report.failed.append(f"digest {item.id} failed: {e}")
-    else:
-        store.mark_sent(item.id, description, at=now)
-        report.delivered.append(description)
+        unrecorded = store.attempt(item.id, now + min(backoff, IN_FLIGHT))
+    except StoreError as e:
+        return _halt(report, f"digest {item.id} not sent: its attempt could not be recorded ({e})")
+    if unrecorded >= UNRECORDED_LIMIT:
+        return _hold(store, item, report, unrecorded)
+    tried = _try(store, deliverer, item, now, now + backoff)
+    try:
+        tried.record()
+    except StoreError as e:
+        what = tried.failure or f"digest {item.id} was delivered ({tried.description})"
+        return _halt(
+            report,
+            f"{what}, but this could not be recorded ({e}); it is not tried again for"
+            f" {min(backoff, IN_FLIGHT).total_seconds():g} s at least, and sent once more at"
+            " most",
+        )
+    if not tried.failure:
+        report.failing = 0
+        report.delivered.append(tried.description)
         from digest.channels.base import Followed
 
         if isinstance(deliverer, Followed):  # the archive, built from the state once sent
             deliverer.after_sent(store, store.get(item.id) or item)
+        return
+    report.failed.append(tried.failure)
+    # At once: a run killed later has said it all the same.
+    log.log(logging.WARNING if tried.transient else logging.ERROR, "%s", tried.failure)
+    report.failing = report.failing + 1 if tried.transient else 0
+    if tried.transient:
+        report.pending += 1
+    if tried.stopped:
+        report.stopped, report.halted = True, "delivery was stopped"
+    elif report.failing >= FAILURES_IN_A_ROW:
+        _halt(
+            report,
+            f"{report.failing} deliveries in a row failed for now; the other digests of this"
+            " run stay pending, tried again later",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Tried:
+    """What one delivery did, and how the outbox records it."""
+
+    record: Callable[[], None]
+    description: str = ""  # delivered: how
+    failure: str = ""  # not delivered: the line that says why
+    transient: bool = False  # worth trying again
+    stopped: bool = False  # delivery was stopped (a signal)
+
+
+def _try(
+    store: StateStore, deliverer: Deliverer, item: Outgoing, now: datetime, retry_at: datetime
+) -> _Tried:
+    """Deliver one digest, and say how to record what happened."""
+    try:
+        description = deliverer.deliver(item)
+    except TransientDeliveryError as e:
+        stopped = isinstance(e, DeliveryStopped)  # due again at once: for the next start
+        record = functools.partial(store.mark_retry, item.id, str(e), now if stopped else retry_at)
+        why = f"digest {item.id} not delivered yet, will retry: {e}"
+        return _Tried(record, failure=why, transient=True, stopped=stopped)
+    except DeliveryError as e:
+        record = functools.partial(store.mark_failed, item.id, str(e))
+        return _Tried(record, failure=f"digest {item.id} failed: {e}")
+    return _Tried(functools.partial(store.mark_sent, item.id, description, at=now), description)
+
+
+def _halt(report: Report, why: str) -> None:
+    """Deliver nothing more in this run, and say why once."""
+    report.failed.append(why)
+    report.halted = why
+    log.error("%s", why)
+
+
+def _hold(store: StateStore, item: Outgoing, report: Report, unrecorded: int) -> None:
+    """Hold a digest whose last attempts all ended with no outcome recorded: it may have
+    reached its reader already, so it is marked failed, for `digest resend`, not sent."""
+    why = (
+        f"digest {item.id} held, not sent again: the outcome of its last {unrecorded}"
+        " deliveries could not be recorded (the process stopped, or the state could not be"
+        f" written), and one may have reached its reader; see the log, then `digest resend"
+        f" {item.id}` to send it once more"
+    )
+    try:
+        store.mark_failed(item.id, why)
+    except StoreError as e:
+        return _halt(report, f"digest {item.id} not sent: it cannot be held ({e})")
+    report.failed.append(why)
+    log.error("%s", why)
 
 
 def run_once(
@@ -345,6 +450,8 @@ def run_once(
                 for item in batch:
                     send(store, deliverer, item, report, now, retry(settings))
                 stored += len(batch)
+                if report.stopped:
+                    break  # the readers left get these papers from the next run
         if dry_run:
             return report
         if gathered.dumps or stored:

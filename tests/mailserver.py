@@ -7,7 +7,7 @@ import random
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
@@ -89,17 +89,11 @@ class Handler:
 
 
 @dataclass
-class Server:
-    """A running SMTP server: where it listens and what it received."""
+class Listening:
+    """Where a mail server of the tests listens."""
 
     host: str
     port: int
-    handler: Handler
-
-    @property
-    def received(self) -> list[Received]:
-        """The messages accepted so far."""
-        return self.handler.received
 
     def environment(self, security: str = "none") -> dict[str, str]:
         """The DIGEST_SMTP_* settings that point digest at this server."""
@@ -108,6 +102,18 @@ class Server:
             "DIGEST_SMTP_PORT": str(self.port),
             "DIGEST_SMTP_SECURITY": security,
         }
+
+
+@dataclass
+class Server(Listening):
+    """A running SMTP server: where it listens and what it received."""
+
+    handler: Handler
+
+    @property
+    def received(self) -> list[Received]:
+        """The messages accepted so far."""
+        return self.handler.received
 
 
 def _authenticator(handler: Handler, user: str, password: str) -> Any:
@@ -165,15 +171,17 @@ def smtp_server(
 
 
 @contextmanager
-def raw_server(script: bytes | None) -> Iterator[int]:
-    """A listening socket that answers every connection with `script` and hangs up, or (None)
-    accepts and never says a word, like a mail server that hangs."""
+def _listening(
+    answer: Callable[[socket.socket, threading.Event], None],
+) -> Iterator[tuple[int, list[socket.socket], threading.Event]]:
+    """A loopback listener handing each connection to `answer(connection, stop)` in a thread
+    of its own: its port, the connections so far, and a flag set once one came. Every
+    connection is closed at the end."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    port: int = listener.getsockname()[1]
-    stop = threading.Event()
-    held: list[socket.socket] = []
+    listener.listen(16)
+    stop, connected = threading.Event(), threading.Event()
+    connections: list[socket.socket] = []
 
     def serve() -> None:
         listener.settimeout(0.1)
@@ -182,19 +190,69 @@ def raw_server(script: bytes | None) -> Iterator[int]:
                 conn, _ = listener.accept()
             except OSError:
                 continue
-            if script is None:
-                held.append(conn)
-                continue
-            with conn:
-                conn.sendall(script)
+            connections.append(conn)
+            connected.set()
+            threading.Thread(target=answer, args=(conn, stop), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield port
+        yield listener.getsockname()[1], connections, connected
     finally:
         stop.set()
         thread.join()
-        for conn in held:
+        for conn in connections:
             conn.close()
         listener.close()
+
+
+@contextmanager
+def raw_server(script: bytes | None) -> Iterator[int]:
+    """A listening socket that answers every connection with `script` and hangs up, or (None)
+    accepts and never says a word, like a mail server that hangs."""
+
+    def answer(conn: socket.socket, stop: threading.Event) -> None:
+        if script is not None:
+            with conn:
+                conn.sendall(script)
+
+    with _listening(answer) as (port, _, _):
+        yield port
+
+
+@dataclass
+class Tarpit(Listening):
+    """A mail server that takes connections and trickles a few bytes to each, one a second,
+    then says nothing more: a tarpit, or a server whose disk is failing."""
+
+    connected: threading.Event  # set once a client is connected
+    connections: list[socket.socket]
+
+
+@contextmanager
+def tarpit(
+    data: bytes = b"220-mail.test is slow today\r\n",
+    every: float = 1.0,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[Tarpit]:
+    """A Tarpit on a loopback port, sending a byte of `data` every `every` seconds (inside
+    TLS from the first byte, with `tls`); b"" accepts and stays silent."""
+
+    def trickle(conn: socket.socket, stop: threading.Event) -> None:
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                return
+        with conn:  # silent after the data, until the end
+            for i in range(len(data)):
+                if stop.wait(every if i else 0):
+                    return
+                try:
+                    conn.sendall(data[i : i + 1])
+                except OSError:  # the client gave up
+                    return
+            stop.wait()
+
+    with _listening(trickle) as (port, connections, connected):
+        yield Tarpit("127.0.0.1", port, connected, connections)

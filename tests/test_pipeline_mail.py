@@ -3,13 +3,17 @@ cut off after accepting: every paper arrives, none twice."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
+import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from mailserver import Handler, Received, free_port, smtp_server
+from processes import clean_env, digest_now
 
 from digest import config
 from digest.channels import EVERYTHING
@@ -203,3 +207,57 @@ def test_a_refused_recipient_is_noted_and_can_be_sent_the_digest_again(
     [got] = server.received
     assert got.recipients == ["bob@example.org"]
     assert got.message["Message-ID"] == sent.message_id
+
+
+class RefusesThenHangs(Handler):
+    """Refuses the first readers' addresses for good, then takes its time over the next, for
+    as long as the test likes."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.seen = 0
+        self.hanging = threading.Event()
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: object, address: str, options: object
+    ) -> str:
+        self.seen += 1
+        if self.seen <= self.refusals:
+            return "550 5.1.1 No such user here"
+        self.hanging.set()
+        await asyncio.sleep(30)
+        return "451 4.3.0 Too late"
+
+
+@pytest.mark.slow
+def test_each_failed_delivery_is_logged_as_it_happens_even_in_a_run_killed_later(
+    inbox: Path, seeds: list[Path], tmp_path: Path
+) -> None:
+    shutil.copy(seeds[3], inbox)
+    readers = tmp_path / "readers.toml"
+    readers.write_text("".join(f'[[reader]]\nemail = "r{i}@example.org"\n\n' for i in range(6)))
+    handler = RefusesThenHangs(4)
+    log = tmp_path / "stderr.log"
+    with smtp_server(handler) as server, log.open("w") as stderr:
+        env = {**server.environment(), "DIGEST_FROM": "papers@example.org",
+               "DIGEST_READERS": str(readers), "DIGEST_SMTP_TIMEOUT": "60"}  # fmt: skip
+        run = subprocess.Popen(
+            digest_now(inbox, tmp_path / "state.sqlite3"),
+            stderr=stderr,
+            env=clean_env(**env),
+            cwd=tmp_path,
+        )
+        try:
+            assert handler.hanging.wait(60), log.read_text()
+        finally:
+            run.kill()  # no chance to say anything more
+            run.wait()
+    lines = [line for line in log.read_text().splitlines() if "refused every recipient" in line]
+    refused = sorted(
+        re.findall(r"(r\d@example\.org) \(550 5\.1\.1 No such user here\)", "\n".join(lines))
+    )
+    assert len(lines) == len(refused) == 4, log.read_text()
+    for line in lines:  # one line a reader, naming only them
+        assert len(re.findall(r"r\d@example\.org", line)) == 1
+        assert line.startswith("digest: digest ") and " failed: " in line

@@ -63,6 +63,40 @@ def test_record_lookup_and_outbox_lifecycle(store: StateStore) -> None:
     assert store.rejected_dumps() == [Rejected("bad.txt", "why")]
 
 
+def test_the_attempt_is_recorded_before_and_its_outcome_after(store: StateStore) -> None:
+    """An attempt counts once, is due again only after its time when no outcome follows,
+    and the attempts in a row that ended with no outcome recorded are told."""
+    digest_id = store.record([], [], [], _outgoing())
+    assert digest_id is not None
+    moment = datetime.now(UTC)
+    later = moment + timedelta(minutes=1)
+    assert store.attempt(digest_id, later) == 0
+    assert store.outgoing(status="pending", due=moment) == []
+    [item] = store.outgoing(status="pending", due=later)
+    assert item.attempts == 1 and item.next_attempt == later.replace(microsecond=0)
+    assert store.attempt(digest_id, later) == 1  # the first ended with nothing recorded
+    assert store.attempt(digest_id, later) == 2
+    store.mark_retry(digest_id, "421 later", later)
+
+    def attempts() -> int:
+        found = store.get(digest_id)
+        assert found is not None
+        return found.attempts
+
+    assert attempts() == 3  # an outcome ends the attempt: it counts no other
+    assert store.attempt(digest_id, later) == 0
+    store.mark_sent(digest_id)
+    assert attempts() == 4
+    store.requeue(digest_id)
+    store.attempt(digest_id, later)
+    store.requeue(digest_id)  # a resend starts afresh
+    assert store.attempt(digest_id, later) == 0
+    store.mark_failed(digest_id, "550 no")
+    assert attempts() == 6
+    store.mark_failed(digest_id, "550 no")  # recorded without an attempt: counts as one
+    assert attempts() == 7
+
+
 def test_a_clock_turned_back_does_not_hold_a_retry_for_the_length_of_the_jump(
     store: StateStore,
 ) -> None:

@@ -109,6 +109,14 @@ def session(deliverer: Deliverer) -> AbstractContextManager[object]:
     return made
 
 
+def stop(deliverer: Deliverer) -> bool:
+    """Stop delivering, from a signal handler: a deliverer that can (SMTP) ends the exchange
+    in progress at once and starts no other (DeliveryStopped). False when it cannot: what
+    it does is local and quick, and it finishes."""
+    halt = getattr(deliverer, "stop", None)
+    return bool(halt()) if halt is not None else False
+
+
 def describe(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
     said = [channel(name).describe(settings) for name in [settings.deliver, *_beside(settings)]]

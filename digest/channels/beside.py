@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager
 
-from digest.channels import session
+from digest.channels import session, stop
 from digest.channels.base import Deliverer, Followed
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
@@ -34,6 +34,10 @@ class Beside:
     def session(self) -> AbstractContextManager[object]:
         """The chosen channel's session (one SMTP connection for messages that follow)."""
         return session(self.main)
+
+    def stop(self) -> bool:
+        """Stop the chosen channel's delivery (see `digest.channels.stop`)."""
+        return stop(self.main)
 
     def deliver(self, outgoing: Outgoing) -> str:
         notes = [self.main.deliver(outgoing)]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import threading
 
 from digest.channels import EVERYTHING, Channel
-from digest.errors import DeliveryError, TransientDeliveryError
+from digest.errors import DeliveryError, DeliveryStopped, TransientDeliveryError
 from digest.models import Outgoing
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     import smtplib
+    import socket
     import ssl
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from digest.config import Settings
 
@@ -49,15 +52,86 @@ def _reason(code: int, message: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}"
 
 
+class Deadline:
+    """Ends an exchange with the mail server that runs past its time, or at once when
+    delivery is stopped, by shutting its connection down: whatever connect, read or write
+    waits on it returns at once, however slowly the server trickles its bytes (a timeout
+    on each read would wait again for every byte).
+
+    It holds a duplicate of the connection's socket, made before it connects, so that it
+    can cut it whatever wraps the socket since (TLS), from any thread or a signal handler."""
+
+    def __init__(self) -> None:
+        # Reentrant: `stop` may run in a signal handler of the thread that holds it.
+        self._lock = threading.RLock()
+        self._socket: socket.socket | None = None
+        self._round = 0  # which exchange a timer is for: a late one cuts nothing
+        self.cut: str | None = None  # "deadline" or "stopped" once the exchange was cut
+        self.stopped = False
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut this connection (a socket about to connect) when the time comes."""
+        with self._lock:
+            self.forget()
+            self._socket = sock.dup()
+            if self.cut is not None:
+                self._shut()
+
+    def forget(self) -> None:
+        """The watched connection is closed: let go of it."""
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+
+    @contextlib.contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Cut the watched connection if what is inside takes longer than `seconds`."""
+        with self._lock:
+            self._round += 1
+            self.cut = "stopped" if self.stopped else None
+            timer = threading.Timer(seconds, self._expire, (self._round,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._round += 1  # a timer that fired meanwhile finds it over: it cuts nothing
+
+    def stop(self) -> None:
+        """Cut the exchange in progress, and every one after."""
+        with self._lock:
+            self.stopped = True
+            self.cut = "stopped"
+            self._shut()
+
+    def _expire(self, round_: int) -> None:
+        with self._lock:
+            if round_ == self._round and self.cut is None:
+                self.cut = "deadline"
+                self._shut()
+
+    def _shut(self) -> None:
+        import socket
+
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # not connected yet, or gone already
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+
 class SmtpDeliverer:
     """Sends the stored message over SMTP, byte for byte, to the addresses in its headers.
 
+    Each message has `timeout` seconds for its whole exchange with the server: connecting,
+    the greeting, TLS, the login and the message, however slowly the server answers.
     Failures worth retrying raise TransientDeliveryError: no connection, a timeout, a 4xx
     reply, and also a refused login or TLS problem, which are fixed in the settings, after
     which the digest goes out by itself. A 5xx refusal of the message raises DeliveryError.
     Recipients refused one by one while others accepted the message are reported and
     logged; the digest counts as delivered, and `digest resend ID --to ADDRESS` sends it to
-    them once fixed.
+    them once fixed. `stop()` ends an exchange in progress at once (DeliveryStopped).
     """
 
     # The message, and every format too: `digest resend ID --deliver files` of a mailed
@@ -88,6 +162,10 @@ class SmtpDeliverer:
         # it comes soon (a run with many readers), with when it was last used.
         self._keeping = False
         self._kept: tuple[smtplib.SMTP, float] | None = None
+        self._deadline = Deadline()
+        # One exchange at a time: the service's threads may share this deliverer, and its
+        # kept connection and deadline are for one message at a time.
+        self._busy = threading.Lock()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -97,9 +175,16 @@ class SmtpDeliverer:
             yield
         finally:
             self._keeping = False
-            if self._kept is not None:
-                smtp, self._kept = self._kept[0], None
-                _quit(smtp)
+            with self._busy:
+                if self._kept is not None:
+                    smtp, self._kept = self._kept[0], None
+                    self._quit(smtp)
+
+    def stop(self) -> bool:
+        """Stop delivering: the exchange in progress ends at once, and no other begins; each
+        raises DeliveryStopped. Safe from another thread or a signal handler. True: done."""
+        self._deadline.stop()
+        return True
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: object) -> SmtpDeliverer:
@@ -118,15 +203,19 @@ class SmtpDeliverer:
         return f"SmtpDeliverer({self.host!r}, {self.port}, security={self.security!r})"
 
     def _connect(self) -> smtplib.SMTP:
-        import smtplib
         import ssl
 
         context = self.ssl_context or ssl.create_default_context()
+        plain, tls = _clients()
         smtp: smtplib.SMTP
-        if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:  # connects, and reads the greeting
+            if self.security == "ssl":
+                smtp = tls(self.host, self.port, self._deadline, self.timeout, context)
+            else:
+                smtp = plain(self.host, self.port, self._deadline, self.timeout)
+        except BaseException:
+            self._deadline.forget()
+            raise
         try:
             if self.security == "starttls":
                 smtp.ehlo()
@@ -135,9 +224,19 @@ class SmtpDeliverer:
             if self.user:
                 _login(smtp, self.user, self._password)
         except BaseException:
-            smtp.close()
+            self._close(smtp)
             raise
         return smtp
+
+    def _quit(self, smtp: smtplib.SMTP) -> None:
+        """Say goodbye (within the time of an exchange), then close the connection."""
+        with self._deadline.within(self.timeout):
+            _quit(smtp)
+        self._close(smtp)
+
+    def _close(self, smtp: smtplib.SMTP) -> None:
+        smtp.close()
+        self._deadline.forget()
 
     def deliver(self, outgoing: Outgoing) -> str:
         import smtplib
@@ -155,10 +254,21 @@ class SmtpDeliverer:
                 f" recipient; send it with `digest resend {outgoing.id} --to ADDRESS`"
             )
         server = f"{self.host}:{self.port}"
+        if self._deadline.stopped:
+            raise DeliveryStopped(f"delivery was stopped before {server} was tried")
         try:
-            refused = self._send(outgoing, sender, recipients, server)
+            with self._busy, self._deadline.within(self.timeout):
+                refused = self._send(outgoing, sender, recipients, server)
         except (OSError, smtplib.SMTPException, ValueError) as e:
-            raise failure(e, server, user=self.user, timeout=self.timeout) from None
+            error = failure(e, server, user=self.user, timeout=self.timeout)
+            if self._deadline.cut == "stopped":
+                error = DeliveryStopped(f"delivery was stopped before {server} took the message")
+            elif self._deadline.cut == "deadline":
+                error = TransientDeliveryError(_timed_out(server, self.timeout))
+            if not any(address in str(error) for address in recipients):
+                # The operator's log says whose message it was (never a reader's own output).
+                error = type(error)(f"{error} (to {', '.join(recipients)})")
+            raise error from None
 
         accepted = len(recipients) - len(refused)
         description = f"mailed to {_plural(accepted, 'recipient')} via {server}"
@@ -191,33 +301,87 @@ class SmtpDeliverer:
                         sender, recipients, _within_size(smtp, outgoing, server)
                     )
                 except smtplib.SMTPServerDisconnected:
-                    smtp.close()  # it let go meanwhile: once more, on a new connection
+                    self._close(smtp)  # it let go meanwhile: once more, on a new connection
+                    if self._deadline.cut is not None:
+                        raise
                 except BaseException:
-                    _quit(smtp)
+                    self._close(smtp)
                     raise
                 else:
                     if self._keeping:
                         self._kept = (smtp, time.monotonic())
                     else:
-                        _quit(smtp)
+                        self._close_after(smtp)
                     return refused
             else:
-                _quit(smtp)
+                self._close_after(smtp)
         smtp = self._connect()
         try:
             data = _within_size(smtp, outgoing, server)
             refused = smtp.sendmail(sender, recipients, data)
         except BaseException:
-            _quit(smtp)
+            self._close(smtp)
             raise
         if self._keeping:
             self._kept = (smtp, time.monotonic())  # the message is accepted
         else:
-            _quit(smtp)  # the message is accepted: a failing QUIT changes nothing
+            self._close_after(smtp)  # the message is accepted: a failing QUIT changes nothing
         return refused
+
+    def _close_after(self, smtp: smtplib.SMTP) -> None:
+        """QUIT and close, within the exchange's own time (it is inside `deliver`'s)."""
+        _quit(smtp)
+        self._close(smtp)
 
 
 KEEP_SECONDS = 5.0  # a connection idle this long is closed rather than used again
+
+
+@functools.cache
+def _clients() -> tuple[Callable[..., smtplib.SMTP], Callable[..., smtplib.SMTP]]:
+    """smtplib's clients, their connection watched by a Deadline from before it connects
+    (smtplib would connect and read the greeting before anything could watch it)."""
+    import smtplib
+    import socket
+
+    class Plain(smtplib.SMTP):
+        def __init__(self, host: str, port: int, deadline: Deadline, timeout: float) -> None:
+            self.deadline = deadline
+            super().__init__(host, port, timeout=timeout)
+
+        def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+            error: OSError | None = None
+            for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            ):
+                sock = socket.socket(family, kind, proto)
+                self.deadline.watch(sock)
+                try:
+                    sock.settimeout(timeout)
+                    sock.connect(address)
+                    return sock
+                except OSError as e:
+                    sock.close()
+                    error = e
+            raise error or OSError(f"{host} has no address")
+
+    class Tls(smtplib.SMTP_SSL, Plain):  # SMTP_SSL wraps what Plain connects
+        def __init__(
+            self,
+            host: str,
+            port: int,
+            deadline: Deadline,
+            timeout: float,
+            context: ssl.SSLContext,
+        ) -> None:
+            self.deadline = deadline
+            smtplib.SMTP_SSL.__init__(self, host, port, timeout=timeout, context=context)
+
+    return Plain, Tls
+
+
+def _timed_out(server: str, timeout: float) -> str:
+    return f"{server} did not answer within {timeout:g} s (DIGEST_SMTP_TIMEOUT)"
 
 
 def failure(error: Exception, server: str, *, user: str, timeout: float) -> DeliveryError:
@@ -227,7 +391,7 @@ def failure(error: Exception, server: str, *, user: str, timeout: float) -> Deli
     import smtplib
     import ssl
 
-    timed_out = f"{server} did not answer within {timeout:g} s (DIGEST_SMTP_TIMEOUT)"
+    timed_out = _timed_out(server, timeout)
     settings = "check DIGEST_SMTP_SECURITY and DIGEST_SMTP_PORT"
     match error:
         case smtplib.SMTPRecipientsRefused(recipients=refused):

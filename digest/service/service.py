@@ -38,7 +38,7 @@ from types import FrameType
 
 from apscheduler.triggers.base import BaseTrigger
 
-from digest import formats, inbox, letters, pipeline, state
+from digest import channels, formats, inbox, letters, pipeline, state
 from digest.channels import session
 from digest.config import zone
 from digest.errors import ConfigError, DigestError
@@ -46,7 +46,7 @@ from digest.inbox import Candidate
 from digest.service.schedule import missed_run, parse_schedule, reader_schedule
 from digest.service.status import when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
-from digest.state import StateChanged, state_files, timestamp
+from digest.state import LONGEST_BACKOFF, StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class Service:
         self._lost_lead = False  # the lead ended under it, said once
         self._said = threading.Lock()
         self._lost_at: float | None = None  # when the database was found out of reach
+        self.rest = Rest(pipeline.retry(settings))  # the outbox, left alone for a while
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -164,7 +165,7 @@ class Service:
         if store.shared:
             return self.deliver_due(store)
         now = self.clock()
-        if not store.outgoing(status="pending", due=now, bare=True):
+        if self.rest.holds(now) or not store.outgoing(status="pending", due=now, bare=True):
             return  # the common case, without taking the run lock
         report = pipeline.Report()
         with store.lock(), session(self.deliverer):
@@ -172,10 +173,9 @@ class Service:
                 pipeline.send(
                     store, self.deliverer, item, report, now, pipeline.retry(self.settings)
                 )
+        self.rest.after(report, now)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
-        for line in report.failed:
-            log.warning("%s", line)
 
     # -- the scheduled run (the scheduler's thread) -------------------------------------
 
@@ -245,12 +245,12 @@ class Service:
         except DigestError as e:
             log.error("scheduled run failed: %s", e)
             return f"failed: {e}", False
+        if report.halted is not None:  # the polls' retries wait too
+            self.rest.after(report, self.clock())
         digest = report.digest
         for dump in digest.dumps if digest else ():
             date = f", listed {dump.listing_date}" if dump.listing_date else ""
             log.info("read %s: %d papers%s", dump.name, len(dump.papers), date)
-        for line in report.failed:
-            log.error("%s", line)
         if self.settings.processed == "move":
             self.move_processed(store, ready, hashes)
         result = _result(report)
@@ -311,6 +311,7 @@ class Service:
                 os._exit(128 + signum)  # the state file stays consistent: see the module doc
             log.info("%s: stopping once the current run is done (send it again to stop now)", name)
             stop.set()
+            channels.stop(self.deliverer)  # a delivery in progress ends now, left pending
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -493,19 +494,20 @@ class Service:
     def deliver_due(self, store: StateStore) -> None:
         """Deliver the due digests of a shared outbox, each claimed while it is delivered, so
         that any number of services deliver side by side, none the same digest twice at once."""
+        if self.rest.holds(self.clock()):
+            return
         report = pipeline.Report()
         retry = pipeline.retry(self.settings)
         with session(self.deliverer):
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and report.halted is None:
                 now = self.clock()
                 item = store.claim_due(now)
                 if item is None:
                     break
                 pipeline.send(store, self.deliverer, item, report, now, retry, claimed=True)
+        self.rest.after(report, self.clock())
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
-        for line in report.failed:
-            log.warning("%s", line)
 
     def _reopen(self, store: StateStore, scheduler: object) -> None:
         """The state file changed under the service (its -wal file deleted, say): every
@@ -573,6 +575,31 @@ class Service:
             self._report_problem(step.__name__, f"{type(e).__name__}: {e}")
         else:
             self._problems.pop(step.__name__, None)
+
+
+@dataclass
+class Rest:
+    """How long the service leaves the outbox alone after a delivery pass that stopped short
+    (the state could not record an outcome, or the mail server failed several digests in a
+    row): from DIGEST_RETRY_SECONDS, doubled while it goes on, up to the longest backoff. A
+    pass that goes through ends it. Kept in memory: a state that cannot be written cannot
+    keep it."""
+
+    first: timedelta
+    until: datetime | None = None
+    step: timedelta | None = None
+
+    def holds(self, now: datetime) -> bool:
+        """Whether the outbox is left alone at `now` (a clock turned back ends the rest)."""
+        return self.until is not None and now < self.until <= now + LONGEST_BACKOFF
+
+    def after(self, report: pipeline.Report, now: datetime) -> None:
+        """Rest after a pass that stopped short, or end the rest after one that did not."""
+        if report.halted is None or report.stopped:
+            self.until = self.step = None
+            return
+        self.step = self.first if self.step is None else min(self.step * 2, LONGEST_BACKOFF)
+        self.until = now + self.step
 
 
 def _result(report: pipeline.Report) -> str:

@@ -222,6 +222,13 @@ def _m010_letters(db: sqlite3.Connection) -> None:
     )
 
 
+def _m011_outbox_attempts(db: sqlite3.Connection) -> None:
+    # A delivery is recorded as begun before it is made, and its outcome after: how many
+    # attempts in a row ended with no outcome recorded (the process died, or the state
+    # could not be written), so that such a digest is sent once more at most, never in a loop.
+    db.execute("ALTER TABLE digests ADD COLUMN unrecorded INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_email_delivery_note,
@@ -233,6 +240,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m008_readers,
     _m009_outbox_parts,
     _m010_letters,
+    _m011_outbox_attempts,
 ]
 
 

@@ -40,6 +40,7 @@ from digest.redact import keep_secret
 from digest.state import LONGEST_BACKOFF, StateUrl, now, passwords
 from digest.state.rows import (
     DESCRIBED,
+    OUTCOME,
     contents,
     described,
     envelope_text,
@@ -229,11 +230,17 @@ ALTER TABLE digests ADD COLUMN envelope TEXT;
 CREATE INDEX digests_letter ON digests (letter_id) WHERE letter_id IS NOT NULL
 """
 
+# Deliveries recorded as begun before they are made (see the SQLite migration of the name).
+_M005_OUTBOX_ATTEMPTS = """
+ALTER TABLE digests ADD COLUMN unrecorded INTEGER NOT NULL DEFAULT 0
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("m001_initial", _M001_INITIAL),
     ("m002_readers", _M002_READERS),
     ("m003_outbox_parts", _M003_OUTBOX_PARTS),
     ("m004_letters", _M004_LETTERS),
+    ("m005_outbox_attempts", _M005_OUTBOX_ATTEMPTS),
 ]
 
 
@@ -907,7 +914,7 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(
                 "UPDATE digests SET status = 'sent', sent_at = %s, last_error = NULL,"
-                " lease_until = NULL, attempts = attempts + 1, delivery_note = %s WHERE id = %s",
+                f" lease_until = NULL, {OUTCOME}, delivery_note = %s WHERE id = %s",
                 (when, note, digest_id),
             )
             cur.execute(
@@ -919,10 +926,21 @@ class PostgresStore:
             _count(cur, 0, -shown)
             _count(cur, 1, shown)
 
+    def attempt(self, digest_id: int, retry_at: datetime) -> int:
+        """Record, before a delivery, that it is tried: one more attempt, whose outcome is
+        unknown until it is recorded, and none again before `retry_at` unless it is. Returns
+        how many attempts in a row before this one ended with no outcome recorded."""
+        rows = self._rows(
+            "UPDATE digests SET attempts = attempts + 1, unrecorded = unrecorded + 1,"
+            " next_attempt_at = %s WHERE id = %s RETURNING unrecorded - 1 AS before",
+            (_text(retry_at), digest_id),
+        )
+        return int(rows[0]["before"]) if rows else 0
+
     def mark_retry(self, digest_id: int, error: str, retry_at: datetime) -> None:
         """Delivery failed for now: keep the digest pending, to be retried from `retry_at`."""
         self._rows(
-            "UPDATE digests SET attempts = attempts + 1, last_error = %s, next_attempt_at = %s,"
+            f"UPDATE digests SET {OUTCOME}, last_error = %s, next_attempt_at = %s,"
             " lease_until = NULL WHERE id = %s",
             (error, _text(retry_at), digest_id),
         )
@@ -930,7 +948,7 @@ class PostgresStore:
     def mark_failed(self, digest_id: int, error: str) -> None:
         """Delivery was refused for good: the digest stays visible and can be resent."""
         self._rows(
-            "UPDATE digests SET status = 'failed', attempts = attempts + 1, last_error = %s,"
+            f"UPDATE digests SET status = 'failed', {OUTCOME}, last_error = %s,"
             " lease_until = NULL WHERE id = %s",
             (error, digest_id),
         )
@@ -938,8 +956,8 @@ class PostgresStore:
     def requeue(self, digest_id: int) -> None:
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
         self._rows(
-            "UPDATE digests SET status = 'pending', next_attempt_at = NULL, lease_until = NULL"
-            " WHERE id = %s",
+            "UPDATE digests SET status = 'pending', next_attempt_at = NULL, lease_until = NULL,"
+            " unrecorded = 0 WHERE id = %s",
             (digest_id,),
         )
 

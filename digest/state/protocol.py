@@ -192,6 +192,13 @@ class StateStore(Protocol):
         """Take the oldest pending digest due at `due` that no worker holds, held as `claim`
         holds it; those another worker holds are skipped, not waited for."""
 
+    def attempt(self, digest_id: int, retry_at: datetime) -> int:
+        """Record, before a delivery, that it is tried: one more attempt, whose outcome is
+        unknown until `mark_sent`, `mark_retry` or `mark_failed` records it, and none again
+        before `retry_at` unless one does. Returns how many attempts in a row before this
+        one ended with no outcome recorded (the process died, or the state could not be
+        written between the delivery and its record)."""
+
     def mark_sent(
         self, digest_id: int, note: str | None = None, at: datetime | None = None
     ) -> None:

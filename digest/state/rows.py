@@ -190,6 +190,11 @@ DESCRIBED = (
 )
 
 
+# What recording a delivery's outcome does to the counts of attempts: it ends the attempt
+# begun (`attempt`), or, recorded without one, counts as an attempt itself.
+OUTCOME = "attempts = attempts + CASE WHEN unrecorded = 0 THEN 1 ELSE 0 END, unrecorded = 0"
+
+
 def described(row: Mapping[str, Any]) -> Outgoing:
     """A digest of the outbox as its row describes it, without renderings or message."""
     return Outgoing(

@@ -28,6 +28,7 @@ from digest.state import LONGEST_BACKOFF, StateChanged, access_problem, lock_fil
 from digest.state.migrations import MIGRATIONS, file_under, migrate
 from digest.state.rows import (
     DESCRIBED,
+    OUTCOME,
     contents,
     described,
     envelope_text,
@@ -714,7 +715,7 @@ class _Outbox(_Connection):
         with self.transaction() as db:
             db.execute(
                 "UPDATE digests SET status='sent', sent_at=?, last_error=NULL, lease_until=NULL,"
-                " attempts=attempts+1, delivery_note=? WHERE id=?",
+                f" {OUTCOME}, delivery_note=? WHERE id=?",
                 (when, note, digest_id),
             )
             sql = (
@@ -725,12 +726,24 @@ class _Outbox(_Connection):
             _count(db, 0, -shown)
             _count(db, 1, shown)
 
+    def attempt(self, digest_id: int, retry_at: datetime) -> int:
+        """Record, before a delivery, that it is tried: one more attempt, whose outcome is
+        unknown until it is recorded, and none again before `retry_at` unless it is. Returns
+        how many attempts in a row before this one ended with no outcome recorded."""
+        with self.transaction() as db:
+            row = db.execute(
+                "UPDATE digests SET attempts=attempts+1, unrecorded=unrecorded+1,"
+                " next_attempt_at=? WHERE id=? RETURNING unrecorded-1",
+                (_text(retry_at), digest_id),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def mark_retry(self, digest_id: int, error: str, retry_at: datetime) -> None:
         """Delivery failed for now: keep the digest pending, to be retried from `retry_at`."""
         when = retry_at.astimezone(UTC).isoformat(timespec="seconds")
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET attempts=attempts+1, last_error=?, next_attempt_at=?,"
+                f"UPDATE digests SET {OUTCOME}, last_error=?, next_attempt_at=?,"
                 " lease_until=NULL WHERE id=?",
                 (error, when, digest_id),
             )
@@ -739,7 +752,7 @@ class _Outbox(_Connection):
         """Delivery was refused for good: the digest stays visible and can be resent."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='failed', attempts=attempts+1, last_error=?,"
+                f"UPDATE digests SET status='failed', {OUTCOME}, last_error=?,"
                 " lease_until=NULL WHERE id=?",
                 (error, digest_id),
             )
@@ -780,8 +793,8 @@ class _Outbox(_Connection):
         """Put a failed (or sent) digest back in the outbox to be delivered again."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE digests SET status='pending', next_attempt_at=NULL, lease_until=NULL"
-                " WHERE id=?",
+                "UPDATE digests SET status='pending', next_attempt_at=NULL, lease_until=NULL,"
+                " unrecorded=0 WHERE id=?",
                 (digest_id,),
             )
 
