@@ -383,8 +383,11 @@ def run_once(
     """
     report = Report()
     roll = roll_call(settings)
-    # A table of the readers file left out costs only its reader, and fails the run.
-    report.failed.extend(r.text for r in roll.rejected)
+    # A table of the readers file left out costs only its reader, and fails the run; said
+    # now, as every failure is, so that a run killed later has said it too.
+    for rejection in roll.rejected:
+        report.failed.append(rejection.text)
+        log.error("%s", rejection.text)
     audience = list(readers) if readers is not None else list(roll.readers)
     with store.lock():
         if not dry_run:
