@@ -20,6 +20,7 @@ Applying it twice changes nothing more.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MASK = "***"
@@ -70,8 +71,25 @@ def keep_secret(*values: str | bytes | None) -> None:
     _known_pattern = None
 
 
+# A line longer than this is cut to it before it is searched: what a stranger wrote (a
+# request's path, a file's name) costs at most that much, however it is shaped.
+LONGEST_LINE = 2_000
+# URLs inside a URL's path looked into, at most; deeper ones are hidden whole.
+_NESTED = 3
+
+
 def redact(text: str) -> str:
-    """`text` with everything that may be a secret replaced by ***."""
+    """`text` with everything that may be a secret replaced by ***; each line of it cut to
+    LONGEST_LINE characters first (a cut line ends with ...)."""
+    if len(text) > LONGEST_LINE:
+        text = "\n".join(
+            line if len(line) <= LONGEST_LINE else line[:LONGEST_LINE] + "..."
+            for line in text.split("\n")
+        )
+    return _redacted(text)
+
+
+def _redacted(text: str) -> str:
     global _known_pattern
     if _known:
         if _known_pattern is None:
@@ -107,8 +125,10 @@ def _token_like(run: str) -> bool:
     return len(core) >= 16 and any(c.isdigit() for c in core) and any(c.isalpha() for c in core)
 
 
-def _url(m: re.Match[str]) -> str:
+def _url(m: re.Match[str], depth: int = 0) -> str:
     scheme, sep, rest = m["scheme"], m["sep"], m["rest"]
+    if depth >= _NESTED:
+        return f"{scheme}{sep}{MASK}"
     kind = scheme.lower()
     tail = ""
     if found := _TAIL.search(rest):
@@ -134,7 +154,8 @@ def _url(m: re.Match[str]) -> str:
     if kind in _WEB:
         if "hook" in (host + after).lower() and after.strip("/"):
             after = "/" + MASK
-        return f"{scheme}{sep}{shown_user}{_tokens(host)}{_URL.sub(_url, _tokens(after))}{tail}"
+        inner = _URL.sub(functools.partial(_url, depth=depth + 1), _tokens(after))
+        return f"{scheme}{sep}{shown_user}{_tokens(host)}{inner}{tail}"
     if host and not (_HOST.fullmatch(host) or _masked(host)):
         host = MASK
     if after.strip("/") and not _masked(after.lstrip("/?#")):

@@ -294,3 +294,32 @@ def test_the_web_pages_errors_show_no_secret() -> None:
         errors=[f"schedule: 'tgram://{token}/1' is not a schedule"],
     )
     assert "Nothing was saved" in page.html and token not in page.html
+
+
+# What a stranger may put in a logged line (a request's path, a file's name), shaped to make
+# a pattern backtrack or recurse.
+HOSTILE = [
+    "a:" * 50_000,
+    "http://a:" * 20_000,
+    "http://x/" * 20_000,
+    "p://u:" * 30_000,
+    "password=" + "'" * 100_000,
+    "tgram://" + "a/" * 50_000,
+]
+
+
+@pytest.mark.parametrize("line", HOSTILE, ids=lambda line: line[:9])
+def test_a_hostile_line_costs_little_and_never_fails(line: str) -> None:
+    import time
+
+    started = time.process_time()
+    shown = redact(line)
+    assert time.process_time() - started < 0.5
+    assert len(shown) < 2_100  # cut to its first 2,000 characters
+
+
+def test_a_url_nested_in_urls_is_still_hidden() -> None:
+    line = "see https://a.org/x?next=https://b.org/y?next=https://u:hunter2@c.org/z ok"
+    assert redact(line) == "see https://a.org/x?next=https://b.org/y?next=https://u:***@c.org/z ok"
+    deep = "https://a.org/?u=" * 6 + "https://u:hunter2@c.org/"
+    assert "hunter2" not in redact(deep)
