@@ -130,7 +130,10 @@ def test_normalising_a_whole_catalogue_at_once_reads_each_title_as_normalise_doe
         ("Stra\u00dfe", "strasse"),
         ("\uff26\uff55\uff4c\uff4c Width", "full width"),
         ("E\ufb03cient \ufb01ne-tuning", "efficient fine tuning"),
+        # A title of punctuation alone keeps it.
         ("...", "..."),
+        ("\u2026", "..."),
+        ("\u00bf?", "\u00bf?"),
     ],
 )
 def test_the_title_key(title: str, key: str) -> None:

@@ -10,7 +10,7 @@ from rapidfuzz import fuzz
 from digest.identity.decide import decide
 from digest.identity.index import abstract_grams, grams, title_grams, word_hashes
 from digest.identity.keys import Identity, arxiv_key, keys, normalise
-from digest.identity.rule import Verdict, compare, meaningful_difference
+from digest.identity.rule import Verdict, compare, meaningful_difference, numbered_difference
 from digest.models import Paper, SeenPaper, StoredPaper, Thresholds
 
 A = (
@@ -336,6 +336,24 @@ def test_thresholds_are_settings() -> None:
 )
 def test_meaningful_difference(a: str, b: str, meaningful: bool) -> None:
     assert meaningful_difference(a, b) is meaningful
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "numbered"),
+    [
+        ("models part i", "models part ii", True),
+        ("2d pose estimation", "3d pose estimation", True),
+        ("qwen2 5 technical report", "qwen3 technical report", True),
+        ("longbench", "longbench v2", True),
+        ("scaling to 16 billion parameters", "scaling to 64 billion parameters", True),
+        ("speech generation", "music generation", False),
+        ("llama 2 report", "llama 2 chat report", False),
+        ("gpt 4 report", "gpt4 report", False),  # the same number, written another way
+        ("deep networks", "deep netwroks", False),
+    ],
+)
+def test_numbered_difference(a: str, b: str, numbered: bool) -> None:
+    assert numbered_difference(a, b) is numbered
 
 
 @pytest.mark.parametrize(

@@ -182,8 +182,8 @@ def test_an_ai_summary_is_clipped_like_a_sentence_of_the_abstract() -> None:
             "Here we tackle it by introducing X.",
         ),
         (
-            "Data is scarce. We, building on a large body of earlier evidence, propose X. We go.",
-            "We, building on a large body of earlier evidence, propose X.",
+            "Data is scarce. We study it. We, building on a large body of evidence, propose X.",
+            "We, building on a large body of evidence, propose X.",
         ),
         (
             "Data is scarce. We posit that data should be large, diverse and balanced, and"
@@ -198,12 +198,24 @@ def test_an_ai_summary_is_clipped_like_a_sentence_of_the_abstract() -> None:
             "Data is scarce. X establishes a bound. This paper establishes Y.",
             "This paper establishes Y.",
         ),
-        # "to design", "introduced by", "design" the noun: what others do, not a contribution.
+        # "to design", "introduced by": what others do, not a contribution.
         (
             "Data is scarce. Efforts to design tools are costly. Bias introduced by labels"
-            " hurts. We, across many different settings, consistently show that labels help.",
+            " hurts. We study it. We, across many different settings, consistently show that"
+            " labels help.",
             "We, across many different settings, consistently show that labels help.",
         ),
+        # A finding, when nothing is proposed, over what the authors merely do.
+        (
+            "Data is scarce. We study labels. We demonstrate that labels help.",
+            "We demonstrate that labels help.",
+        ),
+        (
+            "Data is scarce. We study labels. We found that labels help.",
+            "We found that labels help.",
+        ),
+        # Said by the authors, a contribution opening with "However" is still theirs.
+        ("Data is scarce. However, we propose X. We show Y.", "However, we propose X."),
         # The weakest cue does not pick the opening; nothing found: the first after it.
         ("We study data. Our results are mixed.", "Our results are mixed."),
         ("Data is scarce. It is costly. Labels help.", "It is costly."),
