@@ -122,6 +122,7 @@ def test_normalising_a_whole_catalogue_at_once_reads_each_title_as_normalise_doe
         (r"$n^2$ Attention", "n2 attention"),
         ("n\u00b2 Attention", "n2 attention"),
         (r"CO$_2$ Capture", "co2 capture"),
+        ("CO$_2$ Capture in Z\u00fcrich", "co2 capture in zurich"),
         ("CO\u2082 Capture", "co2 capture"),
         (r"$k$NN Search", "knn search"),
         ("kNN Search", "knn search"),

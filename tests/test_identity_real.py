@@ -462,3 +462,13 @@ def test_a_revision_is_recorded_and_later_listings_are_compared_with_it(
     ]
     assert shown[1]["updated"][0]["revised"] is True
     assert shown[2] is None or shown[2]["papers"] == []
+
+
+def test_the_fuzzy_rule_agrees_with_the_abstract_key() -> None:
+    """The same abstract is the same paper whatever the titles say, as its exact key says:
+    only a changed abstract can be a sequel's."""
+    real = paper("2412.15115")
+    one = Identity.of(real.title, real.abstract)
+    other = Identity.of("Qwen3 Technical Report", real.abstract)
+    assert compare(other, one, Thresholds()) == Verdict(True, "same abstract", 100)
+    assert keys(Paper(other.title, real.abstract))[-1] == keys(real)[-1]
