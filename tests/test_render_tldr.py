@@ -214,6 +214,10 @@ def test_an_ai_summary_is_clipped_like_a_sentence_of_the_abstract() -> None:
             "Data is scarce. We study labels. We found that labels help.",
             "We found that labels help.",
         ),
+        (
+            "Data is scarce. We study labels. We reveal that labels help.",
+            "We reveal that labels help.",
+        ),
         # Said by the authors, a contribution opening with "However" is still theirs.
         ("Data is scarce. However, we propose X. We show Y.", "However, we propose X."),
         # The weakest cue does not pick the opening; nothing found: the first after it.
