@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from processes import clean_env, digest_now
 
-from digest.identity.decide import decide
+from digest.identity.decide import decide, enrich
 from digest.identity.keys import keys
 from digest.identity.rule import distinct_ids
 from digest.models import Paper, SeenPaper, StoredPaper
@@ -125,8 +125,8 @@ def test_distinct_ids_is_about_ids_only() -> None:
 def test_a_sequel_with_nearly_the_same_abstract_is_its_own_paper() -> None:
     item = _real_item()
     first, sequel = _paper(item), _paper(_sequel(item, "2512.99991"))
-    # The likeness rule alone would take one for the other.
-    assert not _judge(Paper(first.title, first.abstract), Paper(sequel.title, sequel.abstract))
+    # The likeness rule alone would take one for the other under one title.
+    assert not _judge(Paper(first.title, first.abstract), Paper(first.title, sequel.abstract))
     assert _judge(first, sequel) == [sequel]
     # Within one run too, in either order.
     assert decide([first, sequel], {}).new == (first, sequel)
@@ -176,3 +176,82 @@ def test_sequels_are_delivered_across_days_and_within_a_day(inbox: Path, tmp_pat
     assert third.stderr.count(f"[arXiv {arxiv_id}]") == 2  # the listed paper's and the stored
     assert "rule: same arXiv id" in third.stderr
     assert json.loads(third.stdout)["papers"] == []
+
+
+def _stored(id_: int, title: str, abstract: str) -> StoredPaper:
+    return StoredPaper(SeenPaper(id_, title, WHEN, "old.txt"), title, abstract)
+
+
+# A real abstract, and two revisions of it a step apart.
+REAL_ABSTRACT = " ".join(
+    json.loads(REAL.read_text(encoding="utf-8"))[0]["paper"]["summary"].split()
+)
+
+
+def test_a_paper_like_two_stored_papers_is_the_one_it_is_most_like() -> None:
+    step = REAL_ABSTRACT.replace("simple and scalable", "simple, scalable", 1)
+    further = step.replace("Wan-Move", "WanMove")
+    assert step != REAL_ABSTRACT and further != step
+    listed = Paper("A Title Of Its Own", step)
+    stored = [_stored(2, "Another Title", further), _stored(1, "Some Title", REAL_ABSTRACT)]
+    for candidates in (stored, stored[::-1]):
+        (skip,) = decide([listed], {}, [candidates]).skipped
+        scores = {c.seen.id: compare_abstracts(step, c.abstract) for c in candidates}
+        best = max(scores, key=lambda i: scores[i])
+        assert skip.matched is not None and skip.matched.id == best
+        assert skip.score == scores[best] and skip.rule == "similar abstract"
+
+
+def compare_abstracts(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    from digest.identity.keys import normalise
+
+    return fuzz.ratio(normalise(a), normalise(b))
+
+
+def test_whether_an_exact_match_was_revised_is_told_by_that_paper_alone() -> None:
+    """The store proposes other candidates beside the paper an exact key found; only that
+    paper's abstract says whether the listing revised it."""
+    listed = Paper("Wan Move", REAL_ABSTRACT)
+    matched = _stored(1, "Wan Move", REAL_ABSTRACT)
+    other = _stored(2, "Something Else", REAL_ABSTRACT.replace("simple", "plain"))
+    seen = {key: matched.seen for key in keys(listed)}
+    for candidates in ([other, matched], [matched, other]):
+        (skip,) = decide([listed], seen, [candidates]).skipped
+        assert (skip.matched, skip.rule, skip.revised) == (matched.seen, "same title", False)
+    revised = Paper("Wan Move", REAL_ABSTRACT.replace("simple", "plain"))
+    (skip,) = decide([revised], seen, [[other, matched]]).skipped
+    assert (skip.matched, skip.rule, skip.revised) == (matched.seen, "same title", True)
+
+
+def test_a_repeat_within_a_run_says_whether_its_abstract_differs() -> None:
+    first = Paper("Wan Move", REAL_ABSTRACT, source="a.txt")
+    for again, rule in (
+        (
+            Paper("Wan Move", REAL_ABSTRACT.replace("simple", "plain"), source="b.txt"),
+            "repeated in this run",
+        ),
+        (
+            Paper("Wan Moves Motion", REAL_ABSTRACT.replace("simple", "plain"), source="b.txt"),
+            "repeated in this run: similar abstract",
+        ),
+    ):
+        decision = decide([first, again], {})
+        (skip,) = decision.skipped
+        assert (skip.rule, skip.revised, skip.repeats) == (rule, True, first)
+        assert decision.updated == ()  # nothing stored was revised
+    (skip,) = decide([first, Paper("Wan Move", REAL_ABSTRACT + " ")], {}).skipped
+    assert skip.revised is False
+
+
+def test_a_paper_shown_once_takes_what_its_repeats_know() -> None:
+    text = Paper("Wan Move", REAL_ABSTRACT, source="day.txt")
+    rich = Paper(
+        "Wan-Move", "", source="day.json", arxiv_id="2512.08765", authors=("A. Author",), upvotes=3
+    )
+    other = Paper("Other", "", source="day.json", arxiv_id="2512.00001", upvotes=9)
+    (shown,) = enrich([text], [rich, other])
+    # Its own title, abstract and source kept; the id, authors and upvotes of its repeat.
+    assert (shown.title, shown.abstract, shown.source) == ("Wan Move", REAL_ABSTRACT, "day.txt")
+    assert (shown.arxiv_id, shown.authors, shown.upvotes) == ("2512.08765", ("A. Author",), 3)

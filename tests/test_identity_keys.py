@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from realpapers import paper
 
 from digest.identity.decide import decide
-from digest.identity.keys import keys, title_key
+from digest.identity.keys import (
+    Identity,
+    abstract_key,
+    arxiv_key,
+    keys,
+    normalise,
+    normalise_all,
+    title_key,
+)
 from digest.models import Paper, SeenPaper
 
 
@@ -72,3 +81,110 @@ def test_normalising_a_whole_catalogue_at_once_reads_each_title_as_normalise_doe
         "   ",
     ]
     assert normalise_all(titles) == [normalise(t) for t in titles]
+
+
+# The exact forms a paper is recorded and looked up under. The store keeps them: a change
+# here is a change of every stored key, and must be meant.
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        # Real titles, as the listings give them (TeX, hard wrapping, symbols).
+        (
+            r"AutoCoder: Enhancing Code Large Language Model with \textsc{AIEV-Instruct}",
+            "autocoder enhancing code large language model with aiev instruct",
+        ),
+        (
+            "AutoCoder: Enhancing Code Large Language Model with\n  AIEV-Instruct",
+            "autocoder enhancing code large language model with aiev instruct",
+        ),
+        (
+            'RWKV-7 "Goose" with Expressive Dynamic State Evolution',
+            "rwkv 7 goose with expressive dynamic state evolution",
+        ),
+        ("Qwen2.5 Technical Report", "qwen2 5 technical report"),
+        ("Qwen 2.5 Technical Report", "qwen 2 5 technical report"),
+        ("GUI-G^2: Gaussian Reward Modeling", "gui g2 gaussian reward modeling"),
+        ("GUI-G\u00b2: Gaussian Reward Modeling", "gui g2 gaussian reward modeling"),
+        ("Fast & Slow Learning", "fast slow learning"),
+        ("Fast &amp; Slow Learning", "fast slow learning"),
+        ("Poincar\u00e9 ResNet", "poincare resnet"),
+        (r"Poincar\'e ResNet", "poincare resnet"),
+        (r"Poincar\'{e} ResNet", "poincare resnet"),
+        # Greek letters spelt out, TeX or Unicode, small or capital.
+        (r"$\alpha$-Net", "alpha net"),
+        ("\u03b1-Net", "alpha net"),
+        (r"$\Sigma$-Net", "sigma net"),
+        ("\u03a3-Net", "sigma net"),
+        ("\u03a9(n log n) Bounds", "omega n log n bounds"),
+        # TeX markup goes, its words stay; sub- and superscripts read as Unicode's do.
+        (r"\mathcal{O}(n) Attention", "o n attention"),
+        (r"{\em Deep} Nets", "deep nets"),
+        (r"$n^2$ Attention", "n2 attention"),
+        ("n\u00b2 Attention", "n2 attention"),
+        (r"CO$_2$ Capture", "co2 capture"),
+        ("CO$_2$ Capture in Z\u00fcrich", "co2 capture in zurich"),
+        ("CO\u2082 Capture", "co2 capture"),
+        (r"$k$NN Search", "knn search"),
+        ("kNN Search", "knn search"),
+        (r"$\mu$P Transfer", "mu p transfer"),
+        # Compatibility forms folded.
+        ("Stra\u00dfe", "strasse"),
+        ("\uff26\uff55\uff4c\uff4c Width", "full width"),
+        ("E\ufb03cient \ufb01ne-tuning", "efficient fine tuning"),
+        # A title of punctuation alone keeps it.
+        ("...", "..."),
+        ("\u2026", "..."),
+        ("\u00bf?", "\u00bf?"),
+    ],
+)
+def test_the_title_key(title: str, key: str) -> None:
+    assert title_key(title) == key
+    assert normalise_all([title]) == [key]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("2412.13185", "2412.13185"),
+        ("2412.13185v2", "2412.13185"),
+        ("2412.13185v10", "2412.13185"),
+        ("ARXIV:2412.13185V2", "2412.13185"),
+        (" 2412.13185v3 \n", "2412.13185"),
+        ("arxiv.org/abs/2412.13185v2", "2412.13185"),
+        ("http://www.arxiv.org/abs/2412.13185", "2412.13185"),
+        ("https://arxiv.org/pdf/2412.13185", "2412.13185"),
+        ("https://www.arxiv.org/pdf/2412.13185v10.pdf", "2412.13185"),
+        ("math.GT/0309136v2", "math.gt/0309136"),
+        ("https://arxiv.org/abs/hep-th/9901001v2", "hep-th/9901001"),
+        ("   ", None),
+    ],
+)
+def test_the_arxiv_key(raw: str, key: str | None) -> None:
+    assert arxiv_key(raw) == key
+
+
+def test_the_keys_of_a_real_paper() -> None:
+    """Strongest first: the id, the title, the abstract's fingerprint (a hash of its
+    normalised text, the same in every process and release)."""
+    real = paper("2412.13185")
+    assert keys(real) == [
+        "x:2412.13185",
+        "t:move in 2d 2d conditioned human motion generation",
+        "a:1602345a6a5db236aba47c9d",
+    ]
+    # Re-typed the ways listings re-type an abstract: the same fingerprint.
+    retyped = real.abstract.upper().replace("MOVE-IN-2D,", r"\textit{Move-in-2D},")
+    assert abstract_key(retyped.replace(". ", ".\n")) == "1602345a6a5db236aba47c9d"
+    assert keys(Paper(real.title, "")) == ["t:move in 2d 2d conditioned human motion generation"]
+
+
+def test_an_abstract_identifies_a_paper_from_100_characters() -> None:
+    hundred = "We " + "x" * 94 + " it."  # 100 characters, as normalised: "we xxx...x it"
+    assert len(normalise(hundred)) == 100
+    assert abstract_key(hundred) is not None and Identity.of("T", hundred).abstract
+    short = hundred.replace("x", "", 1)  # 99
+    assert abstract_key(short) is None and Identity.of("T", short).abstract == ""
+    # Punctuation and spacing do not count: it is the normalised text that must be long.
+    padded = short.replace(" ", " -- ")
+    assert len(padded) > 100 and abstract_key(padded) is None
+    assert Identity.of("T", padded).abstract == ""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from rapidfuzz import fuzz
 
 from digest.identity.decide import decide
 from digest.identity.index import abstract_grams, grams, title_grams, word_hashes
 from digest.identity.keys import Identity, arxiv_key, keys, normalise
-from digest.identity.rule import compare, meaningful_difference
+from digest.identity.rule import Verdict, compare, meaningful_difference, numbered_difference
 from digest.models import Paper, SeenPaper, StoredPaper, Thresholds
 
 A = (
@@ -324,10 +325,35 @@ def test_thresholds_are_settings() -> None:
         ("attention sinks", "attention sinks why and how", True),
         ("gpt 4 report", "gpt 5 report", True),
         ("use of gans", "use of gaps", True),  # a one-letter change in a short word
+        ("towards scalable memory", "scalable memory", False),
+        ("sparse routing", "sparse ruotign", True),  # two slips in a word of seven letters
+        ("sparse mixtures routing", "sparse mixtrues ruoting", False),  # one in each word
+        ("sparse representations", "sparse represnetatoins", False),  # two in one of eight+
+        ("lectures part xviii", "lectures part xxiii", True),  # numerals are never slips
+        ("llama2 technical report", "llama3 technical report", True),  # nor are digits
+        ("gpt 4 report", "gpt4 report", False),  # a number written another way
     ],
 )
 def test_meaningful_difference(a: str, b: str, meaningful: bool) -> None:
     assert meaningful_difference(a, b) is meaningful
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "numbered"),
+    [
+        ("models part i", "models part ii", True),
+        ("2d pose estimation", "3d pose estimation", True),
+        ("qwen2 5 technical report", "qwen3 technical report", True),
+        ("longbench", "longbench v2", True),
+        ("scaling to 16 billion parameters", "scaling to 64 billion parameters", True),
+        ("speech generation", "music generation", False),
+        ("llama 2 report", "llama 2 chat report", False),
+        ("gpt 4 report", "gpt4 report", False),  # the same number, written another way
+        ("deep networks", "deep netwroks", False),
+    ],
+)
+def test_numbered_difference(a: str, b: str, numbered: bool) -> None:
+    assert numbered_difference(a, b) is numbered
 
 
 @pytest.mark.parametrize(
@@ -388,3 +414,30 @@ def test_grams_are_stable_and_survive_light_revision() -> None:
     assert not old & set(abstract_grams(normalise(B)))
     assert set(grams(Paper(T, A))) >= set(title_grams(normalise(T)))
     assert abstract_grams("short") == []
+
+
+# Titles and abstracts whose scores are whole numbers, to find where each threshold falls.
+TITLE = "sparse mixtures of expert"  # 25 characters: one slip scores 96
+SLIPPED = "sparse mixturez of expert"
+ABSTRACT = "We " + "x" * 94 + " it."  # 100 characters once normalised
+REVISED = ABSTRACT.replace("x" * 10, "y" * 10, 1)  # scores 90
+
+
+def test_each_threshold_is_reached_at_its_score() -> None:
+    assert fuzz.ratio(TITLE, SLIPPED) == 96
+    assert fuzz.ratio(normalise(ABSTRACT), normalise(REVISED)) == 90
+    bare, slipped = Identity.of(TITLE, ""), Identity.of(SLIPPED, "")
+    assert compare(slipped, bare, Thresholds(title_only=96)) == Verdict(
+        True, "similar title, no abstract to compare", 96
+    )
+    assert not compare(slipped, bare, Thresholds(title_only=97)).same
+    old, new = Identity.of(TITLE, ABSTRACT), Identity.of(SLIPPED, REVISED)
+    at = Thresholds(title=96, revised=90, abstract=95)
+    assert compare(new, old, at) == Verdict(True, "similar title, revised abstract", 90, True)
+    assert not compare(new, old, Thresholds(title=97, revised=90, abstract=95)).same
+    assert not compare(new, old, Thresholds(title=96, revised=91, abstract=95)).same
+    retitled = Identity.of("dense experts", REVISED)
+    assert compare(retitled, old, Thresholds(abstract=90)) == Verdict(
+        True, "similar abstract", 90, True
+    )
+    assert not compare(retitled, old, Thresholds(abstract=91)).same

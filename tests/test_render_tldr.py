@@ -3,27 +3,10 @@ sentence that states the contribution, never the opening background."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from realpapers import paper, real_papers
 
-from digest import formats
-from digest.models import Paper
-from digest.render.tldr import LIMIT, clip, contribution, sentences, tldr
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ROOT = Path(__file__).resolve().parent.parent
-REAL = sorted((FIXTURES / "real").glob("*.json")) + sorted((ROOT / "seeds").glob("*.txt"))
-
-
-def real_papers() -> list[Paper]:
-    """Every paper of the ten real Daily Papers days and the five seeds."""
-    return [p for path in REAL for p in formats.parse(path.read_bytes(), path.name).papers]
-
-
-def paper(arxiv_id: str) -> Paper:
-    (found,) = {p for p in real_papers() if p.arxiv_id == arxiv_id}
-    return found
+from digest.render.tldr import Tldr, clip, contribution, sentences, tldr
 
 
 @pytest.mark.parametrize(
@@ -68,7 +51,7 @@ def test_across_every_real_abstract_the_opening_background_is_never_the_tldr() -
         checked += 1
         found = sentences(p.abstract)
         line = tldr(p.abstract).text
-        assert line and len(line) <= LIMIT
+        assert line and len(line) <= 320
         assert line.rstrip("…") in " ".join(p.abstract.split())  # a sentence of it, as written
         if len(found) > 1 and line.rstrip("…")[:60] == found[0][:60]:
             opening.append(found[0])
@@ -124,4 +107,163 @@ def test_sentences(text: str, split: list[str]) -> None:
 def test_a_long_sentence_is_clipped_at_a_word() -> None:
     long = "We propose " + "a very long method name " * 30 + "."
     line = tldr(long).text
-    assert len(line) <= LIMIT and line.endswith("…") and not line.endswith(" …")
+    assert len(line) <= 320 and line.endswith("…") and not line.endswith(" …")
+
+
+# A TL;DR is at most 320 characters, cut at a word, without a dangling comma.
+FITS = "We propose " + "x" * 308 + "."  # 320 characters
+WORDS = "We propose " + " ".join(["abcd"] * 100)
+LISTED = "We propose " + ", ".join(["abcd"] * 100)
+
+
+@pytest.mark.parametrize(
+    ("abstract", "expected"),
+    [
+        (FITS, FITS),
+        (FITS + "x", "We propose…"),  # 321: one word too long, cut before it
+        (WORDS, "We propose " + " ".join(["abcd"] * 61) + "…"),
+        (LISTED, "We propose " + ", ".join(["abcd"] * 51) + "…"),
+        ("  We   propose\n X.  ", "We propose X."),
+    ],
+)
+def test_the_tldr_is_clipped_at_320_characters(abstract: str, expected: str) -> None:
+    line = tldr(abstract).text
+    assert line == expected and len(line) <= 320
+
+
+# The longest AI summary of the real listings, and the same with a sentence more.
+SUMMARY = (
+    "Current vision-language models used for evaluating image-to-text and text-to-image"
+    " tasks show significant reliability issues in detecting various types of output errors,"
+    " particularly fine-grained compositional and spatial errors, with pairwise comparison"
+    " offering slightly better but still imperfect performance."
+)
+
+
+def test_an_ai_summary_is_clipped_like_a_sentence_of_the_abstract() -> None:
+    assert len(SUMMARY) == 312 and paper("2604.21523").ai_summary == SUMMARY
+    assert tldr("We propose X.", SUMMARY) == Tldr(SUMMARY, "ai")
+    longer = SUMMARY + " The benchmark and the evaluators' scores are released."
+    assert tldr("We propose X.", longer) == Tldr(SUMMARY + " The…", "ai")
+    assert tldr("We propose X.", "  \n ") == Tldr("We propose X.", "abstract")
+    assert tldr("We propose X.", "") == Tldr("We propose X.", "abstract")
+
+
+@pytest.mark.parametrize(
+    ("abstract", "chosen"),
+    [
+        # What others did, said with "has been" or "have been", is never the TL;DR.
+        (
+            "Models are large. Many pruning methods have been proposed. We show they fail.",
+            "We show they fail.",
+        ),
+        (
+            "Models are large. A compression scheme has been introduced by Smith."
+            " Our results show a 2x speed-up.",
+            "Our results show a 2x speed-up.",
+        ),
+        (
+            "Models are large. Distillation has been developed for years. Labels help.",
+            "Labels help.",
+        ),
+        ("Models are large. It has been shown that X. We show Y.", "We show Y."),
+        # An opening of background words, whatever its verb.
+        (
+            "Data is scarce. However, a fix is proposed by others. We show it fails.",
+            "We show it fails.",
+        ),
+        ("Data is scarce. Recently, X was introduced. We find it fails.", "We find it fails."),
+        ("Data is scarce. Existing methods are designed for text. Labels help.", "Labels help."),
+        # The contribution, in the forms authors write it.
+        ("Data is scarce. This paper introduces X. We show Y.", "This paper introduces X."),
+        ("Data is scarce. The work presents X. We show Y.", "The work presents X."),
+        (
+            "Data is scarce. Here we tackle it by introducing X. We show Y.",
+            "Here we tackle it by introducing X.",
+        ),
+        (
+            "Data is scarce. We study it. We, building on a large body of evidence, propose X.",
+            "We, building on a large body of evidence, propose X.",
+        ),
+        (
+            "Data is scarce. We posit that data should be large, diverse and balanced, and"
+            " propose X. We show Y.",
+            "We posit that data should be large, diverse and balanced, and propose X.",
+        ),
+        (
+            "Data is scarce. A new scheme is thus proposed. We show Y.",
+            "A new scheme is thus proposed.",
+        ),
+        (
+            "Data is scarce. X establishes a bound. This paper establishes Y.",
+            "This paper establishes Y.",
+        ),
+        # "to design", "introduced by": what others do, not a contribution.
+        (
+            "Data is scarce. Efforts to design tools are costly. Bias introduced by labels"
+            " hurts. We study it. We, across many different settings, consistently show that"
+            " labels help.",
+            "We, across many different settings, consistently show that labels help.",
+        ),
+        # A finding, when nothing is proposed, over what the authors merely do.
+        (
+            "Data is scarce. We study labels. We demonstrate that labels help.",
+            "We demonstrate that labels help.",
+        ),
+        (
+            "Data is scarce. We study labels. We found that labels help.",
+            "We found that labels help.",
+        ),
+        (
+            "Data is scarce. We study labels. We reveal that labels help.",
+            "We reveal that labels help.",
+        ),
+        # Said by the authors, a contribution opening with "However" is still theirs.
+        ("Data is scarce. However, we propose X. We show Y.", "However, we propose X."),
+        # The weakest cue does not pick the opening; nothing found: the first after it.
+        ("We study data. Our results are mixed.", "Our results are mixed."),
+        ("Data is scarce. It is costly. Labels help.", "It is costly."),
+        ("Data is scarce. However, it is costly. Recently, labels were cheap.", "Data is scarce."),
+    ],
+)
+def test_the_contribution_is_chosen_over_what_others_did(abstract: str, chosen: str) -> None:
+    assert contribution(abstract) == chosen
+
+
+@pytest.mark.parametrize(
+    ("text", "split"),
+    [
+        # A lone capital after a lower-case word is a symbol ending the sentence.
+        (
+            "Schedules that depend on T. We propose one that does not.",
+            ["Schedules that depend on T.", "We propose one that does not."],
+        ),
+        ("A matrix W. Based on it, we go.", ["A matrix W.", "Based on it, we go."]),
+        # Within a name, or a dotted abbreviation, it is not.
+        ("As John F. Kennedy said. We go.", ["As John F. Kennedy said.", "We go."]),
+        ("Data from U.S. Census records. We go.", ["Data from U.S. Census records.", "We go."]),
+        ("J. Smith showed it. We go.", ["J. Smith showed it.", "We go."]),
+        # A space lost between two sentences.
+        (
+            "We introduce X, a Paradigm.This paradigm helps.",
+            ["We introduce X, a Paradigm.", "This paradigm helps."],
+        ),
+        (
+            "Code is at github.com/Org/Repo. We go.",
+            ["Code is at github.com/Org/Repo.", "We go."],
+        ),
+        # The quote or bracket closing a sentence stays with it; a list's items do not end one.
+        ('It is the "trap." While so.', ['It is the "trap."', "While so."]),
+        ("It is fast (see below.) Then it stops.", ["It is fast (see below.)", "Then it stops."]),
+        ("It has: (1.) The speed; (2.) The size.", ["It has: (1.) The speed; (2.) The size."]),
+        # A list ending "etc." ends the sentence.
+        (
+            "Tasks such as detection, etc. These work.",
+            ["Tasks such as detection, etc.", "These work."],
+        ),
+        ("Models vs. Humans. We go.", ["Models vs. Humans.", "We go."]),
+        ("As in Eq. 3 and Sec. 4. We go.", ["As in Eq. 3 and Sec. 4.", "We go."]),
+    ],
+)
+def test_where_a_sentence_ends(text: str, split: list[str]) -> None:
+    assert sentences(text) == split

@@ -130,13 +130,11 @@ def _against_store(
     for key in new.keys:
         if key in seen and not distinct_ids(paper, seen[key].arxiv_ids):
             matched = seen[key]
-            revised = False
-            for candidate in stored:
-                if candidate.seen.id == matched.id:
-                    old = Identity.of(candidate.title, candidate.abstract)
-                    revised = bool(identity.abstract and old.abstract) and (
-                        identity.abstract != old.abstract
-                    )
+            revised = any(
+                _revised(identity, Identity.of(candidate.title, candidate.abstract))
+                for candidate in stored
+                if candidate.seen.id == matched.id
+            )
             return Skip(paper, matched, rule=RULES[key[0]], revised=revised)
     best: tuple[Verdict, StoredPaper] | None = None
     for candidate in stored:
@@ -155,11 +153,12 @@ def _against_run(new: Identified, run: _Run, thresholds: Thresholds) -> Skip | N
     paper = new.paper
     for key in new.keys:
         if key in run.keys and not distinct_ids(paper, [run.papers[run.keys[key]].paper.arxiv_id]):
-            earlier = run.papers[run.keys[key]].paper
+            earlier = run.papers[run.keys[key]]
             rule = "repeated in this run"
             if key[0] != "t":  # the same title needs no more saying
                 rule += f": {RULES[key[0]]}"
-            return Skip(paper, None, rule, repeats=earlier)
+            revised = _revised(new.identity, earlier.identity)
+            return Skip(paper, None, rule, revised=revised, repeats=earlier.paper)
     best: tuple[Verdict, Paper] | None = None
     for index in run.candidates(new.grams):
         other = run.papers[index]
@@ -173,6 +172,12 @@ def _against_run(new: Identified, run: _Run, thresholds: Thresholds) -> Skip | N
     verdict, found = best
     rule = f"repeated in this run: {verdict.rule}"
     return Skip(paper, None, rule, verdict.score, revised=verdict.revised, repeats=found)
+
+
+def _revised(new: Identity, old: Identity) -> bool:
+    """Whether a listing changed the abstract of the paper it is: both have one, and they
+    differ once normalised."""
+    return bool(new.abstract and old.abstract) and new.abstract != old.abstract
 
 
 def enrich(

@@ -47,10 +47,11 @@ def _greek() -> dict[int, str]:
 
 
 _GREEK = _greek()
-# "n^2" reads as "n²" does, "n2", once NFKD has spelt the superscript out.
-_ASCII_FOLD = {c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)} | {
-    ord("^"): ""
-}
+# TeX's math signs join what they stand between rather than part it ("$k$NN" reads "knn",
+# as "kNN" does), and its sub- and superscripts read as Unicode's do once NFKD has spelt
+# them out: "n^2" as "n²", "n2"; "CO$_2$" as "CO₂", "co2".
+_TEX_JOINS = {ord("$"): "", ord("^"): "", ord("_"): ""}
+_ASCII_FOLD = {c: (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128)} | _TEX_JOINS
 
 
 def _normalise(text: str) -> str:
@@ -68,7 +69,7 @@ def _normalise(text: str) -> str:
     else:
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
-        text = text.translate(_GREEK).casefold().replace("^", "")
+        text = text.translate(_GREEK).casefold().translate(_TEX_JOINS)
     # Text of punctuation alone keeps its characters rather than folding to nothing.
     return " ".join(_PUNCT.sub(" ", text).split()) or " ".join(text.split())
 

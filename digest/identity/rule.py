@@ -1,6 +1,8 @@
 """The fuzzy rule: are two identities the same paper? Pure, and explained.
 
-- abstracts at least `abstract` similar: the same paper, whatever its title says;
+- abstracts at least `abstract` similar: the same paper, whatever its title says, unless the
+  titles are alike but for a number (a sequel that kept most of its original's abstract:
+  "V1.5" / "V2", "2D" / "3D");
 - titles at least `title` similar, with no meaningful token changed, and abstracts at least
   `revised` similar: the same paper with a revised abstract;
 - when either side has no abstract: titles at least `title_only` similar with no meaningful
@@ -49,9 +51,21 @@ def meaningful_difference(a: str, b: str) -> bool:
     """True when two normalised titles differ in a token that makes them different papers:
     a number, a roman numeral, a token with a digit, a different word that is not a
     one-letter slip, or a token one of them lacks."""
+    # What is left must be small words a re-typed title may gain or lose.
+    return any(w not in STOPWORDS for w in _differing(a, b))
+
+
+def numbered_difference(a: str, b: str) -> bool:
+    """True when two normalised titles differ in a number, a roman numeral or a token with a
+    digit: "Part I" / "Part II", "2D" / "3D", "Qwen2.5" / "Qwen3"."""
+    return any(_ROMAN.match(w) or not w.isalpha() for w in _differing(a, b))
+
+
+def _differing(a: str, b: str) -> list[str]:
+    """The tokens of one normalised title the other lacks, slips forgiven."""
     wa, wb = a.split(), b.split()
     if "".join(wa) == "".join(wb):
-        return False  # only spacing differs: "PreLN" / "Pre-LN"
+        return []  # only spacing differs: "PreLN" / "Pre-LN"
     only_a = list((Counter(wa) - Counter(wb)).elements())
     only_b = list((Counter(wb) - Counter(wa)).elements())
     for word in list(only_a):
@@ -61,8 +75,7 @@ def meaningful_difference(a: str, b: str) -> bool:
         if _slip(word, best):  # "Towrads" / "Towards"
             only_a.remove(word)
             only_b.remove(best)
-    # What is left must be small words a re-typed title may gain or lose.
-    return any(w not in STOPWORDS for w in only_a + only_b)
+    return only_a + only_b
 
 
 def _slip(a: str, b: str) -> bool:
@@ -83,7 +96,12 @@ def compare(new: Identity, old: Identity, thresholds: Thresholds) -> Verdict:
         needed = thresholds.revised if title >= thresholds.title else thresholds.abstract
         abstract = fuzz.ratio(new.abstract, old.abstract, score_cutoff=needed)
         changed = new.abstract != old.abstract
-        if abstract >= thresholds.abstract:
+        # A sequel keeps its original's title but for a number, and may keep most of its
+        # abstract too; a re-titled paper has a new title.
+        sequel = changed and title >= thresholds.title
+        if abstract >= thresholds.abstract and not (
+            sequel and numbered_difference(new.title, old.title)
+        ):
             rule = "similar abstract" if changed else "same abstract"
             return Verdict(True, rule, abstract, revised=changed)
         if (

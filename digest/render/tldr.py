@@ -11,28 +11,60 @@ from functools import lru_cache
 
 LIMIT = 320  # characters: a TL;DR is read at a glance; a longer sentence is cut at a word
 
-# Abbreviations a sentence does not end at.
+# Where a sentence does not end: abbreviations, and an item of a list ("(1.) The ability").
+# A lone capital is an initial only within a name ("John F. Kennedy") or a dotted
+# abbreviation ("U.S."); after a lower-case word it is a symbol ending the sentence ("the
+# stopping step T. We propose ...").
 _ABBREVIATIONS = re.compile(
-    r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Figs|Eq|Eqs|Sec|Tab|approx|resp|No|Dr|Mr|Ms|St)"
-    r"|\b[A-Z])\.$"
+    r"(?:\b(?:e\.g|i\.e|et al|vs|cf|Fig|Figs|Eq|Eqs|Sec|Tab|approx|resp|No|Dr|Mr|Ms|St)"
+    r"|(?:^|\b[A-Z]\.\s?|\b[A-Z][a-z]+\s)[A-Z])\.$|\(\d{1,2}\.\)$"
 )
-_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9\\$])")
+# A sentence ends at . ! or ? (and the quote or bracket closing there) before a capital;
+# or, with its space lost, between a lower-case word and a capitalised one ("paradigm.This").
+_END = re.compile(
+    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9\\$])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])"
+)
 
 # What a paper does, from the strongest cue to the weakest. The subject is the authors or
 # the work itself; the verb says what they contribute.
 _WHO = (
-    r"(?:we|this (?:paper|work|study|report|article)|in this (?:paper|work)|here,? we"
+    r"(?:we|(?:this|the) (?:paper|work|study|report|article|survey)|here,? we"
     r"|our (?:work|paper|approach|method|framework|model))"
 )
+
+
+def _verbs(words: str, forms: str = "active") -> str:
+    """A regular expression for the verbs of `words` (irregular past forms after slashes)
+    in the forms that say what a subject does: "active" (propose, proposes, proposed, "by
+    proposing") or "past" (proposed, for the passive)."""
+    out = []
+    for word in words.split():
+        base, *irregular = word.split("/")
+        stem = base.removesuffix("e")
+        past = "|".join(irregular or [f"{stem}ed"])
+        third = f"{base}es" if base.endswith(("s", "sh", "ch", "x")) else f"{base}s"
+        out.append(past if forms == "past" else f"{base}|{third}|{past}|by {stem}ing")
+    return "|".join(out)
+
+
 _CONTRIBUTE = (
-    r"propose|introduce|present|develop|design|release|build|construct|curate|create|offer"
-    r"|contribute|formulate|unveil|establish|describe"
+    "propose introduce present develop design release build/built construct curate create"
+    " offer contribute formulate unveil establish describe"
 )
-_SHOW = r"show|find|demonstrate|reveal|prove|report|observe|discover|achieve"
+_SHOW = (
+    "show/showed/shown find/found demonstrate reveal prove/proved/proven report observe discover"
+    " achieve"
+)
 _CUES = (
-    re.compile(rf"\b{_WHO}\b[^.;]{{0,60}}?\b(?:{_CONTRIBUTE})(?:s|d|ed)?\b", re.I),
-    re.compile(rf"\b(?:{_CONTRIBUTE})(?:s|d|ed)?\b", re.I),
-    re.compile(rf"\b{_WHO}\b[^.;]{{0,60}}?\b(?:{_SHOW})(?:s|ed|n)?\b", re.I),
+    re.compile(rf"\b{_WHO}\b[^.;]{{0,60}}?\b(?:{_verbs(_CONTRIBUTE)})\b", re.I),
+    # "We posit that ..., and propose X": the same subject, its second verb.
+    re.compile(rf"\b{_WHO}\b[^.;]{{0,200}}?\band (?:{_verbs(_CONTRIBUTE)})\b", re.I),
+    # "A new method is proposed": the passive says it of the paper; "efforts to design",
+    # "biases introduced by" say it of others.
+    re.compile(
+        rf"\b(?:is|are|was|were|be|been)\s+(?:\w+\s+)?(?:{_verbs(_CONTRIBUTE, 'past')})\b", re.I
+    ),
+    re.compile(rf"\b{_WHO}\b[^.;]{{0,60}}?\b(?:{_verbs(_SHOW)})\b", re.I),
     re.compile(rf"\b(?:{_WHO}|results|experiments|evaluations?)\b", re.I),
 )
 # A sentence that sets the scene rather than says what the paper does.
@@ -60,7 +92,7 @@ def sentences(text: str) -> list[str]:
     for m in _END.finditer(text):
         piece = text[at : m.start()].rstrip()
         if _ABBREVIATIONS.search(piece):
-            continue  # "e.g. This" or "et al. The": the sentence goes on
+            continue  # "e.g. This", "et al. The" or "(1.) The": the sentence goes on
         out.append(text[at : m.start()].strip())
         at = m.end()
     if text[at:].strip():
