@@ -193,6 +193,24 @@ def test_a_soft_line_break_inside_a_stand_in_stays_where_it_was(lead: int) -> No
     assert f"{'x' * lead}{secret[:at]}=\r\n{secret[at:]} and".encode() in own.eml
 
 
+def test_a_stand_in_cut_by_several_soft_breaks_is_replaced_piece_by_piece() -> None:
+    """Quoted-printable may break a line anywhere: each piece of the reader's token goes
+    where the same piece of the stand-in was."""
+    marks = Marks.new()
+    m = marks.token
+    body = f"{m[:5]}=\r\n{m[5:20]}=\r\n{m[20:]} and {m}\r\n"
+    eml = (
+        f"Message-ID: <{marks.ident}@example.org>\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body
+    ).encode()
+    letter = Outgoing(0, datetime(2025, 3, 12, tzinfo=UTC), "pending", "<x@y>", "S", 1, {}, eml)
+    assert held(eml, m) == 2 and fits(letter, marks, 2)
+    t = "0123456789abcdef0123456789abcdef"
+    own = addressed(letter, marks, to=(), ident="e" * ID_LENGTH, token=t)
+    assert own.eml is not None
+    assert own.eml.endswith(f"{t[:5]}=\r\n{t[5:20]}=\r\n{t[20:]} and {t}\r\n".encode())
+
+
 def test_every_reader_gets_only_their_own_address_and_token() -> None:
     marks = Marks.new()
     letter = rendering(marks)
@@ -231,7 +249,10 @@ def test_a_stand_in_an_encoding_split_otherwise_is_found_missing() -> None:
     assert letter.eml is not None
     expected = held(letter.eml, marks.token)
     plain = letter.eml.replace(SOFT_BREAK, b"")
+    # Exactly as many as went in: more or fewer, and something else made or cut one.
+    assert fits(letter, marks, expected)
     assert not fits(letter, marks, expected + 1)
+    assert not fits(letter, marks, expected - 1)
     import base64
 
     # The text part as base64: what it holds is the same, its bytes show no stand-in.

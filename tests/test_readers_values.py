@@ -375,6 +375,15 @@ def test_a_first_spelling_without_a_token_takes_the_next_one_s() -> None:
     assert (merged.key, merged.token, merged.upto, others) == ("cy@example.org", "t", 9, [2])
 
 
+def test_paused_under_any_spelling_stays_paused_whatever_the_first_says() -> None:
+    found = [
+        state(1, "Dee@Example.org", 3, "t", paused=False),
+        state(2, "dee@example.org", 4, paused=True),
+    ]
+    ((merged, _),) = respelled(found)
+    assert merged.prefs == {"paused": True}
+
+
 def test_addresses_in_their_one_form_are_not_merged() -> None:
     assert respelled([state(1, "ann@example.org", 1), state(2, "bob@example.org", 2)]) == []
 
