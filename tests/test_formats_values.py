@@ -575,6 +575,28 @@ def test_many_cards_side_by_side_are_read_in_linear_time() -> None:
     assert time.perf_counter() - started < 20  # minutes when each card read the whole block
 
 
+@pytest.mark.parametrize(
+    ("shown", "count"),
+    [
+        (" 12 ", 12),
+        ("0", 0),
+        ("999999999", 999_999_999),
+        ("²", None),
+        ("1" * 5000, None),
+        ("", None),
+    ],
+)
+def test_a_card_s_counts_are_whole_numbers_in_ascii_digits(shown: str, count: int | None) -> None:
+    """Anything else is no count, never an error: "²" is a digit to str.isdigit, not to int,
+    and Python converts no more than 4,300 digits."""
+    card = (
+        f'<article><h3><a href="/papers/2501.00001">T</a></h3><span class="leading-none">{shown}'
+        f'</span><a href="/papers/2501.00001#community">{shown}</a></article>'
+    )
+    (paper,) = parse(page(card), "p.html").papers
+    assert (paper.upvotes, paper.comments) == (count, count)
+
+
 def test_a_card_title_is_read_up_to_twice_the_longest_title() -> None:
     card = f'<h3><a href="/papers/2501.00001">{"t" * (TITLE_MAX * 3)}</a></h3>'
     (paper,) = parse(page(card), "p.html").papers

@@ -171,18 +171,27 @@ def _card_parts(card: Tag) -> tuple[list[str], list[int], list[int]]:
     comments: list[int] = []
     tags = (t for t in card.descendants if isinstance(t, Tag))
     for tag in islice(tags, _CARD_TAGS):
-        if tag.name == "p" and len(paragraphs) < 8:
+        if tag.name == "p":
             # Each read up to a bound: markup nested without end costs no more.
-            paragraphs.append(_tag_text(tag, _CARD_TEXT_MAX))
-        elif "leading-none" in (tag.get("class") or ()) and len(votes) < 4:
-            text = tag.get_text(strip=True)
-            if text.isdigit():
-                votes.append(int(text))
+            paragraphs += [_tag_text(tag, _CARD_TEXT_MAX)] if len(paragraphs) < 8 else []
+        if "leading-none" in (tag.get("class") or ()):
+            counts = votes
         elif tag.name == "a" and str(tag.get("href", "")).endswith("#community"):
-            text = tag.get_text(strip=True)
-            if text.isdigit() and len(comments) < 4:
-                comments.append(int(text))
+            counts = comments
+        else:
+            continue
+        count = _count(tag) if len(counts) < 4 else None
+        counts += [] if count is None else [count]
     return paragraphs, votes, comments
+
+
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits: "²" is a digit to str.isdigit, not to int
+
+
+def _count(tag: Tag) -> int | None:
+    """The count an element shows, None for anything else."""
+    text = _tag_text(tag, 32)
+    return int(text) if _COUNT.fullmatch(text) else None
 
 
 def _tag_text(tag: Tag, limit: int) -> str:
