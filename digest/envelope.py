@@ -36,8 +36,11 @@ def token(secret: bytes, key: str) -> str:
 
 
 def verify(secret: bytes, key: str, given: str) -> bool:
-    """Whether `given` is this reader's token (compared in constant time)."""
-    return hmac.compare_digest(token(secret, key), given.strip().lower())
+    """Whether `given` is this reader's token (compared in constant time), in any case and
+    with spaces around; anything else, whatever its characters, is not."""
+    # As bytes: compare_digest refuses str that is not ASCII, and a token comes from outside.
+    given = given.strip().lower()
+    return hmac.compare_digest(token(secret, key).encode(), given.encode("utf-8", "replace"))
 
 
 def ident() -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 
 from digest.errors import ParseError
 from digest.formats.common import (
@@ -37,6 +39,8 @@ _PAPER_HREF = re.compile(r"(?:^|//[^/]+)/papers/([\w.\-]*\d[\w.\-]*)/?(?:[?#].*)
 _PAGE_DATE = re.compile(r"/papers(?:/date/|\?date=)(\d{4}-\d{2}-\d{2})")
 _ABSTRACT_IN_CARD = 80  # shorter paragraphs in a card are captions, not an abstract
 _CARD_TEXT_MAX = 10_000  # characters read from one paragraph of a card
+_CARD_LEVELS = 8  # how far above its heading a card may begin
+_CARD_TAGS = 2_000  # elements of a card looked through (a real card has under 100)
 
 
 def detect(text: str) -> bool:
@@ -123,6 +127,8 @@ def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
     """Papers read from the page's cards: a heading whose link goes to a paper page."""
     from bs4 import Tag
 
+    found: list[tuple[Tag, str, str, list[Tag]]] = []
+    holds: Counter[int] = Counter()  # paper headings within _CARD_LEVELS below an element
     for heading in soup.find_all(["h3", "h2", "h1"]):
         link = heading.find("a", href=True)
         if not isinstance(link, Tag):
@@ -131,31 +137,61 @@ def _cards(soup: BeautifulSoup, name: str) -> Iterator[Paper]:
         title = _tag_text(link, TITLE_MAX * 2)
         if not match or not title:
             continue
-        paper_id = match.group(1)
-        card = heading.find_parent("article") or heading.parent or heading
+        above = list(islice(heading.parents, _CARD_LEVELS))
+        holds.update(id(tag) for tag in above)
+        found.append((heading, match.group(1), title, above))
+    for heading, paper_id, title, above in found:
+        # Its card: the article around it, else its parent, if that holds no other paper's
+        # heading; cards side by side in one block would each take the first one's abstract
+        # and votes (and each would read the whole block again).
+        card = next((tag for tag in above if tag.name == "article"), None)
+        if card is None or holds[id(card)] > 1:
+            card = above[0] if above and holds[id(above[0])] == 1 else heading
         arxiv = ARXIV_ID.match(paper_id)
-        # A few paragraphs, each read up to a bound: markup nested without end costs no more.
-        paragraphs = [_tag_text(p, _CARD_TEXT_MAX) for p in card.find_all("p", limit=8)]
+        paragraphs, votes, comments = _card_parts(card)
         abstract = max(paragraphs, key=len, default="")
-        votes = [
-            t.get_text(strip=True)
-            for t in card.find_all(class_="leading-none", limit=4)
-            if t.get_text(strip=True).isdigit()
-        ]
-        comments = [
-            a.get_text(strip=True)
-            for a in card.find_all("a", href=re.compile(r"#community$"), limit=4)
-            if a.get_text(strip=True).isdigit()
-        ]
         yield Paper(
             title=title,
             abstract=abstract if len(abstract) >= _ABSTRACT_IN_CARD else "",
             source=name,
             arxiv_id=arxiv.group(1) if arxiv else None,
-            upvotes=int(votes[0]) if votes else None,
+            upvotes=votes[0] if votes else None,
             page_url=HF_PAPERS + paper_id,
-            comments=int(comments[0]) if comments else None,
+            comments=comments[0] if comments else None,
         )
+
+
+def _card_parts(card: Tag) -> tuple[list[str], list[int], list[int]]:
+    """A card's first paragraphs, vote counts and comment counts, found among its first
+    _CARD_TAGS elements: markup without end in one card costs no more than a card."""
+    from bs4 import Tag
+
+    paragraphs: list[str] = []
+    votes: list[int] = []
+    comments: list[int] = []
+    tags = (t for t in card.descendants if isinstance(t, Tag))
+    for tag in islice(tags, _CARD_TAGS):
+        if tag.name == "p":
+            # Each read up to a bound: markup nested without end costs no more.
+            paragraphs += [_tag_text(tag, _CARD_TEXT_MAX)] if len(paragraphs) < 8 else []
+        if "leading-none" in (tag.get("class") or ()):
+            counts = votes
+        elif tag.name == "a" and str(tag.get("href", "")).endswith("#community"):
+            counts = comments
+        else:
+            continue
+        count = _count(tag) if len(counts) < 4 else None
+        counts += [] if count is None else [count]
+    return paragraphs, votes, comments
+
+
+_COUNT = re.compile(r"[0-9]{1,9}")  # ASCII digits: "²" is a digit to str.isdigit, not to int
+
+
+def _count(tag: Tag) -> int | None:
+    """The count an element shows, None for anything else."""
+    text = _tag_text(tag, 32)
+    return int(text) if _COUNT.fullmatch(text) else None
 
 
 def _tag_text(tag: Tag, limit: int) -> str:

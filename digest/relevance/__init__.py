@@ -180,14 +180,15 @@ def _reason(
 ) -> str:
     if nearest is not None and like > interest:
         return f"like: {nearest.title}"
-    matched: dict[str, float] = {}
+    # One word a stem, as first written: "grasp, grasping" is one match, shown once.
+    matched: dict[str, tuple[str, float]] = {}
     for phrase in phrases:
         for stem, word in phrase:
             if stem in vector:
-                matched.setdefault(word, idf.weight(stem))
+                matched.setdefault(stem, (word, idf.weight(stem)))
     if matched:
-        best = sorted(matched, key=lambda w: -matched[w])[:_SHOWN_TERMS]
-        return "matches: " + ", ".join(best)
+        best = sorted(matched.values(), key=lambda m: -m[1])[:_SHOWN_TERMS]
+        return "matches: " + ", ".join(word for word, _ in best)
     if interest > 0:
         return "close to your interests"
     return "no match"

@@ -12,6 +12,9 @@ from itertools import pairwise
 from digest.models import Paper
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# What an apostrophe glues to a word ("model's", "we're") is no part of its meaning: the word
+# meets itself written without it, as it does after a curly apostrophe (which splits words).
+_CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)$")
 
 # Common English words, and the words nearly every abstract uses, which tell nothing of a topic.
 _COMMON = """a about above across after again against all almost also although always am among
@@ -82,8 +85,9 @@ def words(text: str) -> Iterator[tuple[str, str]]:
     """Each word of `text` that carries meaning, as (stem, word as written)."""
     for match in _WORD.finditer(text.lower()):
         word = match.group()
-        if word not in STOPWORDS and not word.isdigit() and len(word) > 1:
-            yield stem(word), word
+        base = _CLITIC.sub("", word)
+        if base not in STOPWORDS and not base.isdigit() and len(base) > 1:
+            yield stem(base), word
 
 
 @lru_cache(maxsize=1 << 14)  # a paper's terms are found once, whatever the readers
