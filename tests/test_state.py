@@ -426,9 +426,17 @@ def test_readers_who_get_the_same_digest_share_one_rendering_and_each_reads_back
         assert mine.eml is not None and mine.eml.startswith(b"To: ")
         assert marks.token not in mine.part("text") and marks.token.encode() not in mine.eml
     assert kept[0].eml != kept[1].eml
-    for item in stored:
-        store.mark_sent(item.id, at=datetime(2025, 3, 12, tzinfo=UTC))
-    assert store.prune(datetime(2025, 3, 13, tzinfo=UTC)) == 1  # the one rendering
+    # The rendering is compacted once every digest made from it was sent, not before.
+    first, second = stored
+    cut = datetime(2025, 3, 13, tzinfo=UTC)
+    store.mark_sent(first.id, at=datetime(2025, 3, 12, tzinfo=UTC))
+    assert store.prune(cut) == 0  # the other is still on its way
+    store.mark_failed(second.id, "550 no such user")
+    assert store.prune(cut) == 0  # and may be sent again
+    store.requeue(second.id)
+    store.mark_sent(second.id, at=cut)
+    assert store.prune(cut) == 0  # sent at the time given, not before it
+    assert store.prune(cut + timedelta(seconds=1)) == 1  # the one rendering
     again = [store.get(item.id) for item in stored]
     assert [(a.parts, a.eml) for a in again if a] == [(m.parts, m.eml) for m in made]
 
