@@ -367,7 +367,7 @@ def test_the_reason_names_a_like_only_when_it_scores_more_than_the_interests() -
     assert behind.reasons[papers[0]] == "matches: robot, arms, grasping"
 
 
-def test_a_reason_is_close_to_your_interests_only_with_a_score() -> None:
+def test_a_paper_close_in_meaning_but_sharing_no_word_is_close_to_your_interests() -> None:
     pytest.importorskip("wordllama")
     papers = [Paper("Cinema", "Films shown on a big screen."), Paper("Zebra", "Stripes.")]
     ranking = rank(papers, Profile("movies"), model="embedding")
