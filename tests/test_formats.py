@@ -607,6 +607,7 @@ def test_parse_arbitrary_text_never_crashes(text: str) -> None:
     st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
 )
 @example([("0 DEC", "word " * 60)], [], "\n", 1, "utf-8")  # a title that looks like a date
+@example([("0 DEC", "0 " * 60 + ".")], [], "\n", 1, "utf-8")  # no day 0: a title, not a date
 def test_parse_recovers_every_listed_paper(
     papers: list[tuple[str, str]], header: list[str], newline: str, blanks: int, encoding: str
 ) -> None:

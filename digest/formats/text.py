@@ -22,10 +22,11 @@ _HEADER = re.compile(
     )$"""
 )
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])"  # a day of a month: "0 Dec" is no date
 _DATE = re.compile(
     rf"""(?ix)^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s+)?
-        (?:(?:{_MONTHS})[a-z]*\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
-         | \d{{1,2}}\s+(?:{_MONTHS})[a-z]*\.?(?:\s+\d{{4}})?
+        (?:(?:{_MONTHS})[a-z]*\.?\s+{_DAY}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?
+         | {_DAY}\s+(?:{_MONTHS})[a-z]*\.?(?:\s+\d{{4}})?
          | \d{{4}}-\d{{2}}-\d{{2}})$"""
 )
 _ABSTRACT_MIN = 200  # a block at least this long after a title is its abstract
