@@ -521,6 +521,12 @@ def test_the_page_s_header_and_date_are_not_papers(head: str, date: str) -> None
     assert all(p.listing_date == date for p in dump.papers)
 
 
+def test_the_page_has_one_date_a_second_is_a_title() -> None:
+    dump = parse(f"Mar 12\n\nMar 13\n\nTitle\n\n{'a' * 250}\n".encode(), "t.txt")
+    assert dump.listing_date == "Mar 12"
+    assert [(p.title, len(p.abstract)) for p in dump.papers] == [("Mar 13", 0), ("Title", 250)]
+
+
 def test_a_line_of_spaces_separates_paragraphs_and_lines_join_with_a_space() -> None:
     dump = parse(b"A title\n   \nAn abstract\nwrapped here\n\t\nNext\n", "t.txt")
     assert [(p.title, p.abstract) for p in dump.papers] == [
