@@ -65,6 +65,7 @@ def pending(store: StateStore, n: int = 0, papers: int = 0) -> int:
 
 
 def item(store: StateStore, digest_id: int) -> Outgoing:
+    """A digest of the outbox as the state has it now."""
     found = store.get(digest_id)
     assert found is not None
     return found

@@ -20,7 +20,7 @@ LATER = T0 + timedelta(minutes=8)  # the retry time a failure for now sets
 SECOND = timedelta(seconds=1)
 MAILED = "mailed to 1 recipient"  # how a delivery says it went
 
-Op = Callable[[StateStore, int], object]
+Op = Callable[[StateStore, int], object]  # a step in a digest's life: attempt, sent, ...
 
 
 def digest(n: int = 0) -> Outgoing:
@@ -94,6 +94,7 @@ TRANSITIONS: list[tuple[tuple[Op, ...], tuple[object, ...], int]] = [
 
 
 def state_of(store: StateStore, digest_id: int) -> tuple[object, ...]:
+    """What the outbox says of a digest, as TRANSITIONS lists it."""
     found = store.get(digest_id)
     assert found is not None
     shown = found.status == "sent"
@@ -191,14 +192,14 @@ def readers_digests(store: StateStore, papers: int, *cuts: int) -> list[int]:
 
 # Steps on a reader's two digests (positions 1-3 and 4-5), and the papers seen and still
 # pending after each: a paper is seen once a digest that shows it is delivered, not before.
-SEEN: list[tuple[str, int, tuple[int, int]]] = [
-    ("attempt", 1, (0, 5)),
-    ("retry", 1, (0, 5)),
-    ("failed", 0, (0, 5)),
-    ("sent", 1, (2, 3)),
-    ("sent", 1, (2, 3)),  # told twice: counted once
-    ("requeue", 0, (2, 3)),
-    ("sent", 0, (5, 0)),
+SEEN: list[tuple[Op, int, tuple[int, int]]] = [
+    (attempt, 1, (0, 5)),
+    (retry, 1, (0, 5)),
+    (failed, 0, (0, 5)),
+    (sent, 1, (2, 3)),
+    (sent, 1, (2, 3)),  # told twice: counted once
+    (requeue, 0, (2, 3)),
+    (sent, 0, (5, 0)),
 ]
 
 
@@ -206,12 +207,10 @@ def test_the_papers_of_a_digest_are_seen_once_it_is_delivered_and_not_before(
     store: StateStore,
 ) -> None:
     ids = readers_digests(store, 5, 3, 5)
-    steps = {"attempt": attempt, "retry": retry, "failed": failed, "sent": sent}
-    steps["requeue"] = requeue
-    for name, which, (seen, waiting) in SEEN:
-        steps[name](store, ids[which])
+    for step, which, (seen, waiting) in SEEN:
+        step(store, ids[which])
         counts = store.counts()
-        assert (counts["papers_seen"], counts["papers_pending"]) == (seen, waiting), name
+        assert (counts["papers_seen"], counts["papers_pending"]) == (seen, waiting), step.__name__
 
 
 def test_prune_compacts_only_digests_sent_before_its_time_and_each_reads_back_the_same(
