@@ -158,7 +158,7 @@ def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
     and the link to the whole digest."""
     import json
 
-    from digest.render.views import md_escape
+    from digest.render.views import md_escape, md_url
 
     try:
         data = json.loads(outgoing.part("json") or "{}")
@@ -170,7 +170,7 @@ def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
     for n, paper in enumerate(papers[:TOP], 1):
         title = md_escape(" ".join(str(paper.get("title") or "").split()))
         link = paper.get("page_url") or paper.get("link")
-        lines.append(f"{n}. [{title}]({link})" if link else f"{n}. {title}")
+        lines.append(f"{n}. [{title}]({md_url(str(link))})" if link else f"{n}. {title}")
     if len(papers) > TOP:
         lines.append(f"... and {len(papers) - TOP} more")
     if page_url:
