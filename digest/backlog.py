@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,9 @@ def _prepare(path: Path, max_bytes: int) -> tuple[Dump | Rejected, Signed]:
     return dump, [identify(p) for p in dump.papers]
 
 
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
 def _prepared(
     paths: Sequence[Path], max_bytes: int, workers: int
 ) -> Generator[tuple[Dump | Rejected, Signed], None, None]:
@@ -69,6 +73,11 @@ def _prepared(
 
     # spawn: a forked copy of a process with threads (tqdm's monitor) can deadlock.
     context = multiprocessing.get_context("spawn")
+    # If a worker is killed, the pool's locks are left to multiprocessing's resource tracker
+    # (a process of its own, started with the pool), which removes them at exit and warns
+    # on stderr that it did: expected here, and said in one line of ours instead.
+    if _QUIET_TRACKER not in sys.warnoptions:
+        sys.warnoptions.append(_QUIET_TRACKER)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
     broken = False
     try:
