@@ -8,6 +8,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: a few dozen examples by default, so the quick suite stays quick; CI runs
+# them thoroughly (HYPOTHESIS_PROFILE=thorough in .ci/run). No deadline: a shared machine's
+# pauses are not failures. `mutation` is benchmarks/mutation.py's, which runs the tests once
+# a mutant: a few examples, the same every run, so two runs compare.
+settings.register_profile(
+    "fast", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("thorough", settings.get_profile("fast"), max_examples=300)
+settings.register_profile(
+    "mutation", settings.get_profile("fast"), max_examples=10, derandomize=True, database=None
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

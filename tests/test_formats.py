@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
@@ -301,7 +301,6 @@ def _parsed_or_one_line_error(data: bytes, name: str) -> Dump | None:
     return dump
 
 
-@settings(max_examples=300, deadline=None)
 @given(_JSON)
 def test_any_json_parses_or_fails_with_a_parse_error(value: object) -> None:
     _parsed_or_one_line_error(json.dumps(value).encode(), "any.json")
@@ -334,7 +333,6 @@ _PAGE_PARTS = st.sampled_from(
 ) | st.text(max_size=20)
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(_PAGE_PARTS, max_size=30))
 def test_any_page_parses_or_fails_with_a_parse_error(parts: list[str]) -> None:
     try:
@@ -556,7 +554,6 @@ _REPR_PARTS = st.sampled_from(
 ) | st.text(max_size=8)  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(_REPR_PARTS, max_size=20).map(lambda p: "{" + "".join(p)), max_size=4))
 def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> None:
     dump = _parsed_or_one_line_error(json.dumps(items).encode(), "strings.json")
@@ -564,7 +561,6 @@ def test_any_string_items_parse_or_fail_with_a_parse_error(items: list[str]) -> 
         assert len(dump.papers) + len(dump.warnings) == len(items)
 
 
-fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 words = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=12)
 titles = st.lists(words, min_size=2, max_size=14).map(" ".join)
 abstracts = st.lists(words, min_size=60, max_size=120).map(lambda w: " ".join(w) + ".")
@@ -576,7 +572,6 @@ headers = st.lists(
 )
 
 
-@fast
 @given(st.binary(max_size=4000))
 @example(b"\xff\xfe\x00")  # a UTF-16 byte-order mark and half a character
 @example(b"\xef\xbb\xbf")
@@ -590,7 +585,6 @@ def test_parse_arbitrary_bytes_never_crashes(data: bytes) -> None:
         assert dump.papers and all(p.title for p in dump.papers)
 
 
-@fast
 @given(st.text(max_size=3000))
 def test_parse_arbitrary_text_never_crashes(text: str) -> None:
     for encoding in ("utf-8", "utf-16"):
@@ -598,7 +592,6 @@ def test_parse_arbitrary_text_never_crashes(text: str) -> None:
             parse(text.encode(encoding, "surrogatepass"), "fuzz.txt")
 
 
-@fast
 @given(
     st.lists(st.tuples(titles, abstracts), min_size=1, max_size=8),
     headers,

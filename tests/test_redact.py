@@ -30,7 +30,6 @@ PASSWORD = st.text(
 TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=17, max_size=40).map(
     lambda s: "Tk7" + s
 )
-EXAMPLES = settings(max_examples=60, deadline=None)
 FEW = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 
 # Where a password sits: in a URL's userinfo (as typed, not percent-encoded), a query, a libpq
@@ -83,7 +82,6 @@ PLAIN = [
 ]
 
 
-@EXAMPLES
 @given(secret=TOKEN, shape=st.sampled_from(TOKEN_SHAPES))
 def test_a_token_is_hidden_whatever_its_shape(secret: str, shape: str) -> None:
     shown = redact(shape.format(s=secret))
@@ -91,7 +89,6 @@ def test_a_token_is_hidden_whatever_its_shape(secret: str, shape: str) -> None:
     assert redact(shown) == shown  # already hidden: unchanged
 
 
-@EXAMPLES
 @given(secret=PASSWORD, shape=st.sampled_from(PASSWORD_SHAPES))
 def test_a_password_is_hidden_whatever_it_holds(secret: str, shape: str) -> None:
     if "'" in secret and "'" in shape:
@@ -106,7 +103,6 @@ def test_lines_without_secrets_are_left_as_they_are(line: str) -> None:
     assert redact(line) == line
 
 
-@EXAMPLES
 @given(secret=PASSWORD.filter(lambda s: len(s) >= 4))
 def test_a_known_secret_is_hidden_wherever_it_appears(secret: str) -> None:
     keep_secret(secret)

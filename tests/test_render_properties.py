@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.formats import clean
@@ -15,7 +15,6 @@ from digest.models import Digest, Dump, Paper, Rejected
 from digest.render import render
 
 WHEN = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
-fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class _Tags(HTMLParser):
@@ -33,7 +32,6 @@ def _tags(html: str) -> list[str]:
     return parser.tags
 
 
-@fast
 @given(
     st.lists(st.tuples(st.text(min_size=1, max_size=300), st.text(max_size=600)), max_size=5),
     st.text(max_size=80),
