@@ -653,6 +653,22 @@ def start_serve(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         )
 
 
+def serve_until_digest(tmp_path: Path, env: dict[str, str]) -> tuple[int, str, float]:
+    """Run `digest serve` until its first digest is written (20 s at most), then stop it:
+    its exit code, its log, and the seconds from its start to that digest."""
+    out = Path(env["DIGEST_OUT"])
+    proc = start_serve(tmp_path, env)
+    started = time.monotonic()
+    try:
+        while not list(out.glob("*.json")) and time.monotonic() < started + 20:
+            time.sleep(0.1)
+        took = time.monotonic() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(20)  # the first signal is enough: a fetch's attempt ends in time
+    return code, (tmp_path / "serve.log").read_text(), took
+
+
 def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -691,7 +707,6 @@ def test_a_fetch_that_trickles_never_holds_back_the_digest(
 ) -> None:
     listing.script("*", Answer(trickle=1.0))  # a whole answer would take ten minutes
     (inbox / f"{DAY}.json").write_bytes(BODY)
-    out = tmp_path / "out"
     env = serve_env(
         tmp_path,
         inbox,
@@ -701,19 +716,57 @@ def test_a_fetch_that_trickles_never_holds_back_the_digest(
         DIGEST_FETCH_TIMEOUT="4",
         DIGEST_FETCH_ATTEMPTS="10",  # a fetch job of 40 s and more
     )
-    proc = start_serve(tmp_path, env)
-    try:
-        deadline = time.monotonic() + 20
-        while not list(out.glob("*.json")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        delivered_while_fetching = bool(list(out.glob("*.json")))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(20)  # the first signal is enough: a fetch's attempt ends in time
-    text = (tmp_path / "serve.log").read_text()
+    code, text, took = serve_until_digest(tmp_path, env)
     assert code == 0, text
-    assert delivered_while_fetching, text
-    assert sorted(delivered_keys(out)) == sorted(paper_keys(inbox / f"{DAY}.json")), text
+    assert took < 20, text
+    assert sorted(delivered_keys(tmp_path / "out")) == sorted(paper_keys(inbox / f"{DAY}.json"))
+    assert "Traceback" not in text
+
+
+def test_a_digest_due_with_the_fetch_waits_for_it_and_mails_what_it_fetched(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    day = yesterday(datetime.now(UTC), UTC).isoformat()
+    real = REAL / "2025-07-22.json"
+    listing.script(day, Answer(real.read_bytes(), delay=1.5))  # a fetch slower than a run
+    env = serve_env(
+        tmp_path,
+        inbox,
+        listing,
+        DIGEST_SCHEDULE="every 3s",
+        DIGEST_FETCH_SCHEDULE="every 3s",  # both due at once
+        DIGEST_FETCH_TIMEOUT="10",
+    )
+    code, text, _ = serve_until_digest(tmp_path, env)
+    assert code == 0, text
+    assert sorted(delivered_keys(tmp_path / "out")) == sorted(paper_keys(real)), text
+    # The first scheduled run waited for the fetch: no run found the inbox empty before it.
+    first = text.index("16 new papers of 16")
+    assert "nothing new: no unread dumps" not in text[:first], text
+    assert text.index(f"fetched {day}: 16 papers, saved as") < first
+    assert len(listing.requests) == 1, text  # the job and the digest: one fetch between them
+    assert "Traceback" not in text
+
+
+def test_a_digest_waits_for_a_slow_fetch_no_longer_than_the_fetch_timeout(
+    tmp_path: Path, inbox: Path, listing: Listing
+) -> None:
+    listing.script("*", Answer(delay=30))  # an answer long after the digest is due
+    (inbox / f"{DAY}.json").write_bytes(BODY)
+    env = serve_env(
+        tmp_path,
+        inbox,
+        listing,
+        DIGEST_SCHEDULE="every 2s",
+        DIGEST_FETCH_SCHEDULE="every 2s",
+        DIGEST_FETCH_TIMEOUT="3",
+        DIGEST_FETCH_ATTEMPTS="1",
+    )
+    code, text, took = serve_until_digest(tmp_path, env)
+    assert code == 0, text
+    assert sorted(delivered_keys(tmp_path / "out")) == sorted(paper_keys(inbox / f"{DAY}.json"))
+    assert 2 + 3 <= took < 2 + 3 + 4, text  # the first run, held back 3 s, then mailed
+    assert "the listing's fetch takes longer than 3s" in text
     assert "Traceback" not in text
 
 

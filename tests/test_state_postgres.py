@@ -106,6 +106,20 @@ def _serve(tmp_path: Path, inbox: Path, url: str, serves: list[Serve], **env: st
     return started
 
 
+def test_a_leader_that_does_not_fetch_says_so_and_a_follower_that_would_warns(
+    postgres: str, tmp_path: Path, serves: list[Serve]
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    leader = _serve(tmp_path, inbox, postgres, serves)
+    leader.wait_for("serving:")
+    follower = _serve(tmp_path, inbox, postgres, serves, DIGEST_FETCH_SCHEDULE="0 6 * * *")
+    follower.wait_for("another digest serve leads")
+    follower.wait_for("the leading service has no DIGEST_FETCH_SCHEDULE")
+    assert "this service does not fetch the listing" in leader.text()
+    assert leader.stop() == 0 and follower.stop() == 0
+
+
 TAKEOVER_SECONDS = 5  # FOLLOW_SECONDS (1 s) after the leader's connection ends, and slack
 
 

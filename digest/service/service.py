@@ -14,6 +14,10 @@ How the parts fit together:
 - The time up to which scheduled runs are done is kept in the state file; when a fire time
   passed while the service was down, it runs once on start (after one poll interval, so that
   files found at start are proven complete first), however many fire times were missed.
+- A digest fetches first: when the fetch schedule (DIGEST_FETCH_SCHEDULE) fired since the
+  service started and its listing is not fetched yet, the scheduled run starts that fetch (or
+  joins the one under way) and waits for it up to DIGEST_FETCH_TIMEOUT, then reads the fetched
+  file with the rest. A slow server delays a digest by that much at most.
 - On a shared state (PostgreSQL) one service leads and the others follow, delivering the
   outbox. The lead is a lock that ends with the connection holding it, so the leader checks
   it still holds it every second and before each scheduled job, and stops scheduling the
@@ -101,6 +105,10 @@ class Service:
         self._said = threading.Lock()
         self._lost_at: float | None = None  # when the database was found out of reach
         self.rest = Rest(pipeline.retry(settings))  # the outbox, left alone for a while
+        self.began: datetime | None = None  # when this service took the lead
+        self._fetching = threading.Lock()  # one fetch at a time: the job's or a digest's
+        # The fetch schedule's time last fetched for, and the file it gave (if any).
+        self.fetched: tuple[datetime, Path | None] | None = None
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -187,7 +195,10 @@ class Service:
         if not self._still_leads():
             return
         started = self.now()
+        fetched = self._fetch_first(started)
         ready, hashes = self.watch.ready, self.hashes
+        if fetched is not None:
+            ready = ready | {fetched}
         log.debug("scheduled run started; complete files in the inbox: %d", len(ready))
         try:
             with state.open(self.settings.state) as store:
@@ -273,18 +284,69 @@ class Service:
     def fetch_scheduled(self) -> None:
         """The fetch job: yesterday's listing into the inbox, one log line.
         Never raises: a failure is one log line and the service carries on."""
+        if self._still_leads():
+            self._fetch_for(self.now())
+
+    def _fetch_owed(self, now: datetime) -> datetime | None:
+        """The fetch schedule's latest time up to `now` whose listing is not fetched yet,
+        counting only times since this service took the lead; None: nothing is owed."""
+        if self.fetch_trigger is None or self.began is None:
+            return None
+        due = last_fire(self.fetch_trigger, now)
+        if due is None or due < self.began:
+            return None
+        if self.fetched is not None and self.fetched[0] >= due:
+            return None
+        return due
+
+    def _fetch_for(self, now: datetime) -> None:
+        """Fetch yesterday's listing into the inbox, unless the fetch schedule's time up to
+        `now` was fetched for already (by the job, or by a digest that could not wait)."""
         from digest import fetch
 
-        if not self._still_leads():
-            return
-        day = fetch.yesterday(self.clock(), self.tz)
+        with self._fetching:
+            owed = self._fetch_owed(now)
+            if owed is None and self.began is not None:
+                return  # fetched for already
+            due = owed or now
+            day = fetch.yesterday(self.clock(), self.tz)
+            path = None
+            try:
+                got = fetch.fetch_day(self.settings, day, stop=self.stopping)
+                log.info("%s", got.line())
+                path = got.path
+            except DigestError as e:
+                log.error("fetch of %s failed: %s", day, e)
+            except Exception as e:  # a bug or a broken disk: say so, keep serving
+                log.error("fetch of %s failed: %s: %s", day, type(e).__name__, e)
+                log.debug("the failure in detail", exc_info=True)
+            self.fetched = (due, path)
+
+    def _fetch_first(self, now: datetime) -> Candidate | None:
+        """Before a scheduled digest: the listing its period is owed, fetched (or its fetch
+        under way finished) within DIGEST_FETCH_TIMEOUT, as a file ready to read; None when
+        nothing is owed, the fetch failed or it takes longer (the digest goes on without)."""
+        due = self._fetch_owed(now)
+        if due is None:
+            return None
+        fetching = threading.Thread(target=self._fetch_for, args=(now,), daemon=True)
+        fetching.start()
+        fetching.join(self.settings.fetch_timeout)
+        if fetching.is_alive():
+            log.warning(
+                "the listing's fetch takes longer than %gs (DIGEST_FETCH_TIMEOUT): this digest"
+                " goes on without it; the next one reads it",
+                self.settings.fetch_timeout,
+            )
+            return None
+        got = self.fetched
+        if got is None or got[0] < due or got[1] is None:
+            return None
         try:
-            log.info("%s", fetch.fetch_day(self.settings, day, stop=self.stopping).line())
-        except DigestError as e:
-            log.error("fetch of %s failed: %s", day, e)
-        except Exception as e:  # a bug or a broken disk: say so, keep serving
-            log.error("fetch of %s failed: %s: %s", day, type(e).__name__, e)
-            log.debug("the failure in detail", exc_info=True)
+            st = got[1].stat()
+        except OSError:
+            return None  # moved away already: read, then
+        return Candidate(got[1], st.st_size, st.st_mtime_ns)
 
     def jobs(self) -> list[tuple[str, Callable[[], None], BaseTrigger]]:
         """The scheduled jobs: the digest, and fetching the listing when it has a schedule."""
@@ -380,6 +442,11 @@ class Service:
                     self.settings.fetch_schedule,
                     self.settings.fetch_url,
                 )
+            elif store.shared:
+                log.info(
+                    "this service does not fetch the listing (no DIGEST_FETCH_SCHEDULE); as it"
+                    " leads, no service sharing the state fetches it"
+                )
             if missed is not None:
                 log.info(
                     "the run due %s was missed while stopped; running once shortly",
@@ -443,10 +510,22 @@ class Service:
                     self._follow_interval(),
                 )
                 following = True
+                self._safely(self._leader_fetches, store)
             self._safely(self.deliver_due, store)
             if self.stopping.wait(self._follow_interval()):
                 break
         return False
+
+    def _leader_fetches(self, store: StateStore) -> None:
+        """On following: say so when this service would fetch the listing but the leader,
+        the only one that fetches, has no fetch schedule."""
+        if self.fetch_trigger is None or store.service_state().get("fetch_schedule"):
+            return
+        log.warning(
+            "the leading service has no DIGEST_FETCH_SCHEDULE, and only the leader fetches:"
+            " the listing is not fetched until this service leads; give every service sharing"
+            " the state the same DIGEST_FETCH_SCHEDULE"
+        )
 
     def _still_leads(self) -> bool:
         """Whether this service may act as the leader now: while it serves, only as long as
@@ -537,6 +616,7 @@ class Service:
         """Record the start, make the first poll, and say which schedules missed a run (by
         group of readers; None: the one reader of DIGEST_TO) while the service was down."""
         now = self.now()
+        self.began = now
         state = store.service_state()
         triggers: dict[str | None, BaseTrigger] = {k: g.trigger for k, g in self.groups.items()}
         triggers = triggers or {None: self.trigger}
@@ -545,6 +625,7 @@ class Service:
             pid=str(os.getpid()),
             started_at=now.isoformat(),
             schedule=shown,
+            fetch_schedule=self.settings.fetch_schedule.strip() or None,
             stopped_at=None,
             # On the very first start nothing was due before now.
             **{_done_key(k): state.get(_done_key(k)) or now.isoformat() for k in triggers},
