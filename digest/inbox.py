@@ -189,6 +189,32 @@ def check_apart(inbox: Path, out: Path) -> None:
     raise ConfigError(f"{clash}; digest would read its own digests back: keep them apart")
 
 
+# A hidden file in the inbox naming the state that read it: a new, empty state beside an inbox
+# another state read (DIGEST_STATE changed, a state file lost) would show every paper again.
+MARK = ".digest-state"
+
+
+def marked(folder: Path) -> tuple[str, str] | None:
+    """The id and place of the state that last read this inbox, as its mark says."""
+    try:
+        text = (folder / MARK).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
+    found, _, where = text.strip().partition("\n")
+    return (found.strip(), where.strip()) if found.strip() else None
+
+
+def mark(folder: Path, state_id: str, where: str) -> None:
+    """Note in the inbox which state read it (its id, and where it is, for the operator); an
+    inbox that cannot be written keeps no mark, and that is all."""
+    from digest.channels.files import write_atomically
+
+    try:
+        write_atomically(folder / MARK, f"{state_id}\n{where}\n".encode())
+    except OSError as e:
+        log.debug("cannot mark the inbox %s with its state: %s", folder, e.strerror)
+
+
 def failure(name: str, error: Exception) -> Rejected:
     """An unexpected failure on one inbox file, as its rejection (the details at debug level):
     one file costs at most itself."""

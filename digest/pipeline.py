@@ -407,6 +407,7 @@ def run_once(
         # A reader new to the state joins before this run's papers, so that they are new to
         # them: every reader of the file, whether this run is for them or not, and those of
         # tables left out this run, so that once fixed they get what was listed meanwhile.
+        own = _state_of_inbox(settings, store)
         joining = roll.waiting() | {r.key: r.since for r in [*roll.readers, *audience]}
         states = store.join(joining)
         gathered = gather(settings, store, ready)
@@ -438,6 +439,10 @@ def run_once(
             revised = [(s.matched.id, of(s.paper)) for s in base.updated if s.matched]
             store.record(gathered.dumps, told, [of(p) for p in fresh], known=known, revised=revised)
             fresh = []  # recorded: offered from the catalogue, like earlier ones
+            if gathered.dumps and own is not None:
+                state = settings.state
+                where = state.absolute() if isinstance(state, Path) else state
+                inbox.mark(settings.require_inbox(), own, str(where))
 
         stored = 0  # digests stored (and sent) this run
         with session(deliverer):  # readers' messages follow each other: one connection
@@ -473,6 +478,32 @@ def run_once(
         if stored:
             store.prune(now - timedelta(days=settings.keep_days))
     return report
+
+
+def _state_of_inbox(settings: Settings, store: StateStore) -> str | None:
+    """This state's id, when the inbox should be marked with it (None: marked so already).
+    A state that has read nothing yet, beside an inbox that another state read (its mark
+    says which), is refused in one line when it would mail: every paper there would be new
+    to it, and mailed again. (Files and previews of a second state harm no one.)"""
+    folder = settings.require_inbox()
+    own = store.service_state().get("state_id")
+    if own is None:
+        import secrets
+
+        own = secrets.token_hex(8)
+        store.set_service_state(state_id=own)
+    found = inbox.marked(folder)
+    if found is None or found[0] != own:
+        if found is not None and settings.deliver == "smtp" and not store.counts()["dumps"]:
+            where = found[1] or "another state"
+            raise ConfigError(
+                f"the state {settings.state} has read nothing yet, but the inbox {folder} was"
+                f" read with {where}: every paper there would be mailed again. Move that state"
+                f" here with `digest state copy {where} {settings.state}`, or, to start afresh"
+                f" on purpose, delete {folder / inbox.MARK}"
+            )
+        return own
+    return None
 
 
 def _outcome(readers: int, made: int, shown: str) -> str:

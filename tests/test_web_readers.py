@@ -94,6 +94,26 @@ def html_of(message: Received) -> str:
     raise AssertionError("no HTML part")
 
 
+def start_web(env: dict[str, str], root: Path) -> tuple[subprocess.Popen[str], str]:
+    """The real `digest web` on a free loopback port, once it answers: it and its URL."""
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "digest", "web", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=root,
+    )
+    try:
+        wait_until_up(port, web)
+    except BaseException:
+        web.kill()
+        web.communicate()
+        raise
+    return web, f"http://127.0.0.1:{port}"
+
+
 @contextmanager
 def site(root: Path, state: str) -> Iterator[Site]:
     """A first day delivered to three readers, and `digest web` serving their pages."""
@@ -119,18 +139,8 @@ def site(root: Path, state: str) -> Iterator[Site]:
             assert link.startswith("https://papers.example.org/unsubscribe/")
             here.tokens[email] = link.rpartition("/")[2]
             assert MARKED not in html_of(message)
-        port = free_port()
-        web = subprocess.Popen(
-            [sys.executable, "-m", "digest", "web", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=root,
-        )
+        web, here.url = start_web(env, root)
         try:
-            wait_until_up(port, web)
-            here.url = f"http://127.0.0.1:{port}"
             yield here
         finally:
             web.send_signal(signal.SIGTERM)
