@@ -283,7 +283,7 @@ class Archive:
         return self.base_url + page_name(outgoing) if self.base_url else None
 
     def _write(self, name: str, data: str | bytes) -> None:
-        from digest.channels.files import write_atomically
+        from digest.disk import write_atomically
 
         self.folder.mkdir(parents=True, exist_ok=True)
         raw = data.encode("utf-8") if isinstance(data, str) else data

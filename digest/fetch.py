@@ -490,7 +490,7 @@ def fetch_day(settings: Settings, day: date, stop: threading.Event | None = None
     saying what to do; nothing is written then."""
     import codecs
 
-    from digest.channels.files import write_atomically
+    from digest.disk import write_atomically
 
     folder = settings.require_inbox()
     url = day_url(settings.fetch_url, day)

@@ -207,7 +207,7 @@ def marked(folder: Path) -> tuple[str, str] | None:
 def mark(folder: Path, state_id: str, where: str) -> None:
     """Note in the inbox which state read it (its id, and where it is, for the operator); an
     inbox that cannot be written keeps no mark, and that is all."""
-    from digest.channels.files import write_atomically
+    from digest.disk import write_atomically
 
     try:
         write_atomically(folder / MARK, f"{state_id}\n{where}\n".encode())

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.channels import MAIL, Channel
-from digest.channels.files import check_apart, write_atomically
+from digest.channels.files import check_apart
+from digest.disk import write_atomically
 from digest.errors import DeliveryError
 from digest.models import Outgoing
 from digest.outputs import FORMATS
