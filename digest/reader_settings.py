@@ -41,28 +41,31 @@ class Bad(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Web:
-    """How a setting shows on the reader's preferences form: a text field, its label and
-    hint; `take` turns what was typed (spaces already collapsed) into the value kept, or
-    raises ConfigError; `blank_is_usual`: left empty, the field means the usual value."""
+    """How a setting shows on the reader's preferences form: a text field with its label
+    (and the setting's help below it). `take` turns what was typed (spaces already
+    collapsed) into the value kept, or raises ConfigError; `blank_is_usual`: left empty,
+    the field means the usual value."""
 
     label: str
-    hint: str
     take: Callable[[str, str], str]
     blank_is_usual: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ReaderSetting:
-    """One reader setting: its key in the readers file (and name everywhere else), how a
-    value written there is read (`read`: raises Bad), and where its default comes from
-    (`env`: the DIGEST_* setting of its name, checked by `check` when one is given; else
-    `fixed`). `web`: the reader may change it on their pages. `renders`: two readers whose
-    values differ may get different renderings. `about`: it says who the reader is (their
-    address, name, first date, chats), not what their digest is made of."""
+    """One reader setting: its key in the readers file (and name everywhere else); its help
+    (one line, to the reader: the form shows it); how a value written there is read
+    (`read`: raises Bad); an `example` of such a value, other than the default (the tests
+    take each setting through every surface with it); where its default comes from (`env`:
+    the DIGEST_* setting of its name, checked by `check` when one is given, in one spelling
+    by `spell`; else `fixed`). `web`: the reader may change it on their pages. `renders`:
+    two readers whose values differ may get different renderings. `about`: it says who the
+    reader is (their address, name, first date, chats), not what their digest is made of."""
 
     name: str
     help: str
     read: Callable[[str, object, Memo], object]
+    example: object
     env: bool = False
     fixed: object = None
     check: Callable[[Any, str], None] | None = None
@@ -306,81 +309,97 @@ def _notify(key: str, value: object, memo: Memo) -> tuple[str, ...]:
 # In the order the readers file's keys are listed (`the keys are ...`), the preferences form's
 # fields shown and `digest readers` says them.
 SETTINGS: tuple[ReaderSetting, ...] = (
-    ReaderSetting("email", "The reader's one address.", _email, fixed="", about=True),
-    ReaderSetting("name", "Display name on the reader's messages.", _name, fixed="", about=True),
+    ReaderSetting(
+        "email", "Your address: name@example.org.", _email, "ann@example.org", fixed="", about=True
+    ),
+    ReaderSetting("name", "Your name, on your messages.", _name, "Ann Lee", fixed="", about=True),
     ReaderSetting(
         "highlight",
-        "Words or regular expressions: papers matching one come first, marked.",
+        "Words or regular expressions, comma-separated: papers matching one come first, marked.",
         _terms,
+        ["diffusion", "video"],
         env=True,
         check=_check_terms,
         spell=joined,
-        web=Web(
-            "Highlights",
-            "Words or regular expressions, comma-separated: papers matching one come first,"
-            " marked.",
-            _take_terms,
-        ),
+        web=Web("Highlights", _take_terms),
         renders=True,
     ),
     ReaderSetting(
         "exclude",
-        "Words or regular expressions: papers matching one are left out.",
+        "Papers matching one of these, comma-separated, are left out.",
         _terms,
+        "survey",
         env=True,
         check=_check_terms,
         spell=joined,
-        web=Web(
-            "Excludes", "Papers matching one of these, comma-separated, are left out.", _take_terms
-        ),
+        web=Web("Excludes", _take_terms),
         renders=True,
     ),
     ReaderSetting(
         "interests",
-        "What the reader reads about, in their own words: papers are scored against it.",
+        "What you read about, comma-separated.",
         _interests,
+        "robots that grasp",
         env=True,
-        web=Web("Interests", "What you read about, comma-separated.", _take_interests),
+        web=Web("Interests", _take_interests),
         renders=True,
     ),
     ReaderSetting(
         "order",
-        "The order of the papers.",
+        "The order of the papers: highlights, listing, upvotes or relevance.",
         _choice(ORDERS),
+        "upvotes",
         env=True,
         check=_one_of(ORDERS),
         renders=True,
     ),
     ReaderSetting(
-        "max_papers", "Papers shown in full (0: no cap).", _max_papers, env=True, renders=True
-    ),
-    ReaderSetting(
-        "schedule",
-        "When the reader's digest is made.",
-        _schedule,
+        "max_papers",
+        "How many papers are shown in full (0: all).",
+        _max_papers,
+        5,
         env=True,
-        web=Web(
-            "Schedule",
-            "When your digest is made: a crontab line such as 0 7 * * 1-5, @daily, @weekly,"
-            " or every 12h.",
-            _take_schedule,
-            blank_is_usual=True,
-        ),
-    ),
-    ReaderSetting("timezone", "The time zone of the schedule.", _timezone, env=True),
-    ReaderSetting(
-        "format",
-        "html (HTML with its text alternative) or text.",
-        _choice(FORMATS),
-        fixed="html",
         renders=True,
     ),
     ReaderSetting(
-        "paused", "true: the reader gets nothing, and misses nothing.", _flag, fixed=False
+        "schedule",
+        "When your digest is made: a crontab line such as 0 7 * * 1-5, @daily, @weekly,"
+        " or every 12h.",
+        _schedule,
+        "@weekly",
+        env=True,
+        web=Web("Schedule", _take_schedule, blank_is_usual=True),
     ),
-    ReaderSetting("since", "The first listing date wanted.", _since, about=True),
     ReaderSetting(
-        "notify", "Apprise URLs: a chat message a digest.", _notify, fixed=(), about=True
+        "timezone",
+        "The time zone of your schedule, such as Europe/Paris.",
+        _timezone,
+        "Europe/Paris",
+        env=True,
+    ),
+    ReaderSetting(
+        "format",
+        "html (with its text alternative) or text.",
+        _choice(FORMATS),
+        "text",
+        fixed="html",
+        renders=True,
+    ),
+    ReaderSetting("paused", "true: nothing is sent, and nothing missed.", _flag, True, fixed=False),
+    ReaderSetting(
+        "since",
+        "The first listing date you want, such as 2025-03-01.",
+        _since,
+        "2025-03-01",
+        about=True,
+    ),
+    ReaderSetting(
+        "notify",
+        "Chat addresses (Apprise URLs): a message for each digest.",
+        _notify,
+        "tgram://token/chat",
+        fixed=(),
+        about=True,
     ),
 )
 BY_NAME: dict[str, ReaderSetting] = {s.name: s for s in SETTINGS}

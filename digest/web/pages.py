@@ -166,7 +166,7 @@ def preferences(
     )
     texts = "".join(
         f'<div class=field><label for="f-{s.name}"><span>{escape(s.web.label)}</span>'
-        f"<small>{escape(s.web.hint)}</small></label>"
+        f"<small>{escape(s.help)}</small></label>"
         f'<input type=text id="f-{s.name}" name="{s.name}"'
         f' value="{escape(shown.values.get(s.name, ""))}"'
         " autocomplete=off spellcheck=false></div>"
