@@ -306,8 +306,8 @@ def _notify(key: str, value: object, memo: Memo) -> tuple[str, ...]:
 
 # -- the settings -------------------------------------------------------------------------------
 
-# In the order the readers file's keys are listed (`the keys are ...`), the preferences form's
-# fields shown and `digest readers` says them.
+# In the order the readers file's keys are listed (`the keys are ...`) and `digest readers`
+# says them.
 SETTINGS: tuple[ReaderSetting, ...] = (
     ReaderSetting(
         "email", "Your address: name@example.org.", _email, "ann@example.org", fixed="", about=True
@@ -405,7 +405,9 @@ SETTINGS: tuple[ReaderSetting, ...] = (
 BY_NAME: dict[str, ReaderSetting] = {s.name: s for s in SETTINGS}
 KEYS = tuple(BY_NAME)  # what a [[reader]] table may hold
 RESOLVED = tuple(s.name for s in SETTINGS if not s.about)  # what a run takes for a reader
-WEB = tuple(s for s in SETTINGS if s.web is not None)  # what a reader changes on their pages
+# What a reader changes on their pages, as the form shows it: when their digest comes, then
+# what it holds.
+WEB = tuple(sorted((s for s in SETTINGS if s.web is not None), key=lambda s: s.renders))
 
 
 def read(key: str, value: object, memo: Memo) -> object:

@@ -316,6 +316,27 @@ def checked(loaded: Loaded) -> str:
     return said
 
 
+def listing(
+    readers: Iterable[Reader],
+    settings: Settings,
+    known: Iterable[ReaderState],
+    outbox: Mapping[int, Mapping[str, object]],
+    end: int,
+) -> list[str]:
+    """`digest readers`: a line for each reader of the file (see `listed`), from what the
+    state holds of the readers (`known`), of their digests (`outbox`, by reader id) and of
+    the catalogue (`end`, its last position); a last line says what marks their own."""
+    by_key = {r.key: r for r in known}
+    lines = []
+    for reader in readers:
+        kept = by_key.get(reader.key)
+        done = outbox.get(kept.id, {}) if kept is not None else {}
+        lines.append(listed(reader, settings, kept, done, end))
+    if any(THEIRS in line for line in lines):
+        lines.append(f"{THEIRS}: chosen by the reader on their own pages, over the readers file")
+    return lines
+
+
 def listed(
     reader: Reader,
     settings: Settings,
