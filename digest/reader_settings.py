@@ -410,11 +410,6 @@ RESOLVED = tuple(s.name for s in SETTINGS if not s.about)  # what a run takes fo
 WEB = tuple(sorted((s for s in SETTINGS if s.web is not None), key=lambda s: s.renders))
 
 
-def read(key: str, value: object, memo: Memo) -> object:
-    """A readers file's value of a key, read and checked; raises Bad."""
-    return BY_NAME[key].read(key, value, memo)
-
-
 def check_defaults(settings: Settings) -> None:
     """Check the DIGEST_* defaults of the reader settings; raises ConfigError naming one."""
     for s in SETTINGS:
@@ -472,8 +467,10 @@ class _Values:
 
 class Reader(_Values):
     """One reader: an address and what they want; None falls back to the DIGEST_* setting.
-    Keyword arguments are the declared settings (SETTINGS); those not given have their
-    fixed value, or None for those with a DIGEST_* default."""
+    `key` is address_key(email), the reader's identity, unique in the file and the state;
+    `line` that of their [[reader]] header (0: not from a file). Keyword arguments are the
+    declared settings (SETTINGS); those not given have their fixed value, or None for those
+    with a DIGEST_* default."""
 
     __slots__ = ()
 

@@ -53,6 +53,7 @@ __all__ = [
     "effective",
     "joined",
     "listed",
+    "listing",
     "load",
     "respelled",
 ]

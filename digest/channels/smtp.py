@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # What the deliverer reads of the settings (with DIGEST_TO, through the stored message).
 SETTINGS = ("smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_timeout")
-# What it checks besides: the message's settings.
+# The message's settings, which it checks too (the files channel writes the message as well).
 MESSAGE = ("from_", "to", "subject", "unsubscribe", "list_id")
 SECURITIES = ("starttls", "ssl", "none")  # DIGEST_SMTP_SECURITY
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the usual port of each
@@ -604,4 +604,4 @@ def check(s: Settings) -> None:
         )
 
 
-CHANNEL = Channel("smtp", SETTINGS, _build, _describe, check=check)
+CHANNEL = Channel("smtp", (*SETTINGS, *MESSAGE), _build, _describe, check=check)
