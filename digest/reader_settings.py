@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 
 from digest.config import ORDERS, Settings, addresses, env_name
 from digest.errors import ConfigError
@@ -419,17 +419,6 @@ def check_defaults(settings: Settings) -> None:
                 s.check(value, s.setting)
 
 
-def _default(name: str) -> object:
-    """A reader setting's value when nothing at all is set: its Settings field's default."""
-    setting = BY_NAME[name]
-    if not setting.env:
-        return setting.fixed
-    found = next(f for f in fields(Settings) if f.name == name)
-    if found.default is not MISSING:
-        return setting.spell(found.default) if setting.spell else found.default
-    return found.default_factory() if found.default_factory is not MISSING else None
-
-
 # -- values of the declared settings ------------------------------------------------------------
 
 
@@ -506,7 +495,10 @@ class Resolved(_Values):
         unknown = set(values) - set(RESOLVED)
         if unknown:
             raise TypeError(f"Resolved has no setting {sorted(unknown)[0]!r}")
-        full = {name: values[name] if name in values else _default(name) for name in RESOLVED}
+        if set(values) != set(RESOLVED):  # the rest: what nothing set at all gives them
+            usual = Settings()
+            values = {n: values[n] if n in values else BY_NAME[n].usual(usual) for n in RESOLVED}
+        full = {n: values[n] for n in RESOLVED}
         super().__init__({**full, "min_score": min_score})
 
     def replace(self, **changed: object) -> Resolved:

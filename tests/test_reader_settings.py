@@ -20,6 +20,7 @@ from digest.reader_settings import (
     WEB,
     Reader,
     ReaderSetting,
+    Resolved,
     effective,
 )
 from digest.readers import listed, load
@@ -187,3 +188,12 @@ def test_the_deliveries_are_the_channels_of_the_registry_and_each_checks_its_own
         assert set(channel(name).settings) <= declared, name
     assert len(checks()) == sum(channel(n).check is not None for n in [*CHANNELS, *BESIDE])
     assert {"smtp", "archive"} <= {n for n in [*CHANNELS, *BESIDE] if channel(n).check}
+
+
+def test_what_a_run_uses_made_in_part_takes_the_rest_as_nothing_set_gives_them() -> None:
+    usual = effective(Reader(EMAIL, EMAIL), config.Settings())
+    assert Resolved(highlight="graph") == usual.replace(highlight="graph")
+    with pytest.raises(TypeError, match="'colour'"):
+        Resolved(colour="blue")
+    with pytest.raises(TypeError, match="'colour'"):
+        Reader(EMAIL, EMAIL, colour="blue")
