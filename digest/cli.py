@@ -230,18 +230,9 @@ def cmd_readers(args: argparse.Namespace) -> int:
     for rejection in loaded.rejected:
         log.error("%s", rejection.text)
     with state.open(settings.state, readonly=True) as store:
-        known = {r.key: r for r in store.all_readers()}
-        outbox = store.reader_outbox()
-        end = store.end()
-    lines = []
-    for reader in loaded.readers:
-        kept = known.get(reader.key)
-        done = outbox.get(kept.id, {}) if kept is not None else {}
-        lines.append(readers.listed(reader, settings, kept, done, end))
-    for line in lines:
+        known, outbox, end = store.all_readers(), store.reader_outbox(), store.end()
+    for line in readers.listing(loaded.readers, settings, known, outbox, end):
         say(line)
-    if any(readers.THEIRS in line for line in lines):
-        say(f"{readers.THEIRS}: chosen by the reader on their own pages, over the readers file")
     return 1 if loaded.rejected else 0
 
 

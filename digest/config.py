@@ -7,13 +7,15 @@ The rest of digest never reads the environment: it is handed a Settings.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.channels import CHANNELS, checks
+from digest.channels.archive import FEED_ENTRIES as FEED_ENTRIES  # for the command line
 from digest.errors import ConfigError
-from digest.models import DEFAULT_SUBJECT, subject_line
+from digest.models import DEFAULT_SUBJECT
+from digest.models import subject_line as subject_line  # where the subject is made
 from digest.outputs import NAMES as FORMATS
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -25,16 +27,10 @@ if TYPE_CHECKING:
     from digest.models import Thresholds
     from digest.state import StateUrl
 
-DELIVERIES = ("files", "stdout", "smtp")
-SECURITIES = ("starttls", "ssl", "none")
-SMTP_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-SUBJECT_FIELDS = ("count", "date", "matches")
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
-FEED_ENTRIES = ("digest", "paper")
+DELIVERIES = tuple(CHANNELS)  # DIGEST_DELIVER: the channels of the registry
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
 ORDERS = ("highlights", "listing", "upvotes", "relevance")
-MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
 
 def _data_dir() -> Path:
@@ -132,7 +128,9 @@ class Settings:
     @property
     def port(self) -> int:
         """The SMTP port: DIGEST_SMTP_PORT, or the usual one for DIGEST_SMTP_SECURITY."""
-        return self.smtp_port or SMTP_PORTS.get(self.smtp_security, 587)
+        from digest.channels.smtp import PORTS
+
+        return self.smtp_port or PORTS.get(self.smtp_security, 587)
 
     @property
     def sender(self) -> Address | None:
@@ -363,10 +361,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"DIGEST_PROCESSED={s.processed!r} is not one of {', '.join(PROCESSED)}")
     if s.timezone:  # the machine's own zone is looked up only where a schedule needs it
         zone(s.timezone)
-    _validate_interests(s)
+    from digest.reader_settings import check_defaults
+
+    check_defaults(s)
     _validate_fetch(s)
-    _validate_archive(s)
-    _validate_email(s)
+    for check in checks():  # each channel's own settings
+        check(s)
 
 
 def zone(name: str | None) -> tzinfo:
@@ -420,96 +420,3 @@ def _validate_fetch(s: Settings) -> None:
             f"DIGEST_FETCH_URL={s.fetch_url!r} is no address to fetch from: {problem};"
             " the default is https://huggingface.co/api/daily_papers"
         )
-
-
-def _validate_archive(s: Settings) -> None:
-    if s.feed_entries not in FEED_ENTRIES:
-        raise ConfigError(
-            f"DIGEST_FEED_ENTRIES={s.feed_entries!r} is not one of {', '.join(FEED_ENTRIES)}"
-        )
-    if s.archive_url and (
-        not s.archive_url.startswith(("https://", "http://"))
-        or any(ch.isspace() or ch in '<>"' for ch in s.archive_url)
-    ):
-        raise ConfigError(
-            f"DIGEST_ARCHIVE_URL={s.archive_url!r} is not an http(s) address;"
-            " give the address the archive folder is served at, e.g. https://example.org/papers/"
-        )
-
-
-def _validate_email(s: Settings) -> None:
-    import string
-
-    if s.smtp_security not in SECURITIES:
-        raise ConfigError(
-            f"DIGEST_SMTP_SECURITY={s.smtp_security!r} is not one of {', '.join(SECURITIES)}"
-        )
-    for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_SMTP_USER", s.smtp_user)):
-        if any(ch.isspace() for ch in value):
-            raise ConfigError(f"{name}={value!r} must not contain spaces")
-    if len(addresses(s.from_, "DIGEST_FROM")) > 1:
-        raise ConfigError("DIGEST_FROM must be a single address")
-    s.recipients  # noqa: B018 -- validates DIGEST_TO
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(s.subject) if f is not None]
-    except ValueError as e:
-        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
-    specs = [spec for _, f, spec, _ in string.Formatter().parse(s.subject) if f is not None]
-    if any(
-        len(n) > 4 or int(n) > MAX_WIDTH for spec in specs for n in re.findall(r"\d+", spec or "")
-    ):
-        raise ConfigError(
-            f"DIGEST_SUBJECT={s.subject!r}: a width or precision must be at most {MAX_WIDTH}"
-        )
-    unknown = [f for f in fields if f not in SUBJECT_FIELDS]
-    if unknown:
-        raise ConfigError(
-            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}}, {{date}}"
-            " and {matches} can be used"
-        )
-    try:  # a format spec that does not fit its value ({date:d}) fails only when used
-        subject_line(s.subject, 0, "Mar 12")
-    except (ValueError, TypeError, IndexError) as e:
-        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
-    if s.unsubscribe and not s.unsubscribe.startswith(("mailto:", "https://")):
-        raise ConfigError(
-            f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https:// URL"
-        )
-    if any(ch in s.unsubscribe for ch in "<>\r\n \t"):
-        raise ConfigError("DIGEST_UNSUBSCRIBE must be a single address or URL, without <>")
-    if s.list_id and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", s.list_id):
-        raise ConfigError(
-            f"DIGEST_LIST_ID={s.list_id!r} is not a list identifier like papers.example.org"
-        )
-    if s.deliver == "smtp":
-        missing = [
-            name
-            for name, value in (
-                ("DIGEST_SMTP_HOST", s.smtp_host),
-                ("DIGEST_FROM", s.from_),
-                ("DIGEST_TO", s.to if s.readers is None else "readers"),  # or the readers'
-            )
-            if not value.strip()
-        ]
-        if missing:
-            raise ConfigError(
-                f"mail delivery needs {' and '.join(missing)}; set them or"
-                " choose another DIGEST_DELIVER"
-            )
-        if not s.recipients and s.readers is None:
-            raise ConfigError("DIGEST_TO holds no address")
-    if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:
-        raise ConfigError(
-            "DIGEST_SMTP_SECURITY=none would send the SMTP password unencrypted to"
-            f" {s.smtp_host}; use starttls or ssl"
-        )
-
-
-def _validate_interests(s: Settings) -> None:
-    if s.highlight or s.exclude:
-        from digest.patterns import terms
-
-        terms(s.highlight, "DIGEST_HIGHLIGHT")  # every term must compile
-        terms(s.exclude, "DIGEST_EXCLUDE")
-    if s.order and s.order not in ORDERS:
-        raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")

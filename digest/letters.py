@@ -246,27 +246,28 @@ class Letter:
     format: str
 
 
-# What a reader may change themselves (the web pages), over the readers file's values.
-OWN = ("highlight", "exclude", "interests", "schedule")
-
-
 def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:
     """What a run uses for a reader: the readers file over the DIGEST_* settings, and what
     they changed themselves (kept in the state) over both. Unsubscribed counts as paused."""
-    from digest import readers
+    from digest.reader_settings import effective
 
-    resolved = readers.effective(reader, settings)
+    resolved = effective(reader, settings)
     chose = theirs(state)
-    return dataclasses.replace(resolved, **chose) if chose else resolved  # type: ignore[arg-type]
+    return resolved.replace(**chose) if chose else resolved
 
 
 def theirs(state: ReaderState | None) -> dict[str, str | bool]:
-    """What a reader chose themselves and wins over the readers file: the values of OWN they
-    set, and `paused` when they paused, resumed or unsubscribed."""
+    """What a reader chose themselves and wins over the readers file: the values they set of
+    the settings they may change (kept as text), and `paused` when they paused, resumed or
+    unsubscribed."""
+    from digest.reader_settings import WEB
+
     prefs = state.prefs if state is not None else {}
     if not prefs:
         return {}
-    chose: dict[str, str | bool] = {k: str(prefs[k]) for k in OWN if isinstance(prefs.get(k), str)}
+    chose: dict[str, str | bool] = {
+        s.name: str(prefs[s.name]) for s in WEB if isinstance(prefs.get(s.name), str)
+    }
     if "paused" in prefs or prefs.get("unsubscribed"):
         chose["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))
     return chose
@@ -331,7 +332,7 @@ def _interests(resolved: Resolved, likes: tuple[tuple[Paper, int], ...] = ()) ->
     from digest.patterns import terms
 
     return Interests(
-        highlight=terms(resolved.highlight, "highlight"),
+        highlight=terms(resolved.highlight, "highlight"),  # compiled once a run, see patterns
         exclude=terms(resolved.exclude, "exclude"),
         order=resolved.order,
         max_papers=resolved.max_papers,

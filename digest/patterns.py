@@ -10,6 +10,7 @@ backreferences: a pattern using them is refused with one line. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,16 +50,32 @@ class Term:
 
 def term(text: str, setting: str) -> Term:
     """One term compiled; raises ConfigError naming the setting for one that cannot be used."""
+    try:
+        return _compiled(text)
+    except _Refused as e:
+        raise ConfigError(f"{setting}: {e}") from None
+
+
+class _Refused(Exception):
+    """Why a term cannot be used, after the name of its setting."""
+
+
+# Compiled once a process, whatever the number of readers sharing a term and the places it
+# is checked (the DIGEST_* setting, the readers file, the web form, each reader's digest);
+# a term is immutable. Bounded, as each may hold up to _RE2_MEMORY: a stranger's terms cannot
+# grow it without end.
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> Term:
     if len(text) > MAX_LENGTH:
-        raise ConfigError(f"{setting}: a term of at most {MAX_LENGTH} characters, not {len(text)}")
+        raise _Refused(f"a term of at most {MAX_LENGTH} characters, not {len(text)}")
     if _PLAIN.fullmatch(text):
         # Literal words; the possessive \s++ cannot backtrack, so each start costs at most
         # the term's length.
         words = r"\s++".join(map(re.escape, text.split()))
         return Term(text, re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE))
-    matcher = _re2(text, setting)
+    matcher = _re2(text)
     if matcher.search("") is not None:
-        raise ConfigError(f"{setting}: {text!r} matches empty text, so it would match anything")
+        raise _Refused(f"{text!r} matches empty text, so it would match anything")
     return Term(text, matcher)
 
 
@@ -68,7 +85,7 @@ def terms(raw: str, setting: str) -> tuple[Term, ...]:
     return tuple(term(t, setting) for t in (t.strip() for t in raw.split(",")) if t)
 
 
-def _re2(text: str, setting: str) -> Any:
+def _re2(text: str) -> Any:
     import re2
 
     options = re2.Options()
@@ -79,7 +96,7 @@ def _re2(text: str, setting: str) -> Any:
         return re2.compile(text, options)
     except re2.error as e:
         why = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else e
-        raise ConfigError(
-            f"{setting}: {text!r} is not a valid regular expression: {why} (patterns are"
+        raise _Refused(
+            f"{text!r} is not a valid regular expression: {why} (patterns are"
             " matched by RE2, in linear time: no lookaround, no backreferences)"
         ) from None

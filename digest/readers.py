@@ -2,9 +2,10 @@
 interests, schedule and format over the DIGEST_* settings.
 
 `load` reads the file once and turns it into Reader values; a bad entry costs only itself, as
-one error line naming the file, the line and the key. `effective` resolves a reader over the
-settings into what a run uses. `address_key` is a reader's identity: their address in one
-normal form. Nothing here touches the state or sends anything.
+one error line naming the file, the line and the key. Each key is a reader setting declared in
+digest.reader_settings, which reads and checks its value; `effective` (there) resolves a
+reader over the settings into what a run uses. `address_key` is a reader's identity: their
+address in one normal form. Nothing here touches the state or sends anything.
 
 tomllib gives no line numbers, so `_layout` finds them by reading the text once more: the line
 of each `[[reader]]` header and of each key in its table.
@@ -15,60 +16,47 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.config import ORDERS, Settings, addresses
+from digest.config import Settings
 from digest.errors import ConfigError
 from digest.printable import printable
+from digest.reader_settings import (
+    BY_NAME,
+    FORMATS,
+    KEYS,
+    SETTINGS,
+    Bad,
+    Memo,
+    Reader,
+    Resolved,
+    effective,
+    joined,
+    kind,
+)
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from email.headerregistry import Address
-
     from digest.models import ReaderState
 
-FORMATS = ("html", "text")  # html: HTML with its text alternative
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A plain address, nothing the mail parser would drop or rewrite (spaces, comments, a name):
-# what is written is what is compared for uniqueness.
-_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\\\"@]+@[^\s<>()\[\],;:\\\"@]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """One reader: an address and what they want; None falls back to the DIGEST_* setting."""
-
-    email: str
-    key: str  # address_key(email): the reader's identity, unique in the file and the state
-    line: int = 0  # of its [[reader]] header (0: not from a file)
-    name: str = ""
-    highlight: str | None = None  # comma-separated terms, as DIGEST_HIGHLIGHT
-    exclude: str | None = None
-    interests: str | None = None
-    order: str | None = None
-    max_papers: int | None = None
-    schedule: str | None = None
-    timezone: str | None = None
-    format: str = "html"
-    paused: bool = False
-    since: datetime.date | None = None  # first listing date wanted; None: from when added
-    notify: tuple[str, ...] = ()  # Apprise URLs
-
-    def address(self) -> Address:
-        """The reader's address with `name` as its display name (the first of several, for the
-        reader of DIGEST_TO: its message goes to settings.recipients)."""
-        from email.headerregistry import Address
-
-        found = addresses(self.email, "DIGEST_TO" if not self.key else "email")
-        if not found:
-            raise ConfigError("the reader has no address; set DIGEST_TO or DIGEST_READERS")
-        first = found[0]
-        return Address(self.name or first.display_name, first.username, first.domain)
-
-
-# The keys a [[reader]] table may hold: Reader's fields but those the file does not give.
-KEYS = tuple(f.name for f in fields(Reader) if f.name not in ("key", "line"))
+__all__ = [
+    "FORMATS",
+    "KEYS",
+    "Loaded",
+    "Reader",
+    "Rejection",
+    "Resolved",
+    "address_key",
+    "checked",
+    "default_reader",
+    "effective",
+    "joined",
+    "listed",
+    "listing",
+    "load",
+    "respelled",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,54 +87,9 @@ class Loaded:
         return {r.key: r.since for r in self.rejected if r.key is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """What a run uses for one reader: their own values, the DIGEST_* settings for the rest."""
-
-    highlight: str
-    exclude: str
-    interests: str
-    order: str
-    max_papers: int
-    schedule: str
-    timezone: str | None
-    format: str
-    paused: bool
-    min_score: float = 0.0  # DIGEST_MIN_SCORE
-
-    def signature(self) -> tuple[str | float, ...]:
-        """Equal for readers whose digests of the same papers render the same."""
-        return (
-            self.highlight,
-            self.exclude,
-            self.interests,
-            self.order,
-            self.max_papers,
-            self.format,
-            self.min_score,
-        )
-
-
 def default_reader(settings: Settings) -> Reader:
     """The one reader without a readers file: DIGEST_TO (all its addresses), all else settings."""
     return Reader(email=settings.to, key="")
-
-
-def effective(reader: Reader, settings: Settings) -> Resolved:
-    """The reader's values over the DIGEST_* settings."""
-    interests: str = getattr(settings, "interests", "")
-    return Resolved(
-        highlight=joined(settings.highlight if reader.highlight is None else reader.highlight),
-        exclude=joined(settings.exclude if reader.exclude is None else reader.exclude),
-        interests=interests if reader.interests is None else reader.interests,
-        order=settings.order if reader.order is None else reader.order,
-        max_papers=settings.max_papers if reader.max_papers is None else reader.max_papers,
-        schedule=settings.schedule if reader.schedule is None else reader.schedule,
-        timezone=settings.timezone if reader.timezone is None else reader.timezone,
-        format=reader.format,
-        paused=reader.paused,
-        min_score=settings.min_score,
-    )
 
 
 def address_key(email: str) -> str:
@@ -200,11 +143,6 @@ def respelled(found: Iterable[ReaderState]) -> list[tuple[ReaderState, list[int]
     return merged
 
 
-def joined(terms: str) -> str:
-    """Comma-separated terms in one spelling ("a,b " and "a, b" alike)."""
-    return ", ".join(t for t in (t.strip() for t in terms.split(",")) if t)
-
-
 def load(path: Path) -> Loaded:
     """The readers in a file. Raises ConfigError only for a file that cannot be read or is not
     TOML; each bad entry is an error line in the result, and the others load."""
@@ -234,10 +172,6 @@ def load(path: Path) -> Loaded:
         ) from None
     top, tables = _layout(text)
     return _readers(data, top, tables, file)
-
-
-class _Bad(Exception):
-    """One thing wrong with an entry: its text after the reader's label."""
 
 
 def _readers(
@@ -277,7 +211,7 @@ def _readers(
         entries = []
     readers: list[Reader] = []
     claimed: dict[str, tuple[int, str]] = {}  # key -> the line and label of the reader with it
-    memo: dict[tuple[str, str], str] = {}
+    memo: Memo = {}
     for number, entry in enumerate(entries, 1):
         table = tables[number - 1] if number <= len(tables) else _Table(top.get("reader", 0))
         reader, problems, kept = _entry(entry, number, table, claimed, memo)
@@ -314,12 +248,12 @@ def _entry(
     number: int,
     table: _Table,
     claimed: dict[str, tuple[int, str]],
-    memo: dict[tuple[str, str], str],
+    memo: Memo,
 ) -> tuple[Reader | None, list[tuple[int, str]], tuple[str, datetime.date | None] | None]:
     """One [[reader]] table as a Reader, or the (line, text) of everything wrong with it and,
     when its address could be read and is its own, that reader's key and `since`."""
     if not isinstance(entry, dict):
-        problem = (table.line, f"reader {number}: expected a table, got {_kind(entry)}")
+        problem = (table.line, f"reader {number}: expected a table, got {kind(entry)}")
         return None, [problem], None
     email = entry.get("email")
     label = f"reader {number} ({email})" if isinstance(email, str) and email else f"reader {number}"
@@ -329,8 +263,8 @@ def _entry(
         problems.append((table.line, f'{label}: email: missing; add email = "name@example.org"'))
     for key, value in entry.items():
         line = table.keys.get(key, table.line)
-        convert = _CONVERT.get(key)
-        if convert is None:
+        setting = BY_NAME.get(key)
+        if setting is None:
             import difflib  # only for a file with a mistake
 
             close = difflib.get_close_matches(key, KEYS, n=1)
@@ -338,8 +272,8 @@ def _entry(
             problems.append((line, f"{label}: {key!r} is not a known key; {hint}"))
             continue
         try:
-            values[key] = convert(key, value, memo)
-        except _Bad as e:
+            values[key] = setting.read(key, value, memo)
+        except Bad as e:
             problems.append((line, f"{label}: {e}"))
     address = values.get("email")
     kept = None
@@ -363,11 +297,13 @@ def _entry(
     if problems:
         return None, problems, kept
     key = address_key(str(values["email"]))
-    return Reader(key=key, line=table.line, **values), [], None  # type: ignore[arg-type]
+    email = str(values.pop("email"))
+    return Reader(email, key, table.line, **values), [], None
 
 
 # -- what `digest readers` says -----------------------------------------------------------------
 
+_WHEN = ("schedule", "timezone", "paused")  # said in a listing's own words
 THEIRS = "(theirs)"  # marks a value the reader chose on their own pages, over the file's
 
 
@@ -381,6 +317,27 @@ def checked(loaded: Loaded) -> str:
     return said
 
 
+def listing(
+    readers: Iterable[Reader],
+    settings: Settings,
+    known: Iterable[ReaderState],
+    outbox: Mapping[int, Mapping[str, object]],
+    end: int,
+) -> list[str]:
+    """`digest readers`: a line for each reader of the file (see `listed`), from what the
+    state holds of the readers (`known`), of their digests (`outbox`, by reader id) and of
+    the catalogue (`end`, its last position); a last line says what marks their own."""
+    by_key = {r.key: r for r in known}
+    lines = []
+    for reader in readers:
+        kept = by_key.get(reader.key)
+        done = outbox.get(kept.id, {}) if kept is not None else {}
+        lines.append(listed(reader, settings, kept, done, end))
+    if any(THEIRS in line for line in lines):
+        lines.append(f"{THEIRS}: chosen by the reader on their own pages, over the readers file")
+    return lines
+
+
 def listed(
     reader: Reader,
     settings: Settings,
@@ -391,7 +348,7 @@ def listed(
     """`digest readers`: a reader as a run takes them (what they chose on their own pages,
     kept in the state, over the file, and marked), their last digest, what waits for them
     (`end`: the catalogue's last position) and their digests pending and failed (`outbox`)."""
-    from digest.letters import OWN, resolve, theirs
+    from digest.letters import resolve, theirs
 
     resolved = resolve(reader, settings, state)
     chose = theirs(state)
@@ -403,10 +360,12 @@ def listed(
     line = f"{reader.email}: {resolved.schedule}{mark('schedule')}"
     if resolved.timezone:
         line += f" ({resolved.timezone})"
-    for name in OWN:
-        value = getattr(resolved, name)
-        if name != "schedule" and (value != getattr(usual, name) or name in chose):
-            line += f", {name}: {value or 'none'}{mark(name)}"
+    for s in SETTINGS:  # when and whether (said above and below) apart, every setting of theirs
+        if s.about or s.name in _WHEN:
+            continue
+        value = getattr(resolved, s.name)
+        if value != getattr(usual, s.name) or s.name in chose:
+            line += f", {s.name}: {value or 'none'}{mark(s.name)}"
     unsubscribed = bool(state is not None and state.prefs.get("unsubscribed"))
     if unsubscribed:
         line += f", unsubscribed {THEIRS}"
@@ -423,202 +382,6 @@ def listed(
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-# -- the value of each key ----------------------------------------------------------------------
-
-
-# What a TOML value is, in the file's words; bool before int, datetime before date (subclasses).
-_KINDS: tuple[tuple[type, str], ...] = (
-    (bool, "true/false"),
-    (int, "a whole number"),
-    (float, "a number"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "a table"),
-    (datetime.datetime, "a date and time"),
-    (datetime.date, "a date"),
-)
-
-
-def _kind(value: object) -> str:
-    """What a TOML value is, in the file's words."""
-    return next((word for kind, word in _KINDS if isinstance(value, kind)), "a time")
-
-
-def _string(key: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"{key}: expected a string, got {_kind(value)}")
-    return value
-
-
-def _strings(key: str, value: object) -> list[str]:
-    """A string, or an array of strings."""
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        if isinstance(value, list):
-            got = "an array holding " + next(_kind(v) for v in value if not isinstance(v, str))
-        else:
-            got = _kind(value)
-        raise _Bad(f"{key}: expected a string or an array of strings, got {got}")
-    return value
-
-
-def _once(
-    memo: dict[tuple[str, str], str], key: str, value: str, check: Callable[[], object]
-) -> None:
-    """Run a check once per distinct value in a file (10,000 readers share a few schedules)."""
-    found = memo.get((key, value))
-    if found is None:
-        try:
-            check()
-            found = ""
-        except ConfigError as e:
-            found = str(e)
-        memo[(key, value)] = found
-    if found:
-        raise _Bad(found)
-
-
-def _email(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    text = _string(key, value).strip()
-    try:
-        found = addresses(text, key)
-    except ConfigError:
-        found = ()
-    if len(found) > 1:
-        raise _Bad(f"{key}: {text!r} holds {len(found)} addresses; give each its own [[reader]]")
-    if len(found) != 1 or not _PLAIN_ADDRESS.fullmatch(text):
-        raise _Bad(
-            f"{key}: {text!r} is not an email address; write name@example.org"
-            " (and the name in name = ...)"
-        )
-    return text
-
-
-def _name(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    text = _string(key, value)
-    if printable(text) != text:
-        raise _Bad(f"{key}: must be printable text on one line")
-    return text
-
-
-def _terms(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    text = joined(",".join(_strings(key, value)))
-    if text:
-        from digest.patterns import terms
-
-        _once(memo, key, text, lambda: terms(text, key))
-    return text
-
-
-def _interests(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    return ", ".join(s.strip() for s in _strings(key, value) if s.strip())
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str, object, dict[tuple[str, str], str]], str]:
-    def convert(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-        text = _string(key, value)
-        if text not in choices:
-            raise _Bad(f"{key}: {text!r} is not one of {', '.join(choices)}")
-        return text
-
-    return convert
-
-
-def _max_papers(key: str, value: object, memo: dict[tuple[str, str], str]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad(f"{key}: expected a whole number, got {_kind(value)}")
-    # The range DIGEST_MAX_PAPERS declares, so both say the same.
-    low, high, unit = next(f for f in fields(Settings) if f.name == key).metadata["range"]
-    if not low <= value <= high:
-        raise _Bad(f"{key}: {value} is out of range: use {low:,} to {high:,} {unit}")
-    return value
-
-
-def _schedule(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    text = _string(key, value)
-
-    def check() -> None:
-        from datetime import UTC
-
-        from digest.service.schedule import reader_schedule
-
-        try:
-            reader_schedule(text, UTC, key)  # the grammar does not depend on the zone
-        except ConfigError as e:  # said as `schedule='x' is ...`, like a setting: say it as a key
-            said = str(e)
-            prefix = f"{key}={text!r}"
-            raise ConfigError(
-                f"{key}: {text!r}{said[len(prefix) :]}" if said.startswith(prefix) else said
-            ) from None
-
-    _once(memo, key, text, check)
-    return text
-
-
-def _timezone(key: str, value: object, memo: dict[tuple[str, str], str]) -> str:
-    text = _string(key, value)
-
-    def check() -> None:
-        from digest.config import zone
-
-        try:
-            if not text:
-                raise ConfigError  # zone("") would be the machine's own
-            zone(text)
-        except ConfigError:
-            raise ConfigError(
-                f"{key}: {text!r} is not a known time zone; use an IANA name such as"
-                " Europe/Paris or UTC, or leave it out for DIGEST_TIMEZONE"
-            ) from None
-
-    _once(memo, key, text, check)
-    return text
-
-
-def _paused(key: str, value: object, memo: dict[tuple[str, str], str]) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"{key}: expected true or false, got {_kind(value)}")
-    return value
-
-
-def _since(key: str, value: object, memo: dict[tuple[str, str], str]) -> datetime.date:
-    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
-        return value
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            raise _Bad(f"{key}: {value!r} is not a date; write YYYY-MM-DD") from None
-    shown = repr(value) if isinstance(value, str) else _kind(value)
-    raise _Bad(f"{key}: expected a date like 2025-03-01, got {shown}")
-
-
-def _notify(key: str, value: object, memo: dict[tuple[str, str], str]) -> tuple[str, ...]:
-    urls = tuple(_strings(key, value))
-    for url in urls:
-        if "://" not in url or not url.split("://", 1)[0]:
-            raise _Bad(f"{key}: {url!r} is not a notification URL like tgram://token/chat")
-    return urls
-
-
-_CONVERT: dict[str, Callable[[str, object, dict[tuple[str, str], str]], object]] = {
-    "email": _email,
-    "name": _name,
-    "highlight": _terms,
-    "exclude": _terms,
-    "interests": _interests,
-    "order": _choice(ORDERS),
-    "max_papers": _max_papers,
-    "schedule": _schedule,
-    "timezone": _timezone,
-    "format": _choice(FORMATS),
-    "paused": _paused,
-    "since": _since,
-    "notify": _notify,
-}
 
 
 # -- where things are in the text ---------------------------------------------------------------

@@ -10,7 +10,10 @@ deliverer is built from them, and what it says it does; the registry below names
     notify.py   beside the chosen channel: a short chat message through Apprise
     beside.py   the chosen channel, then those beside it, which never fail the digest
 
-A new channel is one module with a CHANNEL, and its line in CHANNELS.
+A new channel is one module with a CHANNEL, and its line in CHANNELS (DIGEST_DELIVER's
+choices) or BESIDE; its CHANNEL names the settings it reads and checks them (`checks`, run by
+digest.config when the settings are loaded, for every channel: the mail's settings are also
+the files' .eml).
 """
 
 from __future__ import annotations
@@ -52,13 +55,15 @@ class Channel:
     """One channel: the settings it reads (Settings fields), how its deliverer is built
     (with the addresses of `digest resend --to`, for those that mail), and its description
     for the service's start-up line. A channel that `previews_itself` delivers as usual in a
-    dry run (printing to standard output records nothing anyway)."""
+    dry run (printing to standard output records nothing anyway). `check` refuses its
+    settings when they cannot be used, with one line naming the setting (ConfigError)."""
 
     name: str
     settings: tuple[str, ...]
     build: Callable[[Settings, Sequence[str]], Deliverer]
     describe: Callable[[Settings], str]
     previews_itself: bool = False
+    check: Callable[[Settings], None] | None = None
 
 
 def channel(name: str) -> Channel:
@@ -66,6 +71,12 @@ def channel(name: str) -> Channel:
     module = PREVIEW if name == "preview" else CHANNELS.get(name) or BESIDE[name]
     found: Channel = import_module(module).CHANNEL
     return found
+
+
+def checks() -> list[Callable[[Settings], None]]:
+    """The checks of every channel's settings, in the registry's order."""
+    found = (channel(name).check for name in [*CHANNELS, *BESIDE])
+    return [check for check in found if check is not None]
 
 
 def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = ()) -> Deliverer:

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from digest.channels import Channel
-from digest.errors import DigestError, TransientDeliveryError
+from digest.errors import ConfigError, DigestError, TransientDeliveryError
 from digest.models import Outgoing
 
 TYPE_CHECKING = False
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
+
+FEED_ENTRIES = ("digest", "paper")  # DIGEST_FEED_ENTRIES: one feed entry a digest, or a paper
 
 
 class ArchiveDeliverer:
@@ -97,6 +99,26 @@ def _describe(settings: Settings) -> str:
     return f"the archive in {settings.archive}"
 
 
+def check(s: Settings) -> None:
+    """The archive's settings; raises ConfigError naming the setting."""
+    if s.feed_entries not in FEED_ENTRIES:
+        raise ConfigError(
+            f"DIGEST_FEED_ENTRIES={s.feed_entries!r} is not one of {', '.join(FEED_ENTRIES)}"
+        )
+    if s.archive_url and (
+        not s.archive_url.startswith(("https://", "http://"))
+        or any(ch.isspace() or ch in '<>"' for ch in s.archive_url)
+    ):
+        raise ConfigError(
+            f"DIGEST_ARCHIVE_URL={s.archive_url!r} is not an http(s) address;"
+            " give the address the archive folder is served at, e.g. https://example.org/papers/"
+        )
+
+
 CHANNEL = Channel(
-    "archive", ("archive", "archive_url", "feed_entries", "templates"), _build, _describe
+    "archive",
+    ("archive", "archive_url", "feed_entries", "templates"),
+    _build,
+    _describe,
+    check=check,
 )

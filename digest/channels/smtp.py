@@ -8,7 +8,7 @@ import logging
 import threading
 
 from digest.channels import EVERYTHING, Channel
-from digest.errors import DeliveryError, DeliveryStopped, TransientDeliveryError
+from digest.errors import ConfigError, DeliveryError, DeliveryStopped, TransientDeliveryError
 from digest.models import Outgoing
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 # What the deliverer reads of the settings (with DIGEST_TO, through the stored message).
 SETTINGS = ("smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_timeout")
+# The message's settings, which it checks too (the files channel writes the message as well).
+MESSAGE = ("from_", "to", "subject", "unsubscribe", "list_id")
+SECURITIES = ("starttls", "ssl", "none")  # DIGEST_SMTP_SECURITY
+PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the usual port of each
+SUBJECT_FIELDS = ("count", "date", "matches")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
 
 def envelope(eml: bytes) -> tuple[str, list[str]]:
@@ -523,4 +530,78 @@ def _describe(settings: Settings) -> str:
     return "smtp"
 
 
-CHANNEL = Channel("smtp", SETTINGS, _build, _describe)
+def check(s: Settings) -> None:
+    """The mail settings, its server's and its message's (the files channel writes the
+    message too); raises ConfigError naming the setting."""
+    import re
+    import string
+
+    from digest.config import addresses
+    from digest.models import subject_line
+
+    if s.smtp_security not in SECURITIES:
+        raise ConfigError(
+            f"DIGEST_SMTP_SECURITY={s.smtp_security!r} is not one of {', '.join(SECURITIES)}"
+        )
+    for name, value in (("DIGEST_SMTP_HOST", s.smtp_host), ("DIGEST_SMTP_USER", s.smtp_user)):
+        if any(ch.isspace() for ch in value):
+            raise ConfigError(f"{name}={value!r} must not contain spaces")
+    if len(addresses(s.from_, "DIGEST_FROM")) > 1:
+        raise ConfigError("DIGEST_FROM must be a single address")
+    s.recipients  # noqa: B018 -- validates DIGEST_TO
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(s.subject) if f is not None]
+    except ValueError as e:
+        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
+    specs = [spec for _, f, spec, _ in string.Formatter().parse(s.subject) if f is not None]
+    if any(
+        len(n) > 4 or int(n) > MAX_WIDTH for spec in specs for n in re.findall(r"\d+", spec or "")
+    ):
+        raise ConfigError(
+            f"DIGEST_SUBJECT={s.subject!r}: a width or precision must be at most {MAX_WIDTH}"
+        )
+    unknown = [f for f in fields if f not in SUBJECT_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"DIGEST_SUBJECT={s.subject!r} uses {{{unknown[0]}}}; only {{count}}, {{date}}"
+            " and {matches} can be used"
+        )
+    try:  # a format spec that does not fit its value ({date:d}) fails only when used
+        subject_line(s.subject, 0, "Mar 12")
+    except (ValueError, TypeError, IndexError) as e:
+        raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
+    if s.unsubscribe and not s.unsubscribe.startswith(("mailto:", "https://")):
+        raise ConfigError(
+            f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https:// URL"
+        )
+    if any(ch in s.unsubscribe for ch in "<>\r\n \t"):
+        raise ConfigError("DIGEST_UNSUBSCRIBE must be a single address or URL, without <>")
+    if s.list_id and not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", s.list_id):
+        raise ConfigError(
+            f"DIGEST_LIST_ID={s.list_id!r} is not a list identifier like papers.example.org"
+        )
+    if s.deliver == "smtp":
+        missing = [
+            name
+            for name, value in (
+                ("DIGEST_SMTP_HOST", s.smtp_host),
+                ("DIGEST_FROM", s.from_),
+                ("DIGEST_TO", s.to if s.readers is None else "readers"),  # or the readers'
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ConfigError(
+                f"mail delivery needs {' and '.join(missing)}; set them or"
+                " choose another DIGEST_DELIVER"
+            )
+        if not s.recipients and s.readers is None:
+            raise ConfigError("DIGEST_TO holds no address")
+    if s.smtp_password and s.smtp_security == "none" and s.smtp_host not in LOOPBACK:
+        raise ConfigError(
+            "DIGEST_SMTP_SECURITY=none would send the SMTP password unencrypted to"
+            f" {s.smtp_host}; use starttls or ssl"
+        )
+
+
+CHANNEL = Channel("smtp", (*SETTINGS, *MESSAGE), _build, _describe, check=check)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from digest.reader_settings import WEB
 from digest.redact import redact
 
 STYLE = """
@@ -122,36 +123,21 @@ def unsubscribed(address: str, prefs: str) -> Page:
     )
 
 
-@dataclass(frozen=True, slots=True)
 class Shown:
-    """What the preferences form shows: the delivery choice and the text fields' values."""
+    """What the preferences form shows: the delivery choice and the value of each setting a
+    reader may change (digest.reader_settings.WEB), given in that order or by name."""
 
-    delivery: str  # send, pause or unsubscribe
-    schedule: str
-    highlight: str
-    exclude: str
-    interests: str
+    __slots__ = ("delivery", "values")
+
+    def __init__(self, delivery: str, *texts: str, **named: str) -> None:
+        self.delivery = delivery  # send, pause or unsubscribe
+        self.values = dict(zip((s.name for s in WEB), texts, strict=False)) | named
 
 
 DELIVERY = (
     ("send", "Send my digests"),
     ("pause", "Pause them for now (nothing is missed: they resume where they stopped)"),
     ("unsubscribe", "Unsubscribe"),
-)
-FIELDS = (
-    (
-        "schedule",
-        "Schedule",
-        "When your digest is made: a crontab line such as 0 7 * * 1-5,"
-        " @daily, @weekly, or every 12h.",
-    ),
-    (
-        "highlight",
-        "Highlights",
-        "Words or regular expressions, comma-separated: papers matching one come first, marked.",
-    ),
-    ("exclude", "Excludes", "Papers matching one of these, comma-separated, are left out."),
-    ("interests", "Interests", "What you read about, comma-separated."),
 )
 
 
@@ -179,11 +165,13 @@ def preferences(
         for value, text in DELIVERY
     )
     texts = "".join(
-        f'<div class=field><label for="f-{name}"><span>{escape(title)}</span>'
-        f"<small>{escape(hint)}</small></label>"
-        f'<input type=text id="f-{name}" name="{name}" value="{escape(getattr(shown, name))}"'
+        f'<div class=field><label for="f-{s.name}"><span>{escape(s.web.label)}</span>'
+        f"<small>{escape(s.help)}</small></label>"
+        f'<input type=text id="f-{s.name}" name="{s.name}"'
+        f' value="{escape(shown.values.get(s.name, ""))}"'
         " autocomplete=off spellcheck=false></div>"
-        for name, title, hint in FIELDS
+        for s in WEB
+        if s.web is not None
     )
     inside = f"<fieldset><legend>Delivery</legend>{choices}</fieldset>{texts}"
     return page(

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.models import ReaderState
-from digest.readers import Reader, Resolved
+from digest.reader_settings import WEB, Reader, Resolved
 from digest.state.protocol import StateStore
 from digest.web import pages
 from digest.web.pages import Page, Shown
@@ -38,7 +38,6 @@ FORM_LIMIT = 16_384  # bytes: a preferences form is far smaller
 FIELD_LIMIT = 2_000  # characters of one text field
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058's body
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
-TEXTS = ("schedule", "highlight", "exclude", "interests")
 
 
 def csrf(secret: bytes, token: str, purpose: str) -> str:
@@ -61,9 +60,7 @@ def shown(prefs: Mapping[str, object], resolved: Resolved) -> Shown:
     delivery = "pause" if resolved.paused else "send"
     if prefs.get("unsubscribed"):
         delivery = "unsubscribe"
-    return Shown(
-        delivery, resolved.schedule, resolved.highlight, resolved.exclude, resolved.interests
-    )
+    return Shown(delivery, **{s.name: str(getattr(resolved, s.name)) for s in WEB})
 
 
 def chosen(
@@ -72,40 +69,30 @@ def chosen(
     """The reader's whole preferences from the form, the form's values as sent (to show them
     again), and what is wrong with them. Only what differs from the readers file (`base`)
     is kept as their own, so a later change to the file still reaches them elsewhere."""
-    from datetime import UTC
-
-    from digest.patterns import terms
-    from digest.readers import joined
-    from digest.service.schedule import reader_schedule
-
     errors: list[str] = []
     delivery = form.get("delivery", "")
     if delivery not in ("send", "pause", "unsubscribe"):
         errors.append("Delivery: choose to send, pause or unsubscribe.")
-    values = {name: " ".join(form.get(name, "").split()) for name in TEXTS}
-    values["highlight"] = joined(values["highlight"])
-    values["exclude"] = joined(values["exclude"])
-    values["interests"] = joined(values["interests"])
+    values = {s.name: " ".join(form.get(s.name, "").split()) for s in WEB}
     mine: dict[str, object] = {
-        k: v for k, v in prefs.items() if k not in (*TEXTS, "paused", "unsubscribed")
+        k: v for k, v in prefs.items() if k not in (*values, "paused", "unsubscribed")
     }
-    for name, value in values.items():
+    for s in WEB:
+        value = values[s.name]
+        if s.web is None:  # not in WEB
+            continue
         if len(value) > FIELD_LIMIT:
-            errors.append(f"{name}: at most {FIELD_LIMIT:,} characters.")
+            errors.append(f"{s.name}: at most {FIELD_LIMIT:,} characters.")
             continue
         try:
-            if name == "schedule":
-                if value:
-                    reader_schedule(value, UTC, name)
-            else:
-                terms(value, name)
+            value = values[s.name] = s.web.take(value, s.name)
         except ConfigError as e:
             errors.append(str(e))
             continue
-        if name == "schedule" and not value:
-            values[name] = base.schedule  # left empty: the usual schedule
-        elif value != getattr(base, name):
-            mine[name] = value
+        if s.web.blank_is_usual and not value:
+            values[s.name] = str(getattr(base, s.name))  # left empty: the usual value
+        elif value != getattr(base, s.name):
+            mine[s.name] = value
     if delivery == "unsubscribe":
         mine["unsubscribed"] = True
     elif (delivery == "pause") != base.paused:
