@@ -624,7 +624,7 @@ def test_a_day_already_read_and_moved_away_is_not_saved_again(
     os.replace(inbox / f"{DAY}.json", inbox / "processed" / f"{DAY}.json")
     again = fetch(tmp_path, inbox, listing, "--date", DAY)
     assert again.returncode == 0 and "not saved again" in again.stderr
-    assert sorted(os.listdir(inbox)) == ["processed"]
+    assert sorted(os.listdir(inbox)) == [".digest-state", "processed"]  # its mark, and the day read
 
 
 # -- digest serve fetching on its own schedule ------------------------------------------------

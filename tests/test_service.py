@@ -348,7 +348,12 @@ def test_processed_dumps_move_to_a_folder_inside_the_inbox(
         (inbox / "late.txt").write_bytes(SEEDS[1].read_bytes())  # not complete yet
         service.run_scheduled()
     moved = sorted(p.name for p in (inbox / "processed").iterdir())
-    assert sorted(p.name for p in inbox.iterdir()) == ["empty.txt", "late.txt", "processed"]
+    assert sorted(p.name for p in inbox.iterdir()) == [
+        ".digest-state",  # which state read it
+        "empty.txt",
+        "late.txt",
+        "processed",
+    ]
     assert len(moved) == 3 and "today again.txt" in moved and "today.txt" in moved
     assert (inbox / "processed" / "today.txt").read_text() == "an older dump of the same name"
     assert "today.txt is complete (" in caplog.text
