@@ -441,14 +441,18 @@ def run_once(
 
         stored = 0  # digests stored (and sent) this run
         with session(deliverer):  # readers' messages follow each other: one connection
-            for made, moves in letters.digests(
-                settings, store, audience, states, base, fresh, deliverer.needs, report
+            for chunk in letters.digests(
+                settings, store, audience, states, base, fresh, deliverer.needs
             ):
+                report.failed.extend(chunk.failed)
+                if chunk.digest is not None:
+                    report.digest = chunk.digest
                 if dry_run:
-                    report.delivered.extend(deliverer.deliver(item) for item in made)
+                    report.delivered.extend(deliverer.deliver(item) for item in chunk.made)
                     continue
-                if moves:
-                    store.advance(moves)
+                if chunk.moves:
+                    store.advance(chunk.moves)
+                made = chunk.made
                 batch = store.enqueue(made, [key for _, key in told], period) if made else []
                 for item in batch:
                     send(store, deliverer, item, report, now, retry(settings))
