@@ -1,14 +1,16 @@
 """What the commands that only look say, line by line: `digest status` from what the state
-holds, `digest check` from what a dump parses to. Pure: values in, lines out; the command
-line prints them."""
+holds, `digest check` from what a dump parses to, `digest readers` from the readers file and
+the state. Pure: values in, lines out; the command line prints them."""
 
 from __future__ import annotations
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
-    from digest.models import Dump, Outgoing, Rejected
+    from digest.config import Settings
+    from digest.models import Dump, Outgoing, ReaderState, Rejected
+    from digest.readers import Loaded
 
 
 LISTED = 10  # digests pending (or failed) named one a line; the others are counted
@@ -86,3 +88,26 @@ def check_lines(path: str, dump: Dump, titles: int) -> list[str]:
 def unreadable_line(path: str, why: object) -> str:
     """`digest check` of a file that could not be read."""
     return f"{path}: cannot be read: {why}"
+
+
+def readers_lines(
+    loaded: Loaded,
+    settings: Settings,
+    states: Iterable[ReaderState],
+    outbox: Mapping[int, Mapping[str, object]],
+    end: int,
+) -> list[str]:
+    """`digest readers`: a line for each reader of the file (see readers.listed), from the
+    readers the state holds (`states`) and their digests (`outbox`, by reader id); then what
+    the mark of a reader's own choice means, when one is shown."""
+    from digest.readers import THEIRS, listed
+
+    known = {state.key: state for state in states}
+    lines = []
+    for reader in loaded.readers:
+        kept = known.get(reader.key)
+        done = outbox.get(kept.id, {}) if kept is not None else {}
+        lines.append(listed(reader, settings, kept, done, end))
+    if any(THEIRS in line for line in lines):
+        lines.append(f"{THEIRS}: chosen by the reader on their own pages, over the readers file")
+    return lines

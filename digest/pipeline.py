@@ -306,6 +306,28 @@ def send(
         )
 
 
+def resend(
+    settings: Settings,
+    store: StateStore,
+    deliverer: Deliverer,
+    items: Iterable[Outgoing],
+    now: datetime,
+) -> Report:
+    """Deliver these digests of the outbox again (`digest resend`), exactly as stored: each
+    is put back in the outbox first, failed or sent ones too, then sent as a run sends."""
+    report = Report()
+    for item in items:
+        store.requeue(item.id)
+        send(store, deliverer, item, report, now, retry(settings))
+    return report
+
+
+def failed_of(store: StateStore, reader: int) -> list[Outgoing]:
+    """A reader's failed digests, oldest first, whole (to be delivered again)."""
+    theirs = [d.id for d in store.outgoing(status="failed", bare=True) if d.reader == reader]
+    return [d for d in map(store.get, theirs) if d is not None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Tried:
     """What one delivery did, and how the outbox records it."""
