@@ -3,7 +3,8 @@ by their settings (highlights, exclusions, interests, cap), rendered once for ev
 who gets the same digest (a Letter, with stand-ins for what is each reader's own), then
 addressed to each (digest.envelope): their To, their Message-ID, their token.
 
-    digests()   readers -> their messages, a chunk at a time, and the readers moved on
+    digests()   readers -> their messages, a chunk at a time, the readers moved on, and
+                what could not be made (values: the pipeline records them in its report)
     resolve()   a reader's settings: the readers file over DIGEST_*, their own changes over both
     outgoing()  a digest rendered into what the outbox keeps and deliverers take
 """
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from digest.config import Settings
     from digest.envelope import Marks
     from digest.interests import Interests
-    from digest.pipeline import Report
     from digest.readers import Reader, Resolved
     from digest.render import Renderer
     from digest.render.formats import Fragments
@@ -136,8 +136,7 @@ def digests(
     base: Digest,
     fresh: Sequence[Paper],
     needs: Set[str],
-    report: Report,
-) -> Iterator[tuple[list[Outgoing], list[tuple[int, int, int]]]]:
+) -> Iterator[Chunk]:
     """Each reader's digest of the papers new to them (after their position), shaped by
     their settings, a chunk of readers at a time; readers with nothing new are moved on
     instead. A digest is rendered once for all readers with the same settings and the same
@@ -159,6 +158,9 @@ def digests(
     letters: OrderedDict[tuple[object, ...], Letter] = OrderedDict()
     made: list[Outgoing] = []
     moves: list[tuple[int, int, int]] = []
+    failed: list[str] = []
+    first: Digest | None = None  # the first reader's digest, until a chunk has carried it
+    first_made = False
     unusable: str | None = None  # why the group's settings cannot shape a digest
     for reader, state, resolved in chosen:
         if state.upto not in offered:
@@ -173,8 +175,8 @@ def digests(
             except ConfigError as e:  # their own terms, say: it costs only them
                 unusable = str(e)
             else:
-                if report.digest is base:
-                    report.digest = digest
+                if not first_made:
+                    first, first_made = digest, True
                 if digest.stats.new or digest.updated or settings.send_empty:
                     shows = _shows(digest, resolved.format)
                     letter = letters.get(shows)
@@ -186,7 +188,7 @@ def digests(
                             letters.popitem(last=False)
                     letters.move_to_end(shows)
         if unusable is not None:  # kept where they are: they miss nothing once it is fixed
-            report.failed.append(
+            failed.append(
                 f"reader {reader.email or 'of DIGEST_TO'}: {unusable}; nothing is made for them"
                 " until it is fixed, and they miss nothing"
             )
@@ -198,10 +200,23 @@ def digests(
         item = _addressed(settings, reader, letter, state.token, needs)
         made.append(dataclasses.replace(item, reader=state.id, after=state.upto, upto=end))
         if len(made) >= CHUNK:
-            yield made, moves
-            made, moves = [], []
-    if made or moves:
-        yield made, moves
+            yield Chunk(made, moves, failed, first)
+            made, moves, failed, first = [], [], [], None
+    if made or moves or failed or first is not None:
+        yield Chunk(made, moves, failed, first)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """What digests() made for a chunk of readers: their messages, the positions of the
+    readers with nothing new to move (reader, from, to), a line for each reader whose
+    settings could not make a digest, and the first reader's digest when it is in this
+    chunk (what the run's report shows)."""
+
+    made: list[Outgoing]
+    moves: list[tuple[int, int, int]]
+    failed: list[str]
+    digest: Digest | None = None
 
 
 LETTERS = 16  # renderings kept for readers with other settings and the same digest

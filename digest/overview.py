@@ -1,6 +1,6 @@
 """What the commands that only look say, line by line: `digest status` from what the state
-holds, `digest check` from what a dump parses to. Pure: values in, lines out; the command
-line prints them."""
+holds, `digest check` from what a dump parses to (a reader's line is `readers.listed`'s).
+Pure: values in, lines out; the command line prints them."""
 
 from __future__ import annotations
 

@@ -306,6 +306,28 @@ def send(
         )
 
 
+def resend(
+    settings: Settings,
+    store: StateStore,
+    deliverer: Deliverer,
+    items: Iterable[Outgoing],
+    now: datetime,
+) -> Report:
+    """Deliver these digests of the outbox again (`digest resend`), exactly as stored: each
+    is put back in the outbox first, failed or sent ones too, then sent as a run sends."""
+    report = Report()
+    for item in items:
+        store.requeue(item.id)
+        send(store, deliverer, item, report, now, retry(settings))
+    return report
+
+
+def failed_of(store: StateStore, reader: int) -> list[Outgoing]:
+    """A reader's failed digests, oldest first, whole (to be delivered again)."""
+    theirs = [d.id for d in store.outgoing(status="failed", bare=True) if d.reader == reader]
+    return [d for d in map(store.get, theirs) if d is not None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Tried:
     """What one delivery did, and how the outbox records it."""
@@ -446,14 +468,18 @@ def run_once(
 
         stored = 0  # digests stored (and sent) this run
         with session(deliverer):  # readers' messages follow each other: one connection
-            for made, moves in letters.digests(
-                settings, store, audience, states, base, fresh, deliverer.needs, report
+            for chunk in letters.digests(
+                settings, store, audience, states, base, fresh, deliverer.needs
             ):
+                report.failed.extend(chunk.failed)
+                if chunk.digest is not None:
+                    report.digest = chunk.digest
                 if dry_run:
-                    report.delivered.extend(deliverer.deliver(item) for item in made)
+                    report.delivered.extend(deliverer.deliver(item) for item in chunk.made)
                     continue
-                if moves:
-                    store.advance(moves)
+                if chunk.moves:
+                    store.advance(chunk.moves)
+                made = chunk.made
                 batch = store.enqueue(made, [key for _, key in told], period) if made else []
                 for item in batch:
                     send(store, deliverer, item, report, now, retry(settings))

@@ -380,6 +380,32 @@ def listed(
     return f"{line}; pending: {outbox.get('pending') or 0}; failed: {outbox.get('failed') or 0}"
 
 
+def chosen(
+    loaded: Loaded, emails: Iterable[str], settings: Settings, where: object
+) -> tuple[list[Reader], list[str]]:
+    """The readers of the readers file (`where`) that these addresses name (`--reader`), and
+    the addresses of those paused, left out; ConfigError for one not in the file."""
+    by_key = {r.key: r for r in loaded.readers}
+    taken: list[Reader] = []
+    paused: list[str] = []
+    for email in emails:
+        reader = by_key.get(address_key(email))
+        if reader is None:
+            raise ConfigError(f"--reader {email}: no such reader in {where}")
+        if effective(reader, settings).paused:
+            paused.append(email)
+        else:
+            taken.append(reader)
+    return taken, paused
+
+
+def state_of(states: Iterable[ReaderState], email: str) -> ReaderState | None:
+    """The reader of this address among those a state holds, however it is spelt ("" is the
+    reader of DIGEST_TO)."""
+    key = address_key(email)
+    return next((state for state in states if state.key == key), None)
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

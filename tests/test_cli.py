@@ -220,6 +220,62 @@ def test_usage_errors_and_help_name_every_command(tmp_path: Path) -> None:
     assert now.returncode == 0 and now.stdout.startswith("usage: digest now [-h] [--env-file FILE]")
 
 
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_help_lists_each_command_with_the_whole_first_paragraph_of_its_own_help(
+    columns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`digest --help` gives each command in whole sentences: what its own --help opens with."""
+    from digest.cli import COMMANDS
+
+    monkeypatch.setenv("COLUMNS", columns)
+    listing = _help(capsys).split("commands:\n  COMMAND\n")[1].split("\n\n")[0]
+    said: dict[str, str] = {}
+    for line in listing.splitlines():
+        if line[4] != " ":
+            name, _, line = line.strip().partition(" ")
+        said[name] = f"{said.get(name, '')} {line.strip()}".strip()
+    assert list(said) == list(COMMANDS)
+    for name, summary in said.items():
+        description = _help(capsys, name).split("\n\n")[1]  # after the usage
+        assert summary == " ".join(description.split()), name
+        assert summary.endswith("."), name
+        assert not description.startswith(" ") and "\n    " not in description, name
+
+
+def test_a_command_is_one_declaration(capsys: pytest.CaptureFixture[str]) -> None:
+    """Declared once, with its arguments and help: the parser, --help and dispatch follow."""
+    import argparse
+
+    from digest.command import COMMANDS, Arg, command
+
+    def echo(args: argparse.Namespace) -> int:
+        """Say the words back. Changes nothing.
+
+        Example:
+          digest echo hello there
+        """
+        print(("!" if args.loud else "").join(args.words))
+        return 3
+
+    command("echo", Arg("words", nargs="+"), Arg("--loud", action="store_true"))(echo)
+    try:
+        assert list(COMMANDS)[-1] == "echo"
+        assert run(capsys, "echo", "a", "b", "--loud") == (3, "a!b\n", "")
+        assert "  echo      Say the words back. Changes nothing.\n" in _help(capsys)
+        own = _help(capsys, "echo")
+        assert own.startswith("usage: digest echo [-h] [--env-file FILE] [--state FILE] [-v]")
+        assert "Example:\n  digest echo hello there\n" in own
+    finally:
+        del COMMANDS["echo"]
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--bogus"], ["--deliver", "pigeon"], []])
 def test_each_command_alone_parses_as_among_all_the_others(
     argv: list[str], capsys: pytest.CaptureFixture[str]

@@ -7,9 +7,21 @@ import random
 import re
 from pathlib import Path
 
+import pytest
+
 from digest import backlog, pipeline, state
+from digest.errors import DigestError
 from digest.identity.decide import identify
-from digest.identity.index import COMMON, candidates, forget, grams, search, title_grams
+from digest.identity.index import (
+    COMMON,
+    candidates,
+    forget,
+    grams,
+    named,
+    paper_ids,
+    search,
+    title_grams,
+)
 from digest.identity.keys import keys
 from digest.models import Paper
 from digest.state.protocol import StateStore
@@ -116,3 +128,37 @@ def test_search_and_forget(store: StateStore) -> None:
     every = {g for p in papers for g in grams(p)}
     left = sum(len(ids) for ids in store.postings(every, 1000).values())
     assert left == sum(len(grams(p)) for p in papers[:5])
+
+
+def test_named_papers_are_ids_or_one_whole_title(store: StateStore) -> None:
+    """`digest forget`: numbers are paper ids; words are a title matched whole, typos forgiven,
+    so that a few words of it do not take every paper that shares them."""
+    long = Paper("Adding Gradient Noise Improves Learning for Very Deep Networks", TEXT)
+    short = Paper("Adding Gradient Noise", "Another abstract altogether, of another paper.")
+    store.record([], [], [identify(p) for p in [*map(paper, range(20)), long, short]], seen=True)
+    ids = {c.title: c.seen.id for c, _ in search(store, "adding gradient noise", 10)}
+    assert named(store, ["12", "7"]) == [12, 7]  # as given: forget keeps those that are there
+    typo = "adding gradient noise improves learning for very deep netwroks"
+    assert named(store, typo.split()) == [ids[long.title]]
+    assert named(store, ["adding", "gradient", "noise"]) == [ids[short.title]]
+    assert named(store, ["Adding Gradient Noise Improves"]) == []  # neither, whole
+    loose = named(store, ["Adding Gradient Noise Improves"], min_score=60)
+    assert sorted(loose) == sorted([ids[short.title], ids[long.title]])
+
+
+def test_paper_ids_are_stored_ids_or_arxiv_ids(store: StateStore) -> None:
+    """`digest like`: a paper id of the catalogue, or an arXiv id in any spelling; the first that
+    names no stored paper is named in the error."""
+    arxiv = Paper("A Paper Listed With Its Id", TEXT, arxiv_id="2503.24322")
+    store.record([], [], [identify(arxiv), identify(paper(1))], seen=True)
+    first = store.lookup(keys(arxiv))
+    (by_arxiv,) = {s.id for s in first.values()}
+    (other,) = {s.id for s in store.lookup(keys(paper(1))).values()}
+    given = [str(other), "arXiv:2503.24322v2", "https://arxiv.org/abs/2503.24322"]
+    assert paper_ids(store, given) == [other, by_arxiv, by_arxiv]
+    for wrong in ("999999", "2501.00001", "no such thing"):
+        with pytest.raises(DigestError) as caught:
+            paper_ids(store, [str(other), wrong])
+        assert str(caught.value) == (
+            f"no paper seen before has the id {wrong!r}; see `digest seen`"
+        )

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from digest.state.protocol import StateStore
 from tests.mailserver import Received, smtp_server
 
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -94,3 +95,43 @@ def test_readers_of_one_settings_group_get_one_rendering_with_their_own_token(
                 shown.update(TOKEN.findall(part.get_payload(decode=True)))
         # Every link in the body carries the reader's own token, in the HTML and the text form.
         assert shown == {own}, address
+
+
+def test_digests_hand_back_what_they_made_and_what_could_not_be_made(store: StateStore) -> None:
+    """A reader whose pattern cannot be used costs only them, said as a line of the chunk; the
+    first reader's digest comes with its chunk: values, for the pipeline to record."""
+    from digest import letters
+    from digest.config import Settings
+    from digest.models import Digest, Paper
+    from digest.readers import Reader, address_key
+
+    good, bad = "ann@example.org", "bob@example.org"
+    audience = [
+        Reader(bad, address_key(bad), highlight="(?=lookahead)"),
+        Reader(good, address_key(good), highlight="diffusion"),
+    ]
+    states = store.join({r.key: None for r in audience})
+    fresh = [Paper("Diffusion for video", "An abstract."), Paper("Agents", "Another.")]
+    base = Digest(papers=())
+    settings = Settings(to=good, from_="papers@example.org")
+    chunks = list(letters.digests(settings, store, audience, states, base, fresh, {"text"}))
+    assert len(chunks) == 1
+    (chunk,) = chunks
+    (failure,) = chunk.failed
+    assert failure.startswith(f"reader {bad}: highlight: ") and "they miss nothing" in failure
+    assert [item.reader for item in chunk.made] == [states[address_key(good)].id]
+    assert chunk.digest is not None  # the good reader's, shaped by their highlight
+    assert [t.text for t in chunk.digest.highlight] == ["diffusion"]
+    assert chunk.moves == []
+
+
+def test_letters_import_nothing_of_the_pipeline_that_runs_them() -> None:
+    """The pipeline records what letters hand back; letters never reach into its report."""
+    import ast
+
+    import digest.letters
+
+    tree = ast.parse(Path(digest.letters.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "digest.pipeline" not in imported

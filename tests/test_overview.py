@@ -11,7 +11,9 @@ from pathlib import Path
 from processes import clean_env
 
 from digest import overview, state
-from digest.models import Dump, Outgoing, Paper, Rejected
+from digest.config import Settings
+from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected
+from digest.readers import THEIRS, address_key, listing, load
 
 NONE = {"readers": 0, "paused": 0, "unsubscribed": 0}
 COUNTS = {"papers_seen": 1200, "papers_pending": 63, "dumps": 30}
@@ -140,3 +142,29 @@ def test_status_names_ten_digests_of_a_kind_and_counts_the_others() -> None:
         "failed: digest 20 of 2025-03-20 07:00, 30 papers, 0 attempts; send it again with"
         " `digest resend 20`; last error: none"
     ]
+
+
+def _state(n: int, email: str, upto: int = 0, **prefs: object) -> ReaderState:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return ReaderState(n, address_key(email), upto, when, prefs=prefs)
+
+
+def test_the_readers_listing_is_a_line_a_reader_and_says_what_marks_their_own(
+    tmp_path: Path,
+) -> None:
+    text = '[[reader]]\nemail = "ann@example.org"\n[[reader]]\nemail = "bob@example.org"\n'
+    settings = Settings(schedule="@daily")
+    (tmp_path / "readers.toml").write_text(text)
+    loaded = load(tmp_path / "readers.toml")
+    states = [_state(7, "Ann@example.org", upto=40)]
+    outbox = {7: {"pending": 1, "failed": 2, "last_sent": "2026-01-02T07:00:00"}}
+    lines = listing(loaded.readers, settings, states, outbox, 42)
+    assert lines == [
+        "ann@example.org: @daily; last delivered: 2026-01-02 07:00; 2 new papers waiting;"
+        " pending: 1; failed: 2",
+        "bob@example.org: @daily; no digest yet (joins at the next run)",
+    ]
+    states = [_state(7, "ann@example.org", upto=40, highlight="robots")]
+    lines = listing(loaded.readers, settings, states, outbox, 42)
+    assert lines[0].startswith(f"ann@example.org: @daily, highlight: robots {THEIRS};")
+    assert lines[-1] == f"{THEIRS}: chosen by the reader on their own pages, over the readers file"

@@ -7,15 +7,25 @@ what happens when the state cannot record."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest import state
 from digest.channels import EVERYTHING
+from digest.config import Settings
 from digest.errors import DeliveryError, DeliveryStopped, TransientDeliveryError
 from digest.identity.decide import identify
 from digest.models import Outgoing, Paper
-from digest.pipeline import FAILURES_IN_A_ROW, IN_FLIGHT, UNRECORDED_LIMIT, Report, send
+from digest.pipeline import (
+    FAILURES_IN_A_ROW,
+    IN_FLIGHT,
+    UNRECORDED_LIMIT,
+    Report,
+    failed_of,
+    resend,
+    send,
+)
 from digest.state import LONGEST_BACKOFF
 from digest.state.protocol import StateStore
 from tests.test_pipeline_unrecorded import disk, filling, free
@@ -343,3 +353,29 @@ def test_a_state_that_cannot_record_sends_nothing_more_and_a_message_twice_at_mo
         assert report.failed == [held(first, UNRECORDED_LIMIT)]
         assert item(store, first).status == "failed"
         assert store.counts()["papers_seen"] == 0
+
+
+def test_resend_delivers_a_reader_s_failed_digests_again_oldest_first(store: StateStore) -> None:
+    states = store.join({"ann@example.org": None, "bob@example.org": None})
+    ann, bob = states["ann@example.org"].id, states["bob@example.org"].id
+    made = [
+        Outgoing(0, NOW, "pending", f"<r{n}@example.org>", "S", 0, {"text": f"{n}"}, reader=r)
+        for n, r in enumerate([ann, bob, ann, ann])
+    ]
+    ids = []
+    for one in made:  # one at a time: each covers what its reader has not had yet
+        (stored,) = store.enqueue([replace(one, after=0, upto=0)])
+        ids.append(stored.id)
+    first = Scripted(REFUSED, REFUSED, REFUSED, SENT)
+    for digest_id in ids:
+        send(store, first, item(store, digest_id), Report(), NOW)
+    assert [d.id for d in failed_of(store, ann)] == [ids[0], ids[2]]
+    assert [d.parts for d in failed_of(store, ann)] == [{"text": "0"}, {"text": "2"}]  # whole
+    assert [d.id for d in failed_of(store, bob)] == [ids[1]]
+
+    again = Scripted(SENT, BUSY)
+    report = resend(Settings(), store, again, failed_of(store, ann), NOW)
+    assert again.given == [ids[0], ids[2]]
+    assert (report.delivered, report.pending) == ([SENT], 1)
+    assert [item(store, i).status for i in ids] == ["sent", "failed", "pending", "sent"]
+    assert failed_of(store, ann) == []

@@ -12,7 +12,16 @@ import pytest
 from digest import config
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.readers import Reader, address_key, default_reader, effective, load
+from digest.models import ReaderState
+from digest.readers import (
+    Reader,
+    address_key,
+    chosen,
+    default_reader,
+    effective,
+    load,
+    state_of,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
@@ -608,3 +617,27 @@ def test_each_table_left_out_is_one_line_and_its_reader_keeps_their_place(tmp_pa
     # Bob's address could be read: he keeps his place from his since. Dee's since could not:
     # once it can, it says where she starts.
     assert loaded.waiting() == {"bob@example.org": datetime.date(2025, 3, 1)}
+
+
+def _state(n: int, email: str, upto: int = 0, **prefs: object) -> ReaderState:
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    return ReaderState(n, address_key(email), upto, when, prefs=prefs)
+
+
+def test_readers_named_on_the_command_line_are_taken_from_the_file(tmp_path: Path) -> None:
+    loaded = load(write(tmp_path, THREE))
+    settings = Settings(readers=tmp_path / "readers.toml")
+    taken, paused = chosen(loaded, ["CAROL@example.org", "bob@example.org"], settings, "r.toml")
+    assert [r.email for r in taken] == ["carol@example.org"]
+    assert paused == ["bob@example.org"]  # as written
+    with pytest.raises(ConfigError) as caught:
+        chosen(loaded, ["ann@example.org", "dan@example.org"], settings, "r.toml")
+    assert str(caught.value) == "--reader dan@example.org: no such reader in r.toml"
+
+
+def test_a_reader_of_the_state_is_found_however_their_address_is_written() -> None:
+    states = [_state(1, ""), _state(2, "ann@example.org"), _state(3, "bob@bücher.example")]
+    assert state_of(states, "") is states[0]  # the reader of DIGEST_TO
+    assert state_of(states, "Ann@Example.ORG") is states[1]
+    assert state_of(states, "bob@xn--bcher-kva.example.") is states[2]
+    assert state_of(states, "carol@example.org") is None

@@ -196,3 +196,35 @@ def forget(store: StateStore, ids: Iterable[int]) -> list[StoredPaper]:
     found = store.stored(ids)
     store.remove([(paper_id, grams(Paper(c.title, c.abstract))) for paper_id, c in found.items()])
     return list(found.values())
+
+
+def named(store: StateStore, given: Sequence[str], min_score: float = 90) -> list[int]:
+    """The stored papers a user names (`digest forget`): paper ids when every word given is
+    a number, else a title, matched whole with at least `min_score` (0-100, typos forgiven):
+    a few words of it could match too many papers."""
+    if all(word.isdigit() for word in given):
+        return [int(word) for word in given]
+    from rapidfuzz import fuzz
+
+    query = normalise(" ".join(given))
+    hits = search(store, query, 50)
+    return [c.seen.id for c, _ in hits if fuzz.ratio(query, normalise(c.title)) >= min_score]
+
+
+def paper_ids(store: StateStore, given: Iterable[str]) -> list[int]:
+    """The stored papers of these paper ids (from `digest seen`) or arXiv ids, in order;
+    DigestError naming the first that is none."""
+    from digest.errors import DigestError
+    from digest.identity.keys import arxiv_key
+
+    ids: list[int] = []
+    for word in given:
+        found: int | None = None
+        if word.isdigit():
+            found = int(word) if store.titles([int(word)]) else None
+        elif key := arxiv_key(word):
+            found = next((s.id for s in store.lookup([f"x:{key}"]).values()), None)
+        if found is None:
+            raise DigestError(f"no paper seen before has the id {word!r}; see `digest seen`")
+        ids.append(found)
+    return ids
