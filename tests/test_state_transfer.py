@@ -139,8 +139,13 @@ def test_moved_to_postgresql_and_back_no_one_who_left_is_mailed_and_nothing_show
         assert httpx.post(f"{here.url}/preferences/{token[bob]}", data=form).status_code == 200
         prefs = here.prefs()
 
-        # To PostgreSQL: the next day's digests come from there.
-        copy(sqlite_state, location(postgres))
+        # To PostgreSQL, as an operator does: the next day's digests come from there.
+        moved = run("state", "copy", str(sqlite_state), postgres)
+        assert moved.returncode == 0, moved.stderr
+        assert "they match" in moved.stdout and postgres.rpartition("@")[2] in moved.stdout
+        refused = run("state", "copy", str(sqlite_state), postgres)
+        assert refused.returncode == 1 and "add --replace" in refused.stderr
+        assert len(refused.stderr.splitlines()) == 1
         here.env["DIGEST_STATE"] = postgres
         assert here.prefs() == prefs
         day1 = here.run_next_day(1)
