@@ -18,11 +18,11 @@ from digest.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers see; at run time `__getattr__` below loads them
-    from digest.config import Settings
     from digest.formats import parse as parse_dump
     from digest.identity.decide import decide
     from digest.models import Digest, Dump, Paper, Rejected, SeenPaper, Skip
     from digest.pipeline import run_once
+    from digest.settings import Settings
     from digest.state.sqlite import SqliteStore as Store
 
 __version__ = "0.1.0"

@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from digest.config import Settings
 from digest.printable import printable
 from digest.redact import keep_secret, redact
+from digest.settings import Settings
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from digest import options
 from digest.command import Arg, command, log, say, settings_of
-from digest.config import FEED_ENTRIES, PROCESSED, Settings
+from digest.config import FEED_ENTRIES, PROCESSED
 from digest.errors import ConfigError, DigestError, WorkerDied
+from digest.settings import Settings
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -448,7 +449,7 @@ def cmd_resend(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from digest import pipeline, readers, state
-    from digest.config import addresses
+    from digest.settings import addresses
 
     settings = settings_of(args)
     given = ", ".join(args.resend_to or ())
@@ -563,7 +564,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.date is not None:
         day = fetch.day_of(args.date)
     else:
-        from digest.config import zone
+        from digest.settings import zone
 
         day = fetch.yesterday(datetime.now().astimezone(), zone(settings.timezone))
     log.info("%s", fetch.fetch_day(settings, day).line())

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from digest.config import Settings
     from digest.models import Dump
+    from digest.settings import Settings
     from digest.state import StateUrl
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ addressed to each (digest.envelope): their To, their Message-ID, their token.
 
     digests()   readers -> their messages, a chunk at a time, the readers moved on, and
                 what could not be made (values: the pipeline records them in its report)
-    resolve()   a reader's settings: the readers file over DIGEST_*, their own changes over both
     outgoing()  a digest rendered into what the outbox keeps and deliverers take
 """
 
@@ -17,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from digest import reader_settings
 from digest.errors import ConfigError
 from digest.models import Digest, Outgoing, Paper, ReaderState
 from digest.outputs import FORMATS
@@ -26,13 +26,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Set
     from email.headerregistry import Address
 
-    from digest.config import Settings
     from digest.envelope import Marks
     from digest.interests import Interests
     from digest.readers import Reader, Resolved
     from digest.render import Renderer
     from digest.render.formats import Fragments
     from digest.render.mail import MailOptions
+    from digest.settings import Settings
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def digests(
     fragments: Fragments = {}  # each paper drawn once a run, whatever the number of readers
     for reader in audience:
         state = states[reader.key]
-        resolved = resolve(reader, settings, state)
+        resolved = reader_settings.resolve(reader, settings, state)
         if not resolved.paused:  # paused: nothing for now, and nothing missed
             chosen.append((reader, state, resolved))
     chosen.sort(key=lambda c: (repr(c[2].signature()), c[1].upto))  # stable: file order within
@@ -259,33 +259,6 @@ class Letter:
     marks: Marks
     expected: int
     format: str
-
-
-def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:
-    """What a run uses for a reader: the readers file over the DIGEST_* settings, and what
-    they changed themselves (kept in the state) over both. Unsubscribed counts as paused."""
-    from digest.reader_settings import effective
-
-    resolved = effective(reader, settings)
-    chose = theirs(state)
-    return resolved.replace(**chose) if chose else resolved
-
-
-def theirs(state: ReaderState | None) -> dict[str, str | bool]:
-    """What a reader chose themselves and wins over the readers file: the values they set of
-    the settings they may change (kept as text), and `paused` when they paused, resumed or
-    unsubscribed."""
-    from digest.reader_settings import WEB
-
-    prefs = state.prefs if state is not None else {}
-    if not prefs:
-        return {}
-    chose: dict[str, str | bool] = {
-        s.name: str(prefs[s.name]) for s in WEB if isinstance(prefs.get(s.name), str)
-    }
-    if "paused" in prefs or prefs.get("unsubscribed"):
-        chose["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))
-    return chose
 
 
 def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:

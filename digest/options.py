@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.command import Arg
-from digest.config import DELIVERIES, ORDERS, REJECTED
+from digest.config import DELIVERIES, REJECTED
 from digest.outputs import NAMES as FORMATS
+from digest.settings import ORDERS
 
 COMMON = (  # every command's
     Arg(

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from digest.channels.base import Deliverer
-    from digest.config import Settings
     from digest.identity.decide import Decision, Identified
     from digest.interests import Interests
     from digest.readers import Loaded, Reader
+    from digest.settings import Settings
     from digest.state.protocol import StateStore
 
     # The inbox files found complete, with their content hash when it is known already.

@@ -17,14 +17,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 
-from digest.config import ORDERS, Settings, addresses, env_name
 from digest.errors import ConfigError
 from digest.printable import printable
+from digest.settings import ORDERS, Settings, addresses, env_name
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from email.headerregistry import Address
     from typing import Any
+
+    from digest.models import ReaderState
 
 FORMATS = ("html", "text")  # html: HTML with its text alternative
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -262,7 +264,7 @@ def _timezone(key: str, value: object, memo: Memo) -> str:
     text = _string(key, value)
 
     def check() -> None:
-        from digest.config import zone
+        from digest.settings import zone
 
         try:
             if not text:
@@ -518,3 +520,26 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
         own = getattr(reader, name)
         values[name] = BY_NAME[name].usual(settings) if own is None else own
     return Resolved(min_score=settings.min_score, **values)
+
+
+def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:
+    """What a run uses for a reader: the readers file over the DIGEST_* settings, and what
+    they changed themselves (kept in the state) over both. Unsubscribed counts as paused."""
+    resolved = effective(reader, settings)
+    chose = theirs(state)
+    return resolved.replace(**chose) if chose else resolved
+
+
+def theirs(state: ReaderState | None) -> dict[str, str | bool]:
+    """What a reader chose themselves and wins over the readers file: the values they set of
+    the settings they may change (kept as text), and `paused` when they paused, resumed or
+    unsubscribed."""
+    prefs = state.prefs if state is not None else {}
+    if not prefs:
+        return {}
+    chose: dict[str, str | bool] = {
+        s.name: str(prefs[s.name]) for s in WEB if isinstance(prefs.get(s.name), str)
+    }
+    if "paused" in prefs or prefs.get("unsubscribed"):
+        chose["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))
+    return chose

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.config import Settings
 from digest.errors import ConfigError
 from digest.printable import printable
 from digest.reader_settings import (
@@ -35,6 +34,7 @@ from digest.reader_settings import (
     joined,
     kind,
 )
+from digest.settings import Settings
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -348,7 +348,7 @@ def listed(
     """`digest readers`: a reader as a run takes them (what they chose on their own pages,
     kept in the state, over the file, and marked), their last digest, what waits for them
     (`end`: the catalogue's last position) and their digests pending and failed (`outbox`)."""
-    from digest.letters import resolve, theirs
+    from digest.reader_settings import resolve, theirs
 
     resolved = resolve(reader, settings, state)
     chose = theirs(state)

@@ -1,7 +1,8 @@
 """Where a digest goes: one module a channel, each declaring the settings it reads, how its
 deliverer is built from them, and what it says it does; the registry below names them.
 
-    base.py     the Deliverer protocol (what a deliverer may need is named below)
+    base.py     the Deliverer protocol
+    declare.py  what a channel is (Channel), what a deliverer may need; session() and stop()
     files.py    the digest as files in a folder (every format, and the .eml)
     stdout.py   one format on standard output
     smtp.py     the mail message over SMTP
@@ -18,18 +19,21 @@ the files' .eml).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from importlib import import_module
 
-from digest.outputs import FORMATS
+from digest.channels.declare import ALL_FORMATS as ALL_FORMATS
+from digest.channels.declare import EVERYTHING as EVERYTHING
+from digest.channels.declare import MAIL as MAIL
+from digest.channels.declare import Channel as Channel
+from digest.channels.declare import session as session
+from digest.channels.declare import stop as stop
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from digest.channels.base import Deliverer
-    from digest.config import Settings
+    from digest.settings import Settings
 
 # name (DIGEST_DELIVER) -> the module that holds its CHANNEL
 CHANNELS = {
@@ -43,27 +47,6 @@ BESIDE = {
     "archive": "digest.channels.archive",
     "notify": "digest.channels.notify",
 }
-
-# What a deliverer may need (its `needs`): the formats, and the mail message.
-MAIL = "eml"  # beside the format names: the mail message, as a deliverer's need
-ALL_FORMATS = frozenset(FORMATS)  # the outbox keeps these, as text
-EVERYTHING = ALL_FORMATS | {MAIL}
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    """One channel: the settings it reads (Settings fields), how its deliverer is built
-    (with the addresses of `digest resend --to`, for those that mail), and its description
-    for the service's start-up line. A channel that `previews_itself` delivers as usual in a
-    dry run (printing to standard output records nothing anyway). `check` refuses its
-    settings when they cannot be used, with one line naming the setting (ConfigError)."""
-
-    name: str
-    settings: tuple[str, ...]
-    build: Callable[[Settings, Sequence[str]], Deliverer]
-    describe: Callable[[Settings], str]
-    previews_itself: bool = False
-    check: Callable[[Settings], None] | None = None
 
 
 def channel(name: str) -> Channel:
@@ -111,21 +94,6 @@ def _beside(settings: Settings) -> list[str]:
         )
         return []
     return chosen
-
-
-def session(deliverer: Deliverer) -> AbstractContextManager[object]:
-    """Where messages follow each other: a deliverer that can (SMTP) keeps its connection
-    for all of them; any other delivers as it always does."""
-    made: AbstractContextManager[object] = getattr(deliverer, "session", nullcontext)()
-    return made
-
-
-def stop(deliverer: Deliverer) -> bool:
-    """Stop delivering, from a signal handler: a deliverer that can (SMTP) ends the exchange
-    in progress at once and starts no other (DeliveryStopped). False when it cannot: what
-    it does is local and quick, and it finishes."""
-    halt = getattr(deliverer, "stop", None)
-    return bool(halt()) if halt is not None else False
 
 
 def describe(settings: Settings) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from digest.archive import Archive
-    from digest.config import Settings
+    from digest.settings import Settings
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,8 @@ def refuse_private(settings: Settings, env_file: Path | None = None) -> None:
     the digests written for readers, the readers file or the settings (`env_file`): all the
     folder holds may be published, by `digest web` or any other web server."""
     from digest.archive import exposed
-    from digest.config import default_out
     from digest.errors import ConfigError
+    from digest.settings import default_out
 
     if settings.archive is None:
         return

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager
 
-from digest.channels import session, stop
 from digest.channels.base import Deliverer, Followed
+from digest.channels.declare import session, stop
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
 

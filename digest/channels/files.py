@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from digest.config import Settings
+    from digest.settings import Settings
 
 
 def file_stem(outgoing: Outgoing, taken: int = 0) -> str:
@@ -47,7 +47,7 @@ class FilesDeliverer:
     def out(self) -> Path:
         """The folder: as given, else the user data folder's digests/ (looked up only when
         something is written, so a run with nothing new does not pay for it)."""
-        from digest.config import default_out
+        from digest.settings import default_out
 
         return self._out or default_out()
 
@@ -88,15 +88,15 @@ def _build(settings: Settings, recipients: Sequence[str] = ()) -> FilesDeliverer
 
 def check_apart(settings: Settings) -> None:
     """Refuse an output folder inside the inbox, or the other way round."""
-    from digest.config import default_out
     from digest.inbox import check_apart
+    from digest.settings import default_out
 
     if settings.inbox is not None:
         check_apart(settings.inbox, settings.out or default_out())
 
 
 def _describe(settings: Settings) -> str:
-    from digest.config import default_out
+    from digest.settings import default_out
 
     return f"files in {settings.out or default_out()}"
 

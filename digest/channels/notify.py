@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from digest.channels import Channel
+from digest.channels.declare import Channel
 from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
 from digest.printable import printable
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from digest.channels.base import Deliverer
-    from digest.config import Settings
     from digest.readers import Reader
+    from digest.settings import Settings
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class ReadersNotify:
 
     def session(self) -> AbstractContextManager[object]:
         """The chosen channel's session (one SMTP connection for messages that follow)."""
-        from digest.channels import session
+        from digest.channels.declare import session
 
         return session(self.main)
 

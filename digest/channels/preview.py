@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from digest.config import Settings
+    from digest.settings import Settings
 
 
 class PreviewDeliverer:
@@ -59,7 +59,7 @@ def mail_part(eml: bytes, subtype: str) -> str:
 
 
 def _build(settings: Settings, recipients: Sequence[str] = ()) -> PreviewDeliverer:
-    from digest.config import default_out
+    from digest.settings import default_out
 
     check_apart(settings)
     out = settings.out or default_out()

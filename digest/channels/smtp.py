@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterator, Sequence
 
-    from digest.config import Settings
+    from digest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ SETTINGS = ("smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_passwo
 # The message's settings, which it checks too (the files channel writes the message as well).
 MESSAGE = ("from_", "to", "subject", "unsubscribe", "list_id")
 SECURITIES = ("starttls", "ssl", "none")  # DIGEST_SMTP_SECURITY
-PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the usual port of each
 SUBJECT_FIELDS = ("count", "date", "matches")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
@@ -536,8 +535,8 @@ def check(s: Settings) -> None:
     import re
     import string
 
-    from digest.config import addresses
     from digest.models import subject_line
+    from digest.settings import addresses
 
     if s.smtp_security not in SECURITIES:
         raise ConfigError(

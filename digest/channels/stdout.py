@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TextIO
 
-    from digest.config import Settings
+    from digest.settings import Settings
 
 
 class StdoutDeliverer:

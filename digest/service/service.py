@@ -42,22 +42,22 @@ from types import FrameType
 
 from apscheduler.triggers.base import BaseTrigger
 
-from digest import channels, formats, inbox, letters, pipeline, state
+from digest import channels, formats, inbox, pipeline, reader_settings, state
 from digest.channels import session
-from digest.config import zone
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
 from digest.service.schedule import missed_run, parse_schedule, reader_schedule
 from digest.service.status import when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
+from digest.settings import zone
 from digest.state import LONGEST_BACKOFF, StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.channels.base import Deliverer
-    from digest.config import Settings
     from digest.models import ReaderState
     from digest.readers import Reader
+    from digest.settings import Settings
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -716,7 +716,7 @@ def reader_groups(
     found = []
     groups: dict[str, Group] = {}
     for reader in pipeline.active_readers(settings):
-        resolved = letters.resolve(reader, settings, (known or {}).get(reader.key))
+        resolved = reader_settings.resolve(reader, settings, (known or {}).get(reader.key))
         tz = zone(resolved.timezone)
         schedule = resolved.schedule
         if schedule != settings.schedule:  # the reader's own: kept within the readers' floor

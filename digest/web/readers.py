@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.models import ReaderState
 from digest.reader_settings import WEB, Reader, Resolved
+from digest.settings import Settings
 from digest.state.protocol import StateStore
 from digest.web import pages
 from digest.web.pages import Page, Shown
@@ -193,7 +193,7 @@ class ReaderPages:
     def preferences(
         self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
     ) -> Page:
-        from digest import letters, readers
+        from digest import reader_settings, readers
 
         token = request.path_params["token"]
         action = f"/preferences/{token}"
@@ -202,7 +202,7 @@ class ReaderPages:
         address = self._address(reader)
         entry = self._reader(reader.key)
         if request.method == "GET":
-            now = shown(reader.prefs, letters.resolve(entry, self.settings, reader))
+            now = shown(reader.prefs, reader_settings.resolve(entry, self.settings, reader))
             return pages.preferences(address, action, fields, now)
         if not genuine(secret, token, "preferences", form):
             return pages.refused(action)
@@ -211,7 +211,7 @@ class ReaderPages:
             return pages.preferences(address, action, fields, sent, errors=errors)
         store.set_prefs(reader.id, mine)
         log.info("a reader changed their preferences")
-        now = shown(mine, letters.resolve(entry, self.settings, _with(reader, mine)))
+        now = shown(mine, reader_settings.resolve(entry, self.settings, _with(reader, mine)))
         return pages.preferences(address, action, fields, now, saved=True)
 
     def like(

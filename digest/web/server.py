@@ -11,7 +11,7 @@ from digest.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from digest.config import Settings
+    from digest.settings import Settings
 
 log = logging.getLogger(__name__)
 
