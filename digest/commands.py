@@ -25,6 +25,7 @@ TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on eve
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from datetime import tzinfo
 
     from digest.channels.base import Deliverer
     from digest.readers import Reader
@@ -188,6 +189,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest.service.status import status_lines  # not the scheduler: status stays light
 
     settings = settings_of(args)
+    zone = _zone(settings)
     notify: list[str] = []
     if settings.notify:  # its URLs as Apprise masks them: they may hold tokens
         from digest.channels.notify import masked
@@ -205,7 +207,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             store.rejected_dumps(5),
             archive=str(settings.archive) if settings.archive else None,
             notify=notify,
-            service=status_lines(store),
+            service=status_lines(store, zone),
+            zone=zone,
         )
     for line in lines:
         say(line)
@@ -612,11 +615,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
       digest serve --inbox ~/papers --schedule 'every 6h' --processed move
     """
     from digest.service.service import serve
+    from digest.service.status import Stamped
 
     settings = settings_of(args)
-    # journald stamps each line itself; a terminal or a plain log file needs the time.
+    # journald stamps each line itself; a terminal or a plain log file needs the time, in
+    # the schedule's zone, as the service's own lines say it.
     if not os.environ.get("JOURNAL_STREAM"):
-        stamped = logging.Formatter("%(asctime)s digest: %(message)s", "%Y-%m-%d %H:%M:%S%z")
+        stamped = Stamped(_zone(settings))
         for handler in log.handlers:
             handler.setFormatter(stamped)
     # The scheduler's own warnings (a run skipped or late) go to the same place.
@@ -625,6 +630,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scheduler_log.setLevel(logging.WARNING)
     scheduler_log.propagate = False
     return serve(settings, _deliverer(settings, dry_run=False))
+
+
+def _zone(settings: Settings) -> tzinfo:
+    """The service's time zone (DIGEST_TIMEZONE, else the machine's); UTC when the machine
+    cannot tell, for what only shows times."""
+    from datetime import UTC
+
+    from digest.settings import zone
+
+    try:
+        return zone(settings.timezone)
+    except ConfigError:
+        return UTC
 
 
 @command(

@@ -4,9 +4,12 @@ Pure: values in, lines out; the command line prints them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from datetime import tzinfo
 
     from digest.models import Dump, Outgoing, Rejected
 
@@ -26,11 +29,18 @@ def status_lines(
     archive: str | None = None,
     notify: Sequence[str] = (),
     service: Sequence[str] = (),
+    zone: tzinfo | None = None,
 ) -> list[str]:
     """`digest status`: the state's counts (`StateStore.counts`, `reader_counts`), the
     digests pending then failed (`outbox`), the last ones sent among `recent`, the dumps that
     could not be read (those no delivered digest named yet, `untold`, then the last ones),
-    where the archive is, the notification URLs (masked), and the service's lines."""
+    where the archive is, the notification URLs (masked), and the service's lines; every
+    moment in `zone` (the service's time zone: DIGEST_TIMEZONE; None: UTC), named."""
+    tz = zone or UTC
+
+    def at(moment: datetime | None) -> str:
+        return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}" if moment else "?"
+
     lines = [
         f"state file: {state}",
         f"papers seen: {counts['papers_seen']}; awaiting delivery: {counts['papers_pending']};"
@@ -46,20 +56,21 @@ def status_lines(
         for item in listed[:LISTED]:
             retry = ""
             if status == "pending" and item.next_attempt:
-                retry = f" next try after {item.next_attempt:%Y-%m-%d %H:%M} UTC;"
+                retry = f" next try after {at(item.next_attempt)};"
             elif status == "failed":
                 retry = f" send it again with `digest resend {item.id}`;"
             lines.append(
-                f"{status}: digest {item.id} of {item.created:%Y-%m-%d %H:%M},"
+                f"{status}: digest {item.id} of {at(item.created)},"
                 f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                 f" last error: {item.last_error or 'none'}"
             )
         if len(listed) > LISTED:  # a mail server's outage with many readers: say how many
             lines.append(f"{status}: and {len(listed) - LISTED} more digests")
     for item in [d for d in recent if d.status == "sent"][:5]:
-        when = f"{item.sent_at:%Y-%m-%d %H:%M}" if item.sent_at else "?"
         how = f"; {item.delivery_note}" if item.delivery_note else ""
-        lines.append(f"sent: digest {item.id}, {item.paper_count} papers, at {when} UTC{how}")
+        lines.append(
+            f"sent: digest {item.id}, {item.paper_count} papers, at {at(item.sent_at)}{how}"
+        )
     lines += [f"rejected: {r.file}: {r.reason} (to be named in the next digest)" for r in untold]
     lines += [f"rejected: {r.file}: {r.reason}" for r in rejected if r not in untold]
     if archive:

@@ -67,10 +67,10 @@ def test_status_lists_the_outbox_the_last_sent_the_rejected_and_the_rest_in_orde
         "state file: postgresql://u:***@h/db",
         "papers seen: 1200; awaiting delivery: 63; dumps ingested: 30",
         "readers: 10000; paused on their own: 12; unsubscribed: 3",
-        "pending: digest 9 of 2025-03-09 07:00, 19 papers, 2 attempts; next try after"
+        "pending: digest 9 of 2025-03-09 07:00 UTC, 19 papers, 2 attempts; next try after"
         " 2025-03-09 08:30 UTC; last error: 421 later",
-        "pending: digest 8 of 2025-03-08 07:00, 18 papers, 0 attempts; last error: none",
-        "failed: digest 7 of 2025-03-07 07:00, 17 papers, 1 attempts; send it again with"
+        "pending: digest 8 of 2025-03-08 07:00 UTC, 18 papers, 0 attempts; last error: none",
+        "failed: digest 7 of 2025-03-07 07:00 UTC, 17 papers, 1 attempts; send it again with"
         " `digest resend 7`; last error: 550 no such user",
         "sent: digest 6, 16 papers, at 2025-03-06 07:01 UTC; to 2 recipients",
         "sent: digest 5, 15 papers, at 2025-03-05 07:01 UTC",
@@ -82,6 +82,22 @@ def test_status_lists_the_outbox_the_last_sent_the_rejected_and_the_rest_in_orde
         "archive: /srv/papers",
         "notify: json://127.0.0.1/..., tgram://...",
         "service: running (pid 42) since x, schedule y",
+    ]
+
+
+def test_status_says_every_moment_in_the_service_s_zone_and_names_it() -> None:
+    from zoneinfo import ZoneInfo
+
+    retry = datetime(2025, 3, 9, 8, 30, tzinfo=UTC)
+    pending = _digest(9, "pending", attempts=2, last_error="421 later", next_attempt=retry)
+    sent = _digest(6, "sent", sent_at=datetime(2025, 7, 6, 5, 1, tzinfo=UTC))
+    lines = overview.status_lines(
+        "s", COUNTS, {"readers": 0}, [pending], [sent], [], [], zone=ZoneInfo("Europe/Berlin")
+    )
+    assert lines[2:] == [
+        "pending: digest 9 of 2025-03-09 08:00 CET, 19 papers, 2 attempts; next try after"
+        " 2025-03-09 09:30 CET; last error: 421 later",
+        "sent: digest 6, 16 papers, at 2025-07-06 07:01 CEST",  # summer time
     ]
 
 
@@ -139,7 +155,7 @@ def test_status_names_ten_digests_of_a_kind_and_counts_the_others() -> None:
     pending = [line for line in lines if line.startswith("pending: ")]
     assert len(pending) == 11 and pending[-1] == "pending: and 2 more digests"
     assert [line for line in lines if line.startswith("failed: ")] == [
-        "failed: digest 20 of 2025-03-20 07:00, 30 papers, 0 attempts; send it again with"
+        "failed: digest 20 of 2025-03-20 07:00 UTC, 30 papers, 0 attempts; send it again with"
         " `digest resend 20`; last error: none"
     ]
 

@@ -653,3 +653,17 @@ def test_a_second_serve_under_another_name_for_the_state_file_is_refused(
     status = digest_cli(tmp_path, "status", "--state", str(alias)).stdout
     assert f"service: running (pid {serve.proc.pid})" in status
     assert serve.stop() == 0
+
+
+def test_the_service_s_log_lines_are_stamped_in_its_own_zone() -> None:
+    import logging
+    from zoneinfo import ZoneInfo
+
+    from digest.service.status import Stamped
+
+    record = logging.LogRecord("digest", logging.INFO, __file__, 1, "serving", None, None)
+    record.created = datetime(2025, 1, 15, 6, 0, tzinfo=UTC).timestamp()
+    assert Stamped(ZoneInfo("Europe/Berlin")).format(record) == (
+        "2025-01-15 07:00:00+0100 digest: serving"
+    )
+    assert Stamped(ZoneInfo("Asia/Kolkata")).format(record).startswith("2025-01-15 11:30:00+0530")
