@@ -23,7 +23,9 @@ IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp")
 # are set aside (DIGEST_PROCESSED, DIGEST_REJECTED).
 PROCESSED = "processed"
 REJECTED = "rejected"
-OWN_OUTPUT = re.compile(r"(digest-\d{4}-\d\d-\d\d-\d{4,}(-\d+)?|preview)\.(html|txt|md|json|eml)")
+OWN_OUTPUT = re.compile(
+    r"(digest-\d{4}-\d\d-\d\d-\d{4,}(-\d+)?|preview(-[A-Za-z0-9@._+-]+)?)\.(html|txt|md|json|eml)"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,11 @@ def digests(
                 moves.append((state.id, state.upto, end))
             continue
         item = _addressed(settings, reader, letter, state.token, needs)
-        made.append(dataclasses.replace(item, reader=state.id, after=state.upto, upto=end))
+        made.append(
+            dataclasses.replace(
+                item, reader=state.id, after=state.upto, upto=end, reader_key=reader.key
+            )
+        )
         if len(made) >= CHUNK:
             yield Chunk(made, moves, failed, first)
             made, moves, failed, first = [], [], [], None

@@ -204,6 +204,9 @@ class Outgoing:
     after: int | None = None  # the catalogue positions it covers: after < position <= upto
     upto: int | None = None
     shared: Shared | None = None  # how it was made from a rendering shared by readers
+    # The reader's address in its one form ("" for DIGEST_TO's), as a run makes it: a dry
+    # run's preview is named by it. Not kept in the outbox (`reader` is).
+    reader_key: str | None = None
 
     def part(self, fmt: str) -> str:
         """The digest rendered in `fmt`; empty when it was not made (not needed)."""

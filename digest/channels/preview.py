@@ -3,6 +3,7 @@ recorded."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from digest.channels import MAIL, Channel
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from digest.settings import Settings
 
 
+PREVIEWS = "digest-preview"  # a dry run's folder, without DIGEST_OUT, when not delivering files
+
+
 class PreviewDeliverer:
     """Writes one format of the digest to a preview file, for a dry run; records nothing.
 
@@ -33,7 +37,7 @@ class PreviewDeliverer:
         self.needs = frozenset({MAIL} if from_mail else {fmt})
 
     def deliver(self, outgoing: Outgoing) -> str:
-        path = self.out / f"preview.{FORMATS[self.fmt].extension}"
+        path = self.out / f"{preview_name(outgoing.reader_key)}.{FORMATS[self.fmt].extension}"
         content = outgoing.part(self.fmt)
         if self.mailed and outgoing.eml and self.fmt in ("html", "text"):
             content = mail_part(outgoing.eml, "html" if self.fmt == "html" else "plain")
@@ -44,6 +48,14 @@ class PreviewDeliverer:
             raise DeliveryError(f"cannot write the preview to {path}: {e.strerror}") from None
         print(path)
         return f"wrote preview {path}"
+
+
+def preview_name(reader: str | None) -> str:
+    """A preview's file name, without its extension: each reader of a readers file their
+    own (`preview-ann@example.org`), so that no reader's preview overwrites another's."""
+    if not reader:
+        return "preview"
+    return "preview-" + re.sub(r"[^A-Za-z0-9@._+-]", "_", reader)
 
 
 def mail_part(eml: bytes, subtype: str) -> str:
@@ -62,7 +74,9 @@ def _build(settings: Settings, recipients: Sequence[str] = ()) -> PreviewDeliver
     from digest.settings import default_out
 
     check_apart(settings)
-    out = settings.out or default_out()
+    # Beside the digests' folder when they go there; else in the current folder, rather than
+    # a folder of the user's data that a mailing installation never looks into.
+    out = settings.out or (default_out() if settings.deliver == "files" else Path(PREVIEWS))
     return PreviewDeliverer(out, settings.format, mailed=settings.deliver == "smtp")
 
 
