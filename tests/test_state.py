@@ -36,6 +36,17 @@ def _outgoing() -> Outgoing:
     )
 
 
+def test_a_failed_write_leaves_nothing_and_says_so_as_a_store_error(store: StateStore) -> None:
+    """Whatever the backend, a write the database refuses is rolled back whole and reaches
+    the caller as the state's own error, never the driver's."""
+    store.record([], [], [filed(Paper("A Paper", "abs", "d.txt"), "t:a paper")], _outgoing())
+    with pytest.raises(StoreError, match="message_id"):  # the same Message-ID twice
+        store.record([], [], [filed(Paper("B", "b", "d.txt"), "t:b")], _outgoing())
+    assert store.lookup(["t:b"]) == {}
+    assert store.counts()["papers_pending"] == 1
+    assert [p.title for _, p in store.offered(0, store.end())] == ["A Paper"]
+
+
 def test_record_lookup_and_outbox_lifecycle(store: StateStore) -> None:
     paper = Paper("A Paper", "abs", "d.txt", "Mar 12")
     dump = Dump("d.txt", "f" * 64, (paper,), "Mar 12")

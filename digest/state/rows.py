@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 
 from digest.models import Outgoing, Paper, ReaderState, SeenPaper, Shared
-from digest.state import NO_TIME, timestamp
+from digest.state.base import NO_TIME, timestamp
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
