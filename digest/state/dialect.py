@@ -61,7 +61,7 @@ class Tx(Protocol):
         """Run one statement once for each of these rows."""
 
     def insert_new(self, table: str, columns: str, rows: Iterable[tuple[object, ...]]) -> None:
-        """Insert many rows into `table` (its `columns`, with their types), skipping those
+        """Add many rows to `table` (its `columns`, with their types), skipping those
         already there (a unique key)."""
 
 

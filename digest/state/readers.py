@@ -15,7 +15,7 @@ from digest.state.catalogue import end as end_of
 from digest.state.dialect import Part, Tx
 from digest.state.dumps import tell
 from digest.state.outbox import add_digest
-from digest.state.rows import paper_of, reader_state, taken_in
+from digest.state.rows import paper_of, reader_state
 
 # Papers take positions in the order they are first offered; a reader is how far through
 # them their digests go. What is new to a reader is the positions after theirs.
@@ -224,3 +224,20 @@ def _start(tx: Tx, since: date | None, last: int) -> int:
         (since.isoformat(),),
     ).fetchone()[0]
     return last if first is None else int(first) - 1
+
+
+def taken_in(one: int, other: int) -> list[str]:
+    """The statements by which reader `one` takes in reader `other`'s digests and likes, and
+    `other` is gone: one mailbox kept as two readers (digest.readers.respelled). The same on
+    both backends; the ids are numbers, written in."""
+    one, other = int(one), int(other)
+    return [
+        # A scheduled period both were served for stays two digests, not a clash.
+        f"UPDATE digests SET period = NULL WHERE reader_id = {other}"
+        f" AND period IN (SELECT period FROM digests WHERE reader_id = {one})",
+        f"UPDATE digests SET reader_id = {one} WHERE reader_id = {other}",
+        f"INSERT INTO likes SELECT {one}, paper_id, value, at FROM likes"
+        f" WHERE reader_id = {other} ON CONFLICT DO NOTHING",
+        f"DELETE FROM likes WHERE reader_id = {other}",
+        f"DELETE FROM readers WHERE id = {other}",
+    ]
