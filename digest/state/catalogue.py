@@ -33,11 +33,20 @@ class Catalogue(Part):
         one query for many grams, each read only as far as its limit."""
         wanted = list(grams)
         found: dict[int, list[int]] = {g: [] for g in wanted}
-        one = "SELECT * FROM (SELECT gram, paper_id FROM paper_grams WHERE gram = ?"
-        one += " ORDER BY paper_id LIMIT ?) AS g{n}"
-        for piece in chunks(wanted, 200):  # SQLite joins at most 500 queries in one
-            sql = " UNION ALL ".join(one.format(n=n) for n in range(len(piece)))
-            for r in self.rows(sql, [v for g in piece for v in (g, limit)]):
+        if self.dialect.postings:
+            pieces = [(self.dialect.postings, [wanted, limit])]
+        else:
+            one = "SELECT * FROM (SELECT gram, paper_id FROM paper_grams WHERE gram = ?"
+            one += " ORDER BY paper_id LIMIT ?) AS g{n}"
+            pieces = [
+                (
+                    " UNION ALL ".join(one.format(n=n) for n in range(len(piece))),
+                    [v for g in piece for v in (g, limit)],
+                )
+                for piece in chunks(wanted, 200)  # SQLite joins at most 500 queries in one
+            ]
+        for sql, args in pieces:
+            for r in self.rows(sql, args):
                 found[r[0]].append(r[1])
         return found
 

@@ -32,6 +32,11 @@ class Dialect:
     # Added to a query to lock what it reads until the transaction ends ("" where a write
     # transaction locks all already).
     for_update: str = ""
+    # Whether a list of values is given as one array (`= ANY(?)`) rather than a value each.
+    arrays: bool = False
+    # The postings of many grams in one query: `?` an array of grams, then the limit a gram
+    # (None: the roles join one query a gram, which costs a server a plan of each).
+    postings: str | None = None
     # Run first in a transaction that numbers papers, so that two writers number in turn
     # (none where a write transaction excludes every other).
     in_turn: str | None = None
@@ -112,6 +117,8 @@ class Part:
     def rows_in(self, sql: str, values: Iterable[object], *args: object) -> list[Row]:
         """The rows of a query whose `IN (?*)` list takes these values, as many a query as
         the dialect takes; `args` follow them."""
+        if self.dialect.arrays:
+            return self.rows(sql.replace("IN (?*)", "= ANY(?)"), [list(values), *args])
         found: list[Row] = []
         for piece in chunks(list(values), self.dialect.most_values - len(args)):
             found += self.rows(sql.replace("?*", marks(len(piece))), [*piece, *args])

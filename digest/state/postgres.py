@@ -84,6 +84,12 @@ POSTGRES = Dialect(
     ),
     flag="(prefs::jsonb ->> '{name}')::boolean",
     for_update=" FOR UPDATE",
+    arrays=True,
+    postings=(
+        "SELECT gram, paper_id FROM (SELECT gram, paper_id, row_number() OVER (PARTITION BY"
+        " gram ORDER BY paper_id) AS n FROM paper_grams WHERE gram = ANY(?)) AS g"
+        " WHERE n <= ? ORDER BY gram, paper_id"
+    ),
     in_turn=f"SELECT pg_advisory_xact_lock({PAPERS_LOCK})",  # papers numbered in turn
 )
 
