@@ -11,7 +11,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
-from typing import Protocol
 
 import numpy as np
 
@@ -25,28 +24,32 @@ _C1, _C2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 COMMON = 100
 
 
-class Papers(Protocol):
-    """What the index asks of the stored papers (the state's catalogue gives it)."""
+TYPE_CHECKING = False  # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
-        """For each gram, the ids of (at most `limit`) papers filed under it."""
-        ...
+    class Papers(Protocol):
+        """What the index asks of the stored papers (the state's catalogue gives it)."""
 
-    def stored(self, ids: Iterable[int]) -> dict[int, StoredPaper]:
-        """The stored papers with these ids, by id."""
-        ...
+        def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
+            """For each gram, the ids of (at most `limit`) papers filed under it."""
+            ...
 
-    def titles(self, ids: Iterable[int]) -> dict[int, str]:
-        """The titles of the stored papers with these ids, by id."""
-        ...
+        def stored(self, ids: Iterable[int]) -> dict[int, StoredPaper]:
+            """The stored papers with these ids, by id."""
+            ...
 
-    def all_titles(self) -> Iterator[dict[int, str]]:
-        """Every stored paper's title by id, a large chunk at a time."""
-        ...
+        def titles(self, ids: Iterable[int]) -> dict[int, str]:
+            """The titles of the stored papers with these ids, by id."""
+            ...
 
-    def remove(self, papers: Sequence[tuple[int, Sequence[int]]]) -> None:
-        """Remove these papers (by id, with their grams), their keys and index entries too."""
-        ...
+        def all_titles(self) -> Iterator[dict[int, str]]:
+            """Every stored paper's title by id, a large chunk at a time."""
+            ...
+
+        def remove(self, papers: Sequence[tuple[int, Sequence[int]]]) -> None:
+            """Remove these papers (by id, with their grams), their keys and index entries too."""
+            ...
 
 
 def _hash(text: str) -> int:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from digest.models import SeenPaper, StoredPaper
-from digest.state.dialect import Part, Tx, chunks
+from digest.state.dialect import Part, chunks
 from digest.state.rows import paper_data, seen_paper
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from digest.identity.decide import Identified
+    from digest.state.dialect import Tx
 
 # What `seen_paper` takes, of a stored paper `p`.
 SEEN = "p.id, p.title, p.first_seen, p.first_dump, {ids}"
@@ -160,6 +161,8 @@ def file_under(tx: Tx, papers: Sequence[tuple[int, Sequence[str], Sequence[int]]
     """File stored papers (by id) under their identity keys and candidate-index grams. In
     index order, the inserts walk each index once instead of all over it: on a large store
     that halves the time of a backlog."""
+    if not papers:
+        return  # nothing to file: numpy is not loaded for nothing
     import numpy as np
 
     keys = sorted((key, paper_id) for paper_id, keys, _ in papers for key in keys)

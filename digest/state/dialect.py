@@ -12,10 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
 
-T = TypeVar("T")
-Row = Any  # a row read back: by column name (row["id"]) and by position (row[0])
+TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeVar
+
+    T = TypeVar("T")
+    Row = Any  # a row read back: by column name (row["id"]) and by position (row[0])
 
 
 @dataclass(frozen=True)
@@ -42,45 +45,45 @@ class Dialect:
     in_turn: str | None = None
 
 
-class Result(Protocol):
-    """What a statement returns."""
+if TYPE_CHECKING:  # what the roles ask of a backend, checked by mypy
 
-    @property
-    def rowcount(self) -> int:
-        """How many rows it changed."""
+    class Result(Protocol):
+        """What a statement returns."""
 
-    def fetchone(self) -> Row:
-        """Its next row (None: no more)."""
+        @property
+        def rowcount(self) -> int:
+            """How many rows it changed."""
 
-    def fetchall(self) -> list[Row]:
-        """Its rows left."""
+        def fetchone(self) -> Row:
+            """Its next row (None: no more)."""
 
+        def fetchall(self) -> list[Row]:
+            """Its rows left."""
 
-class Tx(Protocol):
-    """One write transaction of a backend."""
+    class Tx(Protocol):
+        """One write transaction of a backend."""
 
-    def execute(self, sql: str, args: Sequence[object] = ()) -> Result:
-        """Run one statement (`?` placeholders)."""
+        def execute(self, sql: str, args: Sequence[object] = ()) -> Result:
+            """Run one statement (`?` placeholders)."""
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        """Run one statement once for each of these rows."""
+        def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+            """Run one statement once for each of these rows."""
 
-    def insert_new(self, table: str, columns: str, rows: Iterable[tuple[object, ...]]) -> None:
-        """Add many rows to `table` (its `columns`, with their types), skipping those
-        already there (a unique key)."""
+        def insert_new(self, table: str, columns: str, rows: Iterable[tuple[object, ...]]) -> None:
+            """Add many rows to `table` (its `columns`, with their types), skipping those
+            already there (a unique key)."""
 
+    class Connection(Protocol):
+        """A backend's connection, as the roles use it."""
 
-class Connection(Protocol):
-    """A backend's connection, as the roles use it."""
+        dialect: Dialect
+        readonly: bool
 
-    dialect: Dialect
-    readonly: bool
+        def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+            """The rows of one query, read outside any write transaction."""
 
-    def rows(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
-        """The rows of one query, read outside any write transaction."""
-
-    def transaction(self) -> AbstractContextManager[Tx]:
-        """One short write transaction: committed on leaving, rolled back on an error."""
+        def transaction(self) -> AbstractContextManager[Tx]:
+            """One short write transaction: committed on leaving, rolled back on an error."""
 
 
 def marks(n: int) -> str:

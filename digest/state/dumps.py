@@ -6,7 +6,11 @@ from collections.abc import Iterable, Sequence
 
 from digest.errors import StoreError
 from digest.models import Dump, Rejected
-from digest.state.dialect import Part, Tx
+from digest.state.dialect import Part
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Tx
 
 # A rejected dump no delivered digest names yet: none does, or the one that did failed for good.
 UNTOLD = (

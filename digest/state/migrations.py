@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 from digest.errors import StoreError
 from digest.models import Paper
-from digest.state.dialect import Tx
 
-Script = str | Callable[[Tx], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Tx
+
+    Script = str | Callable[[Tx], None]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 from digest.models import Outgoing
 from digest.state.base import LONGEST_BACKOFF, now
 from digest.state.catalogue import count
-from digest.state.dialect import Part, Row, Tx, text
+from digest.state.dialect import Part, text
 from digest.state.rows import (
     DESCRIBED,
     OUTCOME,
@@ -21,6 +21,10 @@ from digest.state.rows import (
     pack,
     parts_text,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Row, Tx
 
 # The pending digests due at a time: the time, then that time plus the longest backoff (a
 # retry set further ahead means the clock was turned back since: due now).

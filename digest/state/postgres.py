@@ -34,9 +34,13 @@ from psycopg_pool import ConnectionPool
 
 from digest.errors import StoreError
 from digest.state.base import StateUrl, now, passwords
-from digest.state.dialect import Dialect, Row
+from digest.state.dialect import Dialect
 from digest.state.migrations import migrate
 from digest.state.protocol import StateStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Row
 
 log = logging.getLogger(__name__)
 # The pool's own warnings (each failed attempt to connect, each dead connection replaced)

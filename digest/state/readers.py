@@ -12,10 +12,14 @@ from digest.redact import keep_secret
 from digest.state.base import now
 from digest.state.catalogue import END, count
 from digest.state.catalogue import end as end_of
-from digest.state.dialect import Part, Tx
+from digest.state.dialect import Part
 from digest.state.dumps import tell
 from digest.state.outbox import add_digest
 from digest.state.rows import paper_of, reader_state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Tx
 
 # Papers take positions in the order they are first offered; a reader is how far through
 # them their digests go. What is new to a reader is the positions after theirs.

@@ -21,9 +21,13 @@ from pathlib import Path
 
 from digest.errors import StoreError
 from digest.state.base import StateChanged, StateUrl, access_problem, lock_file, now
-from digest.state.dialect import Dialect, Row
+from digest.state.dialect import Dialect
 from digest.state.migrations import migrate, names
 from digest.state.protocol import StateStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.state.dialect import Row
 
 SQLITE = Dialect(
     name="sqlite",
