@@ -116,3 +116,18 @@ def test_search_and_forget(store: StateStore) -> None:
     every = {g for p in papers for g in grams(p)}
     left = sum(len(ids) for ids in store.postings(every, 1000).values())
     assert left == sum(len(grams(p)) for p in papers[:5])
+
+
+def test_identity_asks_the_stored_papers_of_a_protocol_of_its_own_not_of_the_state() -> None:
+    """The identity package is core: it imports nothing of the state (even for its types),
+    so that the state may use it without a cycle."""
+    import ast
+
+    folder = Path(__file__).resolve().parent.parent / "digest" / "identity"
+    imported = {
+        f"{path.name}: {node.module}"
+        for path in folder.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("digest.state")
+    }
+    assert imported == set()

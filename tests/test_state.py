@@ -171,6 +171,33 @@ def test_every_backend_is_tested_and_opens_to_the_protocol(store: StateStore) ->
     assert isinstance(store, StateStore)
 
 
+def test_every_role_is_written_once_whatever_the_backend(store: StateStore) -> None:
+    """What a store answers and records is the roles' (digest.state.roles), the same code on
+    every backend: a backend adds its connection, locks and claims, and writes no role."""
+    import inspect
+
+    from digest.state.dialect import Part
+    from digest.state.roles import Roles
+
+    backend = type(store).__module__
+    connection = set(vars(Part))  # what a backend gives the roles
+    asked = [
+        name
+        for name, _ in inspect.getmembers(Roles, inspect.isfunction)
+        if not name.startswith("_") and name not in connection
+    ]
+    assert len(asked) > 30  # every role: the dumps read, catalogue, readers, outbox, service
+    written = {name: getattr(type(store), name).__module__ for name in asked}
+    assert backend not in set(written.values()), written
+    assert {m.rpartition(".")[2] for m in written.values()} == {
+        "dumps",
+        "catalogue",
+        "readers",
+        "outbox",
+        "roles",
+    }
+
+
 def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with state.open(path) as one:
