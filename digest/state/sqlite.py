@@ -279,10 +279,7 @@ class _Connection:
             db.close()
             kind = getattr(e, "sqlite_errorname", "")
             if kind == CHANGED_UNDER_US:
-                raise StateChanged(
-                    f"state file {path} cannot be used ({e}): it changed under a running"
-                    " `digest serve` (its -wal file deleted?); restart the service"
-                ) from None
+                raise _failure(e, path, "") from None
             if kind.startswith(_REFUSED) or kind.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
                 raise StoreError(_unusable(path, e, doing)) from None
             raise StoreError(f"state file {path} cannot be used: {e}") from None
@@ -313,12 +310,16 @@ class _Connection:
         when read) is a StoreError, quoting little of what it holds."""
         try:
             return self.db.execute(sql, args).fetchall()
+        except sqlite3.ProgrammingError:
+            raise  # a bug of ours (a closed store, say), not of the file
         except sqlite3.DatabaseError as e:
             # Its text may quote what the file holds, over many lines: its start is enough.
             why = " ".join(str(e).split())[:80].encode("unicode_escape").decode("ascii")
-            raise StoreError(
+            raise _failure(
+                e,
+                self.file,
                 f"the state file cannot be read ({why}...); keep it as it is, and restore a"
-                " backup or move it aside to start afresh"
+                " backup or move it aside to start afresh",
             ) from None
 
     @contextlib.contextmanager
@@ -411,8 +412,21 @@ def _transaction(db: sqlite3.Connection, path: Path) -> Iterator[_Tx]:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+    except sqlite3.ProgrammingError:
+        raise  # a bug of ours (a closed store, say), not of the file
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"state file {path} cannot be written: {e}") from None
+        raise _failure(e, path, f"state file {path} cannot be written: {e}") from None
+
+
+def _failure(error: sqlite3.DatabaseError, path: Path, message: str) -> StoreError:
+    """What a failure of SQLite is to the caller: the state changed under this connection
+    (its -wal file deleted under a running `digest serve`: reopen), or `message`."""
+    if getattr(error, "sqlite_errorname", "") == CHANGED_UNDER_US:
+        return StateChanged(
+            f"state file {path} cannot be used ({error}): it changed under a running"
+            " `digest serve` (its -wal file deleted?); restart the service"
+        )
+    return StoreError(message)
 
 
 class SqliteStore(_Connection, StateStore):
