@@ -30,7 +30,7 @@ class Dialect:
     most_values: int
     # A stored paper's (`p`) arXiv ids: its "x:" identity keys, space-separated.
     arxiv_ids: str
-    # A true JSON flag `{name}` of a JSON text column `{column}`, as a boolean expression.
+    # The flag `{name}` of a reader's own preferences (`prefs`, JSON text), as a boolean.
     flag: str
     # Added to a query to lock what it reads until the transaction ends ("" where a write
     # transaction locks all already).
