@@ -161,17 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("%s: %s", where, e.strerror)
         return 1
     except Exception as e:
-        import sqlite3
-
-        if isinstance(e, sqlite3.DatabaseError):  # damage found past the checks on opening
-            # Its text may quote what the file holds, over many lines: its start is enough.
-            why = " ".join(str(e).split())[:80].encode("unicode_escape").decode("ascii")
-            log.error(
-                "the state file cannot be read (%s...); keep it as it is, and restore a backup"
-                " or move it aside to start afresh",
-                why,
-            )
-            return 1
         return _unexpected(e)
     return result
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from digest.render.formats import Fragments
     from digest.render.mail import MailOptions
     from digest.settings import Settings
-    from digest.state.protocol import StateStore
+    from digest.state.readers import Readers
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ CHUNK = 25  # readers' digests made, stored and delivered at a time: memory stay
 
 def digests(
     settings: Settings,
-    store: StateStore,
+    store: Readers,
     audience: Sequence[Reader],
     states: Mapping[str, ReaderState],
     base: Digest,

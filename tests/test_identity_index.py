@@ -162,3 +162,18 @@ def test_paper_ids_are_stored_ids_or_arxiv_ids(store: StateStore) -> None:
         assert str(caught.value) == (
             f"no paper seen before has the id {wrong!r}; see `digest seen`"
         )
+
+
+def test_identity_asks_the_stored_papers_of_a_protocol_of_its_own_not_of_the_state() -> None:
+    """The identity package is core: it imports nothing of the state (even for its types),
+    so that the state may use it without a cycle."""
+    import ast
+
+    folder = Path(__file__).resolve().parent.parent / "digest" / "identity"
+    imported = {
+        f"{path.name}: {node.module}"
+        for path in folder.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("digest.state")
+    }
+    assert imported == set()

@@ -36,6 +36,17 @@ def _outgoing() -> Outgoing:
     )
 
 
+def test_a_failed_write_leaves_nothing_and_says_so_as_a_store_error(store: StateStore) -> None:
+    """Whatever the backend, a write the database refuses is rolled back whole and reaches
+    the caller as the state's own error, never the driver's."""
+    store.record([], [], [filed(Paper("A Paper", "abs", "d.txt"), "t:a paper")], _outgoing())
+    with pytest.raises(StoreError, match="message_id"):  # the same Message-ID twice
+        store.record([], [], [filed(Paper("B", "b", "d.txt"), "t:b")], _outgoing())
+    assert store.lookup(["t:b"]) == {}
+    assert store.counts()["papers_pending"] == 1
+    assert [p.title for _, p in store.offered(0, store.end())] == ["A Paper"]
+
+
 def test_record_lookup_and_outbox_lifecycle(store: StateStore) -> None:
     paper = Paper("A Paper", "abs", "d.txt", "Mar 12")
     dump = Dump("d.txt", "f" * 64, (paper,), "Mar 12")
@@ -160,6 +171,33 @@ def test_every_backend_is_tested_and_opens_to_the_protocol(store: StateStore) ->
     assert isinstance(store, StateStore)
 
 
+def test_every_role_is_written_once_whatever_the_backend(store: StateStore) -> None:
+    """What a store answers and records is the roles' (digest.state.roles), the same code on
+    every backend: a backend adds its connection, locks and claims, and writes no role."""
+    import inspect
+
+    from digest.state.dialect import Part
+    from digest.state.roles import Roles
+
+    backend = type(store).__module__
+    connection = set(vars(Part))  # what a backend gives the roles
+    asked = [
+        name
+        for name, _ in inspect.getmembers(Roles, inspect.isfunction)
+        if not name.startswith("_") and name not in connection
+    ]
+    assert len(asked) > 30  # every role: the dumps read, catalogue, readers, outbox, service
+    written = {name: getattr(type(store), name).__module__ for name in asked}
+    assert backend not in set(written.values()), written
+    assert {m.rpartition(".")[2] for m in written.values()} == {
+        "dumps",
+        "catalogue",
+        "readers",
+        "outbox",
+        "roles",
+    }
+
+
 def test_a_plain_path_and_a_sqlite_url_open_the_same_file(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with state.open(path) as one:
@@ -199,10 +237,12 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # closed again on leaving: nothing listens there
 
 
-def test_on_a_shared_state_a_dump_is_recorded_once_whoever_records_it(postgres: str) -> None:
+def test_a_dump_is_recorded_once_whoever_records_it(location: object) -> None:
+    """Two stores of one state (two processes): the second run that would offer a dump's
+    papers again records nothing, on every backend."""
     paper = Paper("A Paper", "abs", "d.txt", "Mar 12")
     dump = Dump("d.txt", "f" * 64, (paper,), "Mar 12")
-    with state.open(postgres) as one, state.open(postgres) as two:
+    with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
         one.record([dump], [], [filed(paper, "t:a paper")], seen=True)
         with pytest.raises(StoreError, match=r"d\.txt was recorded by another digest run"):
             two.record([dump], [], [filed(paper, "t:a paper")], _outgoing())

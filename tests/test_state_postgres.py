@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from digest import state
-from digest.state.postgres import MIGRATIONS
+from digest.state.migrations import steps
 from tests.mailserver import Handler, smtp_server
 from tests.test_printable import digest
 from tests.test_service import Serve, digests, serves, until
@@ -329,7 +329,8 @@ def test_a_database_with_a_column_a_format_keeps_every_digest_as_it_was(postgres
     empty one was not made), and nothing else."""
     with psycopg.connect(postgres, autocommit=True) as conn:
         conn.execute("CREATE TABLE digest_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        for name, script in MIGRATIONS[:2]:
+        for name, script in steps("postgres")[:2]:
+            assert isinstance(script, str)
             for statement in script.split(";"):
                 if statement.strip():
                     conn.execute(statement.encode())

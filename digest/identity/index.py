@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import pairwise
 
 import numpy as np
@@ -17,15 +17,45 @@ import numpy as np
 from digest.identity.keys import ABSTRACT_MIN, STOPWORDS, normalise, normalise_all
 from digest.models import Paper, StoredPaper
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from digest.state.protocol import StateStore
-
 SKETCH = 6  # abstract shingles kept per paper in the candidate index
 _C1, _C2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 # An index entry shared by more papers than this says nothing about identity ("learning",
 # "in this paper we"); reading it is also what would make lookups slow.
 COMMON = 100
+
+
+TYPE_CHECKING = False  # typing itself costs start-up time
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from digest.models import SeenPaper
+
+    class Papers(Protocol):
+        """What the index asks of the stored papers (the state's catalogue gives it)."""
+
+        def postings(self, grams: Iterable[int], limit: int) -> dict[int, list[int]]:
+            """For each gram, the ids of (at most `limit`) papers filed under it."""
+            ...
+
+        def stored(self, ids: Iterable[int]) -> dict[int, StoredPaper]:
+            """The stored papers with these ids, by id."""
+            ...
+
+        def lookup(self, keys: Iterable[str]) -> dict[str, SeenPaper]:
+            """The stored papers recorded under any of these identity keys."""
+            ...
+
+        def titles(self, ids: Iterable[int]) -> dict[int, str]:
+            """The titles of the stored papers with these ids, by id."""
+            ...
+
+        def all_titles(self) -> Iterator[dict[int, str]]:
+            """Every stored paper's title by id, a large chunk at a time."""
+            ...
+
+        def remove(self, papers: Sequence[tuple[int, Sequence[int]]]) -> None:
+            """Remove these papers (by id, with their grams), their keys and index entries too."""
+            ...
 
 
 def _hash(text: str) -> int:
@@ -119,7 +149,7 @@ def best_shared(postings: Sequence[Sequence[int]]) -> list[int]:
 
 
 def candidates(
-    store: StateStore, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
+    store: Papers, grams: Sequence[Sequence[int]], exact: Sequence[Iterable[int]] = ()
 ) -> list[list[StoredPaper]]:
     """For each paper (given by its grams), the stored papers sharing the most uncommon
     grams with it, at most `CANDIDATES`, plus the stored papers of `exact[i]`."""
@@ -137,7 +167,7 @@ def candidates(
     return [[found[paper_id] for paper_id in ids if paper_id in found] for ids in chosen]
 
 
-def search(store: StateStore, query: str, limit: int = 20) -> list[tuple[StoredPaper, float]]:
+def search(store: Papers, query: str, limit: int = 20) -> list[tuple[StoredPaper, float]]:
     """Stored papers whose titles best match `query` (words, typos forgiven), best first,
     with their score (0-100)."""
     wanted = normalise(query)
@@ -190,7 +220,7 @@ def _rank(query: str, titles: dict[int, str], limit: int) -> list[tuple[str, flo
     return [hit for hit in ranked[:limit] if hit[1] >= 60]
 
 
-def forget(store: StateStore, ids: Iterable[int]) -> list[StoredPaper]:
+def forget(store: Papers, ids: Iterable[int]) -> list[StoredPaper]:
     """Remove these papers (their keys and index entries too) so they can be shown again;
     returns the ones that were there."""
     found = store.stored(ids)
@@ -198,7 +228,7 @@ def forget(store: StateStore, ids: Iterable[int]) -> list[StoredPaper]:
     return list(found.values())
 
 
-def named(store: StateStore, given: Sequence[str], min_score: float = 90) -> list[int]:
+def named(store: Papers, given: Sequence[str], min_score: float = 90) -> list[int]:
     """The stored papers a user names (`digest forget`): paper ids when every word given is
     a number, else a title, matched whole with at least `min_score` (0-100, typos forgiven):
     a few words of it could match too many papers."""
@@ -211,7 +241,7 @@ def named(store: StateStore, given: Sequence[str], min_score: float = 90) -> lis
     return [c.seen.id for c, _ in hits if fuzz.ratio(query, normalise(c.title)) >= min_score]
 
 
-def paper_ids(store: StateStore, given: Iterable[str]) -> list[int]:
+def paper_ids(store: Papers, given: Iterable[str]) -> list[int]:
     """The stored papers of these paper ids (from `digest seen`) or arXiv ids, in order;
     DigestError naming the first that is none."""
     from digest.errors import DigestError

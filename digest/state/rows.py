@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 
 from digest.models import Outgoing, Paper, ReaderState, SeenPaper, Shared
-from digest.state import NO_TIME, timestamp
+from digest.state.base import NO_TIME, timestamp
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -68,23 +68,6 @@ def reader_state(row: Mapping[str, Any]) -> ReaderState:
         prefs = json.loads(row["prefs"])
     added = timestamp(row["added_at"]) or NO_TIME
     return ReaderState(row["id"], row["key"], row["upto"], added, row["token"], prefs)
-
-
-def taken_in(one: int, other: int) -> list[str]:
-    """The statements by which reader `one` takes in reader `other`'s digests and likes, and
-    `other` is gone: one mailbox kept as two readers (digest.readers.respelled). The same on
-    both backends; the ids are numbers, written in."""
-    one, other = int(one), int(other)
-    return [
-        # A scheduled period both were served for stays two digests, not a clash.
-        f"UPDATE digests SET period = NULL WHERE reader_id = {other}"
-        f" AND period IN (SELECT period FROM digests WHERE reader_id = {one})",
-        f"UPDATE digests SET reader_id = {one} WHERE reader_id = {other}",
-        f"INSERT INTO likes SELECT {one}, paper_id, value, at FROM likes"
-        f" WHERE reader_id = {other} ON CONFLICT DO NOTHING",
-        f"DELETE FROM likes WHERE reader_id = {other}",
-        f"DELETE FROM readers WHERE id = {other}",
-    ]
 
 
 def parts_text(parts: Mapping[str, str]) -> str:
