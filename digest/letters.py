@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from digest.interests import Interests
     from digest.pipeline import Report
     from digest.readers import Reader, Resolved
+    from digest.relevance import Catalogue
     from digest.render import Renderer
     from digest.render.formats import Fragments
     from digest.render.mail import MailOptions
@@ -160,6 +161,7 @@ def digests(
     made: list[Outgoing] = []
     moves: list[tuple[int, int, int]] = []
     unusable: str | None = None  # why the group's settings cannot shape a digest
+    catalogue: Catalogue | None = None  # made once a run, when a reader's papers are scored
     for reader, state, resolved in chosen:
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
@@ -168,8 +170,10 @@ def digests(
         if group != (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked)):
             group = (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked))
             letter, unusable = None, None
+            if catalogue is None and papers and (resolved.interests.strip() or liked):
+                catalogue = _catalogue(store, end, fresh)
             try:
-                digest = _theirs(base, papers, resolved, liked)
+                digest = _theirs(base, papers, resolved, liked, catalogue)
             except ConfigError as e:  # their own terms, say: it costs only them
                 unusable = str(e)
             else:
@@ -212,11 +216,26 @@ def _theirs(
     papers: Sequence[Paper],
     resolved: Resolved,
     liked: Sequence[tuple[int, Paper, int]],
+    catalogue: Catalogue | None = None,
 ) -> Digest:
     """A reader's digest of these papers; ConfigError when their settings cannot be used."""
     if not papers:  # no interests to read when there is nothing to shape: start-up stays light
         return dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
-    return shaped(base, papers, _interests(resolved, tuple((p, v) for _, p, v in liked)))
+    wants = _interests(resolved, tuple((p, v) for _, p, v in liked))
+    return shaped(base, papers, wants, catalogue)
+
+
+CATALOGUE = 5000  # latest papers whose terms weigh relevance: a few months of listings
+
+
+def _catalogue(store: StateStore, end: int, fresh: Sequence[Paper]) -> Catalogue:
+    """The papers seen, as the relevance model weighs words by them: the latest offered and
+    the run's own, read once a run for every reader."""
+    from digest.relevance import Catalogue
+
+    seen = [p for _, p in store.offered(max(0, end - CATALOGUE), end)]
+    known = set(seen)
+    return Catalogue.of([*seen, *(p for p in fresh if p not in known)])
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:
@@ -272,11 +291,14 @@ def theirs(state: ReaderState | None) -> dict[str, str | bool]:
     return chose
 
 
-def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
-    """The run's digest made a reader's: their new papers, shaped by their interests."""
+def shaped(
+    base: Digest, papers: Sequence[Paper], wants: Interests, catalogue: Catalogue | None = None
+) -> Digest:
+    """The run's digest made a reader's: their new papers, shaped by their interests (their
+    relevance weighed by the `catalogue` of papers seen)."""
     from digest import interests
 
-    chosen = interests.select(papers, wants)
+    chosen = interests.select(papers, wants, catalogue)
     return dataclasses.replace(
         base,
         papers=chosen.full,
