@@ -6,8 +6,10 @@ Peers, each reproduced from its published method:
 - keyword highlight: DIGEST_HIGHLIGHT set to the topic's name, highlighted papers first;
 - BM25 (Okapi, k1 1.2, b 0.75) of the interest phrase, statistics over the catalogue;
 - arxiv-sanity-lite: TF-IDF of title, abstract and authors (scikit-learn, words and word
-  pairs, sublinear counts, English stop words, its max_df 0.1 and min_df), a linear SVM
-  (C 0.01, classes balanced) of the liked papers against every other paper of the catalogue;
+  pairs, sublinear counts, English stop words, its max_df 0.1; min_df 2 rather than its 5,
+  which suits its 20,000 features of a large catalogue: on these few hundred papers, 2 did best
+  for it, 0.54 and 0.70 beside 0.48 and 0.70 with 5 liked), a linear SVM (C 0.01, classes
+  balanced) of the liked papers against every other paper of the catalogue;
 - zotero-arxiv-daily: the abstracts' embeddings (WordLlama, digest's own embedding model),
   each paper scored by its cosine with the liked papers, newer likes weighing more
   (1 / (1 + log10 rank)); with interests only, the cosine with the interest phrase.
@@ -329,7 +331,7 @@ class SanityLite(Method):
     name = "arxiv-sanity-lite: TF-IDF + linear SVM"
     needs = frozenset({"likes"})
 
-    def __init__(self, min_df: int = 5) -> None:
+    def __init__(self, min_df: int = 2) -> None:
         self.min_df = min_df
 
     def prepare(self, catalogue: list[Paper]) -> None:

@@ -331,3 +331,21 @@ def test_a_like_taken_back_no_longer_ranks(tmp_path: Path) -> None:
     papers = json.loads(run_digest(tmp_path, "now", *args).stdout)["papers"]
     assert [p["title"] for p in papers] == [p.title for p in day("2026-08-21.json")]
     assert all(p["score"] is None for p in papers)
+
+
+def test_a_run_weighs_words_by_every_paper_seen_not_its_own_alone(tmp_path: Path) -> None:
+    """ "reasoning" is in 2 of the 17 papers of the last day, and in a third of the 147 seen
+    before it: a word that most papers share, never a reason; nor is "vision" (1 and 19)."""
+    earlier = sorted(p.name for p in REAL.glob("*.json") if p.name != "2026-08-21.json")
+    _now_json(tmp_path, *earlier)
+    interests = "reasoning, vision, robot policies"
+    shown = _now_json(tmp_path, "2026-08-21.json", DIGEST_INTERESTS=interests)
+    papers = shown["papers"]
+    assert isinstance(papers, list) and len(papers) == 17
+    said = [p for p in papers if "reasoning" in (p["title"] + p["abstract"]).lower()]
+    assert said  # the word is there to be named
+    reasons = [p["reason"] for p in papers if p["reason"]]
+    assert reasons and all("reasoning" not in r and "vision" not in r for r in reasons)
+    assert papers[0]["title"].startswith("EXIMO")  # robot policies
+    # Only the papers with a distinctive word of the interests are matches, not every paper.
+    assert len(reasons) < len(papers) // 2
