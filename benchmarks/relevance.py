@@ -619,6 +619,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="alternated runs timed")
     parser.add_argument("--only", default="", help="methods whose names contain one of these")
     parser.add_argument("--matching", action="store_true", help="also time highlight matching")
+    parser.add_argument("--catalogue", type=int, default=2000, help="papers the costs assume")
     args = parser.parse_args(argv)
     if not args.days.is_dir():
         args.days = ROOT / "tests" / "fixtures" / "real"
@@ -631,7 +632,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("nDCG@10, mean ± standard deviation over topics (topics)")
             table(evaluate(corpus, found, by_day))
     everything = [p for corpus in corpora for p in corpus.papers]
-    cost(everything, found, args.runs)
+    # A catalogue the size a digest keeps (digest.relevance.RECENT), the papers over again.
+    catalogue = [
+        dataclasses.replace(p, title=f"{p.title} {i // len(everything)}")
+        for i, p in enumerate(everything * (1 + args.catalogue // len(everything)))
+    ][: max(args.catalogue, len(everything))]
+    cost(catalogue, found, args.runs)
     if args.matching:
         matching_cost(corpora[0].ranked)
 

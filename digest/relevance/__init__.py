@@ -211,18 +211,19 @@ def _combined(signals: list[tuple[float, Any]], alone: Any) -> Any:
 
 
 def _widened(query: Any, papers: Any, recent: Any) -> Any:
-    """The interests' words with those of the papers that fit them best (the catalogue's
-    latest and the run's), as much again: "trial and error with rewards" finds the papers
-    that say so, and learns that they also say "reinforcement"."""
+    """The interests' words with those of the papers that fit them best (the run's and the
+    catalogue's latest), as much again: "trial and error with rewards" finds the papers that
+    say so, and learns that they also say "reinforcement"."""
     import numpy as np
     from scipy.sparse import vstack
 
-    pool = vstack([papers, recent]).tocsr() if recent.shape[0] else papers
-    fit = _dense(pool @ query.T)
-    best = [i for i in np.argsort(-fit, kind="stable")[:_FEEDBACK] if fit[i] > 0]
+    fit = np.concatenate([_dense(papers @ query.T), _dense(recent @ query.T)])
+    best = [int(i) for i in np.argsort(-fit, kind="stable")[:_FEEDBACK] if fit[i] > 0]
     if not best:
         return query
-    return _unit(query + _WIDEN * _unit(pool[best].sum(axis=0)))
+    n = papers.shape[0]
+    rows = [papers[i] if i < n else recent[i - n] for i in best]
+    return _unit(query + _WIDEN * _unit(vstack(rows).sum(axis=0)))
 
 
 def _embedded(papers: list[Paper], interests: str) -> list[float]:
