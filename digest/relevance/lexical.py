@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Vector = Mapping[str, float]
-ROWS = 20_000  # documents' vectors a space keeps
+ROWS = 5000  # documents' vectors a space keeps
 # A document's unit vector: (columns, weights) of the terms a space has, and (term, weight)
 # of those it has not.
-Row = tuple[tuple[list[int], list[float]], list[tuple[str, float]]]
+Row = tuple[tuple[Any, Any], list[tuple[str, float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,24 +93,25 @@ class Space:
         import numpy as np
         from scipy.sparse import csr_matrix
 
-        data: list[float] = []
-        indices: list[int] = []
+        data: list[Any] = []
+        indices: list[Any] = []
         indptr = [0]
         for document in documents:
-            known, unknown = self.row(tuple(document))
-            indices.extend(known[0])
-            data.extend(known[1])
-            for t, w in unknown:
-                if t in extra:
-                    indices.append(extra[t])
-                    data.append(w)
-            indptr.append(len(indices))
+            (columns, values), unknown = self.row(tuple(document))
+            more = [(extra[t], w) for t, w in unknown if t in extra]
+            indices += [columns, np.array([i for i, _ in more], dtype=np.int64)]
+            data += [values, np.array([w for _, w in more])]
+            indptr.append(indptr[-1] + len(columns) + len(more))
         shape = (len(documents), len(self.index) + len(extra))
-        return csr_matrix((np.array(data), np.array(indices, dtype=np.int64), indptr), shape)
+        if not documents:
+            return csr_matrix(shape)
+        return csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape)
 
     def row(self, document: tuple[str, ...]) -> Row:
         """A document's unit vector: the columns and weights of the terms the space has, and
         the terms it has not with theirs. Kept: a paper is weighed once, whatever the readers."""
+        import numpy as np
+
         kept = self.rows.get(document)
         if kept is not None:
             return kept
@@ -127,5 +128,7 @@ class Space:
                 values.append(w / norm)
         if len(self.rows) >= ROWS:
             self.rows.clear()
-        self.rows[document] = kept = ((columns, values), unknown)
+        # As arrays: a few kilobytes a paper where lists of numbers would take tens.
+        known = (np.array(columns, dtype=np.int64), np.array(values))
+        self.rows[document] = kept = (known, unknown)
         return kept
