@@ -8,14 +8,17 @@ the run's papers), so no signal decides the order by its spread alone:
 - the interests: the TF-IDF cosine of the reader's words with each paper, the query widened by
   the catalogue papers that fit it best (pseudo-relevance feedback), and with the optional
   embedding extra (`digest[relevance]`, model "hybrid"), the cosine of their embeddings;
-- the likes: a linear model of the liked papers against the catalogue, the "not liked" side
-  (as arxiv-sanity-lite does), the disliked papers against them with more weight.
+- the likes: the direction of the liked papers less the catalogue's mean on their words (what
+  they say more than papers do: the catalogue is the "not liked" side, as in arxiv-sanity-lite's
+  SVM, which measured behind it), less the disliked papers' direction and half the closeness
+  to the nearest disliked paper.
 Measured by benchmarks/relevance.py beside its peers' methods.
 
-A paper's score (0 to 1) is how close it comes to what the reader gave, the larger of its
-cosine with their words and with the liked paper nearest to it: it is what DIGEST_MIN_SCORE
-is compared to. Its reason names only distinctive words of the interests it contains (none in
-more than a tenth of the catalogue), or the liked paper it is closest to.
+A paper's score (0 to 1) is the mean of its signals, each weighed by its weight over its
+spread: it orders the papers as the sum of the standardised signals does, and stays a
+closeness a reader can set DIGEST_MIN_SCORE by. Its reason names only distinctive words of the
+interests it contains (none in more than a tenth of the catalogue), or the liked paper it
+stands out as close to; a paper without one is no match.
 """
 
 from __future__ import annotations
