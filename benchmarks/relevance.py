@@ -402,6 +402,8 @@ class Digest(Method):
         self.interest = interest
         self.model = model
         self.name = "digest" + (" (with the interest)" if interest else "")
+        if model != "auto":
+            self.name += f", {model} model"
         self.needs = frozenset({"interest", "likes"} if interest else {"likes"})
         self.catalogue: Any = None
 
@@ -429,6 +431,8 @@ def methods(only: Sequence[str] = ()) -> list[Method]:
     if embedding.available():
         found.append(Zotero())
     found += [Digest(interest=False), Digest(interest=True)]
+    if embedding.available():  # what the optional embedding model adds, measured
+        found.append(Digest(interest=True, model="hybrid"))
     return [m for m in found if not only or any(o in m.name for o in only)]
 
 
