@@ -43,6 +43,7 @@ _SHOWN_TERMS = 3
 _FEEDBACK = 5  # catalogue papers that widen the interests' words
 _DISLIKE = 0.5  # how much closeness to a disliked paper takes off
 _WIDEN = 1.0  # how much the fitting papers' words count beside the interests' own
+_WORDS = 50  # the fitting papers' words that widen them: the strongest only, less noise
 _AWAY = 0.5  # how much of the catalogue's mean is taken off the likes' mean
 _MEANING = 0.3  # the embedding's weight beside the words' (model "hybrid")
 _LIKES = 3.0  # the likes' weight beside the interests'
@@ -214,9 +215,9 @@ def _combined(signals: list[tuple[float, Any]], alone: Any) -> Any:
 
 
 def _widened(query: Any, papers: Any, recent: Any) -> Any:
-    """The interests' words with those of the papers that fit them best (the run's and the
-    catalogue's latest), as much again: "trial and error with rewards" finds the papers that
-    say so, and learns that they also say "reinforcement"."""
+    """The interests' words with the strongest words of the papers that fit them best (the
+    run's and the catalogue's latest), as much again: "trial and error with rewards" finds the
+    papers that say so, and learns that they also say "reinforcement"."""
     import numpy as np
     from scipy.sparse import vstack
 
@@ -226,7 +227,19 @@ def _widened(query: Any, papers: Any, recent: Any) -> Any:
         return query
     n = papers.shape[0]
     rows = [papers[i] if i < n else recent[i - n] for i in best]
-    return _unit(query + _WIDEN * _unit(vstack(rows).sum(axis=0)))
+    return _unit(query + _WIDEN * _strongest(_unit(vstack(rows).sum(axis=0)), _WORDS))
+
+
+def _strongest(row: Any, most: int) -> Any:
+    """A sparse row with only its `most` largest weights, of unit length again."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    if row.nnz <= most:
+        return row
+    keep = np.argsort(-row.data, kind="stable")[:most]
+    where = (np.zeros(most, dtype=np.int64), row.indices[keep])
+    return _unit(csr_matrix((row.data[keep], where), shape=row.shape))
 
 
 def _embedded(papers: list[Paper], interests: str) -> list[float]:
