@@ -431,8 +431,8 @@ def methods(only: Sequence[str] = ()) -> list[Method]:
     if embedding.available():
         found.append(Zotero())
     found += [Digest(interest=False), Digest(interest=True)]
-    if embedding.available():  # what the optional embedding model adds, measured
-        found.append(Digest(interest=True, model="hybrid"))
+    if embedding.available():  # "auto" embeds: what the words alone do, measured
+        found.append(Digest(interest=True, model="lexical"))
     return [m for m in found if not only or any(o in m.name for o in only)]
 
 
@@ -537,6 +537,14 @@ def cost(papers: list[Paper], found: list[Method], runs: int) -> None:
             for k in readers
         ]
         print(f"| {method.name} | " + " | ".join(row) + f" | {prepared[method.name]:.0f} |")
+    from digest.relevance import embedding
+
+    if embedding.available():
+        embedding.forget()
+        started = time.process_time()
+        embedding.embed([f"{p.title}\n{p.abstract}" for p in pool])
+        took = (time.process_time() - started) * 1000
+        print(f"embedding 100 papers, once a run for every reader (WordLlama): {took:.0f} ms")
     for method in found:
         if isinstance(method, Digest) and not method.interest:
             for kind, ask in readers.items():

@@ -330,8 +330,10 @@ def test_a_real_day_ranked_by_five_likes_against_the_catalogue() -> None:
 # -- the model chosen, and the minimum score ---------------------------------------------------
 
 
-def test_auto_is_lexical_with_or_without_likes() -> None:
-    assert choose("auto", likes=False) == choose("auto", likes=True) == "lexical"
+def test_auto_is_hybrid_for_interests_alone_and_lexical_with_likes() -> None:
+    pytest.importorskip("wordllama")
+    assert choose("auto", likes=False) == "hybrid"
+    assert choose("auto", likes=True) == "lexical"
     assert choose("embedding", likes=True) == "embedding"
     assert rank([ROBOT], Profile("robot", ((GRASP, 1),))).model == "lexical"
 

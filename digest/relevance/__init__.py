@@ -7,7 +7,8 @@ few papers a run has. Each signal is put on one scale before they are added (sta
 the run's papers), so no signal decides the order by its spread alone:
 - the interests: the TF-IDF cosine of the reader's words with each paper, the query widened by
   the catalogue papers that fit it best (pseudo-relevance feedback), and with the optional
-  embedding extra (`digest[relevance]`, model "hybrid"), the cosine of their embeddings;
+  embedding extra installed (`digest[relevance]`, model "hybrid", what "auto" is for a reader
+  without likes), the cosine of their embeddings;
 - the likes: the direction of the liked papers less the catalogue's mean on their words (what
   they say more than papers do: the catalogue is the "not liked" side, as in arxiv-sanity-lite's
   SVM, which measured behind it), less the disliked papers' direction and half the closeness
@@ -100,10 +101,14 @@ class Ranking:
 
 
 def choose(model: str = "auto", likes: bool = False) -> str:
-    """The model `auto` stands for: lexical (measured the best alone; see the benchmark)."""
+    """The model `auto` stands for: hybrid for a reader without likes when the embedding
+    extra is installed, else lexical. Measured (benchmarks/relevance.py), the embedding adds
+    a little for interests in a reader's own words, nothing once there are likes."""
     if model != "auto":
         return model
-    return "lexical"
+    from digest.relevance import embedding
+
+    return "hybrid" if not likes and embedding.available() else "lexical"
 
 
 def rank(
