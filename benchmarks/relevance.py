@@ -14,6 +14,10 @@ Peers, each reproduced from its published method:
   each paper scored by its cosine with the liked papers, newer likes weighing more
   (1 / (1 + log10 rank)); with interests only, the cosine with the interest phrase.
 
+digest ranks as a run does, its term statistics from the catalogue: "digest" by the likes
+alone, "digest (with the interest)" by the interest too (model "auto": with the embedding extra
+installed, hybrid for a reader without likes), and the same with the words alone (lexical).
+
 Papers and labels. Real days (JSON): relevant to a topic are the papers whose `ai_keywords`
 name it; the keywords are taken off every paper before any ranker sees it, and only papers
 that had keywords are ranked (the others are still in the catalogue). Text dumps (seeds/):
