@@ -36,7 +36,9 @@ each method's cost per reader per 100 papers (CPU time, the median of runs that 
 the methods), what it prepares once a run for every reader, and digest's memory per reader.
 
     python benchmarks/relevance.py [--days DIR] [--seeds DIR] [--by-day] [--runs N]
-        [--only digest,bm25] [--matching]
+        [--only digest,BM25] [--catalogue N] [--matching]
+
+(scikit-learn, for arxiv-sanity-lite, is in the dev extra; WordLlama in the relevance one.)
 """
 
 from __future__ import annotations
@@ -429,9 +431,15 @@ class Digest(Method):
 
 def methods(only: Sequence[str] = ()) -> list[Method]:
     """Every method compared, or those whose names contain one of `only`."""
+    from importlib.util import find_spec
+
     from digest.relevance import embedding
 
-    found: list[Method] = [Listing(), Highlight(), BM25(), SanityLite()]
+    found: list[Method] = [Listing(), Highlight(), BM25()]
+    if find_spec("sklearn"):
+        found.append(SanityLite())
+    else:
+        print("arxiv-sanity-lite left out: it needs scikit-learn (pip install -e '.[dev]')")
     if embedding.available():
         found.append(Zotero())
     found += [Digest(interest=False), Digest(interest=True)]
