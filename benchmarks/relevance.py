@@ -552,6 +552,7 @@ def cost(papers: list[Paper], found: list[Method], runs: int) -> None:
     from digest.relevance import embedding
 
     if embedding.available():
+        embedding.embed(["the model loaded first: once a process"])
         embedding.forget()
         started = time.process_time()
         embedding.embed([f"{p.title}\n{p.abstract}" for p in pool])
