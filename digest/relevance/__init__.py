@@ -47,7 +47,7 @@ _WIDEN = 1.0  # how much the fitting papers' words count beside the interests' o
 _WORDS = 50  # the fitting papers' words that widen them: the strongest only, less noise
 _AWAY = 0.5  # how much of the catalogue's mean is taken off the likes' mean
 _MEANING = 0.3  # the embedding's weight beside the words' (model "hybrid")
-_LIKES = 3.0  # the likes' weight beside the interests'
+_LIKES = 5.0  # the likes' weight beside the interests'
 
 
 @dataclass(frozen=True, slots=True)
