@@ -230,12 +230,19 @@ CATALOGUE = 5000  # latest papers whose terms weigh relevance: a few months of l
 
 def _catalogue(store: StateStore, end: int, fresh: Sequence[Paper]) -> Catalogue:
     """The papers seen, as the relevance model weighs words by them: the latest offered and
-    the run's own, read once a run for every reader."""
+    the run's own, read once a run for every reader; short of CATALOGUE, the latest of those
+    recorded as seen at once (a backlog, offered to nobody) too, by title and abstract."""
     from digest.relevance import Catalogue
 
     seen = [p for _, p in store.offered(max(0, end - CATALOGUE), end)]
     known = set(seen)
-    return Catalogue.of([*seen, *(p for p in fresh if p not in known)])
+    papers = [*seen, *(p for p in fresh if p not in known)]  # oldest first
+    if len(papers) < CATALOGUE:
+        titles = {p.title for p in papers}
+        ids = sorted(i for chunk in store.all_titles() for i, t in chunk.items() if t not in titles)
+        older = store.stored(ids[-(CATALOGUE - len(papers)) :])
+        papers[:0] = [Paper(s.title, s.abstract) for _, s in sorted(older.items())]
+    return Catalogue.of(papers)
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:

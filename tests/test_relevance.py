@@ -354,3 +354,18 @@ def test_a_run_weighs_words_by_every_paper_seen_not_its_own_alone(tmp_path: Path
     assert papers[0]["title"].startswith("EXIMO")  # robot policies
     # Only the papers with a distinctive word of the interests are matches, not every paper.
     assert len(reasons) < len(papers) // 2
+
+
+def test_papers_recorded_as_a_backlog_weigh_words_too(tmp_path: Path) -> None:
+    """The earlier days ingested as seen at once (offered to nobody): their words count as
+    those of any paper seen."""
+    from processes import run_digest
+
+    earlier = sorted(p for p in REAL.glob("*.json") if p.name != "2026-08-21.json")
+    done = run_digest(tmp_path, "ingest", *map(str, earlier), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    shown = _now_json(tmp_path, "2026-08-21.json", DIGEST_INTERESTS="reasoning, vision, robots")
+    papers = shown["papers"]
+    assert isinstance(papers, list) and len(papers) == 17
+    reasons = [p["reason"] for p in papers if p["reason"]]
+    assert reasons and all("reasoning" not in r and "vision" not in r for r in reasons)
