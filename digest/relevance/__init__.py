@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +72,21 @@ class Catalogue:
 
     @classmethod
     def of(cls, papers: Iterable[Paper], recent: int = RECENT) -> Catalogue:
-        """The catalogue of these papers, oldest first."""
-        documents = [terms(paper_text(p)) for p in papers]
-        idf = Idf.fit(documents)
+        """The catalogue of these papers, oldest first. Their terms are found as they are
+        counted and not kept (nor cached, unlike a ranked paper's): memory holds the counts
+        and the latest papers' vectors, not thousands of papers' words."""
+        latest: deque[tuple[str, ...]] = deque(maxlen=recent)
+
+        def counted() -> Iterator[tuple[str, ...]]:
+            for paper in papers:
+                document = terms.__wrapped__(paper_text(paper))
+                latest.append(document)
+                yield document
+
+        idf = Idf.fit(counted())
         space = Space.of(idf)
-        latest = space.matrix(documents[-recent:] if recent else [], {})
-        return cls(idf, space, latest, _unit(latest.sum(axis=0)))
+        vectors = space.matrix(list(latest), {}, keep=False)
+        return cls(idf, space, vectors, _unit(vectors.sum(axis=0)))
 
     def common(self, term: str) -> bool:
         """Whether a term is in more than a tenth of the catalogue (and in more than two

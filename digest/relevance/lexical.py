@@ -87,9 +87,12 @@ class Space:
                 if t not in extra:
                     extra[t] = len(self.index) + len(extra)
 
-    def matrix(self, documents: Sequence[Sequence[str]], extra: Mapping[str, int]) -> Any:
+    def matrix(
+        self, documents: Sequence[Sequence[str]], extra: Mapping[str, int], *, keep: bool = True
+    ) -> Any:
         """The unit TF-IDF vectors of `documents` (as their terms), as the rows of a sparse
-        matrix as wide as the space and `extra`; the terms neither has are left out."""
+        matrix as wide as the space and `extra`; the terms neither has are left out. `keep`:
+        each document's vector is kept for the next readers (see `row`)."""
         import numpy as np
         from scipy.sparse import csr_matrix
 
@@ -97,7 +100,7 @@ class Space:
         indices: list[Any] = []
         indptr = [0]
         for document in documents:
-            (columns, values), unknown = self.row(tuple(document))
+            (columns, values), unknown = self.row(tuple(document), keep=keep)
             more = [(extra[t], w) for t, w in unknown if t in extra]
             indices += [columns, np.array([i for i, _ in more], dtype=np.int64)]
             data += [values, np.array([w for _, w in more])]
@@ -107,9 +110,10 @@ class Space:
             return csr_matrix(shape)
         return csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape)
 
-    def row(self, document: tuple[str, ...]) -> Row:
+    def row(self, document: tuple[str, ...], *, keep: bool = True) -> Row:
         """A document's unit vector: the columns and weights of the terms the space has, and
-        the terms it has not with theirs. Kept: a paper is weighed once, whatever the readers."""
+        the terms it has not with theirs. Kept (unless not to `keep`): a paper ranked is
+        weighed once, whatever the readers."""
         import numpy as np
 
         kept = self.rows.get(document)
@@ -126,9 +130,10 @@ class Space:
             else:
                 columns.append(i)
                 values.append(w / norm)
-        if len(self.rows) >= ROWS:
-            self.rows.clear()
         # As arrays: a few kilobytes a paper where lists of numbers would take tens.
-        known = (np.array(columns, dtype=np.int64), np.array(values))
-        self.rows[document] = kept = (known, unknown)
+        kept = ((np.array(columns, dtype=np.int64), np.array(values)), unknown)
+        if keep:
+            if len(self.rows) >= ROWS:
+                self.rows.clear()
+            self.rows[document] = kept
         return kept
