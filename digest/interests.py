@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from digest.models import Paper
 from digest.patterns import Term
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from digest.relevance import Catalogue
+
 
 @dataclass(frozen=True, slots=True)
 class Interests:
@@ -62,8 +66,11 @@ def matching(terms: Iterable[Term], paper: Paper) -> tuple[str, ...]:
     return tuple(t.text for t in terms if t.found(text))
 
 
-def select(papers: Iterable[Paper], wants: Interests) -> Selection:
-    """Split and order the new papers by the reader's interests."""
+def select(
+    papers: Iterable[Paper], wants: Interests, catalogue: Catalogue | None = None
+) -> Selection:
+    """Split and order the new papers by the reader's interests; relevance is weighed by the
+    term statistics of `catalogue` (the papers seen), or of the papers alone without one."""
     kept: list[Paper] = []
     excluded: list[Paper] = []
     highlights: dict[Paper, tuple[str, ...]] = {}
@@ -77,11 +84,15 @@ def select(papers: Iterable[Paper], wants: Interests) -> Selection:
             highlights[paper] = found
     scores: dict[Paper, float] = {}
     reasons: dict[Paper, str] = {}
+    ranked = kept
     if wants.scored and kept:  # only then is the relevance model loaded
         from digest.relevance import Profile, rank
 
-        ranking = rank(kept, Profile(wants.interests, wants.likes), model=wants.model)
-        scores, reasons = ranking.scores, ranking.reasons
+        profile = Profile(wants.interests, wants.likes)
+        ranking = rank(kept, profile, catalogue, model=wants.model)
+        scores, ranked = ranking.scores, ranking.order(kept)
+        # A match is a paper with a reason they can check, at their threshold or above.
+        reasons = {p: why for p, why in ranking.reasons.items() if scores[p] >= wants.min_score}
     order = wants.order or ("relevance" if wants.scored else "highlights")
     # sorted() is stable: papers that tie keep their listing order.
     if order == "highlights":
@@ -89,7 +100,7 @@ def select(papers: Iterable[Paper], wants: Interests) -> Selection:
     elif order == "upvotes":
         kept.sort(key=lambda p: (p.upvotes is None, -(p.upvotes or 0)))
     elif order == "relevance":
-        kept.sort(key=lambda p: -scores.get(p, 0.0))
+        kept = list(ranked)
     # Under the minimum score: listed compactly after the rest, counted, never dropped.
     low = [p for p in kept if scores and scores[p] < wants.min_score]
     if low:

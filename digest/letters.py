@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from digest.envelope import Marks
     from digest.interests import Interests
     from digest.readers import Reader, Resolved
+    from digest.relevance import Catalogue
     from digest.render import Renderer
     from digest.render.formats import Fragments
     from digest.render.mail import MailOptions
     from digest.settings import Settings
-    from digest.state.readers import Readers
+    from digest.state.roles import Roles
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ CHUNK = 25  # readers' digests made, stored and delivered at a time: memory stay
 
 def digests(
     settings: Settings,
-    store: Readers,
+    store: Roles,
     audience: Sequence[Reader],
     states: Mapping[str, ReaderState],
     base: Digest,
@@ -162,6 +163,7 @@ def digests(
     first: Digest | None = None  # the first reader's digest, until a chunk has carried it
     first_made = False
     unusable: str | None = None  # why the group's settings cannot shape a digest
+    catalogue: Catalogue | None = None  # made once a run, when a reader's papers are scored
     for reader, state, resolved in chosen:
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
@@ -170,8 +172,10 @@ def digests(
         if group != (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked)):
             group = (resolved.signature(), state.upto, tuple((i, v) for i, _, v in liked))
             letter, unusable = None, None
+            if catalogue is None and papers and (resolved.interests.strip() or liked):
+                catalogue = _catalogue(store, end, fresh)
             try:
-                digest = _theirs(base, papers, resolved, liked)
+                digest = _theirs(base, papers, resolved, liked, catalogue)
             except ConfigError as e:  # their own terms, say: it costs only them
                 unusable = str(e)
             else:
@@ -231,11 +235,33 @@ def _theirs(
     papers: Sequence[Paper],
     resolved: Resolved,
     liked: Sequence[tuple[int, Paper, int]],
+    catalogue: Catalogue | None = None,
 ) -> Digest:
     """A reader's digest of these papers; ConfigError when their settings cannot be used."""
     if not papers:  # no interests to read when there is nothing to shape: start-up stays light
         return dataclasses.replace(base, papers=(), more=(), excluded=(), highlights={})
-    return shaped(base, papers, _interests(resolved, tuple((p, v) for _, p, v in liked)))
+    wants = _interests(resolved, tuple((p, v) for _, p, v in liked))
+    return shaped(base, papers, wants, catalogue)
+
+
+CATALOGUE = 5000  # latest papers whose terms weigh relevance: a few months of listings
+
+
+def _catalogue(store: Roles, end: int, fresh: Sequence[Paper]) -> Catalogue:
+    """The papers seen, as the relevance model weighs words by them: the latest offered and
+    the run's own, read once a run for every reader; short of CATALOGUE, the latest of those
+    recorded as seen at once (a backlog, offered to nobody) too, by title and abstract."""
+    from digest.relevance import Catalogue
+
+    seen = [p for _, p in store.offered(max(0, end - CATALOGUE), end)]
+    known = set(seen)
+    papers = [*seen, *(p for p in fresh if p not in known)]  # oldest first
+    if len(papers) < CATALOGUE:
+        titles = {p.title for p in papers}
+        ids = sorted(i for chunk in store.all_titles() for i, t in chunk.items() if t not in titles)
+        older = store.stored(ids[-(CATALOGUE - len(papers)) :])
+        papers[:0] = [Paper(s.title, s.abstract) for _, s in sorted(older.items())]
+    return Catalogue.of(papers)
 
 
 def _shows(digest: Digest, form: str) -> tuple[object, ...]:
@@ -265,11 +291,14 @@ class Letter:
     format: str
 
 
-def shaped(base: Digest, papers: Sequence[Paper], wants: Interests) -> Digest:
-    """The run's digest made a reader's: their new papers, shaped by their interests."""
+def shaped(
+    base: Digest, papers: Sequence[Paper], wants: Interests, catalogue: Catalogue | None = None
+) -> Digest:
+    """The run's digest made a reader's: their new papers, shaped by their interests (their
+    relevance weighed by the `catalogue` of papers seen)."""
     from digest import interests
 
-    chosen = interests.select(papers, wants)
+    chosen = interests.select(papers, wants, catalogue)
     return dataclasses.replace(
         base,
         papers=chosen.full,
