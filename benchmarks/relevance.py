@@ -636,7 +636,7 @@ def matching_cost(papers: list[Paper], runs: int = 7) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     shared = ROOT.parent.parent / "shared" / "data" / "daily_papers"
     parser.add_argument("--days", type=Path, default=shared)
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
