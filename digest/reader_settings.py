@@ -233,6 +233,15 @@ def _max_papers(key: str, value: object, memo: Memo) -> int:
     return value
 
 
+def _min_score(key: str, value: object, memo: Memo) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Bad(f"{key}: expected a number from 0 to 1, got {kind(value)}")
+    low, high, _ = next(f for f in fields(Settings) if f.name == key).metadata["range"]
+    if not low <= value <= high:
+        raise Bad(f"{key}: {value} is out of range: use {low:g} to {high:g}")
+    return float(value)
+
+
 def _check_schedule(text: str, label: str) -> None:
     from datetime import UTC
 
@@ -364,6 +373,15 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         renders=True,
     ),
     ReaderSetting(
+        "min_score",
+        "Papers scored under it (0 to 1) are only listed by title, after the others, and are"
+        " never your matches.",
+        _min_score,
+        0.25,
+        env=True,
+        renders=True,
+    ),
+    ReaderSetting(
         "schedule",
         "When your digest is made: a crontab line such as 0 7 * * 1-5, @daily, @weekly,"
         " or every 12h.",
@@ -488,29 +506,26 @@ class Reader(_Values):
 
 class Resolved(_Values):
     """What a run uses for one reader: their own values, the DIGEST_* settings for the rest
-    (RESOLVED names them; those not given here have their value when nothing is set), and
-    DIGEST_MIN_SCORE."""
+    (RESOLVED names them; those not given here have their value when nothing is set)."""
 
     __slots__ = ()
 
-    def __init__(self, min_score: float = 0.0, **values: object) -> None:
+    def __init__(self, **values: object) -> None:
         unknown = set(values) - set(RESOLVED)
         if unknown:
             raise TypeError(f"Resolved has no setting {sorted(unknown)[0]!r}")
         if set(values) != set(RESOLVED):  # the rest: what nothing set at all gives them
             usual = Settings()
             values = {n: values[n] if n in values else BY_NAME[n].usual(usual) for n in RESOLVED}
-        full = {n: values[n] for n in RESOLVED}
-        super().__init__({**full, "min_score": min_score})
+        super().__init__({n: values[n] for n in RESOLVED})
 
     def replace(self, **changed: object) -> Resolved:
         """The same with some values changed."""
-        values = {k: v for k, v in self if k != "min_score"}
-        return Resolved(min_score=self.min_score, **{**values, **changed})
+        return Resolved(**{**dict(self), **changed})
 
     def signature(self) -> tuple[object, ...]:
         """Equal for readers whose digests of the same papers render the same."""
-        return (*(getattr(self, s.name) for s in SETTINGS if s.renders), self.min_score)
+        return tuple(getattr(self, s.name) for s in SETTINGS if s.renders)
 
 
 def effective(reader: Reader, settings: Settings) -> Resolved:
@@ -519,7 +534,7 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
     for name in RESOLVED:
         own = getattr(reader, name)
         values[name] = BY_NAME[name].usual(settings) if own is None else own
-    return Resolved(min_score=settings.min_score, **values)
+    return Resolved(**values)
 
 
 def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Resolved:

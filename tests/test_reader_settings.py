@@ -38,7 +38,7 @@ def toml(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(toml(v) for v in value) + "]"
-    return repr(value) if isinstance(value, int) else f'"{value}"'
+    return repr(value) if isinstance(value, int | float) else f'"{value}"'
 
 
 def read(setting: ReaderSetting) -> object:

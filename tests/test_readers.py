@@ -25,7 +25,7 @@ from digest.readers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
-    "email, name, highlight, exclude, interests, order, max_papers, schedule, timezone, format,"
+    "email, name, highlight, exclude, interests, order, max_papers, min_score, schedule, timezone, format,"
     " paused, since, notify"
 )
 
