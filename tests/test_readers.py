@@ -25,8 +25,8 @@ from digest.readers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
-    "email, name, highlight, exclude, interests, order, max_papers, min_score, schedule, timezone, format,"
-    " paused, since, notify"
+    "email, name, highlight, exclude, interests, order, max_papers, min_score, schedule,"
+    " timezone, format, paused, since, notify"
 )
 
 THREE = """\
