@@ -96,7 +96,13 @@ def settings_of(args: argparse.Namespace) -> Settings:
         from digest.state import location
 
         flags["state"] = location(str(flags["state"]))
-    settings = config.load(flags, os.environ, env_file, delivering=chosen.delivers)
+    settings = config.load(
+        flags,
+        os.environ,
+        env_file,
+        delivering=chosen.delivers,
+        channels=chosen.delivers or chosen.archive,
+    )
     keep_secret(settings.smtp_password)  # hidden wherever it would be shown
     if env_file is not None and (warning := config.exposed_secret(env_file)):
         log.warning("%s", warning)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from processes import clean_env
 
 from digest import config
 from digest.errors import ConfigError
@@ -102,3 +106,32 @@ def test_subject_line_is_one_line() -> None:
     assert config.subject_line("{count} new ({date})", 3, "Mar 12\r\n Bcc: x") == (
         "3 new (Mar 12 Bcc: x)"
     )
+
+
+def test_a_plain_http_unsubscribe_is_taken_to_this_machine_only_and_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    local = "http://127.0.0.1:8080/unsubscribe/{token}"
+    with caplog.at_level("WARNING"):
+        assert load(DIGEST_UNSUBSCRIBE=local).unsubscribe == local
+    assert "plain http:// to this machine: for a test only" in caplog.text
+    for elsewhere in ("http://papers.example.org/u/{token}", "http://127.0.0.1.example.org/u"):
+        with pytest.raises(ConfigError, match="plain http:// only to this machine"):
+            load(DIGEST_UNSUBSCRIBE=elsewhere)
+
+
+def test_a_mail_setting_stops_only_what_mails(tmp_path: Path) -> None:
+    """`digest status` and `digest readers` do not mail: a mail setting that cannot be used
+    does not stop them; `digest now` it stops, in one line naming it."""
+    env = clean_env(
+        DIGEST_STATE=str(tmp_path / "state.sqlite3"),
+        DIGEST_UNSUBSCRIBE="http://papers.example.org/u/{token}",
+        DIGEST_INBOX=str(tmp_path),
+    )
+    run = [sys.executable, "-m", "digest"]
+    status = subprocess.run([*run, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    now = subprocess.run([*run, "now"], env=env, capture_output=True, text=True, timeout=60)
+    assert now.returncode == 1
+    (line,) = now.stderr.splitlines()
+    assert "DIGEST_UNSUBSCRIBE=" in line

@@ -570,8 +570,14 @@ def check(s: Settings) -> None:
     except (ValueError, TypeError, IndexError) as e:
         raise ConfigError(f"DIGEST_SUBJECT={s.subject!r} is not a valid template: {e}") from None
     if s.unsubscribe and not s.unsubscribe.startswith(("mailto:", "https://")):
-        raise ConfigError(
-            f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https:// URL"
+        if not _local_http(s.unsubscribe):
+            raise ConfigError(
+                f"DIGEST_UNSUBSCRIBE={s.unsubscribe!r} must be a mailto: address or an https://"
+                " URL (plain http:// only to this machine, for a test)"
+            )
+        log.warning(
+            "DIGEST_UNSUBSCRIBE is plain http:// to this machine: for a test only; readers"
+            " elsewhere need the https:// address where digest web is published"
         )
     if any(ch in s.unsubscribe for ch in "<>\r\n \t"):
         raise ConfigError("DIGEST_UNSUBSCRIBE must be a single address or URL, without <>")
@@ -604,3 +610,15 @@ def check(s: Settings) -> None:
 
 
 CHANNEL = Channel("smtp", (*SETTINGS, *MESSAGE), _build, _describe, check=check)
+
+
+def _local_http(url: str) -> bool:
+    """Whether `url` is plain http:// to this machine (a local test of `digest web`)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme == "http" and host in LOOPBACK
