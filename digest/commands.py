@@ -696,7 +696,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the archive and its feed over HTTP, on 127.0.0.1:8080 unless told otherwise.
 
-    Each reader's pages too, reached through the token of their unsubscribe link:
+    Each reader's pages too (only those, without an archive folder), reached through the
+    token of their unsubscribe link:
     /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN and /like/TOKEN.
     Only the files the archive writes are served, nothing else of its folder; an archive
     folder that holds the state, the digests folder, the readers file or the env file is
@@ -710,7 +711,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from digest.channels.archive import archive
 
     settings = settings_of(args)
-    site = archive(settings)
+    folder = archive(settings).folder if settings.archive is not None else None
     from digest.web.server import serve
 
-    return serve(site.folder, settings.web_bind, settings.web_port, settings)
+    return serve(folder, settings.web_bind, settings.web_port, settings)

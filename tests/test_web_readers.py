@@ -458,3 +458,18 @@ def test_in_a_browser_the_button_unsubscribes_and_the_form_saves(sqlite_site: Si
         finally:
             browser.close()
     assert blocked == []  # nothing refused by the Content-Security-Policy
+
+
+def test_without_an_archive_folder_web_serves_the_readers_pages_alone(sqlite_site: Site) -> None:
+    env = {k: v for k, v in sqlite_site.env.items() if k != "DIGEST_ARCHIVE"}
+    web, url = start_web(env, sqlite_site.root)
+    try:
+        mine = httpx.get(f"{url}/preferences/{sqlite_site.tokens['bob@example.org']}")
+        assert mine.status_code == 200 and 'value="send" checked' in mine.text
+        assert httpx.get(f"{url}/").status_code == 404  # no archive to show
+        assert httpx.get(f"{url}/feed.xml").status_code == 404
+    finally:
+        web.send_signal(signal.SIGTERM)
+        _, err = web.communicate(timeout=30)
+    assert "the readers' pages only (no DIGEST_ARCHIVE)" in err
+    assert "Traceback" not in err

@@ -196,8 +196,10 @@ def archive_routes(folder: Path) -> list[BaseRoute]:
     return [Route("/{name:path}", answer, methods=["GET", "HEAD"])]
 
 
-def make_app(folder: Path, routes: list[BaseRoute] | None = None) -> ASGIApp:
-    """The application serving the archive `folder`; `routes` come before the archive's."""
-    app = Starlette(routes=[*(routes or []), *archive_routes(folder)])
+def make_app(folder: Path | None, routes: list[BaseRoute] | None = None) -> ASGIApp:
+    """The application serving the archive `folder` (if any); `routes` come before the
+    archive's."""
+    archived = archive_routes(folder) if folder is not None else []
+    app = Starlette(routes=[*(routes or []), *archived])
     app.router.redirect_slashes = False  # its redirect would be built from the request's Host
     return Guard(app)

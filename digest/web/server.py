@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def serve(folder: Path, bind: str, port: int, settings: Settings | None = None) -> int:
+def serve(folder: Path | None, bind: str, port: int, settings: Settings | None = None) -> int:
     """Serve the archive `folder` on `bind`:`port` until stopped (Ctrl-C, SIGTERM); with
-    `settings`, each reader's pages too, on their state."""
+    `settings`, each reader's pages too, on their state (only those, without a folder)."""
     try:
         import uvicorn
 
@@ -28,7 +28,7 @@ def serve(folder: Path, bind: str, port: int, settings: Settings | None = None) 
         raise ConfigError(
             "digest web needs the web extra, which is not installed; run: pip install 'digest[web]'"
         ) from None
-    if not (folder / "index.html").is_file():
+    if folder is not None and not (folder / "index.html").is_file():
         log.warning("%s holds no index.html yet; build it with `digest archive`", folder)
     shown = f"[{bind}]" if ":" in bind else bind
     listening = _listen(bind, port, f"{shown}:{port}")
@@ -39,7 +39,8 @@ def serve(folder: Path, bind: str, port: int, settings: Settings | None = None) 
         theirs.setLevel(logging.WARNING)
         theirs.propagate = False
     logging.getLogger("uvicorn.access").disabled = True  # visitors' addresses: not ours to keep
-    log.info("serving %s on http://%s:%d/", folder, shown, listening.getsockname()[1])
+    what = folder if folder is not None else "the readers' pages only (no DIGEST_ARCHIVE)"
+    log.info("serving %s on http://%s:%d/", what, shown, listening.getsockname()[1])
     routes = reader_routes(settings) if settings is not None else []
     config = uvicorn.Config(make_app(folder, routes), log_config=None, server_header=False)
     # uvicorn stops gracefully on SIGTERM, then raises it again for the handler it found:
