@@ -209,6 +209,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             notify=notify,
             service=status_lines(store, zone),
             zone=zone,
+            names={r.id: r.key for r in store.all_readers()},
         )
     for line in lines:
         say(line)

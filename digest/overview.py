@@ -30,13 +30,20 @@ def status_lines(
     notify: Sequence[str] = (),
     service: Sequence[str] = (),
     zone: tzinfo | None = None,
+    names: Mapping[int, str] | None = None,
 ) -> list[str]:
     """`digest status`: the state's counts (`StateStore.counts`, `reader_counts`), the
     digests pending then failed (`outbox`), the last ones sent among `recent`, the dumps that
     could not be read (those no delivered digest named yet, `untold`, then the last ones),
     where the archive is, the notification URLs (masked), and the service's lines; every
-    moment in `zone` (the service's time zone: DIGEST_TIMEZONE; None: UTC), named."""
+    moment in `zone` (the service's time zone: DIGEST_TIMEZONE; None: UTC), named; each
+    digest with the address of its reader (`names`, by reader id), when it has one."""
     tz = zone or UTC
+    names = names or {}
+
+    def whose(item: Outgoing) -> str:
+        name = names.get(item.reader) if item.reader is not None else None
+        return f" for {name}" if name else ""
 
     def at(moment: datetime | None) -> str:
         return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}" if moment else "?"
@@ -60,7 +67,7 @@ def status_lines(
             elif status == "failed":
                 retry = f" send it again with `digest resend {item.id}`;"
             lines.append(
-                f"{status}: digest {item.id} of {at(item.created)},"
+                f"{status}: digest {item.id}{whose(item)} of {at(item.created)},"
                 f" {item.paper_count} papers, {item.attempts} attempts;{retry}"
                 f" last error: {item.last_error or 'none'}"
             )
@@ -69,7 +76,8 @@ def status_lines(
     for item in [d for d in recent if d.status == "sent"][:5]:
         how = f"; {item.delivery_note}" if item.delivery_note else ""
         lines.append(
-            f"sent: digest {item.id}, {item.paper_count} papers, at {at(item.sent_at)}{how}"
+            f"sent: digest {item.id}{whose(item)}, {item.paper_count} papers,"
+            f" at {at(item.sent_at)}{how}"
         )
     lines += [f"rejected: {r.file}: {r.reason} (to be named in the next digest)" for r in untold]
     lines += [f"rejected: {r.file}: {r.reason}" for r in rejected if r not in untold]

@@ -85,19 +85,27 @@ def test_status_lists_the_outbox_the_last_sent_the_rejected_and_the_rest_in_orde
     ]
 
 
-def test_status_says_every_moment_in_the_service_s_zone_and_names_it() -> None:
+def test_status_says_every_moment_in_the_service_s_zone_and_whose_each_digest_is() -> None:
     from zoneinfo import ZoneInfo
 
     retry = datetime(2025, 3, 9, 8, 30, tzinfo=UTC)
     pending = _digest(9, "pending", attempts=2, last_error="421 later", next_attempt=retry)
-    sent = _digest(6, "sent", sent_at=datetime(2025, 7, 6, 5, 1, tzinfo=UTC))
+    sent = _digest(6, "sent", sent_at=datetime(2025, 7, 6, 5, 1, tzinfo=UTC), reader=3)
     lines = overview.status_lines(
-        "s", COUNTS, {"readers": 0}, [pending], [sent], [], [], zone=ZoneInfo("Europe/Berlin")
+        "s",
+        COUNTS,
+        {"readers": 0},
+        [pending],
+        [sent],
+        [],
+        [],
+        zone=ZoneInfo("Europe/Berlin"),
+        names={3: "ann@example.org", 1: ""},
     )
     assert lines[2:] == [
         "pending: digest 9 of 2025-03-09 08:00 CET, 19 papers, 2 attempts; next try after"
         " 2025-03-09 09:30 CET; last error: 421 later",
-        "sent: digest 6, 16 papers, at 2025-07-06 07:01 CEST",  # summer time
+        "sent: digest 6 for ann@example.org, 16 papers, at 2025-07-06 07:01 CEST",  # summer
     ]
 
 
