@@ -68,6 +68,8 @@ class Report:
     halted: str | None = None
     stopped: bool = False  # stopped by a signal: no more digests are made either
     failing: int = 0  # deliveries that failed for now, in a row
+    made: list[int] = field(default_factory=list)  # the papers of each digest made this run
+    outcome: str = ""  # what the run read and delivered, in one line (see `run_line`)
 
     @property
     def ok(self) -> bool:
@@ -467,6 +469,7 @@ def run_once(
                 inbox.mark(settings.require_inbox(), own, str(where))
 
         stored = 0  # digests stored (and sent) this run
+        before = len(report.delivered)  # those of the outbox, kept from before, delivered above
         with session(deliverer):  # readers' messages follow each other: one connection
             for chunk in letters.digests(
                 settings, store, audience, states, base, fresh, deliverer.needs
@@ -483,14 +486,16 @@ def run_once(
                 batch = store.enqueue(made, [key for _, key in told], period) if made else []
                 for item in batch:
                     send(store, deliverer, item, report, now, retry(settings))
+                report.made.extend(item.paper_count for item in batch)
                 stored += len(batch)
                 if report.stopped:
                     break  # the readers left get these papers from the next run
         if dry_run:
             return report
         if gathered.dumps or stored:
-            shown = "; ".join(report.delivered[-stored:] if stored else [])
-            log.info("%s; %s", _summary(base), _outcome(len(audience), stored, shown))
+            read = _summary(base) if gathered.dumps else "no new dump"
+            report.outcome = f"{read}; {run_line(report, len(audience), before)}"
+            log.info("%s", report.outcome)
         elif gathered.unreadable:
             log.info(
                 "nothing new: %d unread %s in %s could not be read; the next digest names %s",
@@ -532,12 +537,26 @@ def _state_of_inbox(settings: Settings, store: StateStore) -> str | None:
     return None
 
 
-def _outcome(readers: int, made: int, shown: str) -> str:
+def run_line(report: Report, readers: int, before: int = 0) -> str:
+    """What a run made and delivered, in a few words: the digest of its one reader and how
+    it went, or how many digests for how many readers, of how many papers, and how many of
+    them were delivered (`before`: deliveries of the report that were not of this run)."""
+    made = report.made
     if not made:
         return "nothing new to deliver"
-    if readers == 1:
-        return shown or "not delivered"
-    return f"digests made for {made} of {readers} readers"
+    papers = (
+        f"{made[0]} {'paper' if made[0] == 1 else 'papers'}"
+        if min(made) == max(made)
+        else f"{min(made)} to {max(made)} papers"
+    )
+    done = report.delivered[before:]
+    if len(made) == 1:
+        return f"a digest of {papers}: {done[0] if done else 'not delivered yet'}"
+    left = len(made) - len(done)
+    return (
+        f"{len(made)} digests for {readers} readers, {papers} each: {len(done)} delivered"
+        + (f", {left} not yet" if left else "")
+    )
 
 
 def roll_call(settings: Settings) -> Loaded:

@@ -692,7 +692,7 @@ def _result(report: pipeline.Report) -> str:
         return "; ".join(report.failed)
     if not report.delivered:
         return "nothing new"
-    return f"{summary(report.digest)}; delivered"
+    return report.outcome or f"{summary(report.digest)}; delivered"
 
 
 def _done_key(group: str | None) -> str:
