@@ -34,6 +34,7 @@ FEED_ENTRIES = ("digest", "paper")
 PROCESSED = ("leave", "move")
 REJECTED = ("keep", "move")
 ORDERS = ("highlights", "listing", "upvotes", "relevance")
+DETAILS = ("compact", "full")  # compact: TL;DRs and title lines; full: abstracts too
 MAX_WIDTH = 200  # of a field in DIGEST_SUBJECT: {count:>5} is fine, a million spaces is not
 
 
@@ -81,6 +82,7 @@ class Settings:
     min_score: float = bounded(0.0, 0.0, 1.0, "(a score)")  # under it: listed compactly
     # papers shown in full; the rest are listed by title (0: no cap)
     max_papers: int = bounded(0, 0, 1_000_000, "papers")
+    detail: str = "compact"  # compact: the top papers' TL;DRs, the rest by title; full: abstracts
     # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # an IANA name; None means the machine's own
@@ -513,3 +515,5 @@ def _validate_interests(s: Settings) -> None:
         terms(s.exclude, "DIGEST_EXCLUDE")
     if s.order and s.order not in ORDERS:
         raise ConfigError(f"DIGEST_ORDER={s.order!r} is not one of {', '.join(ORDERS)}")
+    if s.detail not in DETAILS:
+        raise ConfigError(f"DIGEST_DETAIL={s.detail!r} is not one of {', '.join(DETAILS)}")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from digest.config import ORDERS, Settings, addresses
+from digest.config import DETAILS, ORDERS, Settings, addresses
 from digest.errors import ConfigError
 from digest.printable import printable
 
@@ -48,6 +48,7 @@ class Reader:
     interests: str | None = None
     order: str | None = None
     max_papers: int | None = None
+    detail: str | None = None  # compact or full (abstracts in the mail)
     schedule: str | None = None
     timezone: str | None = None
     format: str = "html"
@@ -113,6 +114,7 @@ class Resolved:
     format: str
     paused: bool
     min_score: float = 0.0  # DIGEST_MIN_SCORE
+    detail: str = "compact"  # DIGEST_DETAIL
 
     def signature(self) -> tuple[str | float, ...]:
         """Equal for readers whose digests of the same papers render the same."""
@@ -124,6 +126,7 @@ class Resolved:
             self.max_papers,
             self.format,
             self.min_score,
+            self.detail,
         )
 
 
@@ -146,6 +149,7 @@ def effective(reader: Reader, settings: Settings) -> Resolved:
         format=reader.format,
         paused=reader.paused,
         min_score=settings.min_score,
+        detail=settings.detail if reader.detail is None else reader.detail,
     )
 
 
@@ -612,6 +616,7 @@ _CONVERT: dict[str, Callable[[str, object, dict[tuple[str, str], str]], object]]
     "interests": _interests,
     "order": _choice(ORDERS),
     "max_papers": _max_papers,
+    "detail": _choice(DETAILS),
     "schedule": _schedule,
     "timezone": _timezone,
     "format": _choice(FORMATS),

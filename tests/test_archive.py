@@ -70,7 +70,9 @@ def valid_atom(data: bytes) -> etree._Element:
 
 
 def words(text: str) -> str:
-    return " ".join(text.split())
+    """The text's words, one space apart, none before a comma or a stop (an emphasised word
+    is a tag of its own in the page's text)."""
+    return re.sub(r" ([,.;:])", r"\1", " ".join(text.split()))
 
 
 def abstracts(*days: str) -> list[str]:
@@ -380,11 +382,15 @@ def test_a_page_never_carries_a_readers_unsubscribe_token(
 ) -> None:
     unsubscribe = "https://example.org/u/{token}?list=papers&amp=1"
     deliver(inbox, tmp_path / "state.sqlite3", site, "2025-03-18", DIGEST_UNSUBSCRIBE=unsubscribe)
-    [mailed] = (tmp_path / "out").glob("*.html")
-    assert re.search(r"https://example\.org/u/[0-9a-f]{32}\?list=papers", mailed.read_text())
+    from email import message_from_bytes, policy
+
+    [eml] = (tmp_path / "out").glob("*.eml")
+    mail = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    mailed = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert re.search(r"https://example\.org/u/[0-9a-f]{32}\?list=papers", mailed)
     page = (site / "2025-03-18-0001.html").read_text()
     assert "example.org/u/" not in page
-    assert page.count("<a ") == mailed.read_text().count("<a ") - 1 + 2  # its own nav links
+    assert 'href="index.html"' in page and 'href="feed.xml"' in page  # its own nav links
 
 
 def test_with_a_readers_file_no_readers_digest_is_published(

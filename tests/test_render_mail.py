@@ -40,16 +40,18 @@ def compose(digest: Digest, s: config.Settings, message_id: str) -> Composed:
     return mail.compose(renderer, mail_options(s, recipients=s.recipients), message_id)
 
 
-def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = ()) -> Digest:
+def digest_of(
+    papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = (), detail: str = "full"
+) -> Digest:
     dumps = dumps or (Dump("001.txt", "0" * 64, tuple(papers), listing_date="Mar 12"),)
-    return Digest(tuple(papers), dumps=dumps, created=CREATED)
+    return Digest(tuple(papers), dumps=dumps, created=CREATED, detail=detail)
 
 
-def seeds_digest(seeds: list[Path]) -> Digest:
+def seeds_digest(seeds: list[Path], detail: str = "full") -> Digest:
     """The five seeds delivered at once: every distinct paper is new."""
     dumps = tuple(formats.parse(p.read_bytes(), p.name) for p in seeds)
     decision = decide([p for d in dumps for p in d.papers], {})
-    return Digest(decision.new, decision.skipped, dumps=dumps, created=CREATED)
+    return Digest(decision.new, decision.skipped, dumps=dumps, created=CREATED, detail=detail)
 
 
 def parsed(eml: bytes) -> EmailMessage:
@@ -328,7 +330,11 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     # Past the reader's cap: its TL;DR (here its one-sentence abstract), never more.
     assert "  2. A Plain Text Listing" in text and 'id="p2"' in html
     assert "TL;DR: Its abstract, and nothing more." in text
-    assert "Search arXiv" in html and "Search arXiv:" in text
+    # Its title links to an arXiv search for the whole title, the text part's link.
+    search = "https://arxiv.org/search/?searchtype=title&query=A+Plain+Text+Listing"
+    assert (
+        f'href="{search.replace("&", "&amp;")}"' in html and f"Search arXiv:\n     {search}" in text
+    )
 
 
 # -- sizing from fragments: what it costs, and that it chooses as rendering every layout would --
