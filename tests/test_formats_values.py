@@ -340,7 +340,7 @@ def test_items_up_to_the_limit(count: int, ok: bool) -> None:
         with pytest.raises(ParseError) as e:
             parse(data, "d.json")
         assert e.value.why == (
-            "5,001 items, more than the 5,000 papers one dump may hold (a day's listing has"
+            "5,001 items, more than the 5,000 papers one listing file may hold (a day's listing has"
             " under 100); split the file"
         )
 
@@ -409,8 +409,8 @@ def test_json_values_up_to_the_limit(values: int, ok: bool) -> None:
         assert e.value.why.startswith("1,000,000 items, more than the 5,000 papers")
     else:
         assert e.value.why == (
-            "too big to read: up to 1,000,001 JSON values, more than the 1,000,000 one dump may"
-            " hold (a day's listing has a few thousand); split the file"
+            "too big to read: up to 1,000,001 JSON values, more than the 1,000,000 one listing file"
+            " may hold (a day's listing has a few thousand); split the file"
         )
 
 

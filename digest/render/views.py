@@ -272,6 +272,23 @@ def summary(digest: Digest) -> str:
     return f"{_plural(s.new, 'new paper')} of {s.listed} in {_plural(s.dumps, 'dump')}" + _left(s)
 
 
+def headline(digest: Digest, most: int = 3) -> str:
+    """The digest in a line, in a reader's words, for a feed entry, a chat message and the
+    archive's index: its counts and its top papers' titles ("16 new papers of 16 listed.
+    Top: A; B; C"; "Among them:" when nothing ranks them)."""
+    from digest.render.tex import unicode
+
+    s = digest.stats
+    line = f"{_plural(s.new, 'new paper')} of {s.listed} listed" + _left(s)
+    first, why = lead(digest)
+    titles = [" ".join(unicode(p.title).split()) for p in first[:most]]
+    if not titles:
+        return line
+    said = "Top" if why or matches(digest) else "Among them"
+    more = s.new - len(titles)
+    return f"{line}. {said}: {'; '.join(titles)}" + (f"; and {more} more" if more else "")
+
+
 def _left(s: Stats) -> str:
     """What the counts say of the papers left out: '; 82 seen before; 3 repeated'."""
     line = ""
@@ -505,7 +522,7 @@ class DigestView:
             more,
             [paper_view(p, digest) for p in digest.excluded],
             subject(digest, subject_template),
-            summary(digest),
+            headline(digest),
             listing_date(digest),
             counts(digest),
             [line(p) for p in found],
