@@ -116,15 +116,20 @@ def entry(outgoing: Outgoing) -> Entry:
 
 
 def _without_tokens(html: str, unsubscribe: str) -> str:
-    """The page without the reader's own unsubscribe link: DIGEST_UNSUBSCRIBE with {token}
-    is a link that unsubscribes its reader, not for a public page."""
+    """The page without the reader's own links: DIGEST_UNSUBSCRIBE with {token} is a link
+    that unsubscribes its reader, and its preferences page beside it changes what they get:
+    neither is for a public page."""
     if "{token}" not in unsubscribe:
         return html
     from html import escape
 
-    before, _, after = escape(unsubscribe, quote=True).partition("{token}")
-    link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
-    return re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>', "", html, flags=re.S)
+    from digest.render.mail import preferences
+
+    for template in filter(None, (unsubscribe, preferences(unsubscribe))):
+        before, _, after = escape(template, quote=True).partition("{token}")
+        link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
+        html = re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>( &middot;)?', "", html, flags=re.S)
+    return html
 
 
 def page(outgoing: Outgoing, unsubscribe: str = "", before: str = "", after: str = "") -> str:

@@ -460,3 +460,23 @@ def test_no_reader_ever_reads_the_word_dump(built: Path, site: Path) -> None:
     for name, markup in shown.items():
         text = BeautifulSoup(markup, "html.parser").get_text(" ")
         assert not re.search(r"(?i)\bdumps?\b", text), name
+
+
+def test_a_page_never_carries_a_readers_preferences_link(
+    inbox: Path, tmp_path: Path, site: Path
+) -> None:
+    # With the abstracts asked for, the day fits the mail whole: the page is the mail's HTML,
+    # whose footer links to the reader's preferences and unsubscribe pages by their token.
+    unsubscribe = "https://papers.example.org/unsubscribe/{token}"
+    deliver(
+        inbox,
+        tmp_path / "state.sqlite3",
+        site,
+        "2025-03-18",
+        DIGEST_UNSUBSCRIBE=unsubscribe,
+        DIGEST_DETAIL="full",
+    )
+    [mailed] = (tmp_path / "out").glob("*.html")
+    assert re.search(r"https://papers\.example\.org/preferences/[0-9a-f]{32}", mailed.read_text())
+    page = (site / "2025-03-18-0001.html").read_text()
+    assert "papers.example.org" not in page and "Made by digest on" in page

@@ -189,6 +189,34 @@ def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
     msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["List-Unsubscribe"] == "<mailto:papers-off@example.org>"
     assert "List-Unsubscribe-Post" not in msg
+    assert "Preferences" not in part(msg, "html") + part(msg, "plain")  # no page to link
+
+
+@pytest.mark.parametrize(
+    ("unsubscribe", "prefs"),
+    [
+        (
+            "https://papers.example.org/unsubscribe/{token}",
+            "https://papers.example.org/preferences/{token}",
+        ),
+        ("https://example.org/digest/unsubscribe/{token}", None),  # not digest web's page
+        ("https://example.org/unsubscribe?u=1", None),
+        ("mailto:off@example.org?subject=unsubscribe/{token}", None),
+    ],
+)
+def test_the_footer_links_to_the_readers_preferences_where_digest_web_serves_them(
+    unsubscribe: str, prefs: str | None
+) -> None:
+    from digest.render.mail import preferences
+
+    assert preferences(unsubscribe) == prefs
+    s = settings(DIGEST_UNSUBSCRIBE=unsubscribe)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    html, text = part(msg, "html"), part(msg, "plain")
+    if prefs:
+        assert f'href="{prefs}">Preferences</a>' in html and f"Preferences: {prefs}" in text
+    else:
+        assert "Preferences" not in html + text
 
 
 def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:

@@ -98,6 +98,16 @@ class Composed:
     html_renders: int = 0  # renders of the HTML template the size planning took
 
 
+def preferences(unsubscribe: str | None) -> str | None:
+    """The reader's preferences page beside their unsubscribe link, when `digest web` serves
+    it (DIGEST_UNSUBSCRIBE=https://HOST/unsubscribe/{token} gives
+    https://HOST/preferences/{token}); None otherwise (a mailto: address, another site)."""
+    if not unsubscribe or not unsubscribe.startswith("https://"):
+        return None
+    before, found, after = unsubscribe.rpartition("/unsubscribe/")
+    return f"{before}/preferences/{after}" if found and before.count("/") == 2 else None
+
+
 def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
     """The largest n in [lo, hi] with fits(n), given fits is true up to some n, then false;
     lo - 1 when none fits."""
@@ -205,6 +215,7 @@ class MailPage:
             "omitted": layout.omitted,
             "attachment": self.shown(layout),
             "unsubscribe": self.unsubscribe,
+            "preferences": preferences(self.unsubscribe),
         }
 
     def raw(self, layout: Layout) -> str:

@@ -557,6 +557,7 @@ class DigestView:
             "omitted": 0,
             "attachment": None,
             "unsubscribe": None,
+            "preferences": None,
             "preheader": preheader(digest),
             "digest": digest,
             "papers": papers,
