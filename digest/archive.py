@@ -40,6 +40,7 @@ FEED = "feed.xml"
 MANIFEST = "digests.json"
 FEED_DIGESTS = 20  # digests the feed covers
 FEED_PAPERS = 200  # at most this many entries when the feed has one a paper
+FEED_AUTHORS = 20  # names in a paper's one author element
 _BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _PAGE = re.compile(r"\d{4}-\d{2}-\d{2}-\d{4,}\.html")
 
@@ -55,6 +56,10 @@ class Entry:
     papers: int
     summary: str
     sent: str  # ISO time it was delivered (or made)
+    # The pages before and after it in the index's order (listing day, then number), as its
+    # page links to them: "" for none. A new digest's page rewrites its neighbour's.
+    before: str = ""
+    after: str = ""
 
 
 def _data(outgoing: Outgoing) -> dict[str, Any]:
@@ -111,25 +116,36 @@ def entry(outgoing: Outgoing) -> Entry:
 
 
 def _without_tokens(html: str, unsubscribe: str) -> str:
-    """The page without the reader's own unsubscribe link: DIGEST_UNSUBSCRIBE with {token}
-    is a link that unsubscribes its reader, not for a public page."""
+    """The page without the reader's own links: DIGEST_UNSUBSCRIBE with {token} is a link
+    that unsubscribes its reader, and its preferences page beside it changes what they get:
+    neither is for a public page."""
     if "{token}" not in unsubscribe:
         return html
     from html import escape
 
-    before, _, after = escape(unsubscribe, quote=True).partition("{token}")
-    link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
-    return re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>', "", html, flags=re.S)
+    from digest.render.mail import preferences
+
+    for template in filter(None, (unsubscribe, preferences(unsubscribe))):
+        before, _, after = escape(template, quote=True).partition("{token}")
+        link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
+        html = re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>( &middot;)?', "", html, flags=re.S)
+    return html
 
 
-def page(outgoing: Outgoing, unsubscribe: str = "") -> str:
-    """The digest's page: its HTML part, with links to the index and the feed at the top (and
-    without a reader's unsubscribe link, when DIGEST_UNSUBSCRIBE makes one a reader)."""
+def page(outgoing: Outgoing, unsubscribe: str = "", before: str = "", after: str = "") -> str:
+    """The digest's page: its HTML part, with links to the previous and next digests' pages
+    (`before`, `after`, when there are), the index and the feed at the top (and without a
+    reader's unsubscribe link, when DIGEST_UNSUBSCRIBE makes one a reader)."""
+    link = '<a href="{}" style="display:inline-block;padding:12px 0;color:#0b57d0">{}</a>'
+    links = [
+        *([link.format(before, "&lsaquo; Previous")] if before else []),
+        link.format(INDEX, "All digests"),
+        link.format(FEED, "Atom feed"),
+        *([link.format(after, "Next &rsaquo;")] if after else []),
+    ]
     nav = (
-        '<nav style="max-width:600px;margin:0 auto;padding:12px;font:14px/1.4 -apple-system,'
-        "'Segoe UI',Helvetica,Arial,sans-serif\">"
-        f'<a href="{INDEX}" style="color:#0b57d0">All digests</a> &middot; '
-        f'<a href="{FEED}" style="color:#0b57d0">Atom feed</a></nav>'
+        '<nav style="max-width:600px;margin:0 auto;padding:0 12px;font:14px/1.4 -apple-system,'
+        "'Segoe UI',Helvetica,Arial,sans-serif\">" + " &middot; ".join(links) + "</nav>"
     )
     html = _without_tokens(outgoing.part("html"), unsubscribe)
     found = _BODY.search(html)
@@ -235,8 +251,12 @@ def feed(
         # One link an entry: feedgen 1.0 writes entry links without their rel, so a second
         # one would read as a second alternate. The digest's page is linked from the content.
         fe.link(href=str(paper.get("page_url") or paper.get("link")), rel="alternate")
-        for name in paper.get("authors") or ():
-            fe.author({"name": str(name)})
+        # One author element for the paper's list: a feed reader shows the last of several
+        # as the paper's only author. The content has the shortened list.
+        names = [str(n) for n in paper.get("authors") or ()]
+        if names:
+            shown = names if len(names) <= FEED_AUTHORS else [*names[:FEED_AUTHORS], "et al."]
+            fe.author({"name": ", ".join(shown)})
         fe.updated(when)
         fe.published(when)
         body = env.get_template("feed-paper.html.j2").render(paper=paper, page=link)
@@ -289,10 +309,10 @@ class Archive:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         write_atomically(self.folder / name, raw, mode=0o644)  # a site: for any web server
 
-    def write_page(self, outgoing: Outgoing) -> str:
-        """Write the digest's page; returns its name."""
+    def write_page(self, outgoing: Outgoing, before: str = "", after: str = "") -> str:
+        """Write the digest's page, linking the pages before and after it; returns its name."""
         name = page_name(outgoing)
-        self._write(name, page(outgoing, self.unsubscribe))
+        self._write(name, page(outgoing, self.unsubscribe, before, after))
         return name
 
     def _manifest(self) -> list[Entry] | None:
@@ -303,8 +323,36 @@ class Archive:
         except (OSError, ValueError, TypeError, KeyError):
             return None
 
-    def _finish(self, entries: list[Entry], items: dict[int, Outgoing], store: StateStore) -> None:
-        """Write the manifest, the index and the feed of the newest FEED_DIGESTS digests."""
+    def _neighbours(
+        self, entries: list[Entry], items: dict[int, Outgoing], store: StateStore, fresh: set[int]
+    ) -> list[Entry]:
+        """The entries with the pages before and after each; a page is (re)written when it
+        is new (`fresh`), missing, or its neighbours changed."""
+        from dataclasses import replace
+
+        ordered = sorted(entries, key=lambda e: (e.day, e.id))
+        out: list[Entry] = []
+        for n, e in enumerate(ordered):
+            before = ordered[n - 1].page if n else ""
+            after = ordered[n + 1].page if n + 1 < len(ordered) else ""
+            stale = (e.before, e.after) != (before, after) or not (self.folder / e.page).exists()
+            if e.id in fresh or stale:
+                found = items.get(e.id) or store.get(e.id)
+                if found is not None:
+                    self.write_page(found, before, after)
+            out.append(replace(e, before=before, after=after))
+        return out
+
+    def _finish(
+        self,
+        entries: list[Entry],
+        items: dict[int, Outgoing],
+        store: StateStore,
+        fresh: set[int] | None = None,
+    ) -> None:
+        """Write the pages that are new or whose neighbours changed, the manifest, the index
+        and the feed of the newest FEED_DIGESTS digests."""
+        entries = self._neighbours(entries, items, store, fresh or set())
         entries.sort(key=lambda e: (e.day, e.id), reverse=True)
         listing = {"digests": [asdict(e) for e in entries]}
         self._write(MANIFEST, json.dumps(listing, ensure_ascii=False, indent=1) + "\n")
@@ -336,24 +384,24 @@ class Archive:
         if public(outgoing):
             recent.setdefault(outgoing.id, outgoing)
         known = {e.id: e for e in entries}
+        fresh = set()
         for item in recent.values():
-            if item.id not in known or not (self.folder / known[item.id].page).exists():
-                self.write_page(item)
-            known[item.id] = entry(item)
-        self._finish(list(known.values()), recent, store)
+            if item.id not in known:
+                fresh.add(item.id)
+                known[item.id] = entry(item)
+        self._finish(list(known.values()), recent, store, fresh)
 
     def build(self, store: StateStore) -> int:
         """Build the whole archive from the outbox: a page for every digest delivered, the
         index and the feed. Reads one digest at a time. Returns how many pages it holds."""
         entries: list[Entry] = []
         kept: dict[int, Outgoing] = {}
-        for outgoing in _delivered(store):
-            self.write_page(outgoing)
+        for outgoing in _delivered(store):  # each page written by _finish, with its neighbours
             entries.append(entry(outgoing))
             kept[outgoing.id] = outgoing
             if len(kept) > FEED_DIGESTS:  # only the newest are kept for the feed
                 kept.pop(min(kept, key=lambda i: (kept[i].sent_at or kept[i].created, i)))
-        self._finish(entries, kept, store)
+        self._finish(entries, kept, store, {e.id for e in entries})
         return len(entries)
 
     def pages(self) -> list[str]:

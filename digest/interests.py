@@ -33,6 +33,7 @@ class Interests:
     likes: tuple[tuple[Paper, int], ...] = ()
     min_score: float = 0.0
     model: str = "auto"  # which relevance model scores, see digest.relevance
+    detail: str = "compact"  # DIGEST_DETAIL: "full" puts the abstracts in the mail
 
     @property
     def scored(self) -> bool:

@@ -104,14 +104,17 @@ def _rendered(
     from digest.render import mail
 
     composed = mail.compose(renderer, options, message_id) if "eml" in needs else None
-    # Files and stdout get the whole digest; the mail keeps to its size budget and attaches
-    # what does not fit (see digest.render.mail). When all of it fits, they are one.
+    # Files, stdout and the archive's pages get the whole digest, every abstract included;
+    # the mail is compact unless the reader asked for the abstracts, and keeps to its size
+    # budget (see digest.render.mail). When all of it fits, they are one.
+    detailed = renderer.detailed()
     whole = composed.layout.complete if composed is not None else False
+    whole = whole and detailed is renderer
 
     def part(fmt: str) -> str:
         if whole and composed is not None and fmt in ("html", "text"):
             return str(getattr(composed, fmt))
-        return renderer.render(fmt)
+        return detailed.render(fmt)
 
     digest = renderer.digest
     return Outgoing(
@@ -276,6 +279,7 @@ def _shows(digest: Digest, form: str) -> tuple[object, ...]:
         tuple(t.text for t in digest.highlight),
         tuple((id(p), why) for p, why in digest.reasons.items()),
         tuple((id(p), score) for p, score in digest.scores.items()),
+        digest.detail,
     )
 
 
@@ -309,6 +313,7 @@ def shaped(
         reasons=chosen.reasons,
         scores=chosen.scores,
         low_scored=chosen.low,
+        detail=wants.detail,
     )
 
 
@@ -360,4 +365,5 @@ def _interests(resolved: Resolved, likes: tuple[tuple[Paper, int], ...] = ()) ->
         interests=resolved.interests,
         likes=likes,
         min_score=resolved.min_score,
+        detail=resolved.detail,
     )

@@ -148,6 +148,9 @@ class Digest:
     reasons: Mapping[Paper, str] = field(default_factory=dict)
     scores: Mapping[Paper, float] = field(default_factory=dict)
     low_scored: tuple[Paper, ...] = ()  # those of `more` there for a score under the minimum
+    # DIGEST_DETAIL: "compact" (the top papers with their TL;DR, the rest a line each) or
+    # "full" (every paper with its abstract).
+    detail: str = "compact"
     stats: Stats = field(init=False, repr=False, compare=False)  # counts for header and JSON
 
     @property

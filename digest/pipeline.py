@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from digest import inbox, letters
@@ -103,7 +103,7 @@ def gather(settings: Settings, store: StateStore, ready: Ready | None = None) ->
     hashed once: a hash `ready` holds already is not computed again."""
     folder = settings.require_inbox()
     max_bytes = settings.max_dump_mb * 1_000_000
-    contents: list[tuple[Path, str, str, bytes]] = []
+    contents: list[tuple[Path, str, str, bytes, date]] = []
     unreadable: list[Unreadable] = []
     try:
         candidates = inbox.scan(folder, state_files(settings.state))
@@ -133,20 +133,22 @@ def gather(settings: Settings, store: StateStore, ready: Ready | None = None) ->
         from digest import formats  # its parsers' patterns cost start-up: only with a file
 
         sha = ready.get(candidate) if ready is not None else None
-        contents.append((candidate.path, name, sha or formats.sha256(data), data))
+        written = datetime.fromtimestamp(candidate.mtime_ns / 1e9, UTC).date()
+        contents.append((candidate.path, name, sha or formats.sha256(data), data, written))
 
     known = store.known_dumps(
-        [sha for _, _, sha, _ in contents] + [u.key for u in unreadable if u.key]
+        [sha for _, _, sha, _, _ in contents] + [u.key for u in unreadable if u.key]
     )
     unreadable = [u for u in unreadable if u.key not in known]
     dumps: list[Dump] = []
     taken: set[str] = set()
-    for path, name, sha, data in contents:
+    for path, name, sha, data, written in contents:
         if sha in known or sha in taken:
             continue  # the same content again, under this name or another
         taken.add(sha)
         try:
-            dump = formats.parse(data, name, sha)
+            # The file's day dates a text listing that gives its day without a year.
+            dump = formats.parse(data, name, sha, written)
         except ParseError as e:
             unreadable.append(Unreadable(Rejected(name, e.why), sha, path))
             continue
@@ -553,9 +555,8 @@ def run_line(report: Report, readers: int, before: int = 0) -> str:
     if len(made) == 1:
         return f"a digest of {papers}: {done[0] if done else 'not delivered yet'}"
     left = len(made) - len(done)
-    return (
-        f"{len(made)} digests for {readers} readers, {papers} each: {len(done)} delivered"
-        + (f", {left} not yet" if left else "")
+    return f"{len(made)} digests for {readers} readers, {papers} each: {len(done)} delivered" + (
+        f", {left} not yet" if left else ""
     )
 
 

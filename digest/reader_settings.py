@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 from digest.errors import ConfigError
 from digest.printable import printable
-from digest.settings import ORDERS, Settings, addresses, env_name
+from digest.settings import DETAILS, ORDERS, Settings, addresses, env_name
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -370,6 +370,16 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         _max_papers,
         5,
         env=True,
+        renders=True,
+    ),
+    ReaderSetting(
+        "detail",
+        "compact: the top papers with their TL;DRs, every other paper on one line; full: the"
+        " abstracts too.",
+        _choice(DETAILS),
+        "full",
+        env=True,
+        check=_one_of(DETAILS),
         renders=True,
     ),
     ReaderSetting(

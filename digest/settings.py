@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from digest.state import StateUrl
 
 ORDERS = ("highlights", "listing", "upvotes", "relevance")
+DETAILS = ("compact", "full")  # compact: TL;DRs and title lines; full: abstracts too
 PORTS = {"starttls": 587, "ssl": 465, "none": 25}  # the usual SMTP port of each security
 
 
@@ -68,6 +69,7 @@ class Settings:
     min_score: float = bounded(0.0, 0.0, 1.0, "(a score)")  # under it: listed compactly
     # papers shown in full; the rest are listed by title (0: no cap)
     max_papers: int = bounded(0, 0, 1_000_000, "papers")
+    detail: str = "compact"  # compact: the top papers' TL;DRs, the rest by title; full: abstracts
     # `digest serve`: the schedule and time zone are checked by digest.service when it starts.
     schedule: str = "0 7 * * *"
     timezone: str | None = None  # an IANA name; None means the machine's own

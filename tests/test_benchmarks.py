@@ -160,3 +160,23 @@ def test_readers_benchmark_small() -> None:
     ]
     assert [(r[0], r[6]) for r in rows] == [("4", "4"), ("12", "12")]  # readers, accepted
     assert "13 reader rows" in result.stdout  # the twelve, and the one reader of DIGEST_TO
+
+
+def test_tldr_benchmark_agrees_with_the_ai_summaries_better_than_the_old_chooser() -> None:
+    from processes import clean_env
+
+    output = subprocess.check_output(
+        [sys.executable, str(ROOT / "benchmarks" / "tldr.py"), "--quiet"],
+        text=True,
+        env=clean_env(),
+        timeout=120,
+    )
+    rows = {
+        line[:26].strip(): float(line[26:])
+        for line in output.splitlines()
+        if line.startswith("  ") and line[26:].strip().replace(".", "").isdigit()
+    }
+    assert output.startswith("51 papers with an AI summary")
+    ours, first, bound = rows["this tree"], rows["first sentence"], rows["best sentence (bound)"]
+    [old] = [v for k, v in rows.items() if k.startswith("baseline ")]
+    assert first < old < ours <= bound

@@ -202,7 +202,8 @@ def test_the_mail_reads_well_in_chromium(
     small = [link for link in got["links"] if link["width"] < 44 or link["height"] < 44]
     assert not small, small[:5]
     shown = words(got["text"])
-    views = renderer.view.papers[: made.layout.full + made.layout.short]
+    view = renderer.view
+    views = (view.order if view.brief else view.papers)[: made.layout.full + made.layout.short]
     assert views
     for view in views:
         assert words(unicode(view["title"])) in shown
@@ -211,3 +212,44 @@ def test_the_mail_reads_well_in_chromium(
         assert got["marks"], "no highlight was drawn"
         for m in got["marks"]:  # bold and underlined, whatever the colours
             assert m["weight"] >= 700 and m["border"] == "solid" and m["width"] >= 1, m
+
+
+SCREEN = 667  # px: a phone's screen at 375 px wide (an iPhone SE, the smallest in use)
+REAL_DAYS = sorted((ROOT / "tests" / "fixtures" / "real").glob("*.json"))
+
+
+def screens(browser: Any, html: str, width: int = 375) -> float:
+    """How many phone screens the page is long at `width`."""
+    context = browser.new_context(viewport={"width": width, "height": SCREEN})
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        height: int = page.evaluate("document.documentElement.scrollHeight")
+    finally:
+        context.close()
+    return height / SCREEN
+
+
+def test_a_real_day_reads_in_a_few_phone_screens_and_the_seeds_in_fifteen(
+    browser: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The compact digest (the default) of each real day at most 6 screens at 375 px and
+    150 lines of text part; the five seeds at once at most 15 screens."""
+    figures = {}
+    for path in REAL_DAYS:
+        dump = formats.parse(path.read_bytes(), path.name)
+        digest = Digest(dump.papers, dumps=(dump,), created=CREATED)
+        made = mail.compose(Renderer(digest), mail.MailOptions(), "<1@example.org>")
+        figures[path.stem] = (len(dump.papers), screens(browser, made.html), made.text)
+    _, renderer = seeds_digest()
+    made = mail.compose(renderer, mail.MailOptions(), "<1@example.org>")
+    seeds = screens(browser, made.html)
+    with capsys.disabled():
+        for name, (count, high, text) in figures.items():
+            lines = len(text.splitlines())
+            print(f"\n  {name}: {count} papers, {high:.1f} screens, {lines} text lines")
+        print(f"\n  5 seeds at once: {seeds:.1f} screens, {len(made.text.splitlines())} lines")
+    assert max(count for count, _, _ in figures.values()) >= 19  # a full day is among them
+    for name, (_, high, text) in figures.items():
+        assert high <= 6 and len(text.splitlines()) <= 150, name
+    assert seeds <= 15

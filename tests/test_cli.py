@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -84,7 +85,7 @@ def test_stdout_json_contract(
     assert code == 1  # delivered, and a dump could not be read: as `check` says of it
     data = json.loads(out)
     assert len(data["papers"]) == 56
-    assert data["rejected"] == [{"file": "bad.txt", "reason": "not a text dump (binary content)"}]
+    assert data["rejected"] == [{"file": "bad.txt", "reason": "not a listing: binary content"}]
     assert data["stats"]["new"] == 56
 
 
@@ -114,6 +115,12 @@ def test_dry_run_writes_a_preview_and_changes_nothing(
     assert code == 0 and "papers seen: 0; awaiting delivery: 0; dumps ingested: 0" in out
 
 
+def written(path: Path) -> None:
+    """The file as written in March 2025: a text listing's "Mar 11" is then of 2025."""
+    when = datetime(2025, 3, 20, 12, 0, tzinfo=UTC).timestamp()
+    os.utime(path, (when, when))
+
+
 def test_env_file_and_environment(
     capsys: pytest.CaptureFixture[str],
     inbox: Path,
@@ -122,10 +129,11 @@ def test_env_file_and_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     shutil.copy(seeds[3], inbox)
+    written(inbox / seeds[3].name)
     (tmp_path / ".env").write_text(f"DIGEST_INBOX={inbox}\nDIGEST_DELIVER=stdout\n")
     monkeypatch.setenv("DIGEST_FORMAT", "markdown")
     code, out, _ = run(capsys, "now", "--dry-run")  # ./.env is read by default
-    assert code == 0 and out.startswith("# Daily papers: 56 new (Mar 11)")
+    assert code == 0 and out.startswith("# Daily papers: 56 new (Tue 11 Mar 2025)")
 
 
 def test_check(capsys: pytest.CaptureFixture[str], seeds: list[Path], tmp_path: Path) -> None:
@@ -421,6 +429,7 @@ def test_subject_counts_every_new_paper_and_follows_the_setting(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
     shutil.copy(seeds[3], inbox)
+    written(inbox / seeds[3].name)
     env = clean_env(DIGEST_SUBJECT="Papers: {count} ({date})", DIGEST_MAX_PAPERS="5")
     done = subprocess.run(
         digest_now(inbox, tmp_path / "s.db", "--out", str(tmp_path / "o")),
@@ -432,8 +441,8 @@ def test_subject_counts_every_new_paper_and_follows_the_setting(
     assert done.returncode == 0, done.stderr
     md = next((tmp_path / "o").glob("*.md")).read_text()
     eml = next((tmp_path / "o").glob("*.eml")).read_text()
-    assert md.startswith("# Papers: 56 (Mar 11)")
-    assert "Subject: Papers: 56 (Mar 11)" in eml
+    assert md.startswith("# Papers: 56 (Tue 11 Mar 2025)")  # "Mar 11", the file's year
+    assert "Subject: Papers: 56 (Tue 11 Mar 2025)" in eml
 
 
 ABSTRACT = "An abstract long enough to count as one, about safety and escaping. " * 4

@@ -38,6 +38,7 @@ def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None
         ({"DIGEST_MIN_SCORE": "2"}, "DIGEST_MIN_SCORE=2 is out of range: use 0 to 1"),
         ({"DIGEST_MIN_SCORE": "high"}, "DIGEST_MIN_SCORE='high' is not a number"),
         ({"DIGEST_ORDER": "best"}, "DIGEST_ORDER='best' is not one of .*relevance"),
+        ({"DIGEST_DETAIL": "long"}, "DIGEST_DETAIL='long' is not one of compact, full"),
     ],
 )
 def test_bad_values(environ: dict[str, str], message: str) -> None:

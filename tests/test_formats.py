@@ -489,7 +489,7 @@ def test_too_many_items_is_rejected_naming_the_limit() -> None:
     item = b'{"paper": {"id": "2501.00001", "title": "T"}}'
     with pytest.raises(ParseError) as e:
         parse(b"[" + b", ".join([item] * 5_001) + b"]", "many.json")
-    assert e.value.why.startswith("5,001 items, more than the 5,000 papers one dump may hold")
+    assert e.value.why.startswith("5,001 items, more than the 5,000 papers one listing file")
     assert len(parse(b"[" + b", ".join([item] * 5_000) + b"]", "ok.json").papers) == 5_000
 
 
@@ -498,7 +498,7 @@ def test_a_million_tiny_items_are_refused_before_decoding() -> None:
     with pytest.raises(ParseError) as e:
         parse(data, "huge.json")
     assert "too big to read: up to 2,000,000 JSON values" in e.value.why
-    assert "more than the 1,000,000 one dump may hold" in e.value.why
+    assert "more than the 1,000,000 one listing file may hold" in e.value.why
 
 
 # -- saved pages as they are --------------------------------------------------------------------

@@ -340,7 +340,7 @@ def test_items_up_to_the_limit(count: int, ok: bool) -> None:
         with pytest.raises(ParseError) as e:
             parse(data, "d.json")
         assert e.value.why == (
-            "5,001 items, more than the 5,000 papers one dump may hold (a day's listing has"
+            "5,001 items, more than the 5,000 papers one listing file may hold (a day's listing has"
             " under 100); split the file"
         )
 
@@ -409,8 +409,8 @@ def test_json_values_up_to_the_limit(values: int, ok: bool) -> None:
         assert e.value.why.startswith("1,000,000 items, more than the 5,000 papers")
     else:
         assert e.value.why == (
-            "too big to read: up to 1,000,001 JSON values, more than the 1,000,000 one dump may"
-            " hold (a day's listing has a few thousand); split the file"
+            "too big to read: up to 1,000,001 JSON values, more than the 1,000,000 one listing file"
+            " may hold (a day's listing has a few thousand); split the file"
         )
 
 
@@ -702,7 +702,8 @@ def test_the_embedded_listing_s_day_when_the_address_has_none(
     assert parse(page(f'<div data-props="{data}"></div>', head), "p.html").listed == "2025-01-01"
 
 
-def test_a_paper_s_own_day_is_kept_on_a_page_of_another() -> None:
+def test_a_paper_is_dated_by_the_listing_it_is_in() -> None:
+    # One day a listing: a paper put up on another day reads the page's day.
     items = [
         {"paper": {"id": "2501.00001", "title": "T", "submittedOnDailyAt": "2025-02-02T01:00:00Z"}}
     ]
@@ -711,7 +712,40 @@ def test_a_paper_s_own_day_is_kept_on_a_page_of_another() -> None:
     dump = parse(
         page(f'<div data-props="{data}"></div><h3><a href="/papers/x1">C</a></h3>', head), "p.html"
     )
-    assert [(p.title, p.listed) for p in dump.papers] == [("T", "2025-02-02"), ("C", "2025-01-01")]
+    assert [(p.title, p.listed) for p in dump.papers] == [("T", "2025-01-01"), ("C", "2025-01-01")]
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("2024-12-20.json", "2024-12-20"),  # as `digest fetch` names it: the day asked for
+        ("daily-2024-12-20.json", "2024-12-20"),
+        ("d.json", "2024-12-19"),  # no name's day: the one most papers give
+        ("2025-06-01.json", "2024-12-19"),  # a name's day far from the papers' is not theirs
+    ],
+)
+def test_every_paper_of_a_listing_reads_its_one_day(name: str, listed: str) -> None:
+    # As the real listing of 2024-12-20 has it: 13 papers put up on the eve, 3 on the day.
+    eve, day = "2024-12-19T22:00:00.000Z", "2024-12-20T01:00:00.000Z"
+    items = [
+        {"paper": {"id": f"2412.{n:05d}", "submittedOnDailyAt": eve if n < 13 else day}}
+        for n in range(16)
+    ]
+    dump = parse(json.dumps(items).encode(), name)
+    assert dump.listed == listed and {p.listed for p in dump.papers} == {listed}
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [("2025-03-12.txt", "2025-03-12"), ("2026-03-13.txt", "2026-03-12"), ("inbox.txt", None)],
+)
+def test_a_text_listings_day_takes_its_year_from_the_files_name(
+    name: str, listed: str | None
+) -> None:
+    text = "Daily Papers\n\nMar 12\n\nA Title\n\nAn abstract of it.\n"
+    dump = parse(text.encode(), name)
+    assert dump.listed == listed and dump.listing_date == "Mar 12"
+    assert {p.listed for p in dump.papers} == {listed}
 
 
 # -- what the formats share -------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_a_chat_gets_the_counts_the_top_papers_and_the_page_and_a_failing_one_co
     posted = json.loads(body)
     assert posted["title"] == "Daily papers: 16 new (Tue 22 Jul 2025)"
     lines = posted["message"].splitlines()
-    assert lines[0] == "16 new papers of 16 in 1 dump"
+    assert lines[0] == "16 new of 16 listed"
     assert lines[2].startswith("1. [MiroMind-M1: An Open-Source Advancement in Mathematical")
     assert lines[2].endswith("](https://huggingface.co/papers/2507.14683)")
     assert [line[:3] for line in lines[2:7]] == ["1. ", "2. ", "3. ", "4. ", "5. "]
@@ -262,7 +262,7 @@ def test_each_reader_gets_their_own_chat_message_once_their_digest_is_delivered(
     assert ann["title"] == subjects["ann@example.org"]
     assert cy["title"] == subjects["cy@example.org"]
     lines = ann["message"].splitlines()
-    assert lines[0] == "16 new papers of 16 in 1 dump"
+    assert lines[0].startswith("16 new of 16 listed; ")  # and what matched for ann
     assert lines[2].startswith("1. [") and lines[2].endswith(")")
     assert lines[7] == "... and 11 more"
     assert "[The whole digest]" not in ann["message"]  # a reader's digest has no public page

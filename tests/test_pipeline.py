@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import resource
@@ -488,3 +489,27 @@ def test_a_digest_refused_for_good_has_not_told_it(inbox: Path, tmp_path: Path) 
     text = message.message.get_body(("plain",))
     assert text is not None and "broken.json" in text.get_content()
     assert "to be named in the next digest" not in _status(state)
+
+
+def test_a_text_listings_day_takes_its_year_from_the_files_time(
+    settings: Settings, inbox: Path, seeds: list[Path]
+) -> None:
+    # The seeds give their days as "Mar 11", "Jul 29": the year is the file's, each listing
+    # the latest such day before the file was written.
+    for seed in seeds:
+        shutil.copy(seed, inbox)
+        written = datetime(2025, 8, 1, 12, 0, tzinfo=UTC).timestamp()
+        os.utime(inbox / seed.name, (written, written))
+    with open_state(settings.state) as store:
+        sink = Recorder()
+        report = run_once(settings, store, sink, datetime(2026, 12, 5, 8, 0, tzinfo=UTC))
+    dumps = report.digest.dumps  # type: ignore[union-attr]
+    days = {d.listing_date: d.listed for d in dumps if d.listing_date}
+    assert days == {
+        "Mar 11": "2025-03-11",
+        "Mar 12": "2025-03-12",
+        "Mar 14": "2025-03-14",
+        "Jul 29": "2025-07-29",
+    }
+    [digest] = sink.delivered
+    assert digest.subject.endswith("(Tue 11 Mar \N{EN DASH} Tue 29 Jul 2025)")

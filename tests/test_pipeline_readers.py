@@ -208,6 +208,29 @@ def test_a_reader_who_excludes_everything_is_moved_on_without_a_message(
         }
 
 
+def test_a_reader_who_asks_for_the_abstracts_gets_them_and_the_others_a_short_digest(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[reader]]\nemail = "ann@example.org"\ndetail = "full"\n'
+        '[[reader]]\nemail = "bob@example.org"\n'
+    )
+    abstract = json.loads((REAL / DAYS[0]).read_text())[0]["paper"]["summary"]
+    opening = " ".join(abstract.split())[:60]
+    with smtp_server() as server:
+        env.update(server.environment())
+        shutil.copy(REAL / DAYS[0], Path(env["DIGEST_INBOX"]))
+        assert run(tmp_path, env, "now").returncode == 0
+        got = by_reader(server.received)
+    texts = {
+        who: " ".join(m.message.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+        for who, [m] in got.items()
+    }
+    assert opening in texts["ann@example.org"]
+    assert opening not in texts["bob@example.org"]
+    assert shown(got["bob@example.org"][0]) == set(ids_of(DAYS[0]))  # every paper, a line each
+
+
 def test_a_reader_with_since_gets_the_listings_from_that_day(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -29,14 +29,19 @@ def ids_of(*days: str) -> set[str]:
 
 
 def shown(message: Received) -> set[str]:
-    """The arXiv ids a message links to."""
+    """The arXiv ids a message links to (its arXiv page or its paper page)."""
     import re
 
     found: set[str] = set()
     for part in message.message.walk():
         if part.get_content_maintype() == "text":
             body = part.get_payload(decode=True)
-            found.update(m.decode() for m in re.findall(rb"arxiv\.org/abs/(\d{4}\.\d{4,5})", body))
+            found.update(
+                m.decode()
+                for m in re.findall(
+                    rb"(?:arxiv\.org/abs|huggingface\.co/papers)/(\d{4}\.\d{4,5})", body
+                )
+            )
     return found
 
 

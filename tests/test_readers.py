@@ -25,8 +25,8 @@ from digest.readers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = (
-    "email, name, highlight, exclude, interests, order, max_papers, min_score, schedule,"
-    " timezone, format, paused, since, notify"
+    "email, name, highlight, exclude, interests, order, max_papers, detail, min_score,"
+    " schedule, timezone, format, paused, since, notify"
 )
 
 THREE = """\
@@ -242,6 +242,7 @@ BAD = [
     ('timezone = "Mars/Olympus"', 3, "timezone: 'Mars/Olympus' is not a known time zone"),
     ('timezone = ""', 3, "timezone: '' is not a known time zone"),
     ('format = "pdf"', 3, "format: 'pdf' is not one of html, text"),
+    ('detail = "long"', 3, "detail: 'long' is not one of compact, full"),
     ('paused = "no"', 3, "paused: expected true or false, got a string"),
     ("since = 2025-03-01T07:00:00", 3, "since: expected a date like 2025-03-01, got a date and"),
     ("since = 07:00:00", 3, "since: expected a date like 2025-03-01, got a time"),

@@ -39,7 +39,7 @@ def sample() -> Digest:
     return Digest(
         papers=papers,
         skipped=(Skip(Paper("Old", "x", "002.txt"), old, "same title"),),
-        rejected=(Rejected("broken.txt", "not a text dump (binary content)"),),
+        rejected=(Rejected("broken.txt", "not a listing: binary content"),),
         dumps=(dump, dump2),
         created=WHEN,
     )
@@ -112,9 +112,7 @@ def test_json_contract() -> None:
     data = json.loads(render(sample(), "json"))
     assert {"papers", "rejected", "stats", "skipped"} <= data.keys()
     assert {"title", "abstract", "source"} <= data["papers"][0].keys()
-    assert data["rejected"] == [
-        {"file": "broken.txt", "reason": "not a text dump (binary content)"}
-    ]
+    assert data["rejected"] == [{"file": "broken.txt", "reason": "not a listing: binary content"}]
     assert data["stats"]["new"] == 2 and data["stats"]["seen_before"] == 1
     assert data["skipped"][0]["matched"]["first_dump"] == "000.txt"
 

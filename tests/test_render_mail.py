@@ -40,16 +40,18 @@ def compose(digest: Digest, s: config.Settings, message_id: str) -> Composed:
     return mail.compose(renderer, mail_options(s, recipients=s.recipients), message_id)
 
 
-def digest_of(papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = ()) -> Digest:
+def digest_of(
+    papers: list[Paper] | tuple[Paper, ...], dumps: tuple[Dump, ...] = (), detail: str = "full"
+) -> Digest:
     dumps = dumps or (Dump("001.txt", "0" * 64, tuple(papers), listing_date="Mar 12"),)
-    return Digest(tuple(papers), dumps=dumps, created=CREATED)
+    return Digest(tuple(papers), dumps=dumps, created=CREATED, detail=detail)
 
 
-def seeds_digest(seeds: list[Path]) -> Digest:
+def seeds_digest(seeds: list[Path], detail: str = "full") -> Digest:
     """The five seeds delivered at once: every distinct paper is new."""
     dumps = tuple(formats.parse(p.read_bytes(), p.name) for p in seeds)
     decision = decide([p for d in dumps for p in d.papers], {})
-    return Digest(decision.new, decision.skipped, dumps=dumps, created=CREATED)
+    return Digest(decision.new, decision.skipped, dumps=dumps, created=CREATED, detail=detail)
 
 
 def parsed(eml: bytes) -> EmailMessage:
@@ -187,6 +189,34 @@ def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
     msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
     assert msg["List-Unsubscribe"] == "<mailto:papers-off@example.org>"
     assert "List-Unsubscribe-Post" not in msg
+    assert "Preferences" not in part(msg, "html") + part(msg, "plain")  # no page to link
+
+
+@pytest.mark.parametrize(
+    ("unsubscribe", "prefs"),
+    [
+        (
+            "https://papers.example.org/unsubscribe/{token}",
+            "https://papers.example.org/preferences/{token}",
+        ),
+        ("https://example.org/digest/unsubscribe/{token}", None),  # not digest web's page
+        ("https://example.org/unsubscribe?u=1", None),
+        ("mailto:off@example.org?subject=unsubscribe/{token}", None),
+    ],
+)
+def test_the_footer_links_to_the_readers_preferences_where_digest_web_serves_them(
+    unsubscribe: str, prefs: str | None
+) -> None:
+    from digest.render.mail import preferences
+
+    assert preferences(unsubscribe) == prefs
+    s = settings(DIGEST_UNSUBSCRIBE=unsubscribe)
+    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    html, text = part(msg, "html"), part(msg, "plain")
+    if prefs:
+        assert f'href="{prefs}">Preferences</a>' in html and f"Preferences: {prefs}" in text
+    else:
+        assert "Preferences" not in html + text
 
 
 def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:
@@ -328,7 +358,11 @@ def test_richer_fields_highlights_and_the_readers_cap_in_the_mail() -> None:
     # Past the reader's cap: its TL;DR (here its one-sentence abstract), never more.
     assert "  2. A Plain Text Listing" in text and 'id="p2"' in html
     assert "TL;DR: Its abstract, and nothing more." in text
-    assert "Search arXiv" in html and "Search arXiv:" in text
+    # Its title links to an arXiv search for the whole title, the text part's link.
+    search = "https://arxiv.org/search/?searchtype=title&query=A+Plain+Text+Listing"
+    assert (
+        f'href="{search.replace("&", "&amp;")}"' in html and f"Search arXiv:\n     {search}" in text
+    )
 
 
 # -- sizing from fragments: what it costs, and that it chooses as rendering every layout would --

@@ -73,7 +73,7 @@ def test_no_tex_is_left_in_any_real_title_or_abstract() -> None:
             touched += out != field
             for left in ("\\%", "\\&", "\\'", '\\"', "\\em", "\\emph", "\\textsc", "$\\"):
                 assert left not in out, (p.title, out)
-            if "\\" not in field and "$" not in field:
+            if "\\" not in field and "$" not in field and "**" not in field:
                 assert out == field  # text without TeX is left alone
     assert touched >= 30  # the real days and seeds do carry TeX
 
@@ -84,7 +84,7 @@ def test_every_format_shows_tex_as_unicode_and_keeps_its_emphasis() -> None:
         r"Two failure modes: {\em entropy collapse} and 54.6\% more. We propose \textsc{X}.",
         arxiv_id="2306.14308",
     )
-    digest = Digest(papers=(tex,))
+    digest = Digest(papers=(tex,), detail="full")  # the abstract shown too
     text, md, html = (render(digest, f) for f in ("text", "markdown", "html"))
     for out in (text, md, html):
         assert "Poincaré ResNet: the μ-law" in out and "54.6% more" in out
@@ -92,3 +92,17 @@ def test_every_format_shows_tex_as_unicode_and_keeps_its_emphasis() -> None:
     assert "_entropy collapse_" in text
     assert "*entropy collapse*" in md
     assert "<em>entropy collapse</em>" in html
+
+
+def test_markdown_bold_in_an_abstract_is_emphasis_not_stray_asterisks() -> None:
+    # As a real listing has it (2503.11751): "We build **reWordBench**, which ..."
+    bold = Paper(
+        "reWordBench",
+        "Reward models are brittle. We build **reWordBench**, which transforms inputs.",
+        arxiv_id="2503.11751",
+    )
+    digest = Digest(papers=(bold,), detail="full")
+    text, md, html = (render(digest, f) for f in ("text", "markdown", "html"))
+    assert "<em>reWordBench</em>" in html and "**" not in html
+    assert "_reWordBench_" in text and "*reWordBench*" in md
+    assert detex("2**3 and a ** b").text == "2**3 and a ** b"  # not emphasis: left as written

@@ -6,22 +6,20 @@ from __future__ import annotations
 import pytest
 from realpapers import paper, real_papers
 
-from digest.render.tldr import Tldr, clip, contribution, sentences, tldr
+from digest.render.tldr import Tldr, clip, contribution, sentences, tldr, within
 
 
 @pytest.mark.parametrize(
     ("arxiv_id", "starts"),
     [
-        # The opening is background; the contribution comes later, after "To address ...".
-        ("2604.25914", "To bridge these gaps, we introduce DV-World, a benchmark of 260 tasks"),
-        ("2507.15778", "In this work, we propose Archer, an entropy-aware RLVR approach"),
-        ("2503.10546", "In this work, we introduce KUDA, an open-vocabulary manipulation system"),
-        (
-            "2412.14462",
-            "To address the limited data issue and incorporate this task, we constructed",
-        ),
-        ("2501.05122", "In this work, we present a comprehensive investigation"),
-        ("2503.14504", "In this paper, we aim to provide a comprehensive and systematic review"),
+        # The opening is background; the contribution comes later, after "To address ...",
+        # which is left out.
+        ("2604.25914", "We introduce DV-World, a benchmark of 260 tasks"),
+        ("2507.15778", "We propose Archer, an entropy-aware RLVR approach"),
+        ("2503.10546", "We introduce KUDA, an open-vocabulary manipulation system"),
+        ("2412.14462", "We constructed the SAM-FB dataset"),
+        ("2501.05122", "We present a comprehensive investigation"),
+        ("2503.14504", "We aim to provide a comprehensive and systematic review"),
     ],
 )
 def test_the_contribution_sentence_of_a_real_abstract(arxiv_id: str, starts: str) -> None:
@@ -50,10 +48,10 @@ def test_across_every_real_abstract_the_opening_background_is_never_the_tldr() -
             continue
         checked += 1
         found = sentences(p.abstract)
-        line = tldr(p.abstract).text
+        line = tldr(p.abstract, None, p.title).text
         assert line and len(line) <= 320
-        assert line.rstrip("…") in " ".join(p.abstract.split())  # a sentence of it, as written
-        if len(found) > 1 and line.rstrip("…")[:60] == found[0][:60]:
+        assert within(line, p.abstract)  # a sentence of it, as written but for a lead-in
+        if len(found) > 1 and line.rstrip("…")[1:60] == found[0][1:60]:
             opening.append(found[0])
     assert checked > 400
     cues = ("we ", "this paper", "this work", "propose", "introduce", "present", "develop")
@@ -228,6 +226,70 @@ def test_an_ai_summary_is_clipped_like_a_sentence_of_the_abstract() -> None:
 )
 def test_the_contribution_is_chosen_over_what_others_did(abstract: str, chosen: str) -> None:
     assert contribution(abstract) == chosen
+
+
+@pytest.mark.parametrize(
+    ("abstract", "chosen"),
+    [
+        # A lead-in clause is left out, the subject capitalised.
+        ("Data is scarce. To bridge these gaps, we introduce X. We show Y.", "We introduce X."),
+        ("Data is scarce. In this paper, we propose X, a fix.", "We propose X, a fix."),
+        (
+            "Data is scarce. Building on this insight, this work presents X.",
+            "This work presents X.",
+        ),
+        # A clause that carries content stays.
+        ("Data is scarce. By pruning, we propose X.", "By pruning, we propose X."),
+        # An afterthought loses to the main contribution, wherever it is.
+        (
+            "Data is scarce. We show that X helps. Lastly, we introduce Y to improve it.",
+            "We show that X helps.",
+        ),
+        ("We present X. Furthermore, we propose Y.", "We present X."),
+        # Never future work, limitations or hopes, whatever their cue.
+        (
+            "Data is scarce. Labels help. Future work will address the ethical implications.",
+            "Labels help.",
+        ),
+        ("Data is scarce. We hope we propose a way forward. Labels help.", "Labels help."),
+        (
+            "Data is scarce. X works. Limitations of this study include its size.",
+            "X works.",
+        ),
+        # A sentence leaning on the one before loses to one that stands alone.
+        (
+            "Agents must follow policy. X compiles each policy into a graph."
+            " Complementary evaluations find the lowest attack rate.",
+            "X compiles each policy into a graph.",
+        ),
+        # A contribution naming nothing loses to one that names it.
+        (
+            "Data is scarce. We compare the existing systems and present our new model."
+            " We introduce the joint training of X.",
+            "We introduce the joint training of X.",
+        ),
+        # A list is never cut inside: the sentence stops before it.
+        (
+            "Data is scarce. We build a visual memory that has the following key capabilities:"
+            " (1.) The ability to add data; (2.) The ability to remove it.",
+            "We build a visual memory that has the following key capabilities.",
+        ),
+    ],
+)
+def test_a_tldr_states_the_contribution_whole(abstract: str, chosen: str) -> None:
+    assert contribution(abstract) == chosen
+
+
+def test_the_works_own_name_as_subject_says_what_it_does() -> None:
+    abstract = (
+        "Agents must follow policy. Failures arise from forbidden actions."
+        " PolicyGuide instead compiles each policy into a graph. It transfers to other agents."
+    )
+    title = "PolicyGuide: From Guarding One Action to Guiding the Whole Workflow"
+    assert (
+        tldr(abstract, None, title).text == "PolicyGuide instead compiles each policy into a graph."
+    )
+    assert tldr(abstract).text == "Failures arise from forbidden actions."  # without it
 
 
 @pytest.mark.parametrize(

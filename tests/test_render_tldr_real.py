@@ -28,5 +28,6 @@ def test_the_table_is_of_real_papers() -> None:
 
 @pytest.mark.parametrize(("key", "expected"), EXPECTED, ids=[k[:40] for k, _ in EXPECTED])
 def test_the_tldr_of_a_real_abstract(key: str, expected: str) -> None:
-    line = tldr(paper(key).abstract)
+    found = paper(key)
+    line = tldr(found.abstract, None, found.title)
     assert (line.text, line.source) == (expected, "abstract")

@@ -139,6 +139,9 @@ def site(root: Path, state: str) -> Iterator[Site]:
             assert link.startswith("https://papers.example.org/unsubscribe/")
             here.tokens[email] = link.rpartition("/")[2]
             assert MARKED not in html_of(message)
+            # The footer links to the reader's preferences page beside the unsubscribe link.
+            prefs = f"https://papers.example.org/preferences/{here.tokens[email]}"
+            assert f'href="{prefs}"' in html_of(message)
         web, here.url = start_web(env, root)
         try:
             yield here
@@ -191,6 +194,10 @@ def test_one_click_unsubscribes_a_get_changes_nothing_and_the_next_digest_skips_
     asked = any_site.page("unsubscribe", "ann@example.org")
     assert asked.status_code == 200
     assert "<button" in asked.text and 'action="/unsubscribe/' in asked.text
+    # It names what the reader leaves: the list and who sends it.
+    assert "Stop sending the Daily papers digest from Papers &lt;papers@example.org&gt; to" in (
+        asked.text
+    )
     only_own_address(asked, "ann@example.org")
     private(asked)
     assert any_site.prefs() == before  # a GET alone changes nothing
@@ -201,6 +208,7 @@ def test_one_click_unsubscribes_a_get_changes_nothing_and_the_next_digest_skips_
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert done.status_code == 200 and "unsubscribed" in done.text
+    assert "No more digests of the Daily papers digest from Papers" in done.text
     only_own_address(done, "ann@example.org")
     private(done)
     assert any_site.prefs()["ann@example.org"] == {"unsubscribed": True}

@@ -166,7 +166,9 @@ def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
         data = {}
     data = data if isinstance(data, dict) else {}
     papers = [p for k in ("papers", "more") for p in data.get(k) or () if isinstance(p, dict)]
-    lines = [md_escape(str(data.get("summary") or f"{outgoing.paper_count} new papers")), ""]
+    # The counts: the papers' titles follow (the summary names the top ones too).
+    said = data.get("counts") or data.get("summary") or f"{outgoing.paper_count} new papers"
+    lines = [md_escape(str(said)), ""]
     for n, paper in enumerate(papers[:TOP], 1):
         title = md_escape(" ".join(str(paper.get("title") or "").split()))
         link = paper.get("page_url") or paper.get("link")

@@ -17,7 +17,7 @@ Read = tuple[list[Paper], str | None, str | None, list[str]]
 
 # Errors a reader can act on; the file name is added by ParseError.
 EMPTY = "file is empty"
-BINARY = "not a text dump (binary content)"
+BINARY = "not a listing: binary content"
 
 # Control characters other than tab and newline, and the bidirectional overrides and isolates
 # that can make a title display as something other than what it says.
@@ -173,7 +173,7 @@ def _check_bounds(text: str, name: str) -> None:
         raise ParseError(
             name,
             f"too big to read: up to {values:,} JSON values, more than the {MAX_VALUES:,} one"
-            " dump may hold (a day's listing has a few thousand); split the file",
+            " listing file may hold (a day's listing has a few thousand); split the file",
         )
     deepest = depth(text)
     if deepest > MAX_DEPTH:

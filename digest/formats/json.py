@@ -136,7 +136,7 @@ def papers_of_items(items: list[object], name: str, warnings: list[str]) -> list
     if len(items) > MAX_ITEMS:
         raise ParseError(
             name,
-            f"{len(items):,} items, more than the {MAX_ITEMS:,} papers one dump may hold"
+            f"{len(items):,} items, more than the {MAX_ITEMS:,} papers one listing file may hold"
             " (a day's listing has under 100); split the file",
         )
     papers = []

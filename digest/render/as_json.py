@@ -38,6 +38,7 @@ def to_json(view: DigestView) -> str:
             {
                 "created": digest.created.isoformat(timespec="seconds"),
                 "summary": view.summary,
+                "counts": view.counts,
                 "papers": view.papers,
                 "more": view.more,
                 "excluded": view.excluded,

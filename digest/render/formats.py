@@ -62,6 +62,7 @@ class Renderer:
     ) -> None:
         self.digest = digest
         self.templates = templates
+        self.subject = subject  # the DIGEST_SUBJECT template
         self.view = DigestView.of(digest, subject)
         self.renders: Counter[str] = Counter()
         self.fragment_renders: Counter[str] = Counter()
@@ -69,6 +70,18 @@ class Renderer:
         self._made: dict[str, str] = {}
         self._modules: dict[str, Any] = {}
         self._keys: dict[Hashable, tuple[Hashable, ...]] = {}
+
+    def detailed(self) -> Renderer:
+        """This digest's renderer with every abstract (DIGEST_DETAIL=full): itself when it
+        has them already; its templates, subject and fragment cache shared."""
+        if self.digest.detail == "full":
+            return self
+        from dataclasses import replace
+
+        digest = replace(self.digest, detail="full")
+        return Renderer(
+            digest, templates=self.templates, subject=self.subject, fragments=self.fragments
+        )
 
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its

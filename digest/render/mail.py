@@ -30,7 +30,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
-from digest.render.views import Entry, attachment_name
+from digest.render.views import LINES, Entry, attachment_name
 
 if TYPE_CHECKING:
     from digest.render.formats import Renderer
@@ -68,6 +68,7 @@ class Layout:
     short: int = 0  # papers shown by their TL;DR alone
     compact: int = 0
     abstracts: int | None = None
+    brief: bool = False  # a compact digest: TL;DRs, then title lines, as the reader asked
 
     @property
     def omitted(self) -> int:
@@ -77,6 +78,8 @@ class Layout:
     @property
     def complete(self) -> bool:
         """Every paper is shown as the reader asked: no attachment needed."""
+        if self.brief:
+            return self.omitted == 0
         wanted = self.total if self.abstracts is None else min(self.abstracts, self.total)
         return self.full == wanted and self.compact == 0 and self.omitted == 0
 
@@ -93,6 +96,16 @@ class Composed:
     layout: Layout
     attachment: str | None
     html_renders: int = 0  # renders of the HTML template the size planning took
+
+
+def preferences(unsubscribe: str | None) -> str | None:
+    """The reader's preferences page beside their unsubscribe link, when `digest web` serves
+    it (DIGEST_UNSUBSCRIBE=https://HOST/unsubscribe/{token} gives
+    https://HOST/preferences/{token}); None otherwise (a mailto: address, another site)."""
+    if not unsubscribe or not unsubscribe.startswith("https://"):
+        return None
+    before, found, after = unsubscribe.rpartition("/unsubscribe/")
+    return f"{before}/preferences/{after}" if found and before.count("/") == 2 else None
 
 
 def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
@@ -177,7 +190,8 @@ class MailPage:
         self.unsubscribe = unsubscribe
         self.attachment = attachment
         view = renderer.view
-        self.views = view.papers + view.more  # those past DIGEST_MAX_PAPERS come last
+        # Those past DIGEST_MAX_PAPERS come last; in a compact digest, its lead papers first.
+        self.views = view.order if view.brief else view.papers + view.more
         self.full = view.entries()
         self.short = [
             Entry(n, v, "", shortened=bool(v["abstract"]), form="tldr")
@@ -201,6 +215,7 @@ class MailPage:
             "omitted": layout.omitted,
             "attachment": self.shown(layout),
             "unsubscribe": self.unsubscribe,
+            "preferences": preferences(self.unsubscribe),
         }
 
     def raw(self, layout: Layout) -> str:
@@ -278,6 +293,22 @@ def size(mail: MailPage, total: int, most: int, budget: int, bare: int) -> Layou
     return plan(total, renders, most)
 
 
+def brief(mail: MailPage, lead: int, budget: int, lines: int = LINES) -> Layout:
+    """The layout of a compact digest: its `lead` papers by their TL;DR, then at most `lines`
+    title lines, fewer when the size budget asks for it; the rest only in the attachment."""
+    total = len(mail.views)
+
+    def layout(compact: int) -> Layout:
+        return Layout(total, 0, min(lead, total), compact, 0, brief=True)
+
+    most = min(lines, total - min(lead, total))
+    if mail.html(layout(most))[1] <= budget:
+        return layout(most)
+    sizes = mail.sizes()
+    frame = mail.html(layout(0))[1] - sizes.papers(layout(0))
+    return layout(max(0, _largest(0, most, lambda c: frame + sizes.papers(layout(c)) <= budget)))
+
+
 def compose(
     renderer: Renderer,
     options: MailOptions,
@@ -290,8 +321,11 @@ def compose(
     attachment = attachment_name(digest)
     mail = MailPage(renderer, options.unsubscribe or None, attachment)
     before = renderer.renders["html"]
-    bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
-    layout = size(mail, len(mail.views), len(digest.papers), budget, bare)
+    if renderer.view.brief:
+        layout = brief(mail, renderer.view.lead, budget)
+    else:
+        bare = sum(len(p.title.encode()) + len(p.abstract.encode()) for p in digest.papers)
+        layout = size(mail, len(mail.views), len(digest.papers), budget, bare)
     html = mail.html(layout)[0]
     shown = mail.shown(layout)
     text = renderer.template("text", mail.context(layout))

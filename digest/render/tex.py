@@ -148,7 +148,9 @@ _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆�
 _SUPER_OK = set("0123456789+-=()ni")
 _SUB_OK = set("0123456789+-=()aehijklmnoprstuvx")
 
-_TEXLIKE = re.compile(r"[\\$]|\{\\")
+_TEXLIKE = re.compile(r"[\\$]|\{\\|\*\*")
+# Markdown's strong emphasis, which some authors write in a plain-text abstract: **word**.
+_MD_STRONG = re.compile(r"\*\*(?=\S)([^*\n]{1,200}?)(?<=\S)\*\*")
 _EMPH = re.compile(rf"\\(?:{_EMPH_ARG})\s*\{{([^{{}}]*)\}}|\{{\\(?:{_EMPH_DECL})\b\s*([^{{}}]*)\}}")
 _PLAIN = re.compile(rf"\\(?:{_PLAIN_ARG})\s*\{{([^{{}}]*)\}}")
 _ACCENT = re.compile(r"""\\([`'^"~=.]|[cvuH](?=[\s{]))\s*(?:\{\\?([A-Za-z])\}|\\?([A-Za-z]))""")
@@ -215,10 +217,12 @@ def _math(m: re.Match[str]) -> str:
 def detex(text: str) -> Detexed:
     """`text` with its TeX as Unicode: accents composed (Poincar\\'e -> Poincaré), escapes
     unescaped (\\% -> %), inline math as symbols ($\\mu$ -> μ, $x^2$ -> x²), style commands
-    dropped with their text kept, and the emphasised parts (\\emph{x}, {\\em x}) as spans."""
+    dropped with their text kept, and the emphasised parts (\\emph{x}, {\\em x}, and
+    Markdown's **x**) as spans."""
     if not _TEXLIKE.search(text):
         return Detexed(text)
     text = text.replace(_OPEN, "").replace(_CLOSE, "")
+    text = _MD_STRONG.sub(lambda m: _OPEN + m.group(1) + _CLOSE, text)
     text = _EMPH.sub(lambda m: _OPEN + (m.group(1) or m.group(2) or "") + _CLOSE, text)
     text = _MATH.sub(_math, text)
     text = _PLAIN.sub(r"\1", text)

@@ -1,6 +1,8 @@
 """A paper in one line: the listing's AI summary when it has one, else the sentence of the
-abstract that says what the paper does ("We propose ...", "This paper introduces ..."), never
-the opening background. Pure: a paper's fields in, a sentence out.
+abstract that best says what the paper does ("We propose ...", "This paper introduces ...",
+"PolicyGuide compiles ..."), never the opening background, future work or an afterthought,
+without its lead-in clause and never cut inside a list. Pure: a paper's fields in, a sentence
+out. benchmarks/tldr.py measures the choice against the listings' AI summaries.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _END = re.compile(
 # What a paper does, from the strongest cue to the weakest. The subject is the authors or
 # the work itself; the verb says what they contribute.
 _WHO = (
-    r"(?:we|(?:this|the) (?:paper|work|study|report|article|survey)|here,? we"
+    r"(?:we|(?:this|the) (?:paper|work|study|report|article|survey|thesis)|here,? we"
     r"|our (?:work|paper|approach|method|framework|model))"
 )
 
@@ -100,25 +102,141 @@ def sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
-def contribution(abstract: str) -> str:
-    """The sentence of `abstract` that states the contribution: the first with the strongest
-    cue ("we propose" over "is proposed" over "we show"); when none has one, the first that
-    does not open with background; "" for an empty abstract."""
+# A sentence that adds to what another said ("Lastly, we introduce ...", "We further show"):
+# the paper's main contribution is elsewhere.
+_SECONDARY = re.compile(
+    r"^(?:lastly|finally|additionally|moreover|furthermore|further|besides|also|in addition"
+    r"|second(?:ly)?|third(?:ly)?|then|next)\b|\b(?:we|it|this) (?:also|further|additionally)\b",
+    re.I,
+)
+# What a reader of a TL;DR should never get: the future, the limits, what is left undone,
+# what the authors hope for.
+_NEVER = re.compile(
+    r"\bfuture (?:work|research|directions?|studies)\b|\bin the future\b"
+    r"|\bwe (?:hope|believe|envision|anticipate)\b"
+    r"|\b(?:will|shall) (?:address|explore|investigate|extend|study|focus)\b"
+    r"|\blimitations? (?:of (?:this|our)|include|remain)|\bwe leave\b|\bremains? (?:an )?open\b",
+    re.I,
+)
+# A sentence that leans on the one before it: "Complementary evaluations find ...", "These
+# results ...", "Such models ...", "Both ...".
+_LEANS = re.compile(
+    r"^(?:complementary|these|those|such|both|its|their|this (?!paper|work|study|report|article"
+    r"|survey|thesis)\w+|the (?:former|latter|resulting|proposed))\b",
+    re.I,
+)
+# A clause that only leads to the sentence's subject: "To bridge these gaps, we introduce X"
+# reads "We introduce X" alone; so do "In this paper, we ..." and "Building on this, we ...".
+_LEAD_IN = re.compile(
+    r"^(?:(?:to|in order to|in this|here|specifically|concretely|hence|thus|therefore|accordingly"
+    r"|as such|consequently|building|based|motivated|inspired|drawing|focusing|guided"
+    r"|toward|towards|for)\b[^,;:.()]{0,140}?|here),\s+"
+    r"(?=(?:we|this (?:paper|work|study|report|article)|our (?:work|paper))\b)",
+    re.I,
+)
+# A contribution that names nothing: "We compare the existing systems and present our new
+# model."
+_VAGUE = re.compile(
+    r"\b(?:a|an|our) (?:new|novel|proposed) (?:model|method|approach|framework|system)\.?$", re.I
+)
+# A sentence that points to what follows it: "We design it as follows: ...".
+_POINTS = re.compile(r"\bas follows\b", re.I)
+_WEIGHTS = (6.0, 5.0, 4.0, 3.0, 1.0)  # of the cues, strongest first
+# A list the sentence opens after a colon: "two key properties: (1) Decomposability".
+_LIST = re.compile(r"\s*:\s*\(?(?:1|i|a)\.?\)")
+
+
+def named(title: str) -> str:
+    """The name a title gives its work: before a colon ("PolicyGuide: From Guarding ..." ->
+    "PolicyGuide"), at most three words; else its first word when that is a name, with a
+    digit or a capital inside ("GR-3 Technical Report" -> "GR-3"); else ""."""
+    head, colon, _ = title.partition(":")
+    head = " ".join(head.split())
+    if colon:
+        return head if head and len(head.split()) <= 3 else ""
+    first = head.split(" ", 1)[0] if head else ""
+    return first if re.fullmatch(r"[A-Z][\w-]*(?:[A-Z]|\d)[\w-]*", first) else ""
+
+
+def _score(sentence: str, index: int, count: int, name: str = "") -> float:
+    """How well a sentence states the paper's contribution: its strongest cue (the work's own
+    name as its subject among them), less for setting the scene, adding to another sentence
+    or leaning on the one before; never for future work or limitations (minus infinity)."""
+    if _NEVER.search(sentence):
+        return float("-inf")
+    score = 0.0
+    if name and re.match(rf"{re.escape(name)}\b(?! (?:has|have) been)", sentence):
+        score = _WEIGHTS[1]  # "PolicyGuide compiles each policy into ...": what it does
+    for weight, cue in zip(_WEIGHTS, _CUES, strict=True):
+        if cue.search(sentence):
+            if cue is _CUES[-1] and index == 0 and count > 1:
+                continue  # the weakest cue does not pick the opening sentence
+            score = max(score, weight)
+            break
+    if _BACKGROUND.search(sentence) and score < _WEIGHTS[0]:
+        score -= 4  # "Recently, X have been proposed": what others did
+    if _SECONDARY.search(sentence):
+        score -= 3.5
+    if _LEANS.search(sentence):
+        score -= 2
+    if _VAGUE.search(sentence):
+        score -= 3
+    if _POINTS.search(sentence):
+        score -= 5  # what it says comes after it
+    return score
+
+
+def lead_in(sentence: str) -> str:
+    """The sentence without a clause that only leads to its subject: "To bridge these gaps,
+    we introduce X." -> "We introduce X."."""
+    trimmed = _LEAD_IN.sub("", sentence, count=1)
+    return trimmed[:1].upper() + trimmed[1:] if trimmed != sentence else sentence
+
+
+def before_list(sentence: str, limit: int = LIMIT) -> str:
+    """The sentence up to a list it opens, never a part of the list: "... with two key
+    properties: (1) Decomposability." -> "... with two key properties."; a sentence too
+    long for a TL;DR also stops at a colon that opens one ("four stages: we first ...")."""
+    found = _LIST.search(sentence)
+    if found is None and len(sentence) > limit:
+        found = re.search(r"\s*:\s", sentence[:limit])
+    if found is None or found.start() < 40:
+        return sentence
+    return sentence[: found.start()].rstrip(" ,;") + "."
+
+
+def contribution(abstract: str, title: str = "") -> str:
+    """The sentence of `abstract` that states the contribution, best scored (the first of
+    equals): a strong cue ("we propose" over "is proposed" over "we show"), not background,
+    not added to another sentence, never future work or limitations; without a lead-in
+    clause. When none has a cue, the first that does not open with background; "" for an
+    empty abstract. `title` gives the work's name (see `named`)."""
     found = sentences(abstract)
     if not found:
         return ""
-    for cue in _CUES:
-        for i, sentence in enumerate(found):
-            if i == 0 and len(found) > 1 and cue is _CUES[-1]:
-                continue  # the weakest cue does not pick the opening sentence
-            if cue is not _CUES[0] and _BACKGROUND.search(sentence):
-                continue  # "Recently, X have been proposed": what others did
-            if cue.search(sentence):
-                return sentence
-    for sentence in found[1:]:
-        if not _BACKGROUND.search(sentence):
-            return sentence
-    return found[0]
+    name = named(title)
+    scores = [_score(s, i, len(found), name) for i, s in enumerate(found)]
+    best = max(range(len(found)), key=lambda i: (scores[i], -i))
+    if scores[best] <= 0:
+        usable = [
+            s
+            for i, s in enumerate(found)
+            if i
+            and scores[i] > float("-inf")
+            and not _BACKGROUND.search(s)
+            and not _LEANS.search(s)
+        ]
+        chosen = usable[0] if usable else found[0]
+    else:
+        chosen = found[best]
+    return before_list(lead_in(chosen))
+
+
+def within(line: str, abstract: str) -> bool:
+    """Whether a TL;DR is said in the abstract: a sentence of it, as written but for a lead-in
+    left out, a list it opened, or a cut at its end."""
+    said = line.rstrip("…").removesuffix(".")
+    return bool(said) and said[1:] in " ".join(abstract.split())
 
 
 def clip(text: str, limit: int = LIMIT) -> str:
@@ -130,9 +248,9 @@ def clip(text: str, limit: int = LIMIT) -> str:
 
 
 @lru_cache(maxsize=4096)  # a paper is seen by every reader's digest, and by the skipped list
-def tldr(abstract: str, ai_summary: str | None = None) -> Tldr:
+def tldr(abstract: str, ai_summary: str | None = None, title: str = "") -> Tldr:
     """The paper in one line: its AI summary when the listing has one, else the contribution
     sentence of its abstract, within LIMIT characters."""
     if ai_summary and ai_summary.strip():
         return Tldr(clip(ai_summary), "ai")
-    return Tldr(clip(contribution(abstract)), "abstract")
+    return Tldr(clip(contribution(abstract, title)), "abstract")

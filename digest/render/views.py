@@ -164,28 +164,6 @@ def mark(text: str, terms: Iterable[Term], fmt: str) -> str:
     return markupsafe.Markup(joined) if fmt == "html" else joined
 
 
-def search_url(title: str, width: int = 67) -> str:
-    """An arXiv title search for a paper without an identifier, within `width` characters
-    (a terminal's line): the title's first words that fit, small words left out."""
-    from urllib.parse import quote_plus
-
-    from digest.render.tex import unicode
-
-    head, tail = "https://arxiv.org/search/?query=", "&searchtype=title"
-    words = [w for w in re.findall(r"[\w][\w'.-]*", unicode(title)) if w.lower() not in _SMALL]
-    query = ""
-    for word in words:
-        longer = f"{query}+{quote_plus(word)}" if query else quote_plus(word)
-        if len(head) + len(longer) + len(tail) > width and query:
-            break
-        query = longer
-    return head + query + tail
-
-
-_SMALL = {"a", "an", "and", "are", "as", "at", "by", "for", "from", "in", "is", "of", "on"}
-_SMALL |= {"or", "the", "to", "via", "vs", "with", "without", "we", "our", "its", "into"}
-
-
 def infer_day(listing_date: str | None, created: datetime) -> str | None:
     """A listing day given without its year ("Mar 12") as an ISO day, when the digest was
     made near it: a listing is read within days of coming out, so the year is the one that
@@ -240,12 +218,12 @@ def paper_view(
 ) -> dict[str, Any]:
     """What a template or the JSON output shows of a paper; every richer field is there,
     empty (None, "" or []) when the dump did not have it."""
-    from digest.render.tldr import tldr
+    from digest.render.tldr import tldr, within
 
     terms = digest.highlights.get(paper, ()) if digest else ()
     reason = digest.reasons.get(paper, "") if digest else ""
     listed = paper.listed or (infer_day(paper.listing_date, digest.created) if digest else None)
-    line = tldr(paper.abstract, paper.ai_summary)
+    line = tldr(paper.abstract, paper.ai_summary, paper.title)
     view = {
         "title": paper.title,
         "abstract": paper.abstract,
@@ -256,11 +234,10 @@ def paper_view(
         # Said for each paper only when the digest's papers are of more than one day.
         "show_date": show_date,
         "link": paper.link,
-        "href": paper.page_url or paper.arxiv_url,  # None: only an arXiv search can find it
-        # An arXiv title search for a paper without an id: the whole title where a link
-        # has room (HTML, Markdown), its first words within a terminal's line in the text.
+        # Where the title links: the paper's page, its arXiv page, else an arXiv search for
+        # its whole title: every title is a link, in every format.
+        "href": paper.page_url or paper.arxiv_url or paper.link,
         "search_url": None if paper.arxiv_id else paper.link,
-        "search_short": None if paper.arxiv_id else search_url(paper.title),
         "arxiv_id": paper.arxiv_id,
         "arxiv_url": paper.arxiv_url,
         "page_url": paper.page_url,
@@ -280,6 +257,8 @@ def paper_view(
         "tldr_source": line.source,
         # The abstract is that one sentence: shown once, as the TL;DR.
         "tldr_is_abstract": line.text == " ".join(paper.abstract.split()),
+        # The TL;DR is a sentence of the abstract: where the abstract is shown, it says it.
+        "tldr_in_abstract": within(line.text, paper.abstract),
         "reason": reason,
         "why": reason or (f"matches: {', '.join(terms)}" if terms else ""),
         "score": digest.scores.get(paper) if digest else None,
@@ -291,6 +270,23 @@ def summary(digest: Digest) -> str:
     """The header line: '12 new papers of 94 in 2 dumps; 82 seen before'."""
     s = digest.stats
     return f"{_plural(s.new, 'new paper')} of {s.listed} in {_plural(s.dumps, 'dump')}" + _left(s)
+
+
+def headline(digest: Digest, most: int = 3) -> str:
+    """The digest in a line, in a reader's words, for a feed entry, a chat message and the
+    archive's index: its counts and its top papers' titles ("16 new papers of 16 listed.
+    Top: A; B; C"; "Among them:" when nothing ranks them)."""
+    from digest.render.tex import unicode
+
+    s = digest.stats
+    line = f"{_plural(s.new, 'new paper')} of {s.listed} listed" + _left(s)
+    first, why = lead(digest)
+    titles = [" ".join(unicode(p.title).split()) for p in first[:most]]
+    if not titles:
+        return line
+    said = "Top" if why or matches(digest) else "Among them"
+    more = s.new - len(titles)
+    return f"{line}. {said}: {'; '.join(titles)}" + (f"; and {more} more" if more else "")
 
 
 def _left(s: Stats) -> str:
@@ -423,7 +419,11 @@ class Entry:
 
 
 TOP = 5  # papers the overview names beside the reader's matches
-OVERVIEW_TLDR = 140  # characters of a TL;DR in the overview's one line
+# A compact digest (DIGEST_DETAIL=compact): its first LEAD papers with their TL;DR, then every
+# other paper on one line; the mail lists at most LINES of them, the rest only in its
+# attachment, so that a big first run still reads in a few screens.
+LEAD = 5
+LINES = 60
 
 
 def preheader(digest: Digest, limit: int = 140) -> str:
@@ -442,6 +442,28 @@ def _ranks(digest: Digest, shown: Sequence[Paper]) -> bool:
     """Whether the digest can name its top papers: more papers than the overview's few, and
     a relevance score or upvotes to rank them by (a text listing has neither)."""
     return len(shown) > TOP and (bool(digest.scores) or any(p.upvotes for p in shown))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def lead(digest: Digest) -> tuple[list[Paper], dict[Paper, str]]:
+    """The papers a compact digest shows first, with their TL;DR: the reader's matches, then
+    the most relevant (by relevance score, else by upvotes), at most LEAD; the digest's order
+    when nothing ranks them. With them, why each ranked one is there ("2nd of 19 by
+    upvotes"), for those without a reason of the reader's."""
+    shown = list(digest.papers + digest.more)
+    found = matches(digest)
+    rest = [p for p in shown if p not in set(found)]
+    if not digest.scores and not any(p.upvotes for p in rest):
+        return (found + rest)[:LEAD], {}
+    ranked = _ranked(digest, rest)
+    measure = "relevance" if digest.scores else "upvotes"
+    why = {p: f"{_ordinal(n)} of {len(shown)} by {measure}" for n, p in enumerate(ranked, 1)}
+    chosen = (found + ranked)[:LEAD]
+    return chosen, {p: why[p] for p in chosen if p in why}
 
 
 def _ranked(digest: Digest, papers: Sequence[Paper]) -> list[Paper]:
@@ -467,12 +489,16 @@ class DigestView:
     counts: str = ""
     matches: list[dict[str, Any]] = field(default_factory=list)
     top: list[dict[str, Any]] = field(default_factory=list)
+    # Every paper in the order the message shows them: in a compact digest the `lead` first
+    # papers (its top papers) come first, each with its TL;DR, the others after, a line each.
+    order: list[dict[str, Any]] = field(default_factory=list)
+    lead: int = 0
+    brief: bool = False  # DIGEST_DETAIL=compact
+    ranked: bool = False  # the lead papers were chosen by a ranking or the reader's matches
 
     @classmethod
     def of(cls, digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> DigestView:
         """The view of `digest`, its subject made from a DIGEST_SUBJECT template."""
-        from digest.render.tldr import clip
-
         shown = digest.papers + digest.more
         dated = len({p.listed or p.listing_date for p in shown}) > 1
         papers = [paper_view(p, digest, dated) for p in digest.papers]
@@ -481,27 +507,37 @@ class DigestView:
         views = dict(zip(shown, papers + more, strict=True))
 
         def line(p: Paper) -> dict[str, Any]:
-            v = views[p]
-            return {**v, "number": number[p], "tldr": clip(v["tldr"], OVERVIEW_TLDR)}
+            return {**views[p], "number": number[p]}
 
         found = matches(digest)
         rest = [p for p in shown if p not in set(found)]
+        brief = digest.detail != "full"
+        first, why = lead(digest) if brief else ([], {})
+        for p, said in why.items():
+            views[p] = {**views[p], "why": views[p]["why"] or said}
+        order = [views[p] for p in first] + [views[p] for p in shown if p not in set(first)]
         return cls(
             digest,
             papers,
             more,
             [paper_view(p, digest) for p in digest.excluded],
             subject(digest, subject_template),
-            summary(digest),
+            headline(digest),
             listing_date(digest),
             counts(digest),
             [line(p) for p in found],
             [line(p) for p in _ranked(digest, rest)[:TOP]] if _ranks(digest, shown) else [],
+            order,
+            len(first),
+            brief,
+            bool(why or found),
         )
 
     def entries(self) -> list[Entry]:
         """Every paper as the digest shows it whole: those within DIGEST_MAX_PAPERS in full,
-        the rest by their TL;DR."""
+        the rest by their TL;DR; in a compact digest, its lead papers by their TL;DR."""
+        if self.brief:
+            return [Entry(n, v, "", form="tldr") for n, v in enumerate(self.order[: self.lead], 1)]
         papers = self.papers
         return [Entry(n, v, v["abstract"]) for n, v in enumerate(papers, 1)] + [
             Entry(n, v, "", form="tldr") for n, v in enumerate(self.more, len(papers) + 1)
@@ -512,12 +548,16 @@ class DigestView:
         `compact` those listed by title only (when the mail's size budget asks for it),
         `omitted` how many only the mail's attachment holds."""
         digest, papers = self.digest, self.papers
+        lines = self.order[self.lead :] if self.brief else []
         return {
             "entries": self.entries(),
-            "compact": [],
+            "compact": [Entry(n, v, "", form="title") for n, v in enumerate(lines, self.lead + 1)],
+            "brief": self.brief,
+            "ranked": self.ranked,
             "omitted": 0,
             "attachment": None,
             "unsubscribe": None,
+            "preferences": None,
             "preheader": preheader(digest),
             "digest": digest,
             "papers": papers,
@@ -530,8 +570,9 @@ class DigestView:
             "updated": digest.updated,
             "summary": self.summary,
             "counts": self.counts,
-            "matches": self.matches,
-            "top": self.top,
+            # In a compact digest its lead papers are the overview: it is not said twice.
+            "matches": [] if self.brief else self.matches,
+            "top": [] if self.brief else self.top,
             "subject": self.subject,
             "date": self.date,
             "created": digest.created,

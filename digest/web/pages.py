@@ -105,19 +105,22 @@ def too_large() -> Page:
     return page("Form too large", "<p>Nothing was changed: the form was too large.</p>", 413)
 
 
-def unsubscribe_ask(address: str, action: str, fields: Mapping[str, str], prefs: str) -> Page:
+def unsubscribe_ask(
+    address: str, action: str, fields: Mapping[str, str], prefs: str, listed: str = ""
+) -> Page:
     return page(
         "Unsubscribe",
-        f"<p>Stop sending the paper digests to {who(address)}?</p>"
+        f"<p>Stop sending {escape(listed or 'the paper digests')} to {who(address)}?</p>"
         + form(action, fields, "", "Unsubscribe")
         + f'<p>Or <a href="{escape(prefs)}">change what you receive</a> instead.</p>',
     )
 
 
-def unsubscribed(address: str, prefs: str) -> Page:
+def unsubscribed(address: str, prefs: str, listed: str = "") -> Page:
+    said = f" of {escape(listed)}" if listed else ""
     return page(
         "You are unsubscribed",
-        f"<p>No more digests will be sent to {who(address)}.</p>"
+        f"<p>No more digests{said} will be sent to {who(address)}.</p>"
         f'<p>Changed your mind? <a href="{escape(prefs)}">Subscribe again</a>'
         " on your preferences page.</p>",
     )

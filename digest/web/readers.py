@@ -50,6 +50,16 @@ def genuine(secret: bytes, token: str, purpose: str, form: Mapping[str, str]) ->
     return hmac.compare_digest(csrf(secret, token, purpose), form.get("csrf", ""))
 
 
+def listed_as(settings: Settings) -> str:
+    """The list a reader leaves, as the unsubscribe page names it: its name, and its sender
+    when DIGEST_FROM gives one ("the Daily papers digest from Daily Papers
+    <papers@example.org>")."""
+    from digest.render.mail import LIST_NAME
+
+    sender = settings.sender
+    return f"the {LIST_NAME}" + (f" from {sender}" if sender else "")
+
+
 def one_click(form: Mapping[str, str]) -> bool:
     """Whether a POST is RFC 8058's one-click unsubscribe."""
     return form.get(ONE_CLICK[0]) == ONE_CLICK[1]
@@ -179,16 +189,17 @@ class ReaderPages:
         prefs_page = f"/preferences/{token}"
         address = self._address(reader)
         secret = store.secret()
+        listed = listed_as(self.settings)
         if request.method == "POST":
             if not (one_click(form) or genuine(secret, token, "unsubscribe", form)):
                 return pages.refused(f"/unsubscribe/{token}")
             store.set_prefs(reader.id, {**reader.prefs, "unsubscribed": True})
             log.info("a reader unsubscribed")
-            return pages.unsubscribed(address, prefs_page)
+            return pages.unsubscribed(address, prefs_page, listed)
         if reader.prefs.get("unsubscribed"):
-            return pages.unsubscribed(address, prefs_page)
+            return pages.unsubscribed(address, prefs_page, listed)
         fields = {"csrf": csrf(secret, token, "unsubscribe")}
-        return pages.unsubscribe_ask(address, f"/unsubscribe/{token}", fields, prefs_page)
+        return pages.unsubscribe_ask(address, f"/unsubscribe/{token}", fields, prefs_page, listed)
 
     def preferences(
         self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
