@@ -435,17 +435,20 @@ def methods(only: Sequence[str] = ()) -> list[Method]:
 
     from digest.relevance import embedding
 
+    def wanted(name: str) -> bool:
+        return not only or any(o in name for o in only)
+
     found: list[Method] = [Listing(), Highlight(), BM25()]
     if find_spec("sklearn"):
         found.append(SanityLite())
-    else:
+    elif wanted(SanityLite.name):
         print("arxiv-sanity-lite left out: it needs scikit-learn (pip install -e '.[dev]')")
     if embedding.available():
         found.append(Zotero())
     found += [Digest(interest=False), Digest(interest=True)]
     if embedding.available():  # "auto" embeds: what the words alone do, measured
         found.append(Digest(interest=True, model="lexical"))
-    return [m for m in found if not only or any(o in m.name for o in only)]
+    return [m for m in found if wanted(m.name)]
 
 
 Setting = tuple[str, str, int]  # column, the interest ("words" or "name"), likes
