@@ -117,18 +117,22 @@ def entry(outgoing: Outgoing) -> Entry:
 
 def _without_tokens(html: str, unsubscribe: str) -> str:
     """The page without the reader's own links: DIGEST_UNSUBSCRIBE with {token} is a link
-    that unsubscribes its reader, and its preferences page beside it changes what they get:
-    neither is for a public page."""
+    that unsubscribes its reader, and the pages beside it (preferences, more or less like a
+    paper) change what they get: none is for a public page."""
     if "{token}" not in unsubscribe:
         return html
     from html import escape
 
-    from digest.render.mail import preferences
+    from digest.render.mail import reader_page
 
-    for template in filter(None, (unsubscribe, preferences(unsubscribe))):
+    html = re.sub(r'<tr><td class="pad taste">.*?</td></tr>\n?', "", html, flags=re.S)
+    pages = [reader_page(unsubscribe, name) for name in ("preferences", "like")]
+    for template in filter(None, (unsubscribe, *pages)):
         before, _, after = escape(template, quote=True).partition("{token}")
         link = re.escape(before) + r"[A-Za-z0-9_.~%-]+" + re.escape(after)  # whatever its form
-        html = re.sub(rf'<a\b[^>]*href="{link}"[^>]*>.*?</a>( &middot;)?', "", html, flags=re.S)
+        html = re.sub(
+            rf'<a\b[^>]*href="{link}(\?[^"]*)?"[^>]*>.*?</a>( &middot;)?', "", html, flags=re.S
+        )
     return html
 
 

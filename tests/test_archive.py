@@ -478,5 +478,9 @@ def test_a_page_never_carries_a_readers_preferences_link(
     )
     [mailed] = (tmp_path / "out").glob("*.html")
     assert re.search(r"https://papers\.example\.org/preferences/[0-9a-f]{32}", mailed.read_text())
+    # And each top paper's "more like this" and "less like this", by their token too.
+    like = r"https://papers\.example\.org/like/[0-9a-f]{32}\?paper=\d{4}\.\d{4,5}&amp;value="
+    assert re.search(like + "1", mailed.read_text()) and re.search(like + "-1", mailed.read_text())
     page = (site / "2025-03-18-0001.html").read_text()
     assert "papers.example.org" not in page and "Made by digest on" in page
+    assert "like this" not in page

@@ -204,19 +204,26 @@ def test_a_mailto_unsubscribe_has_no_one_click_header() -> None:
         ("mailto:off@example.org?subject=unsubscribe/{token}", None),
     ],
 )
-def test_the_footer_links_to_the_readers_preferences_where_digest_web_serves_them(
+def test_the_mail_links_to_the_readers_own_pages_where_digest_web_serves_them(
     unsubscribe: str, prefs: str | None
 ) -> None:
-    from digest.render.mail import preferences
+    from digest.render.mail import reader_page
 
-    assert preferences(unsubscribe) == prefs
+    assert reader_page(unsubscribe, "preferences") == prefs
+    like = prefs.replace("/preferences/", "/like/") if prefs else None
+    assert reader_page(unsubscribe, "like") == like
     s = settings(DIGEST_UNSUBSCRIBE=unsubscribe)
-    msg = parsed(compose(digest_of([Paper("T", "A")]), s, "<1@example.org>").eml)
+    papers = [Paper("T", "A", arxiv_id="2503.12345"), Paper("U", "B")]
+    msg = parsed(compose(digest_of(papers), s, "<1@example.org>").eml)
     html, text = part(msg, "html"), part(msg, "plain")
     if prefs:
         assert f'href="{prefs}">Preferences</a>' in html and f"Preferences: {prefs}" in text
+        # Each paper with an arXiv id: more or less like it, on the reader's own page.
+        assert f'href="{like}?paper=2503.12345&amp;value=-1">Less like this</a>' in html
+        assert f"More like this: {like}?paper=2503.12345&value=1" in text
+        assert html.count("like this</a>") == 2  # the paper without an id has none
     else:
-        assert "Preferences" not in html + text
+        assert "Preferences" not in html + text and "like this" not in html + text
 
 
 def test_listing_text_cannot_reach_the_headers_or_the_markup() -> None:

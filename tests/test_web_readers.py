@@ -481,3 +481,50 @@ def test_without_an_archive_folder_web_serves_the_readers_pages_alone(sqlite_sit
         _, err = web.communicate(timeout=30)
     assert "the readers' pages only (no DIGEST_ARCHIVE)" in err
     assert "Traceback" not in err
+
+
+def titles_of(message: Received) -> list[str]:
+    """The paper titles of a message's HTML part, in order."""
+    return re.findall(r'<a class="plink" href="[^"]*">(.*?)</a>', html_of(message), flags=re.S)
+
+
+def test_less_like_this_from_the_mail_is_asked_recorded_and_shapes_the_next_digest(
+    sqlite_site: Site,
+) -> None:
+    bob, cy = "bob@example.org", "cy@example.org"
+    [mail] = [m for m in sqlite_site.smtp.received if m.recipients == [bob]]
+    text = str(mail.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    links = re.findall(r"Less like this: (https://papers\.example\.org/like/\S+)", text)
+    assert links and all(sqlite_site.tokens[bob] in link for link in links)  # theirs alone
+    link = links[0].replace("https://papers.example.org", sqlite_site.url)
+    with open_state(sqlite_site.env["DIGEST_STATE"]) as store:
+        reader = next(r for r in store.all_readers() if r.key == bob)
+    asked = httpx.get(link)  # what a mail scanner following every link does: nothing more
+    assert asked.status_code == 200 and "<button" in asked.text
+    with open_state(sqlite_site.env["DIGEST_STATE"]) as store:
+        assert store.likes(reader.id) == []
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', asked.text))
+    done = httpx.post(link.partition("?")[0], data=fields)
+    assert done.status_code == 200 and "You dislike" in done.text
+    with open_state(sqlite_site.env["DIGEST_STATE"]) as store:
+        assert [v for _, _, v in store.likes(reader.id)] == [-1]
+
+    # His preferences page lists it, with a button that takes it back.
+    page = httpx.get(f"{sqlite_site.url}/preferences/{sqlite_site.tokens[bob]}")
+    assert "Papers you liked or disliked" in page.text and "Disliked: " in page.text
+    assert 'name="value" value="0"' in page.text and ">Undo</button>" in page.text
+
+    got = sqlite_site.run_next_day(1)
+    # bob and cy chose the same; bob's top papers are no longer cy's, now ranked by his taste.
+    assert titles_of(got[bob][0]) != titles_of(got[cy][0])
+    assert got[bob][0].message["Subject"] == got[cy][0].message["Subject"]  # the same papers
+
+    # Taken back on that page: the next digest is ranked as cy's again.
+    page = httpx.get(f"{sqlite_site.url}/preferences/{sqlite_site.tokens[bob]}")
+    undo = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text.partition("tastes")[2]))
+    assert undo["value"] == "0"
+    assert httpx.post(link.partition("?")[0], data=undo).status_code == 200
+    with open_state(sqlite_site.env["DIGEST_STATE"]) as store:
+        assert store.likes(reader.id) == []
+    again = sqlite_site.run_next_day(2)
+    assert titles_of(again[bob][0]) == titles_of(again[cy][0])

@@ -98,14 +98,14 @@ class Composed:
     html_renders: int = 0  # renders of the HTML template the size planning took
 
 
-def preferences(unsubscribe: str | None) -> str | None:
-    """The reader's preferences page beside their unsubscribe link, when `digest web` serves
-    it (DIGEST_UNSUBSCRIBE=https://HOST/unsubscribe/{token} gives
-    https://HOST/preferences/{token}); None otherwise (a mailto: address, another site)."""
+def reader_page(unsubscribe: str | None, page: str) -> str | None:
+    """A reader's page of `digest web` beside their unsubscribe link, when it serves them
+    (DIGEST_UNSUBSCRIBE=https://HOST/unsubscribe/{token} gives https://HOST/preferences/{token}
+    and https://HOST/like/{token}); None otherwise (a mailto: address, another site)."""
     if not unsubscribe or not unsubscribe.startswith("https://"):
         return None
     before, found, after = unsubscribe.rpartition("/unsubscribe/")
-    return f"{before}/preferences/{after}" if found and before.count("/") == 2 else None
+    return f"{before}/{page}/{after}" if found and before.count("/") == 2 else None
 
 
 def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
@@ -215,7 +215,8 @@ class MailPage:
             "omitted": layout.omitted,
             "attachment": self.shown(layout),
             "unsubscribe": self.unsubscribe,
-            "preferences": preferences(self.unsubscribe),
+            "preferences": reader_page(self.unsubscribe, "preferences"),
+            "like": reader_page(self.unsubscribe, "like"),  # more or less like a paper
         }
 
     def raw(self, layout: Layout) -> str:

@@ -558,6 +558,7 @@ class DigestView:
             "attachment": None,
             "unsubscribe": None,
             "preferences": None,
+            "like": None,
             "preheader": preheader(digest),
             "digest": digest,
             "papers": papers,

@@ -144,6 +144,28 @@ DELIVERY = (
 )
 
 
+@dataclass(frozen=True)
+class Tastes:
+    """The papers a reader liked (1) or disliked (-1): (paper id, title, value) each, and
+    where a button takes one back (the like page's action and its hidden fields)."""
+
+    papers: Sequence[tuple[int, str, int]]
+    action: str
+    fields: Mapping[str, str]
+
+    def html(self) -> str:
+        """Their list, each with its button; nothing when there are none."""
+        if not self.papers:
+            return ""
+        rows = "".join(
+            f"<li>{'Liked' if value > 0 else 'Disliked'}: {escape(title)}"
+            + form(self.action, {**self.fields, "paper": str(paper), "value": "0"}, "", "Undo")
+            + "</li>"
+            for paper, title, value in self.papers
+        )
+        return f"<h2>Papers you liked or disliked</h2><ul class=tastes>{rows}</ul>"
+
+
 def preferences(
     address: str,
     action: str,
@@ -152,6 +174,7 @@ def preferences(
     *,
     saved: bool = False,
     errors: Sequence[str] = (),
+    tastes: Tastes | None = None,
 ) -> Page:
     top = ""
     if saved:
@@ -179,7 +202,9 @@ def preferences(
     inside = f"<fieldset><legend>Delivery</legend>{choices}</fieldset>{texts}"
     return page(
         "Your digest preferences",
-        f"{top}<p>For {who(address)}.</p>" + form(action, fields, inside, "Save"),
+        f"{top}<p>For {who(address)}.</p>"
+        + form(action, fields, inside, "Save")
+        + (tastes.html() if tastes else ""),
         400 if errors else 200,
     )
 

@@ -212,18 +212,25 @@ class ReaderPages:
         fields = {"csrf": csrf(secret, token, "preferences")}
         address = self._address(reader)
         entry = self._reader(reader.key)
+        liked = store.likes(reader.id)  # each with a button that takes it back
+        titles = store.titles([paper for paper, _, _ in liked])
+        tastes = pages.Tastes(
+            [(paper, titles.get(paper, ""), value) for paper, _, value in liked],
+            f"/like/{token}",
+            {"csrf": csrf(secret, token, "like")},
+        )
         if request.method == "GET":
             now = shown(reader.prefs, reader_settings.resolve(entry, self.settings, reader))
-            return pages.preferences(address, action, fields, now)
+            return pages.preferences(address, action, fields, now, tastes=tastes)
         if not genuine(secret, token, "preferences", form):
             return pages.refused(action)
         mine, sent, errors = chosen(form, readers.effective(entry, self.settings), reader.prefs)
         if errors:
-            return pages.preferences(address, action, fields, sent, errors=errors)
+            return pages.preferences(address, action, fields, sent, errors=errors, tastes=tastes)
         store.set_prefs(reader.id, mine)
         log.info("a reader changed their preferences")
         now = shown(mine, reader_settings.resolve(entry, self.settings, _with(reader, mine)))
-        return pages.preferences(address, action, fields, now, saved=True)
+        return pages.preferences(address, action, fields, now, saved=True, tastes=tastes)
 
     def like(
         self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
@@ -233,7 +240,7 @@ class ReaderPages:
         asked = form if request.method == "POST" else dict(request.query_params)
         if request.method == "POST" and not genuine(secret, token, "like", form):
             return pages.refused(f"/like/{token}?{request.url.query}")
-        paper, value = _number(asked.get("paper")), _number(asked.get("value"))
+        paper, value = _paper(store, asked.get("paper")), _number(asked.get("value"))
         title = store.titles([paper]).get(paper) if paper is not None and paper > 0 else None
         if paper is None or title is None or value is None or value not in pages.LIKES:
             return pages.no_paper()
@@ -252,6 +259,19 @@ def _with(reader: ReaderState, prefs: Mapping[str, object]) -> ReaderState:
     import dataclasses
 
     return dataclasses.replace(reader, prefs=prefs)
+
+
+def _paper(store: StateStore, text: str | None) -> int | None:
+    """The stored paper a link names: its id in the catalogue, or its arXiv id (what the
+    mail's "more like this" links carry); None for one no stored paper has."""
+    number = _number(text)
+    if number is not None or not text or len(text) > 100:
+        return number
+    from digest.identity.keys import arxiv_key
+
+    key = arxiv_key(text)
+    found = store.lookup([f"x:{key}"]) if key else {}
+    return next((s.id for s in found.values()), None)
 
 
 def _number(text: str | None) -> int | None:
