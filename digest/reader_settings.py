@@ -51,6 +51,9 @@ class Web:
     label: str
     take: Callable[[str, str], str]
     blank_is_usual: bool = False
+    area: bool = False  # a text area (several lines' worth), not a one-line field
+    # Values to offer, each with what it means in words (a list the field suggests).
+    offers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,20 @@ def _take_schedule(text: str, label: str) -> str:
     return text
 
 
+def _take_timezone(text: str, label: str) -> str:
+    if text:
+        from digest.settings import zone
+
+        try:
+            zone(text)
+        except ConfigError:
+            raise ConfigError(
+                f"{label}: {text!r} is not a time zone; use a name such as Europe/Paris,"
+                " America/New_York or UTC"
+            ) from None
+    return text
+
+
 def _timezone(key: str, value: object, memo: Memo) -> str:
     text = _string(key, value)
 
@@ -352,7 +369,7 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         _interests,
         "robots that grasp",
         env=True,
-        web=Web("Interests", _take_interests),
+        web=Web("Interests", _take_interests, area=True),
         renders=True,
     ),
     ReaderSetting(
@@ -398,7 +415,19 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         _schedule,
         "@weekly",
         env=True,
-        web=Web("Schedule", _take_schedule, blank_is_usual=True),
+        web=Web(
+            "Schedule",
+            _take_schedule,
+            blank_is_usual=True,
+            offers=(
+                ("0 7 * * *", "Every day at 07:00"),
+                ("0 7 * * 1-5", "Weekdays at 07:00"),
+                ("0 7 * * 1", "Mondays at 07:00"),
+                ("0 18 * * 5", "Fridays at 18:00"),
+                ("@daily", "Every day at midnight"),
+                ("@weekly", "Sundays at midnight"),
+            ),
+        ),
     ),
     ReaderSetting(
         "timezone",
@@ -406,6 +435,7 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         _timezone,
         "Europe/Paris",
         env=True,
+        web=Web("Time zone", _take_timezone, blank_is_usual=True),
     ),
     ReaderSetting(
         "format",

@@ -146,7 +146,11 @@ def test_the_preferences_form_shows_and_keeps_each_setting_a_reader_may_change(
     assert errors == []
     assert mine == {setting.name: read(setting)}
     page = pages.preferences(EMAIL, "/p", {"csrf": "c"}, sent).html
-    assert f'name="{setting.name}" value="{text(read(setting))}"' in page
+    assert setting.web is not None
+    if setting.web.area:  # several lines' worth: a text area holding the value
+        assert f'name="{setting.name}" rows=3 spellcheck=true>{text(read(setting))}<' in page
+    else:
+        assert f'name="{setting.name}" value="{text(read(setting))}"' in page
     assert setting.help in page
     # What the form shows for a reader who chose it: what their next digest uses.
     assert shown(mine, base.replace(**mine)).values[setting.name] == read(setting)
@@ -154,7 +158,7 @@ def test_the_preferences_form_shows_and_keeps_each_setting_a_reader_may_change(
 
 def test_only_settings_a_reader_may_change_are_on_the_form() -> None:
     page = pages.preferences(EMAIL, "/p", {}, pages.Shown("send")).html
-    fields = re.findall(r'<input type=text id="f-[^"]+" name="([^"]+)"', page)
+    fields = re.findall(r'<(?:input type=text|textarea) id="f-[^"]+" name="([^"]+)"', page)
     assert sorted(fields) == sorted(s.name for s in SETTINGS if s.web is not None)
     # When the digest comes first, then what it holds.
     assert [BY_NAME[f].renders for f in fields] == sorted(BY_NAME[f].renders for f in fields)
@@ -197,3 +201,14 @@ def test_what_a_run_uses_made_in_part_takes_the_rest_as_nothing_set_gives_them()
         Resolved(colour="blue")
     with pytest.raises(TypeError, match="'colour'"):
         Reader(EMAIL, EMAIL, colour="blue")
+
+
+def test_the_preferences_page_offers_schedules_in_words_and_reads_in_the_dark() -> None:
+    errors = ["schedule: `every 1s` fires more than once an hour; use `@hourly` or less often"]
+    page = pages.preferences(EMAIL, "/p", {}, pages.Shown("send"), errors=errors).html
+    assert '<input type=text id="f-schedule" name="schedule" value="" list="o-schedule"' in page
+    assert '<option value="0 7 * * 1-5">Weekdays at 07:00</option>' in page
+    assert 'id="f-timezone" name="timezone"' in page  # the schedule's zone, theirs to set
+    assert "<textarea" in page and 'name="interests"' in page
+    assert "@media (prefers-color-scheme:dark)" in page
+    assert "`" not in page and "every 1s fires more than once an hour" in page

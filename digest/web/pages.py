@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from digest.reader_settings import WEB
+from digest.reader_settings import WEB, ReaderSetting
 from digest.redact import redact
 
 STYLE = """
@@ -36,6 +36,20 @@ button{min-height:44px;min-width:44px;font:inherit;font-weight:600;padding:.5rem
 border:0;border-radius:6px;background:#1f4e8c;color:#fff;cursor:pointer}
 button.quiet{background:#e1ded6;color:#1d1d1b}
 a{color:#1f4e8c}
+textarea{box-sizing:border-box;width:100%;font:inherit;padding:.5rem;border:1px solid #8a877e;
+border-radius:6px;background:#fff;color:#1d1d1b;resize:vertical}
+.tastes li{margin:0 0 .5rem}.tastes form{display:inline;margin:0 0 0 .5rem}
+@media (prefers-color-scheme:dark){
+body{background:#1b1b1a;color:#e8e6e1}
+.field small{color:#b9b6ae}
+input[type=text],textarea{background:#2a2a28;color:#e8e6e1;border-color:#77746b}
+fieldset{border-color:#55534d}
+.note{background:#20331f;border-left-color:#6fbf73}
+.error{background:#3a1f1c;border-left-color:#e0786c}
+button{background:#8ab4f8;color:#10141a}
+button.quiet{background:#3a3936;color:#e8e6e1}
+a{color:#8ab4f8}
+}
 """
 
 
@@ -144,6 +158,41 @@ DELIVERY = (
 )
 
 
+def _field(setting: ReaderSetting, value: str) -> str:
+    """One setting's field on the form: its label and help, a line or a text area, and the
+    values it offers (a list a browser shows as the field is filled in)."""
+    web = setting.web
+    assert web is not None
+    name = setting.name
+    label = (
+        f'<label for="f-{name}"><span>{escape(web.label)}</span>'
+        f"<small>{escape(setting.help)}</small></label>"
+    )
+    if web.area:
+        return (
+            f'<div class=field>{label}<textarea id="f-{name}" name="{name}" rows=3'
+            f" spellcheck=true>{escape(value)}</textarea></div>"
+        )
+    offers = ""
+    listed = ""
+    if web.offers:
+        listed = f' list="o-{name}"'
+        offers = (
+            f'<datalist id="o-{name}">'
+            + "".join(f'<option value="{escape(v)}">{escape(w)}</option>' for v, w in web.offers)
+            + "</datalist>"
+        )
+    return (
+        f'<div class=field>{label}<input type=text id="f-{name}" name="{name}"'
+        f' value="{escape(value)}"{listed} autocomplete=off spellcheck=false>{offers}</div>'
+    )
+
+
+def _plain(error: str) -> str:
+    """An error as a reader reads it: no secret, no code quotes."""
+    return redact(error).replace("`", "")
+
+
 @dataclass(frozen=True)
 class Tastes:
     """The papers a reader liked (1) or disliked (-1): (paper id, title, value) each, and
@@ -182,7 +231,7 @@ def preferences(
     if errors:
         top = (
             "<div class=error><p>Nothing was saved:</p><ul>"
-            + "".join(f"<li>{escape(redact(e))}</li>" for e in errors)  # they may quote one
+            + "".join(f"<li>{escape(_plain(e))}</li>" for e in errors)  # they may quote one
             + "</ul></div>"
         )
     choices = "".join(
@@ -190,15 +239,7 @@ def preferences(
         f"{' checked' if value == shown.delivery else ''}>{escape(text)}</label>"
         for value, text in DELIVERY
     )
-    texts = "".join(
-        f'<div class=field><label for="f-{s.name}"><span>{escape(s.web.label)}</span>'
-        f"<small>{escape(s.help)}</small></label>"
-        f'<input type=text id="f-{s.name}" name="{s.name}"'
-        f' value="{escape(shown.values.get(s.name, ""))}"'
-        " autocomplete=off spellcheck=false></div>"
-        for s in WEB
-        if s.web is not None
-    )
+    texts = "".join(_field(s, shown.values.get(s.name, "")) for s in WEB)
     inside = f"<fieldset><legend>Delivery</legend>{choices}</fieldset>{texts}"
     return page(
         "Your digest preferences",

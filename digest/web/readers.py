@@ -70,7 +70,7 @@ def shown(prefs: Mapping[str, object], resolved: Resolved) -> Shown:
     delivery = "pause" if resolved.paused else "send"
     if prefs.get("unsubscribed"):
         delivery = "unsubscribe"
-    return Shown(delivery, **{s.name: str(getattr(resolved, s.name)) for s in WEB})
+    return Shown(delivery, **{s.name: str(getattr(resolved, s.name) or "") for s in WEB})
 
 
 def chosen(
@@ -100,7 +100,7 @@ def chosen(
             errors.append(str(e))
             continue
         if s.web.blank_is_usual and not value:
-            values[s.name] = str(getattr(base, s.name))  # left empty: the usual value
+            values[s.name] = str(getattr(base, s.name) or "")  # left empty: the usual value
         elif value != getattr(base, s.name):
             mine[s.name] = value
     if delivery == "unsubscribe":
