@@ -18,7 +18,6 @@ highlight = ["video"]
 
 [[reader]]
 email = "bob@example.org"
-format = "text"
 """
 
 
@@ -59,8 +58,8 @@ def test_each_reader_gets_a_preview_of_their_own_in_the_preview_folder(tmp_path:
         "digest-preview/preview-bob@example.org.html",
     ]
     assert sorted(folder.iterdir()) == [ann, bob]
-    assert 'class="hl"' in ann.read_text()  # her highlight, marked in her own preview
-    assert 'class="hl"' not in bob.read_text()
+    assert "matches: video" in ann.read_text()  # her highlight, in her own preview alone
+    assert "matches: video" not in bob.read_text() and "<h1" in bob.read_text()
     assert not (tmp_path / "home").exists()  # nothing in the user's data folder
 
 
