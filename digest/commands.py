@@ -19,13 +19,12 @@ from digest import options
 from digest.command import Arg, command, log, say, settings_of
 from digest.config import FEED_ENTRIES, PROCESSED
 from digest.errors import ConfigError, DigestError, WorkerDied
-from digest.settings import Settings
+from digest.settings import Settings, shown_zone
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
-    from datetime import tzinfo
 
     from digest.channels.base import Deliverer
     from digest.readers import Reader
@@ -52,12 +51,7 @@ def _deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] =
         help="say on stderr why each paper left out was taken as seen before",
     ),
     *options.SHOWING,
-    Arg(
-        "--reader",
-        action="append",
-        metavar="EMAIL",
-        help="only this reader of the readers file, whatever their schedule (repeatable)",
-    ),
+    options.ONLY_READER,
     *options.INTERESTS,
     delivers=True,
 )
@@ -189,7 +183,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest.service.status import status_lines  # not the scheduler: status stays light
 
     settings = settings_of(args)
-    zone = _zone(settings)
+    zone = shown_zone(settings.timezone)
     notify: list[str] = []
     if settings.notify:  # its URLs as Apprise masks them: they may hold tokens
         from digest.channels.notify import masked
@@ -226,11 +220,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_state(args: argparse.Namespace) -> int:
     """Copy the whole state to another place: SQLite to PostgreSQL, and back.
 
-    Papers and their keys, dumps read, readers with their positions, unsubscribes and
-    preferences, likes, the token secret (every link already mailed still works) and the
-    outbox go, read from one snapshot and written in one transaction; then each table is
-    counted and checksummed on both sides. A target that holds anything is refused unless
-    --replace. Stop the services on both states first; then point DIGEST_STATE at the copy.
+    Everything goes (papers, dumps read, readers, unsubscribes, preferences, likes, the
+    token secret, the outbox), in one transaction, then checked table by table. A target
+    that holds anything is refused unless --replace. Stop the services on both first.
 
     Example:
       digest state copy ~/.local/share/digest/state.sqlite3 postgresql://digest@db/digest
@@ -622,7 +614,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # journald stamps each line itself; a terminal or a plain log file needs the time, in
     # the schedule's zone, as the service's own lines say it.
     if not os.environ.get("JOURNAL_STREAM"):
-        stamped = Stamped(_zone(settings))
+        stamped = Stamped(shown_zone(settings.timezone))
         for handler in log.handlers:
             handler.setFormatter(stamped)
     # The scheduler's own warnings (a run skipped or late) go to the same place.
@@ -631,19 +623,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scheduler_log.setLevel(logging.WARNING)
     scheduler_log.propagate = False
     return serve(settings, _deliverer(settings, dry_run=False))
-
-
-def _zone(settings: Settings) -> tzinfo:
-    """The service's time zone (DIGEST_TIMEZONE, else the machine's); UTC when the machine
-    cannot tell, for what only shows times."""
-    from datetime import UTC
-
-    from digest.settings import zone
-
-    try:
-        return zone(settings.timezone)
-    except ConfigError:
-        return UTC
 
 
 @command(

@@ -70,3 +70,10 @@ TASTE = (
     Arg("--reader", metavar="EMAIL", help="whose likes: a reader of the readers file"),
     Arg("--forget", action="store_true", help="take a like or dislike back"),
 )
+# `now`: some readers of the readers file only, whatever their schedule.
+ONLY_READER = Arg(
+    "--reader",
+    action="append",
+    metavar="EMAIL",
+    help="only this reader of the readers file, whatever their schedule (repeatable)",
+)

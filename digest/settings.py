@@ -204,3 +204,14 @@ def zone(name: str | None) -> tzinfo:
             f"DIGEST_TIMEZONE={name!r} is not a known time zone;"
             " use an IANA name such as Europe/Paris, America/New_York or UTC"
         ) from None
+
+
+def shown_zone(name: str | None) -> tzinfo:
+    """The zone times are shown in: DIGEST_TIMEZONE, else the machine's; UTC when the
+    machine cannot tell (for what only shows times, never for a schedule)."""
+    from datetime import UTC
+
+    try:
+        return zone(name)
+    except ConfigError:
+        return UTC

@@ -46,6 +46,7 @@ from digest import channels, formats, inbox, pipeline, reader_settings, state
 from digest.channels import session
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
+from digest.service.fetching import Fetching, last_fire
 from digest.service.schedule import missed_run, parse_schedule, reader_schedule
 from digest.service.status import when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
@@ -105,10 +106,7 @@ class Service:
         self._said = threading.Lock()
         self._lost_at: float | None = None  # when the database was found out of reach
         self.rest = Rest(pipeline.retry(settings))  # the outbox, left alone for a while
-        self.began: datetime | None = None  # when this service took the lead
-        self._fetching = threading.Lock()  # one fetch at a time: the job's or a digest's
-        # The fetch schedule's time last fetched for, and the file it gave (if any).
-        self.fetched: tuple[datetime, Path | None] | None = None
+        self.fetching = Fetching(settings, fetch_trigger, tz, self.stopping, clock)
 
     def now(self) -> datetime:
         """The current time in the schedule's time zone."""
@@ -195,7 +193,7 @@ class Service:
         if not self._still_leads():
             return
         started = self.now()
-        fetched = self._fetch_first(started)
+        fetched = self.fetching.first(started)
         ready, hashes = self.watch.ready, self.hashes
         if fetched is not None:
             ready = ready | {fetched}
@@ -285,68 +283,7 @@ class Service:
         """The fetch job: yesterday's listing into the inbox, one log line.
         Never raises: a failure is one log line and the service carries on."""
         if self._still_leads():
-            self._fetch_for(self.now())
-
-    def _fetch_owed(self, now: datetime) -> datetime | None:
-        """The fetch schedule's latest time up to `now` whose listing is not fetched yet,
-        counting only times since this service took the lead; None: nothing is owed."""
-        if self.fetch_trigger is None or self.began is None:
-            return None
-        due = last_fire(self.fetch_trigger, now)
-        if due is None or due < self.began:
-            return None
-        if self.fetched is not None and self.fetched[0] >= due:
-            return None
-        return due
-
-    def _fetch_for(self, now: datetime) -> None:
-        """Fetch yesterday's listing into the inbox, unless the fetch schedule's time up to
-        `now` was fetched for already (by the job, or by a digest that could not wait)."""
-        from digest import fetch
-
-        with self._fetching:
-            owed = self._fetch_owed(now)
-            if owed is None and self.began is not None:
-                return  # fetched for already
-            due = owed or now
-            day = fetch.yesterday(self.clock(), self.tz)
-            path = None
-            try:
-                got = fetch.fetch_day(self.settings, day, stop=self.stopping)
-                log.info("%s", got.line())
-                path = got.path
-            except DigestError as e:
-                log.error("fetch of %s failed: %s", day, e)
-            except Exception as e:  # a bug or a broken disk: say so, keep serving
-                log.error("fetch of %s failed: %s: %s", day, type(e).__name__, e)
-                log.debug("the failure in detail", exc_info=True)
-            self.fetched = (due, path)
-
-    def _fetch_first(self, now: datetime) -> Candidate | None:
-        """Before a scheduled digest: the listing its period is owed, fetched (or its fetch
-        under way finished) within DIGEST_FETCH_TIMEOUT, as a file ready to read; None when
-        nothing is owed, the fetch failed or it takes longer (the digest goes on without)."""
-        due = self._fetch_owed(now)
-        if due is None:
-            return None
-        fetching = threading.Thread(target=self._fetch_for, args=(now,), daemon=True)
-        fetching.start()
-        fetching.join(self.settings.fetch_timeout)
-        if fetching.is_alive():
-            log.warning(
-                "the listing's fetch takes longer than %gs (DIGEST_FETCH_TIMEOUT): this digest"
-                " goes on without it; the next one reads it",
-                self.settings.fetch_timeout,
-            )
-            return None
-        got = self.fetched
-        if got is None or got[0] < due or got[1] is None:
-            return None
-        try:
-            st = got[1].stat()
-        except OSError:
-            return None  # moved away already: read, then
-        return Candidate(got[1], st.st_size, st.st_mtime_ns)
+            self.fetching.fetch(self.now())
 
     def jobs(self) -> list[tuple[str, Callable[[], None], BaseTrigger]]:
         """The scheduled jobs: the digest, and fetching the listing when it has a schedule."""
@@ -616,7 +553,7 @@ class Service:
         """Record the start, make the first poll, and say which schedules missed a run (by
         group of readers; None: the one reader of DIGEST_TO) while the service was down."""
         now = self.now()
-        self.began = now
+        self.fetching.began = now
         state = store.service_state()
         triggers: dict[str | None, BaseTrigger] = {k: g.trigger for k, g in self.groups.items()}
         triggers = triggers or {None: self.trigger}
@@ -731,17 +668,6 @@ def reader_groups(
             groups[key] = Group(key, parse_schedule(schedule, tz, setting))
         found.append((reader, groups[key]))
     return found
-
-
-def last_fire(trigger: BaseTrigger, now: datetime) -> datetime | None:
-    """The latest time the schedule fired at or before `now` (within the last 40 days)."""
-    moment = now - timedelta(days=40)
-    last = None
-    fire: datetime | None = trigger.get_next_fire_time(None, moment)
-    while fire is not None and fire <= now:
-        last = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    return last
 
 
 def describe_delivery(settings: Settings) -> str:
