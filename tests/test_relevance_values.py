@@ -10,7 +10,7 @@ import pytest
 
 from digest.interests import Interests, select
 from digest.models import Paper
-from digest.relevance import LINEAR_MIN, Profile, choose, rank
+from digest.relevance import LINEAR_MIN, Profile, Ranking, choose, rank
 from digest.relevance.lexical import Idf, centroid, cosine, linear
 from digest.relevance.words import STOPWORDS, paper_text, stem, terms, words
 from tests.test_relevance import day, titled
@@ -439,3 +439,51 @@ def test_a_paper_scored_at_the_minimum_is_shown_in_full(step: float, low: bool) 
     assert chosen.scores[ROBOT] == score == 0.861
     assert (ROBOT in chosen.low) is low and (ROBOT in chosen.full) is not low
     assert chosen.low[-1:] == (GRASP,) and chosen.more[-1:] == (GRASP,)  # scored 0
+
+
+def test_auto_is_what_a_reader_without_likes_gets_by_default() -> None:
+    pytest.importorskip("wordllama")
+    assert choose() == "hybrid"
+
+
+def test_a_paper_without_a_score_is_ranked_as_scoring_nothing_ties_in_their_order() -> None:
+    ranking = Ranking({ROBOT: 0.5, GRASP: 0.0})
+    assert ranking.order([BOTH, GRASP, ROBOT]) == [ROBOT, BOTH, GRASP]
+    assert ranking.order([GRASP, BOTH]) == [GRASP, BOTH]
+
+
+def test_no_papers_are_ranked_by_the_model_asked_for() -> None:
+    assert rank([], Profile("robot"), model="lexical") == Ranking(model="lexical")
+    assert rank([], Profile("robot"), model="embedding") == Ranking(model="embedding")
+
+
+def test_a_like_of_zero_is_neither_a_like_nor_a_dislike() -> None:
+    """0 is how the state forgets a like: the paper counts for nothing, as if never rated."""
+    papers = [ROBOT, BOTH]
+    plain = rank(papers, Profile("robot"), model="lexical")
+    assert plain.scores[BOTH] > 0
+    forgotten = rank(papers, Profile("robot", ((GRASP, 0),)), model="lexical")
+    assert (forgotten.scores, forgotten.reasons) == (plain.scores, plain.reasons)
+
+
+def test_a_score_is_at_most_one_however_much_interests_and_likes_add_up() -> None:
+    ranking = rank([ROBOT, GRASP], Profile("robot", ((ROBOT, 1),)), model="lexical")
+    # 0.861 for the interest, 1 for the like: capped.
+    assert ranking.scores == {ROBOT: 1.0, GRASP: 0.0}
+
+
+def test_without_interests_the_embedding_model_scores_nothing() -> None:
+    ranking = rank([ROBOT, GRASP], Profile(), model="embedding")
+    assert ranking.scores == {ROBOT: 0.0, GRASP: 0.0}
+
+
+def test_hybrid_is_the_mean_of_the_lexical_and_the_embedding_scores() -> None:
+    pytest.importorskip("wordllama")
+    papers = [ROBOT, GRASP, Paper("Robotic hands", "Machines that pick up objects.")]
+    lexical = rank(papers, Profile("robot"), model="lexical").scores
+    embedded = rank(papers, Profile("robot"), model="embedding").scores
+    hybrid = rank(papers, Profile("robot"), model="hybrid").scores
+    assert abs(lexical[ROBOT] - embedded[ROBOT]) > 0.01  # the two differ: the mean tells
+    for paper in papers:
+        mean = (lexical[paper] + embedded[paper]) / 2
+        assert hybrid[paper] == pytest.approx(mean, abs=1e-4), paper.title
