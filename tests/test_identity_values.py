@@ -11,10 +11,18 @@ import pytest
 from test_identity_decide import A, T
 
 from digest.identity.decide import Decision, decide, enrich, identify
-from digest.identity.index import abstract_grams, best_shared, grams, title_grams
+from digest.identity.index import (
+    COMMON,
+    abstract_grams,
+    best_shared,
+    candidates,
+    grams,
+    title_grams,
+)
 from digest.identity.keys import Identity, _greek, keys, normalise
 from digest.identity.rule import Verdict, compare, meaningful_difference
 from digest.models import Paper, SeenPaper, Skip, StoredPaper, Thresholds
+from digest.state.protocol import StateStore
 
 WHEN = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -200,19 +208,19 @@ def test_a_paper_s_entries_are_those_its_state_file_holds() -> None:
     assert abstract_grams(normalise(ABSTRACT)[:-1]) == []
 
 
-RARE = list(range(100, 110))  # ten papers under one entry: rare, each counts two
-COMMON = list(range(200, 211))  # eleven: common, each counts one
+FEW = list(range(100, 110))  # ten papers under one entry: rare, each counts two
+MANY = list(range(200, 211))  # eleven: common, each counts one
 
 
 @pytest.mark.parametrize(
     ("postings", "chosen"),
     [
         ([[1]], [1]),  # one rare entry is enough
-        ([RARE], RARE),
-        ([COMMON], []),  # one common entry is not
-        ([COMMON, [*COMMON[:2], *range(7, 16)]], COMMON[:2]),
+        ([FEW], FEW),
+        ([MANY], []),  # one common entry is not
+        ([MANY, [*MANY[:2], *range(7, 16)]], MANY[:2]),
         # Ties keep the order met; a rare entry counts two, no more.
-        ([[5, *COMMON[1:]], [5, *COMMON[1:]], [6]], [5, *COMMON[1:], 6]),
+        ([[5, *MANY[1:]], [5, *MANY[1:]], [6]], [5, *MANY[1:], 6]),
         # At most twenty candidates, the most shared first.
         ([[n] for n in range(25)], list(range(20))),
     ],
@@ -252,3 +260,28 @@ def test_a_short_title_is_filed_under_its_words_too_a_longer_one_only_its_pairs(
     three = title_grams("adding gradient noise")  # two pairs: the words too
     assert len(three) == 5
     assert title_grams("the deep networks") == two  # small words left out
+
+
+@pytest.mark.parametrize(("filed", "proposed"), [(100, 20), (101, 0)])
+def test_an_entry_more_than_a_hundred_papers_share_proposes_none(
+    store: StateStore, filed: int, proposed: int
+) -> None:
+    """Every paper is filed under "alpha beta" and "beta gamma": common entries, one point
+    each, two together enough; shared by more than COMMON papers, they say nothing."""
+    assert COMMON == 100
+    listed = [identify(Paper(f"Alpha beta gamma {n}", "", "d.txt")) for n in range(filed)]
+    store.record([], [], listed, seen=True)
+    asked = title_grams("alpha beta gamma")
+    [found] = candidates(store, [asked])
+    assert len(found) == proposed
+
+
+def test_the_papers_found_by_exact_keys_are_candidates_whatever_they_share(
+    store: StateStore,
+) -> None:
+    store.record([], [], [identify(Paper(T, A, "d.txt"))], seen=True)
+    [paper_id] = {seen.id for seen in store.lookup(keys(Paper(T, A))).values()}
+    unrelated = title_grams("nothing in common")
+    assert candidates(store, [unrelated]) == [[]]
+    [found] = candidates(store, [unrelated], [[paper_id]])
+    assert [c.title for c in found] == [T]
