@@ -384,6 +384,23 @@ def test_paused_under_any_spelling_stays_paused_whatever_the_first_says() -> Non
     assert merged.prefs == {"paused": True}
 
 
+@pytest.mark.parametrize("flag", ["paused", "unsubscribed"])
+def test_a_flag_set_under_a_later_spelling_wins_over_the_first_s_own_no(flag: str) -> None:
+    found = [
+        state(1, "Eve@Example.org", 3, "t", **{flag: False}),
+        state(2, "eve@example.org", 4, **{flag: True}),
+    ]
+    ((merged, _),) = respelled(found)
+    assert merged.prefs == {flag: True}
+
+
+def test_spellings_none_of_which_has_a_token_are_one_reader_without_one() -> None:
+    ((merged, others),) = respelled(
+        [state(1, "Flo@Example.org", 5), state(2, "flo@example.org", 2)]
+    )
+    assert (merged.key, merged.token, merged.upto, others) == ("flo@example.org", None, 5, [2])
+
+
 def test_addresses_in_their_one_form_are_not_merged() -> None:
     assert respelled([state(1, "ann@example.org", 1), state(2, "bob@example.org", 2)]) == []
 
