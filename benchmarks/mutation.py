@@ -52,10 +52,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "digest/identity/keys.py": ("tests/test_identity_*.py",),
     "digest/identity/decide.py": ("tests/test_identity_*.py",),
     "digest/identity/index.py": ("tests/test_identity_*.py",),
-    "digest/relevance/__init__.py": ("tests/test_relevance*.py",),
-    "digest/relevance/lexical.py": ("tests/test_relevance*.py",),
-    "digest/relevance/words.py": ("tests/test_relevance*.py",),
-    "digest/render/tldr.py": ("tests/test_render_tldr*.py",),
+    "digest/relevance/__init__.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
+    "digest/relevance/lexical.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
+    "digest/relevance/words.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
+    "digest/render/tldr.py": ("tests/test_render_tldr*.py", "tests/test_render_views.py"),
     "digest/readers.py": ("tests/test_readers*.py",),
     "digest/envelope.py": ("tests/test_envelope*.py", "tests/test_letters.py"),
     "digest/formats/common.py": ("tests/test_formats*.py",),
@@ -142,6 +142,61 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "cosine",
         "if len(a) >= len(b):",
     ): ("which vector is walked is for speed: the dot product is the same"),
+    (
+        "digest/identity/keys.py",
+        "normalise_all",
+        'if (t.isascii() and "&" not in t and "\\\\" not in t) and False',
+    ): ("the fast path for plain ASCII folds as _normalise does: without it, the same result"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "if len(_POWERS[0]) <= n:",
+    ): ("growing when already long enough: other memory, the same powers"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "size = max(n, 4096)",
+    ): ("at least n powers whatever the size: other memory, the same values"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "size = max(n, 2 * len(_POWERS[0]), )",
+    ): ("at least n powers whatever the size: other memory, the same values"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "size = max(n, 2 / len(_POWERS[0]), 4096)",
+    ): ("at least n powers whatever the size: other memory, the same values"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "size = max(n, 3 * len(_POWERS[0]), 4096)",
+    ): ("at least n powers whatever the size: other memory, the same values"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "size = max(n, 2 * len(_POWERS[0]), 4097)",
+    ): ("at least n powers whatever the size: other memory, the same values"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "_POWERS[k] = np.cumprod(factors, dtype=None)  # wraps modulo 2**64",
+    ): ("the factors are uint64: their product is too"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "_POWERS[k] = np.cumprod(factors, )  # wraps modulo 2**64",
+    ): ("the factors are uint64: their product is too"),
+    (
+        "digest/identity/index.py",
+        "word_hashes",
+        "power, inverse = _powers(n + 2)",
+    ): ("one power more than needed: the same values"),
+    (
+        "digest/identity/index.py",
+        "_rank",
+        "rough: list[tuple[str, float, int]] = [(t, 1, k) for k, t in titles.items()]",
+    ): ("the rough score is never read, only the title and key"),
 }
 
 # A mutant's tests: PostgreSQL's runs of a state test left out (a throwaway server per

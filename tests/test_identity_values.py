@@ -13,11 +13,14 @@ from test_identity_decide import A, T
 from digest.identity.decide import Decision, decide, enrich, identify
 from digest.identity.index import (
     COMMON,
+    _powers,
+    _rank,
     abstract_grams,
     best_shared,
     candidates,
     grams,
     title_grams,
+    word_hashes,
 )
 from digest.identity.keys import Identity, _greek, keys, normalise
 from digest.identity.rule import Verdict, compare, meaningful_difference
@@ -285,3 +288,31 @@ def test_the_papers_found_by_exact_keys_are_candidates_whatever_they_share(
     assert candidates(store, [unrelated]) == [[]]
     [found] = candidates(store, [unrelated], [[paper_id]])
     assert [c.title for c in found] == [T]
+
+
+def test_word_hashes_read_powers_grown_on_demand_and_the_same_ever() -> None:
+    """The powers a word's hash is read with are grown when a longer text needs more: to at
+    least its length, and always the same values (the hashes a state file holds)."""
+    power, inverse = _powers(1)
+    needed = 3 * len(power) + 1
+    power, inverse = _powers(needed)
+    assert len(power) >= needed and len(inverse) >= needed
+    mod = 1 << 64
+    p = 0x100000001B3
+    for i in (0, 1, 2, 1000, needed - 1):
+        assert int(power[i]) == pow(p, i, mod), i
+        assert int(power[i]) * int(inverse[i]) % mod == 1, i
+    text = " ".join(["deep networks"] * (needed // 13 + 1))
+    hashes = word_hashes(text).tolist()
+    assert len(hashes) == len(text.split()) and len(set(hashes)) == 2
+    assert hashes[:2] == word_hashes("deep networks").tolist()
+
+
+def test_a_search_of_many_titles_finds_a_mistyped_one_as_among_few() -> None:
+    many = {n: f"Paper number {n} about learning things" for n in range(2001)}
+    many[5000] = "Fentrixigran Networks for Vision"
+    few = {n: many[n] for n in (0, 1, 5000)}
+    for titles in (many, few):
+        [(title, score, key)] = _rank("fentrixgran networks", titles, 3)
+        assert (title, key) == ("Fentrixigran Networks for Vision", 5000)
+        assert score == pytest.approx(97.826, abs=0.001)
