@@ -40,6 +40,7 @@ def spam_report(message: bytes, home: Path) -> tuple[float, set[str]]:
     return score, set(tests.group(1).split(",")) if tests else set()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SPAMASSASSIN is None, reason="spamassassin is not installed")
 def test_a_digest_of_the_seeds_is_not_spam(inbox: Path, seeds: list[Path], tmp_path: Path) -> None:
     for seed in seeds:
