@@ -197,6 +197,72 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "_rank",
         "rough: list[tuple[str, float, int]] = [(t, 1, k) for k, t in titles.items()]",
     ): ("the rough score is never read, only the title and key"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        "for code in range(0x0391, 1024):",
+    ): ("U+03FF is a symbol, not a letter: the table is the same"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        'name = unicodedata.name(chr(code), "XXXX")',
+    ): ("an unnamed code point is no letter either way"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        'word = name.split(None, 1)[1].split(" WITH ")[0].split()[-1].lower()',
+    ): ("the name's last word before WITH is the same after any first split"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        'word = name.split(" LETTER ", )[1].split(" WITH ")[0].split()[-1].lower()',
+    ): ("a letter's name holds LETTER once"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        'word = name.rsplit(" LETTER ", 1)[1].split(" WITH ")[0].split()[-1].lower()',
+    ): ("a letter's name holds LETTER once"),
+    (
+        "digest/identity/keys.py",
+        "_greek",
+        'word = name.split(" LETTER ", 2)[1].split(" WITH ")[0].split()[-1].lower()',
+    ): ("a letter's name holds LETTER once"),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "factors = np.full(size, base, dtype=None)",
+    ): (
+        "numpy picks int64 or uint64 for the base, and the product is taken as uint64: the same"
+        " bits"
+    ),
+    (
+        "digest/identity/index.py",
+        "_powers",
+        "factors = np.full(size, base, )",
+    ): (
+        "numpy picks int64 or uint64 for the base, and the product is taken as uint64: the same"
+        " bits"
+    ),
+    (
+        "digest/identity/index.py",
+        "candidates",
+        "for gram, ids in store.postings({g for gs in grams for g in gs}, COMMON + 2).items()",
+    ): ("an entry of more than COMMON papers is dropped whether one or two more are read"),
+    (
+        "digest/identity/index.py",
+        "_rank",
+        "folded = dict(zip(titles, normalise_all(titles.values()), strict=None))",
+    ): ("normalise_all gives one text a title: the lengths always agree"),
+    (
+        "digest/identity/index.py",
+        "_rank",
+        "folded = dict(zip(titles, normalise_all(titles.values()), ))",
+    ): ("normalise_all gives one text a title: the lengths always agree"),
+    (
+        "digest/identity/index.py",
+        "_rank",
+        "folded = dict(zip(titles, normalise_all(titles.values()), strict=False))",
+    ): ("normalise_all gives one text a title: the lengths always agree"),
 }
 
 # A mutant's tests: PostgreSQL's runs of a state test left out (a throwaway server per

@@ -43,7 +43,7 @@ def _greek() -> dict[int, str]:
         if name.startswith(("GREEK SMALL LETTER ", "GREEK CAPITAL LETTER ")):
             # The letter's own name: "FINAL SIGMA" is a sigma, "ARCHAIC KOPPA" a koppa.
             word = name.split(" LETTER ", 1)[1].split(" WITH ")[0].split()[-1].lower()
-            table[code] = f" {word} " if word.isalpha() else ""
+            table[code] = f" {word} "
     return table
 
 
