@@ -83,6 +83,7 @@ def status(state: Path, **env: str) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_a_chat_gets_the_counts_the_top_papers_and_the_page_and_a_failing_one_costs_nothing(
     chat: Chat, inbox: Path, tmp_path: Path
 ) -> None:
