@@ -263,6 +263,36 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "_rank",
         "folded = dict(zip(titles, normalise_all(titles.values()), strict=False))",
     ): ("normalise_all gives one text a title: the lengths always agree"),
+    (
+        "digest/readers.py",
+        "address_key",
+        'ascii_domain = domain.rstrip(".").encode("IDNA").decode("ascii")',
+    ): ("codec names are case-insensitive"),
+    (
+        "digest/readers.py",
+        "address_key",
+        'ascii_domain = domain.rstrip(".").encode("idna").decode("ASCII")',
+    ): ("codec names are case-insensitive"),
+    (
+        "digest/readers.py",
+        "load",
+        'text = path.read_bytes().decode("UTF-8-SIG")',
+    ): ("codec names are case-insensitive"),
+    (
+        "digest/readers.py",
+        "effective",
+        'interests: str = getattr(settings, "interests", None)',
+    ): ("Settings always has interests: the default is never taken"),
+    (
+        "digest/readers.py",
+        "effective",
+        'interests: str = getattr(settings, "interests", )',
+    ): ("Settings always has interests: the default is never taken"),
+    (
+        "digest/readers.py",
+        "effective",
+        'interests: str = getattr(settings, "interests", "XXXX")',
+    ): ("Settings always has interests: the default is never taken"),
 }
 
 # A mutant's tests: PostgreSQL's runs of a state test left out (a throwaway server per

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest import config
+from digest.errors import ConfigError
 from digest.models import ReaderState
 from digest.readers import (
     Reader,
@@ -414,6 +415,7 @@ def test_addresses_in_their_one_form_are_not_merged() -> None:
         ("ann", "ann"),
         ("  ANN  ", "ann"),
         ("a@b@Example.org", "a@b@example.org"),  # the domain is after the last @
+        ("a@b@Exämple.org", "a@b@xn--exmple-cua.org"),
         ("ann@exa_mple..org", "ann@exa_mple..org"),  # no IDNA form: as written, lower case
     ],
 )
@@ -492,3 +494,24 @@ def test_a_reader_s_line_in_digest_readers(
 ) -> None:
     settings = config.load({}, {"DIGEST_HIGHLIGHT": "diffusion"}, delivering=False)
     assert listed(reader, settings, known, outbox, 40) == line
+
+
+@pytest.mark.parametrize(
+    ("reader", "said"),
+    [
+        (Reader(email="not an address", key="x@example.org"), "email: 'not' is not"),
+        (Reader(email="not an address", key=""), "DIGEST_TO: 'not' is not"),
+    ],
+)
+def test_a_reader_s_bad_address_is_named_as_they_gave_it(reader: Reader, said: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        reader.address()
+    assert str(e.value).startswith(said)
+
+
+def test_a_reader_s_address_keeps_their_name_or_the_address_s_own() -> None:
+    assert str(Reader(email="Ann Lee <ann@example.org>", key="a").address()) == (
+        "Ann Lee <ann@example.org>"
+    )
+    named = Reader(email="Ann Lee <ann@example.org>", key="a", name="Dr Lee")
+    assert str(named.address()) == "Dr Lee <ann@example.org>"
