@@ -293,6 +293,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "effective",
         'interests: str = getattr(settings, "interests", "XXXX")',
     ): ("Settings always has interests: the default is never taken"),
+    (
+        "digest/relevance/__init__.py",
+        "_phrases",
+        'return [list(words(part)) for part in re.split(r"XX[,;\\n]+XX", interests)'
+        " if part.strip()]",
+    ): (
+        "a word never spans a comma, a semicolon or a line end: the phrases' words, in"
+        " order, are the same however the interests are split"
+    ),
 }
 
 # A mutant's tests: PostgreSQL's runs of a state test left out (a throwaway server per
