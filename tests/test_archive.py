@@ -130,6 +130,7 @@ def test_a_page_is_the_whole_digest_every_abstract_included(built: Path, site: P
     assert nav == ["2025-03-19-0001.html", "index.html", "feed.xml"]
 
 
+@pytest.mark.slow
 def test_the_page_holds_every_abstract_the_mail_had_no_room_for(
     inbox: Path, tmp_path: Path, seeds: list[Path], site: Path
 ) -> None:
@@ -157,6 +158,7 @@ def test_the_page_holds_every_abstract_the_mail_had_no_room_for(
     assert [a for a in every if a not in shown] == []
 
 
+@pytest.mark.slow
 def test_the_index_links_every_page_relatively_newest_listing_day_first(
     built: Path, site: Path
 ) -> None:
@@ -171,6 +173,7 @@ def test_the_index_links_every_page_relatively_newest_listing_day_first(
     assert [d["page"] for d in listed] == links[1:]
 
 
+@pytest.mark.slow
 def test_the_feed_is_valid_atom_with_one_entry_a_digest(built: Path, site: Path) -> None:
     data = (site / "feed.xml").read_bytes()
     valid_atom(data)
@@ -197,6 +200,7 @@ def test_the_feed_is_valid_atom_with_one_entry_a_digest(built: Path, site: Path)
     assert "MiroMind-M1" in content and "16 new papers" in content
 
 
+@pytest.mark.slow
 def test_the_feed_can_have_one_entry_a_paper_linking_its_page(built: Path, site: Path) -> None:
     other = site.parent / "papers-site"
     done = archive_cmd(
@@ -231,6 +235,7 @@ def test_built_from_the_outbox_the_archive_is_the_one_deliveries_made(
             assert (again / name).read_bytes() == (site / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_a_lost_index_is_built_again_from_the_state(built: Path, inbox: Path, site: Path) -> None:
     (site / "digests.json").write_text("{ not json")
     (site / "2025-03-19-0001.html").unlink()
@@ -363,6 +368,7 @@ def test_the_links_go_right_after_the_body_tag_or_first() -> None:
     assert archive.page(outgoing("{}", html="<p>bare</p>")).endswith("</nav><p>bare</p>")
 
 
+@pytest.mark.slow
 def test_the_archive_is_the_same_on_every_state_backend(
     store: object, inbox: Path, tmp_path: Path
 ) -> None:

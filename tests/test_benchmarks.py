@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_identity_benchmark_small(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     result = subprocess.run(
@@ -41,6 +44,7 @@ def test_identity_benchmark_small(tmp_path: Path) -> None:
     assert (tmp_path / "corpus" / "dump-00002.txt").is_file()
 
 
+@pytest.mark.slow
 def test_status_benchmark_small_scans_no_large_table(tmp_path: Path) -> None:
     from processes import clean_env
 
@@ -57,6 +61,7 @@ def test_status_benchmark_small_scans_no_large_table(tmp_path: Path) -> None:
         assert db.execute("SELECT sum(papers) FROM paper_counts").fetchone() == (3000,)
 
 
+@pytest.mark.slow
 def test_state_size_benchmark_small() -> None:
     from processes import clean_env
 
@@ -73,6 +78,7 @@ def test_state_size_benchmark_small() -> None:
     assert day == "33" and float(pruned) < float(kept)  # three digests compressed already
 
 
+@pytest.mark.slow
 def test_real_days_are_each_shown_exactly_once(tmp_path: Path) -> None:
     import shutil
 
@@ -109,6 +115,7 @@ def test_each_dump_is_hashed_once_by_now_and_by_the_service() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_relevance_benchmark_ranks_ahead_of_listing_and_highlight_and_times_matching() -> None:
     from processes import clean_env
 
@@ -143,6 +150,7 @@ def test_relevance_benchmark_ranks_ahead_of_listing_and_highlight_and_times_matc
     assert float(theirs_24) > 8 * float(theirs_20) and float(ours_24) < 5
 
 
+@pytest.mark.slow
 def test_readers_benchmark_small() -> None:
     """Every reader's message accepted by the server, and one reader row each."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}

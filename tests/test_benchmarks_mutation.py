@@ -96,3 +96,18 @@ def test_a_mutants_run_starts_with_the_package_caches_empty(mutation: ModuleType
     mutation.pytest_sessionstart(None)
     assert tldr.cache_info().currsize == 0
     assert normalise.cache_info().currsize == 0
+
+
+def test_each_equivalent_mutant_names_a_function_of_the_table_and_says_why(
+    mutation: ModuleType,
+) -> None:
+    for (module, function, line), why in mutation.EQUIVALENT.items():
+        assert module in mutation.MODULES, module
+        key = f"xǁ{function.replace('.', 'ǁ')}" if "." in function else f"x_{function}"
+        assert key in mutation.functions(ROOT / module), (module, function)
+        assert line and line == line.strip() and why, (module, function)
+    listed = ("digest/render/tldr.py", "sentences", "at = None")
+    assert listed in mutation.EQUIVALENT
+    assert mutation.equivalent(listed[0], listed[1], ["-    at = 0", "+    at = None"])
+    assert not mutation.equivalent(listed[0], listed[1], ["-    at = 0", "+    at = 1"])
+    assert not mutation.equivalent(listed[0], "clip", ["-    at = 0", "+    at = None"])

@@ -171,6 +171,7 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", list(DIGESTS))

@@ -61,6 +61,7 @@ def _piped(inbox: Path, state: Path, reader: str, **env: str) -> tuple[str, list
     return code, lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("dumps", "reader", "env", "why"),
     [

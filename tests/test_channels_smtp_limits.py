@@ -49,6 +49,7 @@ def test_a_non_ascii_password_logs_in_as_utf8(
     no_secret(done.stdout, done.stderr)
 
 
+@pytest.mark.slow
 @NO_TLS
 def test_a_wrong_non_ascii_password_is_recorded_shows_nothing_and_can_be_fixed(
     tmp_path: Path, inbox: Path, seeds: list[Path]
@@ -90,6 +91,7 @@ def many_papers(inbox: Path, count: int) -> None:
     (inbox / "big.txt").write_text("Daily Papers\n\n" + "\n\n".join(blocks) + "\n")
 
 
+@pytest.mark.slow
 def test_a_mail_over_the_servers_size_goes_without_its_attachment_and_says_so(
     tmp_path: Path, inbox: Path
 ) -> None:
@@ -112,6 +114,7 @@ def test_a_mail_over_the_servers_size_goes_without_its_attachment_and_says_so(
     assert "digest resend 1 --deliver files" in str(note[0].get_content())
 
 
+@pytest.mark.slow
 def test_a_mail_that_cannot_fit_fails_with_what_to_do_and_resend_says_the_same(
     tmp_path: Path, inbox: Path
 ) -> None:

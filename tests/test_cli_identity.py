@@ -198,6 +198,7 @@ def _ingest(tmp_path: Path, seeds: list[Path], stderr: int) -> subprocess.Popen[
     )
 
 
+@pytest.mark.slow
 def test_ingest_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path, seeds: list[Path]) -> None:
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))

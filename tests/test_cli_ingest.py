@@ -93,6 +93,7 @@ def finish(proc: subprocess.Popen[str], workers: list[int]) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "code", "says"),
     [

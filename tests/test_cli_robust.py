@@ -29,6 +29,7 @@ def filled(tmp_path: Path, inbox: Path, seeds: list[Path]) -> Path:
     return inbox
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [["status"], ["seen", "learning", "--limit", "50"], ["check", "inbox/*"]],
@@ -66,6 +67,7 @@ def test_a_terminal_that_cannot_show_a_character_gets_an_escape(
     assert "Z\\xfcrich" in seen.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("template", "where", "why"),
     [

@@ -76,12 +76,29 @@ def mine() -> str:
         ("0" * 32, False),
         ("\u00e9" * 32, False),  # not hex, not even ASCII: no, never an error
         (mine()[:31] + "\u0131", False),
+        # A byte a web address could not decode, kept as a lone surrogate: no, never an error.
+        (mine()[:31] + "\udcff", False),
+        ("\udcff" * 32, False),
     ],
 )
 def test_verify_takes_the_reader_s_token_in_any_case_and_nothing_else(
     given: str, right: bool
 ) -> None:
     assert verify(SECRET, "ann@example.org", given) is right
+
+
+@pytest.mark.parametrize(
+    ("ident", "own"),
+    [("e" * ID_LENGTH, "a" * (TOKEN_LENGTH - 1)), ("e" * (ID_LENGTH + 1), "a" * TOKEN_LENGTH)],
+    ids=["a token one short", "a Message-ID one long"],
+)
+def test_a_reader_s_own_of_another_length_than_its_stand_in_is_refused(
+    ident: str, own: str
+) -> None:
+    """Put in place of a stand-in, it would shift every line after it: the message breaks."""
+    marks = Marks.new()
+    with pytest.raises(AssertionError):
+        addressed(rendering(marks), marks, to=ANN, ident=ident, token=own)
 
 
 def test_marks_are_as_long_as_what_replaces_them_and_new_each_time() -> None:

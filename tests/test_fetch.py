@@ -378,6 +378,7 @@ def test_a_failing_answer_is_tried_again_and_the_day_still_saved(
         assert second.at - first.at >= 1.0  # the server's wait, not the 0.05 s backoff
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("answer", "says", "requests"),
     [
@@ -587,6 +588,7 @@ def test_the_same_day_twice_is_saved_once(tmp_path: Path, inbox: Path, listing: 
     assert len(listing.requests) == 2
 
 
+@pytest.mark.slow
 def test_a_day_that_grew_is_saved_again_and_only_its_new_papers_are_delivered(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -669,6 +671,7 @@ def serve_until_digest(tmp_path: Path, env: dict[str, str]) -> tuple[int, str, f
     return code, (tmp_path / "serve.log").read_text(), took
 
 
+@pytest.mark.slow
 def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -702,6 +705,7 @@ def test_serve_fetches_on_its_schedule_and_delivers_what_it_fetched(
     assert len(listing.requests) >= 4
 
 
+@pytest.mark.slow
 def test_a_fetch_that_trickles_never_holds_back_the_digest(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:

@@ -649,6 +649,47 @@ def test_cards_already_in_the_embedded_listing_are_not_added_twice() -> None:
     ]
 
 
+def test_every_embedded_listing_of_a_page_is_read_past_one_that_is_not() -> None:
+    """A page may carry several data-props: some of other widgets, one whose listing cannot
+    be read; each listing read adds its papers, none is lost to another."""
+
+    def props(*ids: str) -> str:
+        items = [{"paper": {"id": i, "title": f"Paper {i}"}} for i in ids]
+        return html.escape(json.dumps({"dailyPapers": items}))
+
+    deep = '{"dailyPapers": ' + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "}"
+    blocks = (
+        f'<div data-props="{html.escape(json.dumps({"user": 1}))}"></div>'
+        f'<div data-props="{props("2501.00001")}"></div>'
+        f'<div data-props="{html.escape(deep)}"></div>'  # too deep to be read
+        f'<div data-props="{html.escape(json.dumps({"dailyPapers": 3}))}"></div>'
+        '<div data-props="dailyPapers, not JSON"></div>'
+        f'<div data-props="{props("2501.00002", "2501.00003")}"></div>'
+    )
+    dump = parse(page(blocks), "p.html")
+    assert [p.arxiv_id for p in dump.papers] == ["2501.00001", "2501.00002", "2501.00003"]
+    assert len(dump.warnings) == 1 and "read its cards instead" in dump.warnings[0]
+
+
+def test_a_card_is_added_unless_its_address_or_its_title_is_listed_already() -> None:
+    cards = "".join(
+        f'<article><h3><a href="/papers/{i}">{title}</a></h3></article>'
+        for i, title in [
+            ("2501.00001", "One"),
+            ("2501.00002", "Two"),
+            ("2501.00001", "One again"),  # its address is listed
+            ("2501.00003", "Two"),  # its title is listed
+            ("2501.00004", "Four"),
+        ]
+    )
+    dump = parse(page(cards), "p.html")
+    assert [(p.arxiv_id, p.title) for p in dump.papers] == [
+        ("2501.00001", "One"),
+        ("2501.00002", "Two"),
+        ("2501.00004", "Four"),
+    ]
+
+
 @pytest.mark.parametrize(("count", "warned"), [(MAX_ITEMS, False), (MAX_ITEMS + 1, True)])
 def test_cards_up_to_the_limit(count: int, warned: bool) -> None:
     cards = "".join(f'<h3><a href="/papers/p{n}">P{n}</a></h3>' for n in range(count))

@@ -146,6 +146,7 @@ def _now(inbox: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.slow
 def test_sequels_are_delivered_across_days_and_within_a_day(inbox: Path, tmp_path: Path) -> None:
     items = json.loads(REAL.read_text(encoding="utf-8"))
     (inbox / "2025-12-10.json").write_text(json.dumps(items), encoding="utf-8")

@@ -42,6 +42,7 @@ def run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_odd_entries_cost_only_themselves_in_digest_now(inbox: Path, tmp_path: Path) -> None:
     for seed in SEEDS[:4]:
         shutil.copy(seed, inbox)
@@ -68,6 +69,7 @@ def test_odd_entries_cost_only_themselves_in_digest_now(inbox: Path, tmp_path: P
     assert len(list(out.glob("*.json"))) == 1  # each odd entry reported once, not every run
 
 
+@pytest.mark.slow
 def test_odd_entries_cost_only_themselves_in_digest_serve(
     inbox: Path, tmp_path: Path, serves: list[Serve]
 ) -> None:
@@ -176,6 +178,7 @@ def test_a_file_open_for_writing_is_known_as_such(tmp_path: Path) -> None:
     assert being_written([candidate]) == set()
 
 
+@pytest.mark.slow
 def test_serve_waits_for_a_slow_copy_to_be_closed(
     inbox: Path, tmp_path: Path, serves: list[Serve]
 ) -> None:

@@ -83,6 +83,7 @@ def status(state: Path, **env: str) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_a_chat_gets_the_counts_the_top_papers_and_the_page_and_a_failing_one_costs_nothing(
     chat: Chat, inbox: Path, tmp_path: Path
 ) -> None:
@@ -141,6 +142,7 @@ def test_a_channel_that_refuses_for_good_is_noted_as_failed_and_the_mail_still_g
     assert "[The whole digest]" not in json.loads(got[0][2])["message"]  # no archive address
 
 
+@pytest.mark.slow
 def test_a_mail_that_fails_sends_no_chat_until_it_is_delivered(
     chat: Chat, inbox: Path, tmp_path: Path
 ) -> None:

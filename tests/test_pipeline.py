@@ -295,6 +295,7 @@ def test_digest_files_on_a_full_disk_stay_pending_until_there_is_room(
 KILLS = 24
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
@@ -396,6 +397,7 @@ def _status(state: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_a_rejected_dump_alone_is_named_in_the_next_digest(inbox: Path, tmp_path: Path) -> None:
     state, out = tmp_path / "state.sqlite3", tmp_path / "out"
     (inbox / "broken.json").write_bytes(BROKEN)
@@ -466,6 +468,7 @@ def test_now_check_and_ingest_agree_on_the_exit_status(inbox: Path, tmp_path: Pa
     assert (check.returncode, ingest.returncode) == (0, 0)
 
 
+@pytest.mark.slow
 def test_a_digest_refused_for_good_has_not_told_it(inbox: Path, tmp_path: Path) -> None:
     from mailserver import Handler, smtp_server
 

@@ -28,6 +28,7 @@ ROUNDS = 40
 
 # digest runs in child processes here; the only sockets in this process are the test mail
 # server's, which may drop a killed client's connection without closing it first.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_kills_and_an_unsteady_mail_server_lose_nothing(
     inbox: Path, seeds: list[Path], tmp_path: Path

@@ -98,6 +98,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_each_reader_gets_the_papers_new_to_them_once_and_a_refused_one_holds_nobody_back(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

@@ -58,6 +58,7 @@ def assert_printable(output: str) -> None:
     assert not any(line.startswith("line.txt") for line in output.splitlines())
 
 
+@pytest.mark.slow
 def test_names_in_serves_log_lines_are_printable(
     inbox: Path, tmp_path: Path, serves: list[Serve]
 ) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest import config
+from digest.errors import ConfigError
 from digest.models import ReaderState
 from digest.readers import (
     Reader,
@@ -18,6 +19,7 @@ from digest.readers import (
     checked,
     default_reader,
     effective,
+    listed,
     load,
     respelled,
 )
@@ -384,6 +386,23 @@ def test_paused_under_any_spelling_stays_paused_whatever_the_first_says() -> Non
     assert merged.prefs == {"paused": True}
 
 
+@pytest.mark.parametrize("flag", ["paused", "unsubscribed"])
+def test_a_flag_set_under_a_later_spelling_wins_over_the_first_s_own_no(flag: str) -> None:
+    found = [
+        state(1, "Eve@Example.org", 3, "t", **{flag: False}),
+        state(2, "eve@example.org", 4, **{flag: True}),
+    ]
+    ((merged, _),) = respelled(found)
+    assert merged.prefs == {flag: True}
+
+
+def test_spellings_none_of_which_has_a_token_are_one_reader_without_one() -> None:
+    ((merged, others),) = respelled(
+        [state(1, "Flo@Example.org", 5), state(2, "flo@example.org", 2)]
+    )
+    assert (merged.key, merged.token, merged.upto, others) == ("flo@example.org", None, 5, [2])
+
+
 def test_addresses_in_their_one_form_are_not_merged() -> None:
     assert respelled([state(1, "ann@example.org", 1), state(2, "bob@example.org", 2)]) == []
 
@@ -392,11 +411,107 @@ def test_addresses_in_their_one_form_are_not_merged() -> None:
     ("written", "key"),
     [
         ("Ann@Example.ORG.", "ann@example.org"),
+        ("Ann@Mail.BOX.", "ann@mail.box"),  # only the final dot goes
         ("ann", "ann"),
         ("  ANN  ", "ann"),
         ("a@b@Example.org", "a@b@example.org"),  # the domain is after the last @
+        ("a@b@Exämple.org", "a@b@xn--exmple-cua.org"),
         ("ann@exa_mple..org", "ann@exa_mple..org"),  # no IDNA form: as written, lower case
     ],
 )
 def test_an_address_key_is_lower_case_without_a_final_dot(written: str, key: str) -> None:
     assert address_key(written) == key
+
+
+# -- `digest readers`: a reader in one line ------------------------------------------------------
+
+ANN = Reader(email="ann@example.org", key="ann@example.org")
+SENT = {"last_sent": "2026-03-09T07:00:12+00:00", "pending": 2, "failed": 1}
+
+
+def at(upto: int, **prefs: object) -> ReaderState:
+    return state(7, "ann@example.org", upto, "t", **prefs)
+
+
+# The reader, what the state keeps of them, their outbox, and their line with 40 papers
+# offered: what differs from the DIGEST_* settings, what they chose themselves marked so.
+LINES: list[tuple[Reader, ReaderState | None, dict[str, object], str]] = [
+    (ANN, None, {}, "ann@example.org: 0 7 * * *; no digest yet (joins at the next run)"),
+    (
+        ANN,
+        at(30),
+        {},
+        "ann@example.org: 0 7 * * *; last delivered: never; 10 new papers waiting;"
+        " pending: 0; failed: 0",
+    ),
+    (
+        Reader(
+            email="ann@example.org",
+            key="ann@example.org",
+            highlight="robots",
+            timezone="Europe/Paris",
+            paused=True,
+        ),
+        at(40),
+        SENT,
+        "ann@example.org: 0 7 * * * (Europe/Paris), highlight: robots, paused; last delivered:"
+        " 2026-03-09 07:00; 0 new papers waiting; pending: 2; failed: 1",
+    ),
+    (
+        Reader(email="ann@example.org", key="ann@example.org", highlight="diffusion"),
+        at(30),
+        {},
+        "ann@example.org: 0 7 * * *; last delivered: never; 10 new papers waiting;"
+        " pending: 0; failed: 0",  # the settings' own highlight: nothing to say
+    ),
+    (
+        ANN,
+        at(30, highlight="agents", schedule="@weekly", paused=True),
+        {"pending": 1},
+        "ann@example.org: @weekly (theirs), highlight: agents (theirs), paused (theirs);"
+        " last delivered: never; 10 new papers waiting; pending: 1; failed: 0",
+    ),
+    (
+        ANN,
+        at(30, unsubscribed=True),
+        {"failed": 3},
+        "ann@example.org: 0 7 * * *, unsubscribed (theirs); last delivered: never;"
+        " pending: 0; failed: 3",  # nothing waits for them: nothing will be sent
+    ),
+    (
+        ANN,
+        at(30, exclude=""),
+        {},
+        "ann@example.org: 0 7 * * *, exclude: none (theirs); last delivered: never;"
+        " 10 new papers waiting; pending: 0; failed: 0",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reader", "known", "outbox", "line"), LINES)
+def test_a_reader_s_line_in_digest_readers(
+    reader: Reader, known: ReaderState | None, outbox: dict[str, object], line: str
+) -> None:
+    settings = config.load({}, {"DIGEST_HIGHLIGHT": "diffusion"}, delivering=False)
+    assert listed(reader, settings, known, outbox, 40) == line
+
+
+@pytest.mark.parametrize(
+    ("reader", "said"),
+    [
+        (Reader(email="not an address", key="x@example.org"), "email: 'not' is not"),
+        (Reader(email="not an address", key=""), "DIGEST_TO: 'not' is not"),
+    ],
+)
+def test_a_reader_s_bad_address_is_named_as_they_gave_it(reader: Reader, said: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        reader.address()
+    assert str(e.value).startswith(said)
+
+
+def test_a_reader_s_address_keeps_their_name_or_the_address_s_own() -> None:
+    assert str(Reader(email="Ann Lee <ann@example.org>", key="a").address()) == (
+        "Ann Lee <ann@example.org>"
+    )
+    named = Reader(email="Ann Lee <ann@example.org>", key="a", name="Dr Lee")
+    assert str(named.address()) == "Dr Lee <ann@example.org>"

@@ -164,6 +164,7 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])  # closed again on leaving: nothing listens there
 
 
+@pytest.mark.slow
 @FEW
 @given(password=PASSWORD.filter(lambda s: not s.endswith(("'", '"'))))
 def test_a_state_url_password_never_reaches_the_error_line(tmp_path: Path, password: str) -> None:
@@ -208,6 +209,7 @@ MISTYPED = [  # each missing its :// somehow, so that `readers check` quotes it 
 ]
 
 
+@pytest.mark.slow
 @FEW
 @given(tokens=st.lists(TOKEN, min_size=len(MISTYPED), max_size=len(MISTYPED), unique=True))
 def test_a_readers_notify_url_is_never_echoed_with_its_token(

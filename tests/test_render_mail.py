@@ -401,6 +401,7 @@ def test_the_five_seeds_take_at_most_three_renders_and_the_layout_of_exact_sizin
     assert composed.layout == exact_layout(digest)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [1, 40, 1500])
 def test_any_size_takes_at_most_three_renders_and_the_layout_of_exact_sizing(count: int) -> None:
     papers = [

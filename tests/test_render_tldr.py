@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from realpapers import paper, real_papers
 
-from digest.render.tldr import Tldr, clip, contribution, sentences, tldr, within
+from digest.render.tldr import Tldr, _verbs, clip, contribution, sentences, tldr, within
 
 
 @pytest.mark.parametrize(
@@ -329,3 +329,53 @@ def test_the_works_own_name_as_subject_says_what_it_does() -> None:
 )
 def test_where_a_sentence_ends(text: str, split: list[str]) -> None:
     assert sentences(text) == split
+
+
+# The verb forms a cue accepts, as written out for the chooser's patterns: the base, the
+# third person (-es after a hissing sound), the past (given after slashes when irregular),
+# and "by ...ing"; or, for the passive, the past forms alone.
+VERBS = [
+    ("propose", "active", "propose|proposes|proposed|by proposing"),
+    ("design", "active", "design|designs|designed|by designing"),
+    ("establish", "active", "establish|establishes|established|by establishing"),
+    ("reach", "active", "reach|reaches|reached|by reaching"),
+    ("fix", "active", "fix|fixes|fixed|by fixing"),
+    ("focus", "active", "focus|focuses|focused|by focusing"),
+    ("build/built", "active", "build|builds|built|by building"),
+    ("show/showed/shown", "active", "show|shows|showed|shown|by showing"),
+    (
+        "propose build/built",
+        "active",
+        "propose|proposes|proposed|by proposing|build|builds|built|by building",
+    ),
+    ("propose", "past", "proposed"),
+    ("show/showed/shown", "past", "showed|shown"),
+    ("propose build/built", "past", "proposed|built"),
+]
+
+
+@pytest.mark.parametrize(("words", "forms", "expected"), VERBS)
+def test_the_verb_forms_a_cue_accepts(words: str, forms: str, expected: str) -> None:
+    assert _verbs(words, forms) == expected
+    if forms == "active":
+        assert _verbs(words) == expected
+
+
+# Cut at the last whole word before the limit, a comma, semicolon or colon left there
+# dropped; a word that itself ends in a capital X keeps it.
+CLIPS = [
+    ("aaa bbb ccc", 11, "aaa bbb ccc"),
+    ("aaa bbb ccc", 10, "aaa bbb…"),
+    ("aaa bbb ccc", 9, "aaa bbb…"),  # the cut falls just after "bbb "
+    ("aaa bbb ccc", 8, "aaa…"),
+    ("Use ONNX, then more words", 12, "Use ONNX…"),
+    ("Use ONNX; then more words", 12, "Use ONNX…"),
+    ("Use ONNX: then more words", 12, "Use ONNX…"),
+    ("Use BOX then more words", 10, "Use BOX…"),
+]
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), CLIPS)
+def test_a_line_is_cut_at_its_last_whole_word(text: str, limit: int, expected: str) -> None:
+    assert clip(text, limit) == expected
+    assert len(expected) <= limit

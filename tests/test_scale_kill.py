@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -35,6 +37,7 @@ class Plan:
         return self.done[-1]
 
 
+@pytest.mark.slow
 def test_killed_workers_and_leader_lose_no_reader_and_send_no_two_digests(
     postgres: str, tmp_path: Path
 ) -> None:

@@ -462,6 +462,7 @@ def digest_cli(
     )
 
 
+@pytest.mark.slow
 def test_serve_takes_complete_files_only_delivers_once_and_survives_a_restart(
     tmp_path: Path, inbox: Path, serves: list[Serve]
 ) -> None:
@@ -519,6 +520,7 @@ def test_serve_takes_complete_files_only_delivers_once_and_survives_a_restart(
     assert "last scheduled run: 20" in status
 
 
+@pytest.mark.slow
 def test_digest_now_beside_a_running_service_never_repeats_a_paper(
     tmp_path: Path, inbox: Path, serves: list[Serve]
 ) -> None:
@@ -544,6 +546,7 @@ def test_digest_now_beside_a_running_service_never_repeats_a_paper(
     assert set(found) == keys_of(*SEEDS)
 
 
+@pytest.mark.slow
 def test_a_run_missed_while_stopped_is_made_up_once_on_start(
     tmp_path: Path, inbox: Path, serves: list[Serve]
 ) -> None:
@@ -571,6 +574,7 @@ def test_a_run_missed_while_stopped_is_made_up_once_on_start(
     assert "scheduled run started" not in again.text()
 
 
+@pytest.mark.slow
 def test_first_signal_lets_the_run_finish_a_second_stops_at_once(
     tmp_path: Path, inbox: Path, serves: list[Serve]
 ) -> None:

@@ -62,6 +62,7 @@ def mailed(inbox: Path, tmp_path: Path) -> bytes:
     return got.data
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SPAMASSASSIN is None, reason="spamassassin is not installed")
 def test_a_digest_of_the_seeds_is_not_spam(inbox: Path, seeds: list[Path], tmp_path: Path) -> None:
     for seed in seeds:

@@ -130,6 +130,7 @@ with open_state(Path(sys.argv[1])) as store, store.lock():
 """
 
 
+@pytest.mark.slow
 def test_the_run_lock_is_the_state_files_whatever_its_name(tmp_path: Path) -> None:
     import subprocess
     import sys

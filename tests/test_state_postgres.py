@@ -30,6 +30,7 @@ def with_password(url: str) -> str:
     return url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@", 1)
 
 
+@pytest.mark.slow
 def test_the_commands_work_on_postgresql_and_never_show_the_password(
     postgres: str, tmp_path: Path
 ) -> None:
@@ -80,6 +81,7 @@ def _papers(out: Path) -> list[tuple[object, ...]]:
     ]
 
 
+@pytest.mark.slow
 def test_the_real_days_one_a_run_make_the_same_digests_as_on_sqlite(
     postgres: str, tmp_path: Path
 ) -> None:
@@ -123,6 +125,7 @@ def test_a_leader_that_does_not_fetch_says_so_and_a_follower_that_would_warns(
 TAKEOVER_SECONDS = 5  # FOLLOW_SECONDS (1 s) after the leader's connection ends, and slack
 
 
+@pytest.mark.slow
 def test_of_two_services_one_leads_and_the_other_takes_over_when_it_is_killed(
     postgres: str, tmp_path: Path, serves: list[Serve]
 ) -> None:

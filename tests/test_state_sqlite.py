@@ -141,6 +141,7 @@ def test_a_state_file_others_can_read_is_warned_about(
     assert f"state file {state} can be read by other users (mode 644); run: chmod 600" in run.stderr
 
 
+@pytest.mark.slow
 def test_garbage_and_far_future_times_in_the_state_cost_only_themselves(
     tmp_path: Path, inbox: Path, seeds: list[Path]
 ) -> None:
@@ -194,6 +195,7 @@ def wait_for(condition: object, timeout: float, log: Path) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_wal_file_deleted_under_the_service_is_said_and_recovered_from(
     tmp_path: Path, inbox: Path, seeds: list[Path]
 ) -> None:
@@ -232,6 +234,7 @@ def test_a_wal_file_deleted_under_the_service_is_said_and_recovered_from(
     assert status.returncode == 0 and "papers seen: " in status.stdout
 
 
+@pytest.mark.slow
 def test_sent_digests_are_compressed_after_keep_days_and_resend_the_same(
     tmp_path: Path, inbox: Path, seeds: list[Path]
 ) -> None:

@@ -108,6 +108,7 @@ def secure(response: httpx.Response) -> None:
     assert "frame-ancestors 'none'" in csp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "file"), [("/", "index.html"), ("/2025-03-19-0001.html", "2025-03-19-0001.html")]
 )
@@ -261,6 +262,7 @@ def test_sigterm_stops_it_cleanly(tmp_path: Path) -> None:
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"
 )
@@ -350,6 +352,7 @@ def beyond_starting(said: list[str]) -> list[str]:
     return [line for line in said if not line.startswith("digest: serving ")]
 
 
+@pytest.mark.slow
 def test_pages_rewritten_while_served_are_each_sent_whole_as_one_version(
     web: Web, tmp_path: Path
 ) -> None:

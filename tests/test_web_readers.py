@@ -185,6 +185,7 @@ def only_own_address(response: httpx.Response, email: str) -> None:
             assert other not in response.text
 
 
+@pytest.mark.slow
 def test_one_click_unsubscribes_a_get_changes_nothing_and_the_next_digest_skips_them(
     any_site: Site,
 ) -> None:
@@ -243,6 +244,7 @@ def test_a_one_click_post_sent_as_multipart_form_data_counts_too(sqlite_site: Si
     assert sqlite_site.prefs()["bob@example.org"] == {"unsubscribed": True}
 
 
+@pytest.mark.slow
 def test_preferences_saved_on_the_page_are_what_the_next_digest_uses(sqlite_site: Site) -> None:
     bob, cy = "bob@example.org", "cy@example.org"
     shown = sqlite_site.page("preferences", bob)
@@ -404,6 +406,7 @@ def test_a_like_is_recorded_from_its_page_and_a_get_records_nothing(sqlite_site:
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"
 )

@@ -41,8 +41,9 @@ def _greek() -> dict[int, str]:
     for code in range(0x0391, 0x03FF):
         name = unicodedata.name(chr(code), "")
         if name.startswith(("GREEK SMALL LETTER ", "GREEK CAPITAL LETTER ")):
-            word = name.split(" LETTER ", 1)[1].split()[0].lower()
-            table[code] = f" {word} " if word.isalpha() else ""
+            # The letter's own name: "FINAL SIGMA" is a sigma, "ARCHAIC KOPPA" a koppa.
+            word = name.split(" LETTER ", 1)[1].split(" WITH ")[0].split()[-1].lower()
+            table[code] = f" {word} "
     return table
 
 

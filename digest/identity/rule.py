@@ -8,8 +8,9 @@
 - when either side has no abstract: titles at least `title_only` similar with no meaningful
   token changed.
 A meaningful change is a number, a roman numeral, a token with a digit ("2D"/"3D"), a
-different word that is not a one-letter slip ("Speech"/"Music"), or a token added (a
-subtitle). Two papers that both carry arXiv ids and share none are two papers.
+different word that is not a one-letter slip ("Speech"/"Music"; two letters swapped or
+dropped in a long word are a slip, two replaced another word: "Tracking"/"Training"),
+or a token added (a subtitle). Two papers that both carry arXiv ids and share none are two papers.
 """
 
 from __future__ import annotations
@@ -79,13 +80,21 @@ def _differing(a: str, b: str) -> list[str]:
 
 
 def _slip(a: str, b: str) -> bool:
-    """A one-letter typo (two in a long word) rather than another word. Two letters
-    swapped count as one slip ("Froward" / "Forward")."""
+    """A one-letter typo rather than another word; two in a long word, of which one at most
+    replaced a letter by another (the others swapped, dropped or doubled letters). Two
+    letters swapped count as one slip ("Froward" / "Forward")."""
     if not (a.isalpha() and b.isalpha()) or _ROMAN.match(a) or _ROMAN.match(b):
         return False
     if min(len(a), len(b)) < 5:  # "GANs" / "GAPs": short words are too easily other words
         return False
-    return OSA.distance(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)
+    distance = OSA.distance(a, b)
+    if distance <= 1:
+        return True
+    # Two letters replaced make another word as often as a typo: "Tracking" / "Training",
+    # "Segmentation" / "Augmentation". A letter replaced is one each word has and the other lacks;
+    # one swapped, dropped or doubled is not.
+    replaced = min((Counter(a) - Counter(b)).total(), (Counter(b) - Counter(a)).total())
+    return distance == 2 and min(len(a), len(b)) >= 8 and replaced <= 1
 
 
 def compare(new: Identity, old: Identity, thresholds: Thresholds) -> Verdict:
