@@ -48,20 +48,22 @@ OUT = ROOT / "benchmarks" / "out" / "mutation"
 # Which tests target each module: globs under the project. Modules with the same tests are
 # mutated in one mutmut run. A new test file for a module belongs here (or matches a glob).
 MODULES: dict[str, tuple[str, ...]] = {
-    "digest/identity/rule.py": ("tests/test_identity_*.py",),
-    "digest/identity/keys.py": ("tests/test_identity_*.py",),
-    "digest/identity/decide.py": ("tests/test_identity_*.py",),
-    "digest/identity/index.py": ("tests/test_identity_*.py",),
-    "digest/relevance/__init__.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
-    "digest/relevance/lexical.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
-    "digest/relevance/words.py": ("tests/test_relevance*.py", "tests/test_interests.py"),
-    "digest/render/tldr.py": ("tests/test_render_tldr*.py", "tests/test_render_views.py"),
+    "digest/identity/rule.py": ("tests/identity/test_*.py",),
+    "digest/identity/keys.py": ("tests/identity/test_*.py",),
+    "digest/identity/decide.py": ("tests/identity/test_*.py",),
+    "digest/identity/index.py": ("tests/identity/test_*.py",),
+    "digest/relevance/__init__.py": ("tests/relevance/test_*.py", "tests/test_interests.py"),
+    "digest/relevance/lexical.py": ("tests/relevance/test_*.py", "tests/test_interests.py"),
+    "digest/relevance/words.py": ("tests/relevance/test_*.py", "tests/test_interests.py"),
+    "digest/render/tldr.py": ("tests/render/test_tldr*.py", "tests/render/test_views.py"),
     "digest/readers.py": ("tests/test_readers*.py",),
+    "digest/addresses.py": ("tests/test_readers*.py",),
+    "digest/reader_settings.py": ("tests/test_reader_settings.py", "tests/test_readers*.py"),
     "digest/envelope.py": ("tests/test_envelope*.py", "tests/test_letters.py"),
-    "digest/formats/common.py": ("tests/test_formats*.py",),
-    "digest/formats/text.py": ("tests/test_formats*.py",),
-    "digest/formats/json.py": ("tests/test_formats*.py",),
-    "digest/formats/html.py": ("tests/test_formats*.py",),
+    "digest/formats/common.py": ("tests/formats/test_*.py",),
+    "digest/formats/text.py": ("tests/formats/test_*.py",),
+    "digest/formats/json.py": ("tests/formats/test_*.py",),
+    "digest/formats/html.py": ("tests/formats/test_*.py",),
 }
 
 # Functions of these modules that work through the state store: the shell's part, not counted.
@@ -264,12 +266,12 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "folded = dict(zip(titles, normalise_all(titles.values()), strict=False))",
     ): ("normalise_all gives one text a title: the lengths always agree"),
     (
-        "digest/readers.py",
+        "digest/addresses.py",
         "address_key",
         'ascii_domain = domain.rstrip(".").encode("IDNA").decode("ascii")',
     ): ("codec names are case-insensitive"),
     (
-        "digest/readers.py",
+        "digest/addresses.py",
         "address_key",
         'ascii_domain = domain.rstrip(".").encode("idna").decode("ASCII")',
     ): ("codec names are case-insensitive"),
@@ -278,21 +280,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "load",
         'text = path.read_bytes().decode("UTF-8-SIG")',
     ): ("codec names are case-insensitive"),
-    (
-        "digest/readers.py",
-        "effective",
-        'interests: str = getattr(settings, "interests", None)',
-    ): ("Settings always has interests: the default is never taken"),
-    (
-        "digest/readers.py",
-        "effective",
-        'interests: str = getattr(settings, "interests", )',
-    ): ("Settings always has interests: the default is never taken"),
-    (
-        "digest/readers.py",
-        "effective",
-        'interests: str = getattr(settings, "interests", "XXXX")',
-    ): ("Settings always has interests: the default is never taken"),
     (
         "digest/relevance/__init__.py",
         "_phrases",

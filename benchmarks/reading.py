@@ -109,7 +109,8 @@ def browser_figures(pages: dict[str, str]) -> dict[str, dict[str, float]]:
     """Worst contrast per mode and smallest tap target, at 375 px, for each page."""
     sys.path.insert(0, str(ROOT / "tests"))
     from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, FLAGS, MEASURE, MODES
+
+    from tests.render.test_browser import CHROMIUM, FLAGS, MEASURE, MODES
 
     args = FLAGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
     out: dict[str, dict[str, float]] = {}

@@ -115,7 +115,7 @@ GIVEN_POSTGRES = os.environ.get("DIGEST_TEST_POSTGRES")  # read before any test 
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """A PostgreSQL server's URL (to its `postgres` database): DIGEST_TEST_POSTGRES when set,
     else a throwaway server of our own when PostgreSQL is installed, else None."""
-    from pgserver import throwaway
+    from tests.pgserver import throwaway
 
     if given := GIVEN_POSTGRES:
         yield given
@@ -160,7 +160,7 @@ def own_postgres() -> Iterator[object]:
     for real; skipped when PostgreSQL is not installed here."""
     import tempfile
 
-    from pgserver import server
+    from tests.pgserver import server
 
     folder = Path(tempfile.mkdtemp(prefix="digest-postgres-"))
     try:

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT
 from lxml import etree
-from processes import clean_env, digest_now
 
 from digest import archive, channels, config, pipeline
 from digest.models import Outgoing
+from tests.conftest import ROOT
+from tests.processes import clean_env, digest_now
 
 REAL = ROOT / "tests" / "fixtures" / "real"
 SCHEMA = etree.RelaxNG(file=str(ROOT / "tests" / "fixtures" / "atom" / "atom.rng"))
@@ -102,6 +102,7 @@ def built(inbox: Path, tmp_path: Path, site: Path) -> Path:
     return state
 
 
+@pytest.mark.slow
 def test_each_delivered_digest_is_a_page_named_by_listing_day_and_number(
     built: Path, site: Path
 ) -> None:
@@ -116,6 +117,7 @@ def test_each_delivered_digest_is_a_page_named_by_listing_day_and_number(
         assert path.stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.slow
 def test_a_page_is_the_whole_digest_every_abstract_included(built: Path, site: Path) -> None:
     page = BeautifulSoup((site / "2025-03-19-0001.html").read_text(), "html.parser")
     text = words(page.get_text(" "))
@@ -222,6 +224,7 @@ def test_the_feed_can_have_one_entry_a_paper_linking_its_page(built: Path, site:
     assert "https://example.org/papers/2025-07-22-0002.html" in first.content[0].value
 
 
+@pytest.mark.slow
 def test_built_from_the_outbox_the_archive_is_the_one_deliveries_made(
     built: Path, site: Path
 ) -> None:
@@ -445,6 +448,7 @@ def test_a_feed_entrys_title_reads_its_tex_as_unicode(inbox: Path, tmp_path: Pat
     assert [e.title for e in parsed.entries] == ["The μ-law of Poincaré Disks"]
 
 
+@pytest.mark.slow
 def test_the_index_names_each_days_top_papers_and_says_its_day_once(
     built: Path, site: Path
 ) -> None:
@@ -456,6 +460,7 @@ def test_the_index_names_each_days_top_papers_and_says_its_day_once(
     assert [a.text for a in index.find_all("a")][1:] == ["16 new papers", "35 new papers"]
 
 
+@pytest.mark.slow
 def test_no_reader_ever_reads_the_word_dump(built: Path, site: Path) -> None:
     parsed = feedparser.parse((site / "feed.xml").read_bytes())
     shown = {

@@ -14,12 +14,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from mailserver import smtp_server
-from processes import clean_env, digest_now
 
 from digest.cli import main
 from digest.formats import parse
 from digest.identity.keys import title_key
+from tests.mailserver import smtp_server
+from tests.processes import clean_env, digest_now
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -186,6 +186,7 @@ def _digest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_process_manners(tmp_path: Path) -> None:
     assert _digest("--version", cwd=tmp_path).stdout.startswith("digest ")
     for command in ("now", "check", "status", "resend", "fetch"):
@@ -349,6 +350,7 @@ def _deep_files(folder: Path) -> list[Path]:
     return [folder / name for name in files]
 
 
+@pytest.mark.slow
 def test_deeply_nested_files_cost_only_themselves_in_check_ingest_and_now(
     inbox: Path, tmp_path: Path
 ) -> None:

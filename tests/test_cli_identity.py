@@ -13,10 +13,10 @@ import termios
 from pathlib import Path
 
 import pytest
-from conftest import copy_seeds
 
 from digest.cli import main
 from digest.formats import parse
+from tests.conftest import copy_seeds
 
 
 def first_papers(seed: Path, n: int = 3) -> list[tuple[str, str]]:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import trustme
-from mailserver import smtp_server
 from markupsafe import escape as html_escape
 
 from digest.cli import main
 from digest.formats import parse
 from digest.state import open as open_state
+from tests.mailserver import smtp_server
 
 ENV = {
     "DIGEST_FROM": "Daily Papers <papers@example.org>",
@@ -191,7 +191,7 @@ def test_a_digest_refused_for_now_is_retried_after_digest_retry_seconds(
 ) -> None:
     from datetime import datetime, timedelta
 
-    from mailserver import Handler
+    from tests.mailserver import Handler
 
     shutil.copy(seeds[3], inbox)
     env.setenv("DIGEST_RETRY_SECONDS", "20")

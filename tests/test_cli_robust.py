@@ -11,7 +11,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from processes import clean_env, digest_now, run_digest
+
+from tests.processes import clean_env, digest_now, run_digest
 
 NON_ASCII = "Daily Papers\n\nZürich Ünïcode Résumé of “Quoted” Models\n\n" + "Abstract ü. " * 20
 
@@ -119,6 +120,7 @@ def test_a_non_ascii_unsubscribe_address_is_sent_percent_encoded(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+@pytest.mark.slow
 def test_stdout_that_cannot_be_written_keeps_the_digest(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:

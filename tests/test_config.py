@@ -116,9 +116,8 @@ def test_the_password_appears_in_no_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    from mailserver import free_port
-
     from digest.cli import main
+    from tests.mailserver import free_port
 
     secret = "s3cret-Pa55word"
     inbox = tmp_path / "inbox"

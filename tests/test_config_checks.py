@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from processes import run_digest
 
 from digest import config
+from tests.processes import run_digest
 
 MAIL = {"DIGEST_FROM": "papers@example.org", "DIGEST_TO": "ann@example.org"}
 

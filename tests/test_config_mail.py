@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from processes import clean_env
 
 from digest import config
 from digest.errors import ConfigError
+from tests.processes import clean_env
 
 
 def load(**env: str) -> config.Settings:

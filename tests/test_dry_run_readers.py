@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from processes import clean_env
-
 from tests.conftest import SEEDS
+from tests.processes import clean_env
 
 READERS = """
 [[reader]]

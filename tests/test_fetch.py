@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from processes import clean_env, delivered_keys, digest_now, paper_keys
 
 from digest import __version__
 from digest.errors import ConfigError
@@ -36,6 +35,7 @@ from digest.fetch import (
     retry_delay,
     yesterday,
 )
+from tests.processes import clean_env, delivered_keys, digest_now, paper_keys
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 DAY = "2025-03-18"
@@ -364,6 +364,7 @@ def test_the_default_day_is_yesterday(tmp_path: Path, inbox: Path, listing: List
         pytest.param([Answer(b"", 429, {"Retry-After": "1"})], id="429-retry-after"),
     ],
 )
+@pytest.mark.slow
 def test_a_failing_answer_is_tried_again_and_the_day_still_saved(
     tmp_path: Path, inbox: Path, listing: Listing, failures: list[Answer]
 ) -> None:
@@ -521,6 +522,7 @@ def test_an_answer_behind_a_byte_order_mark_is_saved_without_it(
     assert (inbox / f"{DAY}.json").read_bytes() == BODY
 
 
+@pytest.mark.slow
 def test_an_unverified_certificate_is_refused(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -543,6 +545,7 @@ def test_an_unverified_certificate_is_refused(
         assert (inbox / f"{DAY}.json").read_bytes() == BODY
 
 
+@pytest.mark.slow
 def test_bad_settings_are_one_line_each(tmp_path: Path, inbox: Path, listing: Listing) -> None:
     for env, args, says in [
         ({"DIGEST_FETCH_URL": "ftp://example.org/x"}, [], "DIGEST_FETCH_URL='ftp://example.org/x'"),
@@ -614,6 +617,7 @@ def test_a_day_that_grew_is_saved_again_and_only_its_new_papers_are_delivered(
     assert len(every) == 17
 
 
+@pytest.mark.slow
 def test_a_day_already_read_and_moved_away_is_not_saved_again(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -727,6 +731,7 @@ def test_a_fetch_that_trickles_never_holds_back_the_digest(
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_a_digest_due_with_the_fetch_waits_for_it_and_mails_what_it_fetched(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:
@@ -752,6 +757,7 @@ def test_a_digest_due_with_the_fetch_waits_for_it_and_mails_what_it_fetched(
     assert "Traceback" not in text
 
 
+@pytest.mark.slow
 def test_a_digest_waits_for_a_slow_fetch_no_longer_than_the_fetch_timeout(
     tmp_path: Path, inbox: Path, listing: Listing
 ) -> None:

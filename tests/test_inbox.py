@@ -14,7 +14,7 @@ import pytest
 
 from digest.inbox import Candidate, being_written
 from tests.processes import clean_env, delivered_keys, paper_keys
-from tests.test_service import SEEDS, Serve, digests, keys_of, serves, until
+from tests.service.test_service import SEEDS, Serve, digests, keys_of, serves, until
 
 __all__ = ["serves"]  # the fixture, used by name
 
@@ -117,6 +117,7 @@ def test_an_output_folder_overlapping_the_inbox_is_refused(
     assert sorted(p.name for p in inbox.iterdir()) == [SEEDS[0].name]  # nothing written
 
 
+@pytest.mark.slow
 def test_files_digest_wrote_are_never_read_back_as_dumps(inbox: Path, tmp_path: Path) -> None:
     state, out = tmp_path / "state.sqlite3", tmp_path / "out"
     shutil.copy(SEEDS[0], inbox)
@@ -130,6 +131,7 @@ def test_files_digest_wrote_are_never_read_back_as_dumps(inbox: Path, tmp_path: 
     assert "rejected" not in run("status", "--state", str(state), cwd=tmp_path).stdout
 
 
+@pytest.mark.slow
 def test_a_state_file_kept_in_the_inbox_is_never_read_as_a_dump(
     inbox: Path, tmp_path: Path
 ) -> None:
@@ -214,6 +216,7 @@ def test_check_and_ingest_do_not_hang_on_a_fifo(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_socket_in_the_inbox_is_rejected_once_and_listed(inbox: Path, tmp_path: Path) -> None:
     import socket
 

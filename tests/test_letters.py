@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from digest.state.protocol import StateStore
 from tests.mailserver import Received, smtp_server
 
@@ -38,6 +40,7 @@ def envelope_aside(message: Received) -> tuple[bytes, bytes]:
     return data, token
 
 
+@pytest.mark.slow
 def test_readers_of_one_settings_group_get_one_rendering_with_their_own_token(
     tmp_path: Path,
 ) -> None:

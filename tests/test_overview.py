@@ -8,12 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from processes import clean_env
-
 from digest import overview, state
 from digest.config import Settings
 from digest.models import Dump, Outgoing, Paper, ReaderState, Rejected
 from digest.readers import THEIRS, address_key, listing, load
+from tests.processes import clean_env
 
 NONE = {"readers": 0, "paused": 0, "unsubscribed": 0}
 COUNTS = {"papers_seen": 1200, "papers_pending": 63, "dumps": 30}

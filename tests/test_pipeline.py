@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS
-from processes import clean_env, delivered_keys, digest_now, integrity, paper_keys, pending_digests
 
 from digest.channels import EVERYTHING
 from digest.config import Settings
@@ -28,6 +26,15 @@ from digest.identity.keys import title_key
 from digest.models import Outgoing, Paper
 from digest.pipeline import run_once
 from digest.state import open as open_state
+from tests.conftest import SEEDS
+from tests.processes import (
+    clean_env,
+    delivered_keys,
+    digest_now,
+    integrity,
+    paper_keys,
+    pending_digests,
+)
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 
@@ -238,6 +245,7 @@ def _limited(max_bytes: int) -> None:
 
 
 @pytest.mark.parametrize("limit", [4_000, 40_000, 150_000, 400_000])
+@pytest.mark.slow
 def test_disk_full_loses_nothing_and_the_next_run_completes(
     inbox: Path, seeds: list[Path], tmp_path: Path, limit: int
 ) -> None:
@@ -275,6 +283,7 @@ def small_disk(tmp_path: Path) -> object:
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_digest_files_on_a_full_disk_stay_pending_until_there_is_room(
     inbox: Path, seeds: list[Path], tmp_path: Path, small_disk: Path
 ) -> None:
@@ -336,6 +345,7 @@ def _json_objects(text: str) -> list[dict[str, object]]:
     return objects
 
 
+@pytest.mark.slow
 def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
@@ -368,6 +378,7 @@ def test_kill_while_delivering_then_the_next_run_delivers_the_stored_digest(
     assert sorted(titles) == sorted(paper_keys(seeds[2], seeds[3]))  # each once
 
 
+@pytest.mark.slow
 def test_concurrent_runs_never_show_a_paper_twice(
     inbox: Path, seeds: list[Path], tmp_path: Path
 ) -> None:
@@ -432,6 +443,7 @@ def test_a_rejected_dump_alone_is_named_in_the_next_digest(inbox: Path, tmp_path
     assert json.loads(later.stdout)["rejected"] == []
 
 
+@pytest.mark.slow
 def test_a_digest_not_delivered_has_not_told_it(inbox: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite3"
     (inbox / "broken.json").write_bytes(BROKEN)
@@ -447,6 +459,7 @@ def test_a_digest_not_delivered_has_not_told_it(inbox: Path, tmp_path: Path) -> 
     assert "to be named in the next digest" not in _status(state)
 
 
+@pytest.mark.slow
 def test_now_check_and_ingest_agree_on_the_exit_status(inbox: Path, tmp_path: Path) -> None:
     bad = inbox / "broken.json"
     bad.write_bytes(BROKEN)
@@ -470,7 +483,7 @@ def test_now_check_and_ingest_agree_on_the_exit_status(inbox: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_a_digest_refused_for_good_has_not_told_it(inbox: Path, tmp_path: Path) -> None:
-    from mailserver import Handler, smtp_server
+    from tests.mailserver import Handler, smtp_server
 
     state = tmp_path / "state.sqlite3"
     (inbox / "broken.json").write_bytes(BROKEN)

@@ -16,12 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from mailserver import Handler, free_port, smtp_server
-from processes import clean_env, digest_now, integrity, pending_digests
 
 from digest.formats import parse
 from digest.identity.keys import title_key
 from digest.state import open as open_state
+from tests.mailserver import Handler, free_port, smtp_server
+from tests.processes import clean_env, digest_now, integrity, pending_digests
 
 ROUNDS = 40
 

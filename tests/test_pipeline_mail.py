@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mailserver import Handler, Received, free_port, smtp_server
-from processes import clean_env, digest_now
 
 from digest import config
 from digest.channels import EVERYTHING
@@ -22,6 +20,8 @@ from digest.cli import main
 from digest.models import Outgoing
 from digest.pipeline import run_once
 from digest.state import open as open_state
+from tests.mailserver import Handler, Received, free_port, smtp_server
+from tests.processes import clean_env, digest_now
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
 ENV = {

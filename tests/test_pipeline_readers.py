@@ -232,6 +232,7 @@ def test_a_reader_who_asks_for_the_abstracts_gets_them_and_the_others_a_short_di
     assert shown(got["bob@example.org"][0]) == set(ids_of(DAYS[0]))  # every paper, a line each
 
 
+@pytest.mark.slow
 def test_a_reader_with_since_gets_the_listings_from_that_day(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -267,6 +268,7 @@ def test_readers_check_names_each_mistake_and_counts_readers(tmp_path: Path) -> 
     assert done.stdout == f"{path}: 1 reader ok (0 paused), 1 with errors\n"
 
 
+@pytest.mark.slow
 def test_what_readers_change_themselves_wins_over_the_file_and_their_token_finds_them(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -383,6 +385,7 @@ def test_a_scheduled_run_with_a_table_left_out_serves_the_others_and_is_a_failur
     assert "last_success" not in state
 
 
+@pytest.mark.slow
 def test_readers_lists_what_a_run_uses_marking_what_readers_chose_themselves(
     tmp_path: Path, env: dict[str, str]
 ) -> None:

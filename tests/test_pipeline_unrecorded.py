@@ -19,7 +19,7 @@ import pytest
 
 from digest.state import open as open_state
 from tests.mailserver import Handler, Received, Server, smtp_server
-from tests.test_service import Serve, serves, until
+from tests.service.test_service import Serve, serves, until
 
 __all__ = ["serves"]  # the fixture, used by name
 

@@ -14,7 +14,7 @@ import pytest
 from digest.printable import printable
 from tests.mailserver import Handler, smtp_server
 from tests.processes import clean_env
-from tests.test_service import SEEDS, Serve, digests, serves, until
+from tests.service.test_service import SEEDS, Serve, digests, serves, until
 
 __all__ = ["serves"]  # the fixture, used by name
 
@@ -73,6 +73,7 @@ def test_names_in_serves_log_lines_are_printable(
     assert f"read {printable(HOSTILE)}: " in log
 
 
+@pytest.mark.slow
 def test_names_stored_by_ingest_are_printable_in_seen_and_explain(
     inbox: Path, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ def test_names_stored_by_ingest_are_printable_in_seen_and_explain(
     assert_printable(now.stderr)
 
 
+@pytest.mark.slow
 def test_a_mail_servers_reply_is_printable_on_stderr_and_in_status(
     inbox: Path, tmp_path: Path
 ) -> None:

@@ -552,6 +552,7 @@ def test_settings_name_the_readers_file(tmp_path: Path) -> None:
     assert Settings().readers is None
 
 
+@pytest.mark.slow
 def test_ten_thousand_readers_load(tmp_path: Path) -> None:
     orders = ("highlights", "listing", "upvotes")
     blocks = [

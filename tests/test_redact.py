@@ -183,6 +183,7 @@ def test_a_state_url_password_never_reaches_the_error_line(tmp_path: Path, passw
 
 @FEW
 @given(password=PASSWORD)
+@pytest.mark.slow
 def test_a_libpq_keyword_string_is_refused_and_never_becomes_a_file(
     tmp_path: Path, password: str
 ) -> None:
