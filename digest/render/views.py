@@ -343,6 +343,8 @@ def listed_days(digest: Digest) -> list[str]:
     """The ISO days of the listings the digest covers, sorted; a text dump's day without a
     year ("Mar 12") taken in the year the digest was made."""
     found = {d.listed or infer_day(d.listing_date, digest.created) for d in digest.dumps}
+    if not digest.dumps:  # papers of listings read before (a weekly reader's): their days
+        found = {p.listed for p in (*digest.papers, *digest.more) if p.listed}
     return sorted(d for d in found if d)
 
 
@@ -391,9 +393,23 @@ def matched(digest: Digest, most: int = 3) -> str:
     if not found:
         return ""
     terms = Counter(t for p in found for t in digest.highlights.get(p, ()))
-    named = [t for t, _ in terms.most_common(most)]
+    named = list(dict.fromkeys(readable(t) for t, _ in terms.most_common(most)))
     verb = "matches" if len(found) == 1 else "match"
     return " ".join([str(len(found)), verb, ", ".join(named)]).strip()
+
+
+def readable(term: str) -> str:
+    """A highlight term in the reader's words: a regular expression without its syntax
+    (`reward model\\w*` is "reward model", `[Tt]ransformers?` "Transformers", `(video|image)`
+    "video/image"); plain words as they are."""
+    if re.fullmatch(r"[\w\s'-]+", term):
+        return term
+    text = re.sub(r"\[\^?\\?(.)[^\]]*\]", r"\1", term)  # a class: its first letter
+    text = re.sub(r"\\[A-Za-z]", " ", text)  # \w, \b, \s...
+    text = re.sub(r"(?<!\\)[\^$.*+?(){}]", " ", text)  # the syntax; not what is escaped
+    text = re.sub(r"(?<!\\)\|", "/", text)
+    words = " ".join(re.sub(r"\\(.)", r"\1", text).split())
+    return words.replace(" / ", "/") or term
 
 
 def subject(digest: Digest, template: str = DEFAULT_SUBJECT) -> str:

@@ -312,3 +312,36 @@ def test_the_attachment_is_named_by_the_listings_days(
 
     made = tuple(Dump(f, f * 32, (), given, listed=listed) for f, given, listed in dumps)
     assert attachment_name(Digest(papers=(), dumps=made, created=WHEN)) == name
+
+
+def test_a_digest_of_papers_listed_before_says_their_days() -> None:
+    """A weekly reader's digest: papers of listings read in earlier runs, none this run."""
+    monday = dataclasses.replace(NOPROP, source="2025-03-31.json", listed="2025-03-31")
+    tuesday = dataclasses.replace(SMOL, source="2025-04-01.json", listed="2025-04-01")
+    weekly = Digest(papers=(monday, tuesday), dumps=(), created=datetime(2025, 4, 6, 7, tzinfo=UTC))
+    assert listing_date(weekly) == days(["2025-03-31", "2025-04-01"])
+    assert "Sun 6 Apr" not in listing_date(weekly)  # not the day it was sent
+
+
+@pytest.mark.parametrize(
+    ("term", "said"),
+    [
+        ("reward model\\w*", "reward model"),
+        ("[Tt]ransformers?", "Transformers"),
+        ("(video|image) generation", "video/image generation"),
+        ("C\\+\\+", "C++"),
+        ("self-play", "self-play"),
+    ],
+)
+def test_the_subject_names_a_reader_s_terms_in_their_words_not_their_syntax(
+    term: str, said: str
+) -> None:
+    from digest.render.views import readable, subject
+
+    assert readable(term) == said
+    title = "Scaling reward modeling and Transformers for C++ video generation by self-play"
+    papers = (Paper(title, "a"),)
+    wants = Interests(terms(term, "H"), (), "highlights", 0)
+    chosen = select(papers, wants)
+    shaped = Digest(papers=chosen.full, highlights=chosen.highlights, created=WHEN)
+    assert subject(shaped).endswith(f"1 matches {said} (Tue 1 Apr 2025)")
