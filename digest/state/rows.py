@@ -30,11 +30,16 @@ def seen_paper(
 _TUPLES = ("authors", "ai_keywords")
 
 
+# What the catalogue's columns hold already: never stored twice.
+_COLUMNS = ("title", "abstract", "source", "listing_date")
+
+
 def paper_data(paper: Paper) -> str:
-    """A paper as the catalogue keeps it: every field, as compact JSON."""
+    """A paper as the catalogue keeps it: every field its columns do not hold, as compact
+    JSON."""
     import json
 
-    fields = {name: getattr(paper, name) for name in Paper.__slots__}
+    fields = {name: getattr(paper, name) for name in Paper.__slots__ if name not in _COLUMNS}
     return json.dumps(
         {k: v for k, v in fields.items() if v not in (None, (), "")}, ensure_ascii=False
     )
@@ -55,6 +60,8 @@ def paper_of(
         if name in fields:
             fields[name] = tuple(fields[name])
     fields.update(title=title, abstract=abstract)
+    fields.setdefault("source", source)  # kept in the data, by states before the columns'
+    fields.setdefault("listing_date", listing)
     known = set(Paper.__slots__)
     return Paper(**{k: v for k, v in fields.items() if k in known})
 

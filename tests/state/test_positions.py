@@ -114,3 +114,18 @@ def test_a_reader_moves_on_only_from_where_they_are(store: StateStore) -> None:
             [(base, base + 3)] + ([(base + after, base + upto)] if stored else [])
         ), STEPS[n]
         store.mark_sent(first.id)
+
+
+def test_a_paper_comes_back_from_the_catalogue_whole_and_its_text_is_stored_once(
+    store: StateStore,
+) -> None:
+    from tests.realpapers import real_papers
+
+    papers = list(real_papers()[:20])
+    store.record([], [], [identify(p) for p in papers])
+    back = [p for _, p in store.offered(0, store.end())]
+    assert back == papers  # every field, in the order first offered
+    rows = store.rows("SELECT title, abstract, data FROM papers")
+    assert len(rows) == 20
+    for title, abstract, data in rows:  # the data holds what the columns do not
+        assert title not in data and abstract[:60] not in data
