@@ -52,6 +52,8 @@ class Web:
     take: Callable[[str, str], str]
     blank_is_usual: bool = False
     area: bool = False  # a text area (several lines' worth), not a one-line field
+    # The value a run takes from the text kept (a reader's choices are kept as text).
+    parse: Callable[[str], object] = str
     # Values to offer, each with what it means in words (a list the field suggests).
     offers: tuple[tuple[str, str], ...] = ()
 
@@ -245,6 +247,18 @@ def _min_score(key: str, value: object, memo: Memo) -> float:
     return float(value)
 
 
+def _take_score(text: str, label: str) -> str:
+    if not text:
+        return text
+    try:
+        score = float(text)
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 1:
+        raise ConfigError(f"{label}: {text!r} is not a score from 0 to 1, such as 0.2")
+    return f"{score:g}"
+
+
 def _check_schedule(text: str, label: str) -> None:
     from datetime import UTC
 
@@ -406,6 +420,7 @@ SETTINGS: tuple[ReaderSetting, ...] = (
         _min_score,
         0.25,
         env=True,
+        web=Web("Least score of a match", _take_score, blank_is_usual=True, parse=float),
         renders=True,
     ),
     ReaderSetting(
@@ -585,15 +600,17 @@ def resolve(reader: Reader, settings: Settings, state: ReaderState | None) -> Re
     return resolved.replace(**chose) if chose else resolved
 
 
-def theirs(state: ReaderState | None) -> dict[str, str | bool]:
+def theirs(state: ReaderState | None) -> dict[str, object]:
     """What a reader chose themselves and wins over the readers file: the values they set of
     the settings they may change (kept as text), and `paused` when they paused, resumed or
     unsubscribed."""
     prefs = state.prefs if state is not None else {}
     if not prefs:
         return {}
-    chose: dict[str, str | bool] = {
-        s.name: str(prefs[s.name]) for s in WEB if isinstance(prefs.get(s.name), str)
+    chose: dict[str, object] = {
+        s.name: s.web.parse(str(prefs[s.name]))
+        for s in WEB
+        if s.web is not None and isinstance(prefs.get(s.name), str)
     }
     if "paused" in prefs or prefs.get("unsubscribed"):
         chose["paused"] = bool(prefs.get("paused")) or bool(prefs.get("unsubscribed"))

@@ -143,17 +143,18 @@ def test_the_preferences_form_shows_and_keeps_each_setting_a_reader_may_change(
     base = effective(Reader(EMAIL, EMAIL), config.Settings())
     form = {**{s.name: "" for s in WEB}, "delivery": "send", setting.name: text(setting.example)}
     mine, sent, errors = chosen(form, base, {})
-    assert errors == []
-    assert mine == {setting.name: read(setting)}
+    assert errors == [] and setting.web is not None
+    assert mine == {setting.name: text(read(setting))}  # kept as text, as typed
+    taken = {setting.name: setting.web.parse(text(read(setting)))}  # what a run takes
+    assert taken == {setting.name: read(setting)}
     page = pages.preferences(EMAIL, "/p", {"csrf": "c"}, sent).html
-    assert setting.web is not None
     if setting.web.area:  # several lines' worth: a text area holding the value
         assert f'name="{setting.name}" rows=3 spellcheck=true>{text(read(setting))}<' in page
     else:
         assert f'name="{setting.name}" value="{text(read(setting))}"' in page
     assert setting.help in page
     # What the form shows for a reader who chose it: what their next digest uses.
-    assert shown(mine, base.replace(**mine)).values[setting.name] == read(setting)
+    assert shown(mine, base.replace(**taken)).values[setting.name] == text(read(setting))
 
 
 def test_only_settings_a_reader_may_change_are_on_the_form() -> None:

@@ -101,7 +101,7 @@ def chosen(
             continue
         if s.web.blank_is_usual and not value:
             values[s.name] = str(getattr(base, s.name) or "")  # left empty: the usual value
-        elif value != getattr(base, s.name):
+        elif s.web.parse(value) != getattr(base, s.name):
             mine[s.name] = value
     if delivery == "unsubscribe":
         mine["unsubscribed"] = True
