@@ -175,6 +175,10 @@ class Service:
             return  # the common case, without taking the run lock
         report = pipeline.Report()
         with store.lock(), session(self.deliverer):
+            # Stopped while it waited for a run to let go of the state: a digest that run
+            # left pending for its own stop is for the next start, not tried again now.
+            if self.stopping.is_set():
+                return None
             for item in store.outgoing(status="pending", due=now):
                 pipeline.send(
                     store, self.deliverer, item, report, now, pipeline.retry(self.settings)

@@ -157,7 +157,7 @@ def test_sigterm_stops_serve_at_once_in_the_middle_of_a_tarpit(
         took = time.monotonic() - signalled
     assert took < 2, f"serve took {took:.1f} s to stop\n{serve.text()}"
     status, attempts, error = _stopped_digest(tmp_path)
-    assert (status, attempts) == ("pending", 1)  # for the next start
+    assert (status, attempts) == ("pending", 1), serve.text()  # for the next start
     assert error is not None and "stopped before 127.0.0.1" in error
     assert "Traceback" not in serve.text()
 
