@@ -220,7 +220,7 @@ def add_digest(tx: Tx, outgoing: Outgoing, period: str | None = None) -> int | N
         found = tx.execute("SELECT id FROM letters WHERE key = ?", (key,)).fetchone()
         if found is None:
             found = tx.execute(
-                "INSERT INTO letters (key, marks, parts, eml) VALUES (?, ?, ?, ?) RETURNING id",
+                "INSERT INTO letters (key, marks, packed) VALUES (?, ?, ?) RETURNING id",
                 letter_row(outgoing.shared),
             ).fetchone()
         letter, own = found[0], envelope_text(outgoing.shared)

@@ -84,11 +84,13 @@ def parts_text(parts: Mapping[str, str]) -> str:
     return json.dumps(dict(parts), ensure_ascii=False)
 
 
-def pack(parts: Mapping[str, str], eml: bytes | None) -> bytes:
+def pack(parts: Mapping[str, str], eml: bytes | None, preset: int = 6) -> bytes:
     """A digest's renderings and mail message as one LZMA-compressed value. Together, for
     they repeat each other (the mail holds the HTML and text again): a twelfth of their size
     where zlib, part by part, keeps a third. A line of JSON, each part's name and length in
-    bytes (the mail's is "eml", absent when there is none), then the parts one after another."""
+    bytes (the mail's is "eml", absent when there is none), then the parts one after another.
+    `preset` 1, for what is packed as a run stores it: about 5 ms for a real day's 180 kB,
+    into 23 kB (6: 28 ms, 20 kB)."""
     import json
     import lzma
 
@@ -96,7 +98,7 @@ def pack(parts: Mapping[str, str], eml: bytes | None) -> bytes:
     if eml is not None:
         data[MAIL] = eml
     header = json.dumps({name: len(d) for name, d in data.items()}).encode("ascii")
-    return lzma.compress(header + b"\n" + b"".join(data.values()))
+    return lzma.compress(header + b"\n" + b"".join(data.values()), preset=preset)
 
 
 def unpack(packed: bytes) -> tuple[dict[str, str], bytes | None]:
@@ -135,13 +137,14 @@ def contents(row: Mapping[str, Any]) -> tuple[dict[str, str], bytes | None]:
     return json.loads(row["parts"] or "{}"), row["eml"]
 
 
-def letter_row(shared: Shared) -> tuple[str, str, str, bytes | None]:
+def letter_row(shared: Shared) -> tuple[str, str, bytes]:
     """A shared rendering as the outbox keeps it: its key (its Message-ID stand-in, unique),
-    its stand-ins, its renderings and its mail message."""
+    its stand-ins, and its renderings and mail message packed (`pack`): stored once for every
+    reader it is for, and compressed from the start."""
     import json
 
     letter = shared.letter
-    return shared.marks[1], json.dumps(shared.marks), parts_text(letter.parts), letter.eml
+    return shared.marks[1], json.dumps(shared.marks), pack(letter.parts, letter.eml, preset=1)
 
 
 def envelope_text(shared: Shared) -> str:
