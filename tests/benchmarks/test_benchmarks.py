@@ -75,7 +75,9 @@ def test_state_size_benchmark_small() -> None:
     lines = output.strip().splitlines()
     assert lines[0] == "33 days, 5 new papers a day: state file in use (MB)"
     day, pruned, kept = lines[2].split()
-    assert day == "33" and float(pruned) < float(kept)  # three digests compressed already
+    # Every rendering is stored compressed as it is made (2.5 MB for these days when they were
+    # compressed only once older than DIGEST_KEEP_DAYS): pruning has nothing more to gain.
+    assert day == "33" and float(pruned) <= float(kept) < 1.5
 
 
 @pytest.mark.slow
