@@ -243,6 +243,11 @@ class PostgresStore(StateStore):
         except (psycopg.Error, OSError) as e:
             detail = " ".join(str(e).split()).replace(self._password(), "***")
             raise StoreError(f"state {self.path} {what}: {detail}") from None
+        except UnicodeError:  # libpq took a %-escape of the URL for bytes that are no text
+            raise StoreError(
+                f"state {self.path} {what}: its URL holds a %-escape of something that is not"
+                " UTF-8 text (in the user name or password, say); write it as its UTF-8 bytes"
+            ) from None
         except Exception as e:  # the pool's own timeout
             if type(e).__module__.startswith("psycopg"):
                 detail = str(e).replace(self._password(), "***")
