@@ -228,11 +228,16 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, object, Memo], str]:
     return read
 
 
+def _bounds(name: str) -> tuple[float, float, str]:
+    """The range the `DIGEST_*` setting of `name` declares (settings.bounded)."""
+    low, high, unit = next(f for f in fields(Settings) if f.name == name).metadata["range"]
+    return low, high, unit
+
+
 def _max_papers(key: str, value: object, memo: Memo) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Bad(f"{key}: expected a whole number, got {kind(value)}")
-    # The range DIGEST_MAX_PAPERS declares, so both say the same.
-    low, high, unit = next(f for f in fields(Settings) if f.name == key).metadata["range"]
+    low, high, unit = _bounds(key)  # the range DIGEST_MAX_PAPERS declares: both say the same
     if not low <= value <= high:
         raise Bad(f"{key}: {value} is out of range: use {low:,} to {high:,} {unit}")
     return value
@@ -241,7 +246,7 @@ def _max_papers(key: str, value: object, memo: Memo) -> int:
 def _min_score(key: str, value: object, memo: Memo) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Bad(f"{key}: expected a number from 0 to 1, got {kind(value)}")
-    low, high, _ = next(f for f in fields(Settings) if f.name == key).metadata["range"]
+    low, high, _ = _bounds(key)
     if not low <= value <= high:
         raise Bad(f"{key}: {value} is out of range: use {low:g} to {high:g}")
     return float(value)
@@ -254,8 +259,9 @@ def _take_score(text: str, label: str) -> str:
         score = float(text)
     except ValueError:
         score = -1.0
-    if not 0 <= score <= 1:
-        raise ConfigError(f"{label}: {text!r} is not a score from 0 to 1, such as 0.2")
+    low, high, _ = _bounds("min_score")
+    if not low <= score <= high:
+        raise ConfigError(f"{label}: {text!r} is not a score from {low:g} to {high:g}, such as 0.2")
     return f"{score:g}"
 
 
@@ -286,17 +292,22 @@ def _take_schedule(text: str, label: str) -> str:
     return text
 
 
-def _take_timezone(text: str, label: str) -> str:
-    if text:
-        from digest.settings import zone
+def _known_zone(text: str) -> bool:
+    """Whether `text` names a time zone ("" does not: it would be the machine's own)."""
+    from digest.settings import zone
 
-        try:
-            zone(text)
-        except ConfigError:
-            raise ConfigError(
-                f"{label}: {text!r} is not a time zone; use a name such as Europe/Paris,"
-                " America/New_York or UTC"
-            ) from None
+    try:
+        return bool(text) and zone(text) is not None
+    except ConfigError:
+        return False
+
+
+def _take_timezone(text: str, label: str) -> str:
+    if text and not _known_zone(text):
+        raise ConfigError(
+            f"{label}: {text!r} is not a time zone; use a name such as Europe/Paris,"
+            " America/New_York or UTC"
+        )
     return text
 
 
@@ -304,17 +315,11 @@ def _timezone(key: str, value: object, memo: Memo) -> str:
     text = _string(key, value)
 
     def check() -> None:
-        from digest.settings import zone
-
-        try:
-            if not text:
-                raise ConfigError  # zone("") would be the machine's own
-            zone(text)
-        except ConfigError:
+        if not _known_zone(text):
             raise ConfigError(
                 f"{key}: {text!r} is not a known time zone; use an IANA name such as"
                 " Europe/Paris or UTC, or leave it out for DIGEST_TIMEZONE"
-            ) from None
+            )
 
     _once(memo, key, text, check)
     return text
