@@ -124,6 +124,7 @@ def check(url: str, emails: list[str], got: list[tuple[str, str, str, float]]) -
     import psycopg
     from psycopg.rows import dict_row
 
+    from digest.state.packing import Dictionary, dictionary, unraw
     from digest.state.rows import letter_of, outgoing_of
 
     wanted = day_ids()
@@ -133,7 +134,14 @@ def check(url: str, emails: list[str], got: list[tuple[str, str, str, float]]) -
         end = db.execute("SELECT value FROM positions WHERE name = 'catalogue'").fetchone()["value"]
         day = db.execute("SELECT count(*) FROM papers WHERE seq IS NOT NULL").fetchone()["count"]
         # The renderings readers share (a few), then each reader's digest as delivered.
-        letters = {row["id"]: letter_of(row) for row in db.execute("SELECT * FROM letters")}
+        # (and the runs' base renderings they are compressed against: no digest's own).
+        found = list(db.execute("SELECT * FROM letters"))
+        bases = {row["key"]: row["packed"] for row in found if row["marks"] == "[]"}
+
+        def base(key: str) -> Dictionary:
+            return dictionary(key, lambda: unraw(bases[key]))
+
+        letters = {row["id"]: letter_of(row, base) for row in found if row["key"] not in bases}
         with db.cursor(name="digests") as rows:  # on the server: 500 KB a digest
             rows.execute(
                 "SELECT r.key AS reader_key, r.upto AS reader_upto, d.* FROM readers r"

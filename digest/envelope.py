@@ -25,6 +25,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from email.headerregistry import Address
 
+    from digest.models import Base
+
 TOKEN_LENGTH = 32  # hex characters: 128 bits
 ID_LENGTH = 40  # hex characters of a Message-ID's left part
 
@@ -114,14 +116,20 @@ def held(eml: bytes | None, token: str) -> int:
 
 
 def addressed(
-    item: Outgoing, marks: Marks, *, to: tuple[Address, ...], ident: str, token: str
+    item: Outgoing,
+    marks: Marks,
+    *,
+    to: tuple[Address, ...],
+    ident: str,
+    token: str,
+    base: Base | None = None,
 ) -> Outgoing:
     """The rendered digest `item` (made with `marks`, and no To header) as one reader's: their
     To header first, their Message-ID and token in place of the stand-ins. It says how it
     was made (`shared`), so that the outbox keeps the rendering once for all its readers."""
     assert len(ident) == len(marks.ident) and len(token) == len(marks.token)
     header = to_header(to) if to else b""
-    shared = Shared(item, (marks.token, marks.ident), header, token, ident)
+    shared = Shared(item, (marks.token, marks.ident), header, token, ident, base)
     return dataclasses.replace(message_of(shared), shared=shared)
 
 

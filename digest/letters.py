@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from digest import reader_settings
 from digest.errors import ConfigError
-from digest.models import Digest, Outgoing, Paper, ReaderState
+from digest.models import Base, Digest, Outgoing, Paper, ReaderState
 from digest.outputs import FORMATS
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
@@ -167,6 +167,7 @@ def digests(
     first_made = False
     unusable: str | None = None  # why the group's settings cannot shape a digest
     catalogue: Catalogue | None = None  # made once a run, when a reader's papers are scored
+    common: Base | None = None  # the run's base rendering, made with the first letter
     for reader, state, resolved in chosen:
         if state.upto not in offered:
             offered[state.upto] = [p for _, p in store.offered(state.upto, end)] + list(fresh)
@@ -188,8 +189,10 @@ def digests(
                     shows = _shows(digest, resolved.format)
                     letter = letters.get(shows)
                     if letter is None:
+                        if common is None:
+                            common = _base(base, papers, settings, needs, fragments)
                         letter = letters[shows] = _letter(
-                            digest, settings, resolved.format, needs, fragments
+                            digest, settings, resolved.format, needs, fragments, common
                         )
                         if len(letters) > LETTERS:
                             letters.popitem(last=False)
@@ -293,6 +296,7 @@ class Letter:
     marks: Marks
     expected: int
     format: str
+    base: Base | None = None  # the run's base rendering, that the outbox compresses it against
 
 
 def shaped(
@@ -317,8 +321,28 @@ def shaped(
     )
 
 
+def _base(
+    base: Digest, fresh: Sequence[Paper], settings: Settings, needs: Set[str], fragments: Fragments
+) -> Base:
+    """The run's base rendering: every new paper in the listings' order, in every format the
+    readers' digests are made in (each paper's fragments made once, for them too)."""
+    from digest.envelope import ident
+    from digest.interests import Interests
+
+    digest = shaped(base, fresh, Interests(detail=settings.detail))
+    item = outgoing(
+        digest, settings, needs=needs, message_id=f"<{ident()}@base>", fragments=fragments
+    )
+    return Base(ident(), item.parts, item.eml)
+
+
 def _letter(
-    digest: Digest, settings: Settings, form: str, needs: Set[str], fragments: Fragments
+    digest: Digest,
+    settings: Settings,
+    form: str,
+    needs: Set[str],
+    fragments: Fragments,
+    base: Base | None = None,
 ) -> Letter:
     """A digest rendered once for every reader it is for: no To header, stand-ins for the
     Message-ID and the token."""
@@ -330,7 +354,7 @@ def _letter(
     item = outgoing(
         digest, settings, needs=needs, options=options, message_id=message_id, fragments=fragments
     )
-    return Letter(digest, item, marks, held(item.eml, marks.token), form)
+    return Letter(digest, item, marks, held(item.eml, marks.token), form, base)
 
 
 def _addressed(
@@ -345,7 +369,9 @@ def _addressed(
     token = given or marks.token
     ident = envelope.ident()
     if envelope.fits(letter.item, marks, letter.expected):
-        return envelope.addressed(letter.item, marks, to=to, ident=ident, token=token)
+        return envelope.addressed(
+            letter.item, marks, to=to, ident=ident, token=token, base=letter.base
+        )
     # An encoding split a stand-in: this reader's message is rendered whole.
     link = settings.unsubscribe.replace("{token}", token)
     options = mail_options(settings, unsubscribe=link, recipients=to, form=letter.format)

@@ -228,6 +228,18 @@ class Shared:
     to: bytes  # the reader's To header, put first (b"" for none)
     token: str
     ident: str  # their Message-ID's left part
+    base: Base | None = None  # the run's base rendering, that the outbox compresses it against
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A run's base rendering: every new paper of the run in every format, stored once a run,
+    that the outbox compresses each rendering of the run against (a reader's digest repeats
+    it, in their order), by a key unique to it."""
+
+    key: str
+    parts: Mapping[str, str]
+    eml: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

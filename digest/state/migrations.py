@@ -276,6 +276,11 @@ CREATE INDEX digests_letter ON digests (letter_id) WHERE letter_id IS NOT NULL
 _OUTBOX_ATTEMPTS = "ALTER TABLE digests ADD COLUMN unrecorded INTEGER NOT NULL DEFAULT 0"
 
 
+# -- 12: a run's renderings compressed against its base rendering -----------------------------
+# The key of the run's base rendering (a letter too) that a letter was compressed against.
+_LETTER_BASE = "ALTER TABLE letters ADD COLUMN base TEXT"
+
+
 MIGRATIONS: list[Step] = [
     Step(
         ("_m001_initial", _on("sqlite", _INITIAL, **_SQLITE_FIRST)),
@@ -310,6 +315,7 @@ MIGRATIONS: list[Step] = [
         ("_m011_outbox_attempts", _OUTBOX_ATTEMPTS),
         ("m005_outbox_attempts", _OUTBOX_ATTEMPTS),
     ),
+    Step(("_m012_letter_base", _LETTER_BASE), ("m006_letter_base", _LETTER_BASE)),
 ]
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from digest.errors import StoreError
 from digest.models import Outgoing
 from digest.state.base import LONGEST_BACKOFF, now
 from digest.state.catalogue import count
 from digest.state.dialect import Part, text
+from digest.state.packing import Dictionary, dictionary, pack, raw, unraw
 from digest.state.rows import (
     DESCRIBED,
     OUTCOME,
@@ -18,12 +20,12 @@ from digest.state.rows import (
     envelope_text,
     letter_row,
     outbox,
-    pack,
     parts_text,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from digest.models import Base
     from digest.state.dialect import Row, Tx
 
 # The pending digests due at a time: the time, then that time plus the longest backoff (a
@@ -75,7 +77,22 @@ class Outbox(Part):
         """The digests of these rows, each shared rendering read once; `bare`, described."""
         if bare:
             return [described(row) for row in rows]
-        return outbox(rows, lambda ids: self.rows_in("SELECT * FROM letters WHERE id IN (?*)", ids))
+        return outbox(
+            rows,
+            lambda ids: self.rows_in("SELECT * FROM letters WHERE id IN (?*)", ids),
+            self._base,
+        )
+
+    def _base(self, key: str) -> Dictionary:
+        """A run's base rendering, by its key; read once while it is in use."""
+
+        def read() -> bytes:
+            found = self.rows("SELECT packed FROM letters WHERE key = ?", (key,))
+            if not found:
+                raise StoreError(f"the state lacks the base rendering {key} of a digest")
+            return unraw(found[0][0])
+
+        return dictionary(key, read)
 
     def get(self, digest_id: int) -> Outgoing | None:
         """One digest of the outbox by id."""
@@ -216,14 +233,15 @@ def add_digest(tx: Tx, outgoing: Outgoing, period: str | None = None) -> int | N
     if outgoing.shared is None:
         parts, eml = parts_text(outgoing.parts), outgoing.eml
     else:  # the rendering is written (and turned into JSON) by its first reader only
-        key = outgoing.shared.marks[1]
-        found = tx.execute("SELECT id FROM letters WHERE key = ?", (key,)).fetchone()
+        shared = outgoing.shared
+        found = tx.execute("SELECT id FROM letters WHERE key = ?", (shared.marks[1],)).fetchone()
         if found is None:
+            base = None if shared.base is None else _stored_base(tx, shared.base)
             found = tx.execute(
-                "INSERT INTO letters (key, marks, packed) VALUES (?, ?, ?) RETURNING id",
-                letter_row(outgoing.shared),
+                "INSERT INTO letters (key, marks, packed, base) VALUES (?, ?, ?, ?) RETURNING id",
+                (*letter_row(shared, base), shared.base and shared.base.key),
             ).fetchone()
-        letter, own = found[0], envelope_text(outgoing.shared)
+        letter, own = found[0], envelope_text(shared)
     row = tx.execute(
         "INSERT INTO digests (created_at, status, message_id, subject, paper_count, parts,"
         " eml, reader_id, after_seq, upto_seq, period, letter_id, envelope) VALUES (?,"
@@ -245,3 +263,16 @@ def add_digest(tx: Tx, outgoing: Outgoing, period: str | None = None) -> int | N
         ),
     ).fetchone()
     return None if row is None else int(row[0])
+
+
+def _stored_base(tx: Tx, base: Base) -> Dictionary:
+    """The run's base rendering, stored once (LZMA, as a letter no digest is made from)."""
+    made = dictionary(base.key, lambda: raw(base.parts, base.eml))
+    if tx.execute("SELECT 1 FROM letters WHERE key = ?", (base.key,)).fetchone() is None:
+        import lzma
+
+        tx.execute(
+            "INSERT INTO letters (key, marks, packed) VALUES (?, '[]', ?)",
+            (base.key, lzma.compress(made.base, preset=1)),
+        )
+    return made

@@ -8,14 +8,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 from digest.models import Outgoing, Paper, ReaderState, SeenPaper, Shared
 from digest.state.base import NO_TIME, timestamp
+from digest.state.packing import Dictionary, pack, unpack
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
     from typing import Any
-
-MAIL = "eml"  # the mail message, beside the renderings
-# The renderings a digest had, in this order, before the outbox kept them by name.
-_FIRST_PARTS = ("html", "text", "markdown", "json")
 
 
 def seen_paper(
@@ -84,67 +81,28 @@ def parts_text(parts: Mapping[str, str]) -> str:
     return json.dumps(dict(parts), ensure_ascii=False)
 
 
-def pack(parts: Mapping[str, str], eml: bytes | None, preset: int = 6) -> bytes:
-    """A digest's renderings and mail message as one LZMA-compressed value. Together, for
-    they repeat each other (the mail holds the HTML and text again): a twelfth of their size
-    where zlib, part by part, keeps a third. A line of JSON, each part's name and length in
-    bytes (the mail's is "eml", absent when there is none), then the parts one after another.
-    `preset` 1, for what is packed as a run stores it: about 5 ms for a real day's 180 kB,
-    into 23 kB (6: 28 ms, 20 kB)."""
-    import json
-    import lzma
-
-    data = {name: made.encode("utf-8") for name, made in parts.items()}
-    if eml is not None:
-        data[MAIL] = eml
-    header = json.dumps({name: len(d) for name, d in data.items()}).encode("ascii")
-    return lzma.compress(header + b"\n" + b"".join(data.values()), preset=preset)
-
-
-def unpack(packed: bytes) -> tuple[dict[str, str], bytes | None]:
-    """The renderings and mail message that `pack` packed (or, packed before the outbox
-    kept renderings by name: the HTML, text, Markdown and JSON lengths as 8-byte integers,
-    then the mail's, -1 for none)."""
-    import json
-    import lzma
-    import struct
-
-    data = lzma.decompress(packed)
-    if data.startswith(b"{"):
-        header, _, data = data.partition(b"\n")
-        lengths = json.loads(header)
-    else:
-        found = struct.unpack_from(">5q", data)
-        data = data[8 * len(found) :]
-        lengths = dict(zip((*_FIRST_PARTS, MAIL), found, strict=True))
-        if lengths[MAIL] < 0:
-            del lengths[MAIL]
-    at, parts = 0, {}
-    for name, length in lengths.items():
-        parts[name] = data[at : at + length]
-        at += length
-    eml = parts.pop(MAIL, None)
-    return {name: made.decode("utf-8") for name, made in parts.items() if made}, eml
-
-
-def contents(row: Mapping[str, Any]) -> tuple[dict[str, str], bytes | None]:
+def contents(
+    row: Mapping[str, Any], against: Dictionary | None = None
+) -> tuple[dict[str, str], bytes | None]:
     """The renderings and mail message a row of the outbox keeps (a digest's or a letter's):
-    packed, or as they are."""
+    packed (against its run's base, given as `against`), or as they are."""
     if row["packed"] is not None:
-        return unpack(row["packed"])
+        return unpack(row["packed"], against)
     import json
 
     return json.loads(row["parts"] or "{}"), row["eml"]
 
 
-def letter_row(shared: Shared) -> tuple[str, str, bytes]:
+def letter_row(shared: Shared, base: Dictionary | None) -> tuple[str, str, bytes]:
     """A shared rendering as the outbox keeps it: its key (its Message-ID stand-in, unique),
-    its stand-ins, and its renderings and mail message packed (`pack`): stored once for every
-    reader it is for, and compressed from the start."""
+    its stand-ins, and its renderings and mail message packed, compressed against its run's
+    `base` when it has one: stored once for every reader it is for, compressed from the
+    start."""
     import json
 
     letter = shared.letter
-    return shared.marks[1], json.dumps(shared.marks), pack(letter.parts, letter.eml, preset=1)
+    packed = base.pack(letter.parts, letter.eml) if base else pack(letter.parts, letter.eml, 1)
+    return shared.marks[1], json.dumps(shared.marks), packed
 
 
 def envelope_text(shared: Shared) -> str:
@@ -155,23 +113,28 @@ def envelope_text(shared: Shared) -> str:
     return json.dumps({"to": to, "token": shared.token, "ident": shared.ident})
 
 
-def outbox(rows: Iterable[Any], letters: Callable[[list[int]], Iterable[Any]]) -> list[Outgoing]:
+def outbox(
+    rows: Iterable[Any],
+    letters: Callable[[list[int]], Iterable[Any]],
+    base: Callable[[str], Dictionary],
+) -> list[Outgoing]:
     """The digests of these rows of the outbox; `letters(ids)` gives the rows of the shared
-    renderings they were made from, each read once however many readers it is for."""
+    renderings they were made from, each read once however many readers it is for, and
+    `base(key)` the run's base rendering a letter was compressed against."""
     rows = list(rows)
     wanted = sorted({row["letter_id"] for row in rows if row["letter_id"] is not None})
-    found = {row["id"]: letter_of(row) for row in letters(wanted)} if wanted else {}
+    found = {row["id"]: letter_of(row, base) for row in letters(wanted)} if wanted else {}
     return [outgoing_of(row, found.get(row["letter_id"])) for row in rows]
 
 
 Rendering = tuple[dict[str, str], "bytes | None", tuple[str, str]]  # renderings, mail, stand-ins
 
 
-def letter_of(row: Mapping[str, Any]) -> Rendering:
+def letter_of(row: Mapping[str, Any], base: Callable[[str], Dictionary]) -> Rendering:
     """A shared rendering as its row keeps it, read (and unpacked) once for all its readers."""
     import json
 
-    parts, eml = contents(row)
+    parts, eml = contents(row, base(row["base"]) if row["base"] else None)
     token_mark, ident_mark = json.loads(row["marks"])
     return parts, eml, (token_mark, ident_mark)
 

@@ -482,6 +482,69 @@ def test_readers_who_get_the_same_digest_share_one_rendering_and_each_reads_back
     assert [(a.parts, a.eml) for a in again if a] == [(m.parts, m.eml) for m in made]
 
 
+def test_a_runs_renderings_are_stored_against_its_base_and_read_back_whole(
+    store: StateStore,
+) -> None:
+    """Each reader's rendering repeats the run's papers in their own order: stored against
+    the run's base rendering (kept once), it takes a small part of what it takes alone, and
+    reads back byte for byte, also once the base is no longer among those last used."""
+    import dataclasses
+    import lzma
+    import random
+    import secrets
+    from email.headerregistry import Address
+
+    from digest import envelope
+    from digest.models import Base
+    from digest.state.packing import KNOWN, raw
+
+    rng = random.Random(5)
+    words = [secrets.token_hex(3) for _ in range(400)]
+    blocks = [" ".join(rng.choices(words, k=120)) + "\n" for _ in range(40)]
+    runs = range(KNOWN + 2)  # more runs than bases kept at hand
+    readers = store.join({f"r{run}-{n}@example.org": None for run in runs for n in range(2)})
+    papers = [identify(Paper(f"Paper {n}", f"abstract {n}", "d.txt")) for n in range(2)]
+    store.record([], [], papers)
+    made, sizes = [], []
+    for run in runs:
+        base = Base(secrets.token_hex(20), {"text": "".join(blocks)}, "".join(blocks).encode())
+        for n in range(2):
+            key, reader = f"r{run}-{n}@example.org", readers[f"r{run}-{n}@example.org"]
+            marks = envelope.Marks.new()
+            shown = rng.sample(blocks, 30)
+            text = f"{n}. u/{marks.token}\n" + "".join(f"{i}. {b}" for i, b in enumerate(shown))
+            letter = Outgoing(
+                0,
+                datetime(2025, 3, 12, tzinfo=UTC),
+                "pending",
+                marks.message_id("example.org"),
+                "S",
+                30,
+                {"text": text},
+                eml=text.encode(),
+            )
+            sizes.append(len(lzma.compress(raw(letter.parts, letter.eml), preset=1)))
+            item = envelope.addressed(
+                letter,
+                marks,
+                to=(Address(addr_spec=key),),
+                ident=envelope.ident(),
+                token=secrets.token_hex(16),
+                base=base,
+            )
+            made.append(dataclasses.replace(item, reader=reader.id, after=0, upto=2))
+    stored = store.enqueue(made)
+    kept = {k.id: k for k in store.outgoing(status="pending")}
+    for item, mine in zip(made, stored, strict=True):
+        assert (kept[mine.id].parts, kept[mine.id].eml) == (item.parts, item.eml)
+    rows = store.rows("SELECT length(packed) AS n, base FROM letters")
+    against = [r["n"] for r in rows if r["base"]]
+    assert len(against) == len(made) and len(rows) == len(made) + KNOWN + 2  # a base a run
+    assert sum(against) * 4 < sum(sizes)  # alone, each keeps all its words again
+    first = store.get(stored[0].id)  # its base read from the state again
+    assert first is not None and (first.parts, first.eml) == (made[0].parts, made[0].eml)
+
+
 def test_the_outbox_is_listed_bare_without_renderings_or_messages(store: StateStore) -> None:
     """A bare listing says what a digest is (its status, when, how many papers, its reader)
     and reads none of what it holds: the same digests as the full listing."""
