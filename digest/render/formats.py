@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.models import DEFAULT_SUBJECT
 from digest.outputs import FORMATS
-from digest.render.views import NUMBER, DigestView, Entry
+from digest.render.views import NUMBER, DigestView, Entry, drawn
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,13 +21,14 @@ if TYPE_CHECKING:
     import jinja2
 
     from digest.models import Digest
+    from digest.patterns import Term
 
 
 # The templates that draw one paper, by format: their paper_block and compact_line macros.
 FRAGMENTS = {"html": "_paper.html.j2", "text": "_paper.txt.j2"}
 _NUMBER_WIDTH = {"html": 1, "text": 3}  # the text part right-aligns numbers in 3 columns
 
-Fragments = dict[Hashable, str]
+Fragments = dict[Hashable, Any]  # a run's made fragments, views and keys
 
 
 def _frozen(value: Any) -> Hashable:
@@ -63,13 +64,12 @@ class Renderer:
         self.digest = digest
         self.templates = templates
         self.subject = subject  # the DIGEST_SUBJECT template
-        self.view = DigestView.of(digest, subject)
+        self.fragments: Fragments = {} if fragments is None else fragments
+        self.view = DigestView.of(digest, subject, self.fragments)
         self.renders: Counter[str] = Counter()
         self.fragment_renders: Counter[str] = Counter()
-        self.fragments: Fragments = {} if fragments is None else fragments
         self._made: dict[str, str] = {}
         self._modules: dict[str, Any] = {}
-        self._keys: dict[Hashable, tuple[Hashable, ...]] = {}
 
     def detailed(self) -> Renderer:
         """This digest's renderer with every abstract (DIGEST_DETAIL=full): itself when it
@@ -86,16 +86,14 @@ class Renderer:
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its
         fragment template; each made once a run, then numbered as this digest numbers it."""
-        # The key, made once a paper, form and format in this digest (the size planner asks
-        # for the same fragments many times): freezing a view and looking for the reader's
-        # words in it cost more than the lookup itself.
-        known = (id(entry.paper), fmt, entry.form, entry.abstract, entry.shortened)
-        key = self._keys.get(known)
-        view = {k: v for k, v in entry.paper.items() if k != "score"}
-        if key is None:
-            key = (fmt, entry.form, entry.abstract, entry.shortened, str(self.templates))
-            key += (self._marked(view, entry.abstract), _frozen(view))
-            self._keys[known] = key
+        # The key: what the paper's view shows (known for a view made once a run, see
+        # views.cached_view; else the view itself, frozen), its form and format, and those of
+        # the reader's words that occur in what the fragment marks.
+        shown = drawn(self.fragments, entry.paper)
+        if shown is None:
+            shown = _frozen({k: v for k, v in entry.paper.items() if k != "score"})
+        marked = self._marked(entry.paper, entry.abstract)
+        key = (fmt, entry.form, entry.abstract, entry.shortened, str(self.templates), shown, marked)
         made = self.fragments.get(key)
         if made is None:
             if fmt not in self._modules:
@@ -103,9 +101,10 @@ class Renderer:
                 self._modules[fmt] = template.make_module({"highlight": self.digest.highlight})
             module = self._modules[fmt]
             placeholder = NUMBER * _NUMBER_WIDTH[fmt]
-            drawn = Entry(placeholder, view, entry.abstract, entry.shortened, entry.form)
+            view = {k: v for k, v in entry.paper.items() if k != "score"}
+            placed = Entry(placeholder, view, entry.abstract, entry.shortened, entry.form)
             macro = module.compact_line if entry.form == "title" else module.paper_block
-            made = self.fragments[key] = str(macro(drawn))
+            made = self.fragments[key] = str(macro(placed))
             self.fragment_renders[fmt] += 1
         width = _NUMBER_WIDTH[fmt]
         numbered = made.replace(NUMBER * width, f"{entry.number:>{width}}")
@@ -118,13 +117,21 @@ class Renderer:
     def _marked(self, view: dict[str, Any], abstract: str) -> tuple[str, ...]:
         """The reader's highlight words that occur in what a fragment marks (title, TL;DR,
         abstract): all a fragment depends on of them, so readers whose words do not occur
-        in a paper share its fragment."""
+        in a paper share its fragment. Whether a word occurs in a paper is looked for once
+        a run."""
         if not self.digest.highlight:
             return ()
-        from digest.render.tex import unicode
+        texts = (view["title"], view["tldr"], abstract)
+        return tuple(t.text for t in self.digest.highlight if self._occurs(t, texts))
 
-        texts = [unicode(t) for t in (view["title"], view["tldr"], abstract) if t]
-        return tuple(t.text for t in self.digest.highlight if any(map(t.found, texts)))
+    def _occurs(self, term: Term, texts: tuple[str, str, str]) -> bool:
+        key = ("occurs", term.text, *texts)
+        found = self.fragments.get(key)
+        if found is None:
+            from digest.render.tex import unicode
+
+            found = self.fragments[key] = any(term.found(unicode(t)) for t in texts if t)
+        return bool(found)
 
     def context(self) -> dict[str, Any]:
         """What every template is given: the view's context, and `fragment(entry, fmt)`."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -266,6 +266,56 @@ def paper_view(
     return {k: _no_number(v) for k, v in view.items()}
 
 
+def cached_view(
+    made: dict[Hashable, Any] | None, paper: Paper, digest: Digest, show_date: bool = False
+) -> dict[str, Any]:
+    """paper_view(), made once a run for every digest that shows the paper alike (the same
+    highlights, reason and score): `made` is the run's cache (None: none). The view is kept
+    beside its paper, so that the paper's id in the key always names this paper, and no one
+    changes a view: those who need another make a copy."""
+    if made is None:
+        return paper_view(paper, digest, show_date)
+    key = (
+        "view",
+        id(paper),
+        tuple(digest.highlights.get(paper, ())),
+        digest.reasons.get(paper, ""),
+        show_date,
+        digest.scores.get(paper),
+        digest.created,
+    )
+    found = made.get(key)
+    if found is None or found[0] is not paper:
+        view = paper_view(paper, digest, show_date)
+        found = made[key] = (paper, view)
+        made[("drawn", id(view))] = (view, key[:-2] + key[-1:])  # what a fragment shows
+    return found[1]
+
+
+def drawn(made: dict[Hashable, Any], view: dict[str, Any]) -> Hashable | None:
+    """What a view made by `cached_view` shows, as a key (its score left out: no fragment
+    shows it); None for a view made otherwise."""
+    found = made.get(("drawn", id(view)))
+    return found[1] if found is not None and found[0] is view else None
+
+
+def _with_why(made: dict[Hashable, Any] | None, view: dict[str, Any], said: str) -> dict[str, Any]:
+    """A paper's view saying why it leads a compact digest, when its own view says nothing;
+    made once a run too."""
+    if view["why"]:
+        return view
+    if made is None:
+        return {**view, "why": said}
+    key = ("why", id(view), said)
+    found = made.get(key)
+    if found is None or found[0] is not view:
+        found = made[key] = (view, {**view, "why": said})
+        shown = drawn(made, view)
+        if shown is not None:
+            made[("drawn", id(found[1]))] = (found[1], (shown, said))
+    return found[1]
+
+
 def summary(digest: Digest) -> str:
     """The header line: '12 new papers of 94 in 2 dumps; 82 seen before'."""
     s = digest.stats
@@ -513,12 +563,18 @@ class DigestView:
     ranked: bool = False  # the lead papers were chosen by a ranking or the reader's matches
 
     @classmethod
-    def of(cls, digest: Digest, subject_template: str = DEFAULT_SUBJECT) -> DigestView:
-        """The view of `digest`, its subject made from a DIGEST_SUBJECT template."""
+    def of(
+        cls,
+        digest: Digest,
+        subject_template: str = DEFAULT_SUBJECT,
+        made: dict[Hashable, Any] | None = None,
+    ) -> DigestView:
+        """The view of `digest`, its subject made from a DIGEST_SUBJECT template; `made`, a
+        run's cache of papers' views, shared by its digests (see `cached_view`)."""
         shown = digest.papers + digest.more
         dated = len({p.listed or p.listing_date for p in shown}) > 1
-        papers = [paper_view(p, digest, dated) for p in digest.papers]
-        more = [paper_view(p, digest, dated) for p in digest.more]
+        papers = [cached_view(made, p, digest, dated) for p in digest.papers]
+        more = [cached_view(made, p, digest, dated) for p in digest.more]
         number = {p: n for n, p in enumerate(shown, 1)}
         views = dict(zip(shown, papers + more, strict=True))
 
@@ -530,13 +586,13 @@ class DigestView:
         brief = digest.detail != "full"
         first, why = lead(digest) if brief else ([], {})
         for p, said in why.items():
-            views[p] = {**views[p], "why": views[p]["why"] or said}
+            views[p] = _with_why(made, views[p], said)
         order = [views[p] for p in first] + [views[p] for p in shown if p not in set(first)]
         return cls(
             digest,
             papers,
             more,
-            [paper_view(p, digest) for p in digest.excluded],
+            [cached_view(made, p, digest) for p in digest.excluded],
             subject(digest, subject_template),
             headline(digest),
             listing_date(digest),
