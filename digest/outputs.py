@@ -20,7 +20,7 @@ class Format:
     name: str
     extension: str
     template: str | None = None
-    make: str | None = None  # "module:function", a function of render.views.DigestView
+    make: str | None = None  # "module:function", of a render.views.DigestView and a run's cache
 
 
 FORMATS: dict[str, Format] = {

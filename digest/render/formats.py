@@ -1,8 +1,8 @@
 """The Renderer that makes the output formats (digest.outputs) of one digest.
 
 A format made from a template is one entry in digest.outputs and one template in
-templates/; a format made by code is one module with a function from the digest's view to
-text, and its entry.
+templates/; a format made by code is one module with a function from the digest's view (and
+the run's cache of what its digests share) to text, and its entry.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 
 # The templates that draw one paper, by format: their paper_block and compact_line macros.
-FRAGMENTS = {"html": "_paper.html.j2", "text": "_paper.txt.j2"}
-_NUMBER_WIDTH = {"html": 1, "text": 3}  # the text part right-aligns numbers in 3 columns
+FRAGMENTS = {"html": "_paper.html.j2", "text": "_paper.txt.j2", "markdown": "_paper.md.j2"}
+# The text part right-aligns numbers in 3 columns.
+_NUMBER_WIDTH = {"html": 1, "text": 3, "markdown": 1}
 
 Fragments = dict[Hashable, Any]  # a run's made fragments, views and keys
 
@@ -84,8 +85,9 @@ class Renderer:
         )
 
     def fragment(self, entry: Entry, fmt: str) -> str:
-        """One paper drawn in `fmt` (html or text) in its entry's form, by the macros of its
-        fragment template; each made once a run, then numbered as this digest numbers it."""
+        """One paper drawn in `fmt` (html, text or markdown) in its entry's form, by the
+        macros of its fragment template; each made once a run, then numbered as this digest
+        numbers it."""
         # The key: what the paper's view shows (known for a view made once a run, see
         # views.cached_view; else the view itself, frozen), its form and format, and those of
         # the reader's words that occur in what the fragment marks.
@@ -157,18 +159,18 @@ class Renderer:
             made = FORMATS[fmt].make
             if made is not None:
                 self.renders[fmt] += 1
-                self._made[fmt] = _function(made)(self.view)
+                self._made[fmt] = _function(made)(self.view, self.fragments)
             else:
                 self._made[fmt] = self.template(fmt, self.context())
         return self._made[fmt]
 
 
-def _function(path: str) -> Callable[[DigestView], str]:
+def _function(path: str) -> Callable[[DigestView, Fragments], str]:
     """The function a format is made by, from its "module:function"."""
     from importlib import import_module
 
     module, name = path.split(":")
-    made: Callable[[DigestView], str] = getattr(import_module(module), name)
+    made: Callable[[DigestView, Fragments], str] = getattr(import_module(module), name)
     return made
 
 
