@@ -345,10 +345,9 @@ def cell(values: list[float], digits: int, unit: str = "") -> str:
     """The median, and the spread when there are several rounds."""
     if any(math.isnan(v) for v in values):  # not measured
         return "-"
-    med = statistics.median(values)
-    if len(values) == 1 or min(values) == max(values):
-        return f"{med:,.{digits}f}{unit}"
-    return f"{med:,.{digits}f}{unit} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+    shown = (statistics.median(values), min(values), max(values))
+    med, low, high = (f"{v:,.{digits}f}" for v in shown)
+    return f"{med}{unit}" if low == high else f"{med}{unit} ({low}-{high})"
 
 
 def table(count: int, runs: dict[str, list[Figures]], postgres: bool) -> list[str]:
