@@ -5,7 +5,7 @@
 For each size N: a store of the first N papers of the synthetic corpus (benchmarks/corpus.py,
 written once into benchmarks/out/ and reused) is filled by `digest ingest` (throughput);
 a 100-paper probe dump mixing re-posts with new and near-miss papers is decided by
-`digest now --dry-run` (wall time and peak memory of the whole process) and in-process
+`digest now --dry-run` (wall time and peak memory of its own process) and in-process
 (decision time alone); precision and recall of "seen before" are counted on the probe's
 answers. The baseline is rapidfuzz `process.extractOne` of every probe title against all
 stored titles (normalised, already in memory), a title counting as seen at score >= 90.
@@ -17,9 +17,7 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import child  # noqa: E402
 import corpus  # noqa: E402
 from rapidfuzz import fuzz, process  # noqa: E402
 
@@ -36,7 +35,7 @@ from digest.formats import clean  # noqa: E402
 from digest.identity.keys import normalise  # noqa: E402
 from digest.state import open as open_state  # noqa: E402
 
-DIGEST = [sys.executable, "-m", "digest"]
+DIGEST = ["-m", "digest"]
 
 
 @dataclass
@@ -64,21 +63,13 @@ class Row:
         return self.baseline_s / self.decide_s if self.decide_s else float("inf")
 
 
-def measure_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str, str]:
-    """Wall time, peak memory (MB) of this very child, stdout and stderr."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        # Reaped here, not by subprocess, to read this child's own peak memory.
-        _, status, rusage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[2:5])} failed: {stderr[-800:]}")
-    return wall, rusage.ru_maxrss / 1024, stdout, stderr
+def measure_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str, str]:
+    """Wall time, peak memory (MB) of this very child, stdout and stderr of `python ARGS`."""
+    # The peak as the child itself sees it: its ru_maxrss would count this process's memory.
+    cost = child.run(args, env)
+    if cost.code != 0:
+        raise SystemExit(f"{' '.join(args[1:4])} failed: {cost.stderr[-800:]}")
+    return cost.wall, cost.peak_mb, cost.stdout, cost.stderr
 
 
 def score(answers: list[dict[str, object]], seen_titles: set[str]) -> tuple[float, float, int]:
