@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from digest.relevance import Catalogue
     from digest.render import Renderer
     from digest.render.formats import Fragments
-    from digest.render.mail import MailOptions
+    from digest.render.mail import Composed, MailOptions
     from digest.settings import Settings
     from digest.state.roles import Roles
 
@@ -56,16 +56,28 @@ def outgoing(
     by its digests (see render.Renderer)."""
     from email.utils import make_msgid
 
-    from digest import render
-
     if message_id is None:
         message_id = make_msgid("digest", domain=_domain(settings, hostname))
+    if options is None:
+        options = mail_options(settings, recipients=settings.recipients)
+    return _made(digest, settings, needs, options, message_id, fragments)[0]
+
+
+def _made(
+    digest: Digest,
+    settings: Settings,
+    needs: Set[str],
+    options: MailOptions,
+    message_id: str,
+    fragments: Fragments | None,
+) -> tuple[Outgoing, Composed | None]:
+    """`outgoing`, with the mail as composed (None when none was needed)."""
+    from digest import render
+
     renderer = render.Renderer(
         digest, templates=settings.templates, subject=settings.subject, fragments=fragments
     )
     try:
-        if options is None:
-            options = mail_options(settings, recipients=settings.recipients)
         return _rendered(renderer, options, message_id, needs)
     except Exception as e:  # a user's template, broken: one line naming it
         if (failure := render.template_failure(e)) is not None:
@@ -100,7 +112,7 @@ def mail_options(
 
 def _rendered(
     renderer: Renderer, options: MailOptions, message_id: str, needs: Set[str]
-) -> Outgoing:
+) -> tuple[Outgoing, Composed | None]:
     from digest.render import mail
 
     composed = mail.compose(renderer, options, message_id) if "eml" in needs else None
@@ -117,7 +129,7 @@ def _rendered(
         return detailed.render(fmt)
 
     digest = renderer.digest
-    return Outgoing(
+    made = Outgoing(
         id=0,
         created=digest.created,
         status="pending",
@@ -127,6 +139,7 @@ def _rendered(
         parts={fmt: part(fmt) for fmt in FORMATS if fmt in needs},
         eml=composed.eml if composed is not None else None,
     )
+    return made, composed
 
 
 CHUNK = 25  # readers' digests made, stored and delivered at a time: memory stays flat
@@ -346,15 +359,14 @@ def _letter(
 ) -> Letter:
     """A digest rendered once for every reader it is for: no To header, stand-ins for the
     Message-ID and the token."""
-    from digest.envelope import Marks, held
+    from digest.envelope import Marks
 
     marks = Marks.new()
     options = mail_options(settings, unsubscribe=marks.unsubscribe(settings.unsubscribe), form=form)
     message_id = marks.message_id(_domain(settings))
-    item = outgoing(
-        digest, settings, needs=needs, options=options, message_id=message_id, fragments=fragments
-    )
-    return Letter(digest, item, marks, held(item.eml, marks.token), form, base)
+    item, composed = _made(digest, settings, needs, options, message_id, fragments)
+    expected = composed.holds(marks.token) if composed is not None else 0
+    return Letter(digest, item, marks, expected, form, base)
 
 
 def _addressed(

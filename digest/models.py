@@ -42,6 +42,11 @@ class Paper:
     github_stars: int | None = None
     listed: str | None = None  # ISO day it was listed, when the source gives the year
 
+    def __hash__(self) -> int:
+        # Papers are the keys of a digest's maps, looked up thousands of times a run: hashed
+        # by the fields that tell papers apart, not by all of them (equal papers hash alike).
+        return hash((self.title, self.abstract, self.source, self.arxiv_id))
+
     @property
     def link(self) -> str:
         """Where to find the paper: its arXiv page when known, else an arXiv title search."""

@@ -96,6 +96,15 @@ class Composed:
     layout: Layout
     attachment: str | None
     html_renders: int = 0  # renders of the HTML template the size planning took
+    unsubscribe: str = ""  # the List-Unsubscribe address
+    form: str = "html"  # whether the message has the HTML, or the text alone
+
+    def holds(self, mark: str) -> int:
+        """How many times the message holds `mark` once decoded (its headers, each part):
+        counted on what went into it, not read back from the message."""
+        bodies = [self.text, self.html if self.form == "html" else ""]
+        bodies.append(self.markdown if self.attachment else "")
+        return self.unsubscribe.count(mark) + sum(body.count(mark) for body in bodies)
 
 
 def reader_page(unsubscribe: str | None, page: str) -> str | None:
@@ -351,6 +360,8 @@ def compose(
         layout,
         shown,
         renderer.renders["html"] - before,
+        options.unsubscribe,
+        options.form,
     )
 
 

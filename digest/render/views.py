@@ -522,7 +522,8 @@ def lead(digest: Digest) -> tuple[list[Paper], dict[Paper, str]]:
     upvotes"), for those without a reason of the reader's."""
     shown = list(digest.papers + digest.more)
     found = matches(digest)
-    rest = [p for p in shown if p not in set(found)]
+    known = set(found)
+    rest = [p for p in shown if p not in known]
     if not digest.scores and not any(p.upvotes for p in rest):
         return (found + rest)[:LEAD], {}
     ranked = _ranked(digest, rest)
@@ -582,12 +583,14 @@ class DigestView:
             return {**views[p], "number": number[p]}
 
         found = matches(digest)
-        rest = [p for p in shown if p not in set(found)]
+        known = set(found)
+        rest = [p for p in shown if p not in known]
         brief = digest.detail != "full"
         first, why = lead(digest) if brief else ([], {})
         for p, said in why.items():
             views[p] = _with_why(made, views[p], said)
-        order = [views[p] for p in first] + [views[p] for p in shown if p not in set(first)]
+        leading = set(first)
+        order = [views[p] for p in first] + [views[p] for p in shown if p not in leading]
         return cls(
             digest,
             papers,

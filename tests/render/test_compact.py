@@ -156,3 +156,23 @@ def test_a_day_without_ranks_shows_its_first_papers_without_a_top_heading() -> N
     made = composed(digest)
     assert "Top papers" not in made.text and "Top papers" not in made.html
     assert [v["title"] for v in Renderer(digest).view.order] == [p.title for p in dump.papers]
+
+
+@pytest.mark.parametrize("form", ["html", "text"])
+@pytest.mark.parametrize("detail", ["compact", "full"])
+def test_the_stand_ins_a_mail_holds_are_counted_on_what_went_into_it(
+    form: str, detail: str
+) -> None:
+    """A reader's token is put in for its stand-in only where every stand-in survived the
+    mail's encoding: the count made from the message's parts as composed is the count read
+    back from the message, whether it has the HTML, the text alone, or an attachment."""
+    from digest.envelope import Marks, held
+
+    marks = Marks.new()
+    link = marks.unsubscribe("https://papers.example.org/unsubscribe/{token}")
+    options = mail.MailOptions(unsubscribe=link, form=form)
+    for digest in (day_digest(DAYS[0], detail), seeds_digest()):
+        made = mail.compose(Renderer(digest), options, "<1@example.org>", budget=30_000)
+        # The links in the footer and beside each paper, and List-Unsubscribe.
+        assert made.holds(marks.token) == held(made.eml, marks.token) > 2
+    assert made.attachment is not None  # the seeds' 268 papers do not fit in 30 kB
