@@ -18,6 +18,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from digest.models import Outgoing, Shared
 
@@ -78,6 +79,7 @@ def fits(item: Outgoing, marks: Marks, expected: int) -> bool:
 SOFT_BREAK = b"=\r\n"  # quoted-printable's soft line break: a long line goes on below
 
 
+@lru_cache(maxsize=64)
 def _spread(mark: str) -> re.Pattern[bytes]:
     """`mark` in a mail body, where a soft line break may fall between any two characters."""
     return re.compile(b"(?:=\r\n)?".join(re.escape(c.encode()) for c in mark))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from digest.models import Paper
 from digest.patterns import Term
@@ -63,8 +64,14 @@ def searched(paper: Paper) -> str:
 
 def matching(terms: Iterable[Term], paper: Paper) -> tuple[str, ...]:
     """The terms (as written) that occur in a paper."""
-    text = searched(paper)
-    return tuple(t.text for t in terms if t.found(text))
+    return tuple(t.text for t in terms if _occurs(t, paper))
+
+
+@lru_cache(maxsize=1 << 16)
+def _occurs(term: Term, paper: Paper) -> bool:
+    """Whether a term occurs in a paper: looked for once, however many readers share the
+    term (a term is its text, compiled alike each time)."""
+    return term.found(searched(paper))
 
 
 def select(

@@ -3,7 +3,7 @@ any single template can be overridden; and a template's failure as one line nami
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,8 @@ from digest.render.views import mark, md_block, md_escape, md_url
 
 if TYPE_CHECKING:
     import jinja2
+
+    from digest.patterns import Term
 
 
 def builtin_templates() -> Path:
@@ -42,6 +44,13 @@ def template_failure(error: Exception) -> ConfigError | None:
     return ConfigError(
         f"{where}: {why}; fix it, or unset DIGEST_TEMPLATES to use the built-in templates"
     )
+
+
+@lru_cache(maxsize=4096)
+def _marked(text: str, terms: tuple[Term, ...], fmt: str) -> str:
+    """mark(), once for the same text and words: readers who share words share the lines
+    that name their papers."""
+    return mark(text, terms, fmt)
 
 
 @cache
@@ -80,6 +89,6 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     env.filters["md_url"] = md_url
     # {{ paper.title | mark("markdown") }}: escaped for the format, the reader's words marked.
     env.filters["mark"] = jinja2.pass_context(
-        lambda ctx, text, fmt: mark(text, ctx.get("highlight", ()), fmt)
+        lambda ctx, text, fmt: _marked(text, tuple(ctx.get("highlight", ())), fmt)
     )
     return env
