@@ -36,13 +36,20 @@ def envelope(eml: bytes) -> tuple[str, list[str]]:
     """The sender and recipients of a stored message, read from its From, To and Cc headers:
     what was stored is what is sent, even if DIGEST_TO changed since."""
     from email import policy
-    from email.parser import BytesParser
+    from email.parser import BytesHeaderParser
+    from email.utils import getaddresses
 
-    headers = BytesParser(policy=policy.default).parsebytes(eml, headersonly=True)
-    senders = [a.addr_spec for a in getattr(headers["From"], "addresses", ())]
-    recipients = [
-        a.addr_spec for name in ("To", "Cc") for a in getattr(headers[name], "addresses", ())
-    ]
+    # The header block alone, its addresses read as written (their names left encoded): a
+    # message is sent as stored, so only the addresses matter, and reading every header
+    # into objects cost more than the rest of sending it.
+    head = eml.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(head)
+
+    def found(*names: str) -> list[str]:
+        values = [str(v) for name in names for v in headers.get_all(name, [])]
+        return [address for _, address in getaddresses(values) if address]
+
+    senders, recipients = found("From"), found("To", "Cc")
     if not senders:
         raise DeliveryError("the stored message has no sender (From)")
     return senders[0], recipients

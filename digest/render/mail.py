@@ -412,12 +412,11 @@ def message(
 
 
 @lru_cache(maxsize=1024)
-def folded(name: str, value: str) -> str:
-    """A header's value as the mail policy writes it (encoded, folded), made once for the
-    same value: most of a run's messages share their sender, date and list headers."""
+def folded(name: str, value: str) -> Any:
+    """A header as the mail policy parses it, made once for the same value: most of a run's
+    messages share their sender, date and list headers."""
     # header_store_parse refuses a value with a line break: no header can be injected.
-    _, header = MAIL_POLICY.header_store_parse(name, value)
-    return str(header.fold(policy=MAIL_POLICY)).removeprefix(f"{name}: ").removesuffix("\r\n")
+    return MAIL_POLICY.header_store_parse(name, value)[1]
 
 
 def _text_part(content: str, subtype: str) -> MIMEPart:

@@ -562,6 +562,7 @@ class DigestView:
     lead: int = 0
     brief: bool = False  # DIGEST_DETAIL=compact
     ranked: bool = False  # the lead papers were chosen by a ranking or the reader's matches
+    preheader: str = ""  # what mail clients show after the subject
 
     @classmethod
     def of(
@@ -606,6 +607,7 @@ class DigestView:
             len(first),
             brief,
             bool(why or found),
+            preheader(digest),
         )
 
     def entries(self) -> list[Entry]:
@@ -634,7 +636,7 @@ class DigestView:
             "unsubscribe": None,
             "preferences": None,
             "like": None,
-            "preheader": preheader(digest),
+            "preheader": self.preheader,
             "digest": digest,
             "papers": papers,
             "more": self.more,
