@@ -71,6 +71,11 @@ class Renderer:
         self.fragment_renders: Counter[str] = Counter()
         self._made: dict[str, str] = {}
         self._modules: dict[str, Any] = {}
+        self._where = str(templates)
+        # Each entry's fragment as found in the cache, by the entry: a digest asks for the
+        # same ones in each of its formats and layouts. Its views are the cache's, kept by
+        # it, so that their ids stay theirs.
+        self._found: dict[tuple[int, str, str, str, bool], str] = {}
 
     def detailed(self) -> Renderer:
         """This digest's renderer with every abstract (DIGEST_DETAIL=full): itself when it
@@ -80,14 +85,31 @@ class Renderer:
         from dataclasses import replace
 
         digest = replace(self.digest, detail="full")
-        return Renderer(
+        made = Renderer(
             digest, templates=self.templates, subject=self.subject, fragments=self.fragments
         )
+        made._found = self._found  # the same views: the same fragments
+        return made
 
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html, text or markdown) in its entry's form, by the
         macros of its fragment template; each made once a run, then numbered as this digest
         numbers it."""
+        entry_key = (id(entry.paper), fmt, entry.form, entry.abstract, entry.shortened)
+        made = self._found.get(entry_key)
+        if made is None:
+            made = self._found[entry_key] = self._fragment(entry, fmt)
+        width = _NUMBER_WIDTH[fmt]
+        numbered = made.replace(NUMBER * width, f"{entry.number:>{width}}")
+        if fmt == "html":
+            import markupsafe
+
+            return markupsafe.Markup(numbered)
+        return numbered
+
+    def _fragment(self, entry: Entry, fmt: str) -> str:
+        """An entry's fragment, with its number left as a placeholder: from the run's cache,
+        else drawn by its macro."""
         # The key: what the paper's view shows (known for a view made once a run, see
         # views.cached_view; else the view itself, frozen), its form and format, and those of
         # the reader's words that occur in what the fragment marks.
@@ -95,7 +117,7 @@ class Renderer:
         if shown is None:
             shown = _frozen({k: v for k, v in entry.paper.items() if k != "score"})
         marked = self._marked(entry.paper, entry.abstract)
-        key = (fmt, entry.form, entry.abstract, entry.shortened, str(self.templates), shown, marked)
+        key = (fmt, entry.form, entry.abstract, entry.shortened, self._where, shown, marked)
         made = self.fragments.get(key)
         if made is None:
             if fmt not in self._modules:
@@ -108,13 +130,7 @@ class Renderer:
             macro = module.compact_line if entry.form == "title" else module.paper_block
             made = self.fragments[key] = str(macro(placed))
             self.fragment_renders[fmt] += 1
-        width = _NUMBER_WIDTH[fmt]
-        numbered = made.replace(NUMBER * width, f"{entry.number:>{width}}")
-        if fmt == "html":
-            import markupsafe
-
-            return markupsafe.Markup(numbered)
-        return numbered
+        return made
 
     def _marked(self, view: dict[str, Any], abstract: str) -> tuple[str, ...]:
         """The reader's highlight words that occur in what a fragment marks (title, TL;DR,
