@@ -55,10 +55,11 @@ a{color:#8ab4f8}
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """An answer: its status and its HTML."""
+    """An answer: its status and its HTML (or, of another `kind`, its text)."""
 
     status: int
     html: str
+    kind: str = "text/html"
 
 
 def page(title: str, body: str, status: int = 200) -> Page:
@@ -224,6 +225,7 @@ def preferences(
     saved: bool = False,
     errors: Sequence[str] = (),
     tastes: Tastes | None = None,
+    feed: str = "",
 ) -> Page:
     top = ""
     if saved:
@@ -245,8 +247,17 @@ def preferences(
         "Your digest preferences",
         f"{top}<p>For {who(address)}.</p>"
         + form(action, fields, inside, "Save")
-        + (tastes.html() if tastes else ""),
+        + (tastes.html() if tastes else "")
+        + (_feed(feed) if feed else ""),
         400 if errors else 200,
+    )
+
+
+def _feed(address: str) -> str:
+    """Where the reader's own feed is: their address for a feed reader, kept to themselves."""
+    return (
+        f'<h2>Your feed</h2><p>Your digests as an Atom feed: <a href="{escape(address)}">'
+        f"{escape(address)}</a>. Like this page's, its address is yours alone.</p>"
     )
 
 
