@@ -18,6 +18,7 @@ main{max-width:36rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
 p{margin:0 0 1rem}
 .who{font-weight:600;overflow-wrap:anywhere}
+.feed{overflow-wrap:anywhere}
 .note,.error{margin:0 0 1rem}
 .note{background:#e4efe4;border-left:4px solid #2e6b34;padding:.75rem 1rem}
 .error{background:#f8e3e1;border-left:4px solid #a3261b;padding:.75rem 1rem}
@@ -256,8 +257,9 @@ def preferences(
 def _feed(address: str) -> str:
     """Where the reader's own feed is: their address for a feed reader, kept to themselves."""
     return (
-        f'<h2>Your feed</h2><p>Your digests as an Atom feed: <a href="{escape(address)}">'
-        f"{escape(address)}</a>. Like this page's, its address is yours alone.</p>"
+        "<h2>Your feed</h2><p class=feed>Your digests as an Atom feed:"
+        f' <a href="{escape(address)}">{escape(address)}</a>.'
+        " Like this page's, its address is yours alone.</p>"
     )
 
 
