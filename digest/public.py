@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from digest.errors import ConfigError, StoreError
+from digest.errors import ConfigError, DigestError, StoreError
 from digest.models import Digest, Outgoing, ReaderState
 
 TYPE_CHECKING = False
@@ -49,13 +49,17 @@ def publish(
             if end > public.upto:
                 store.publish(None, public.upto, end, "", now)
             return []
+        from digest.channels.archive import ArchiveDeliverer, archive
+
+        # A folder that cannot be one is said before anything is kept: it waits for the fix.
+        site = ArchiveDeliverer(archive(settings))
         if settings.archive_reader:
             items = list(_theirs(settings, store, states, public.upto))
         elif end > public.upto:
             items = [_everything(settings, store, base, public.upto, end)]
         else:
             items = []
-    except (ConfigError, StoreError) as e:
+    except DigestError as e:  # a bad setting, a template, the state: said in one line
         return [_failed(e)]
     note = f"the public digest, archived in {settings.archive}"
     at = public.upto
@@ -64,17 +68,20 @@ def publish(
             continue  # goes no further than what is archived already
         try:
             digest_id = store.publish(item, at, upto, note, now)
+            stored = store.get(digest_id) if digest_id is not None else None
         except StoreError as e:
             return [_failed(e)]
         if digest_id is None:
             return []  # another run published it meanwhile
         at = upto
-        _archive(settings, store, digest_id)
+        if stored is not None:
+            log.info("the public digest of %d papers is archived", stored.paper_count)
+            site.after_sent(store, stored)  # a failure is logged; the next digest catches up
     return []
 
 
 def _failed(e: Exception) -> str:
-    line = f"the public digest was not archived: {e}; the next run archives it"
+    line = f"the public digest was not archived: {e}; it waits for the next run"
     log.error("%s", line)
     return line
 
@@ -115,6 +122,9 @@ def _theirs(
         found = store.get(digest_id)
         if found is None or found.upto is None:
             continue
+        if not found.part("html"):
+            log.error("digest %s of DIGEST_ARCHIVE_READER has no page to archive", digest_id)
+            continue
         copy = public_copy(found, reader, settings.unsubscribe)
         if copy is None:
             log.error(
@@ -131,15 +141,13 @@ def _theirs(
 def public_copy(item: Outgoing, reader: ReaderState, unsubscribe: str) -> Outgoing | None:
     """A reader's digest as the public sees it: its page and data without their own links
     (unsubscribe, preferences, more or less like this); None when their token or address
-    is still in it, or it has no page."""
+    is still in it."""
     import dataclasses
     from email.utils import make_msgid
 
     from digest.archive import without_tokens
 
     parts = {fmt: item.part(fmt) for fmt in NEEDS if item.part(fmt)}
-    if "html" not in parts:
-        return None
     parts["html"] = without_tokens(parts["html"], unsubscribe)
     own = [s.lower() for s in (reader.token, reader.key) if s]
     if any(s in text.lower() for text in parts.values() for s in own):
@@ -163,15 +171,3 @@ def public_copy(item: Outgoing, reader: ReaderState, unsubscribe: str) -> Outgoi
         shared=None,
         reader_key=None,
     )
-
-
-def _archive(settings: Settings, store: StateStore, digest_id: int) -> None:
-    """The public digest's page, the index and the feed; a failure is logged (the next
-    digest, or `digest archive`, writes it)."""
-    from digest.channels.archive import ArchiveDeliverer, archive
-
-    stored = store.get(digest_id)
-    if stored is None:
-        return
-    log.info("the public digest of %d papers is archived", stored.paper_count)
-    ArchiveDeliverer(archive(settings)).after_sent(store, stored)

@@ -194,6 +194,7 @@ def test_a_public_reader_not_in_the_readers_file_is_said_and_nothing_is_archived
         "the public digest was not archived: DIGEST_ARCHIVE_READER=dan@example.org is no"
         " reader of the readers file"
     )
+    assert said.endswith("; it waits for the next run")
     assert pages(tmp_path / "site") == []
     with pytest.raises(ConfigError, match="DIGEST_ARCHIVE_READER names a reader of the readers"):
         config.load({"archive_reader": "ann@example.org"}, {}, delivering=True)
