@@ -198,3 +198,22 @@ def test_a_public_reader_not_in_the_readers_file_is_said_and_nothing_is_archived
     assert pages(tmp_path / "site") == []
     with pytest.raises(ConfigError, match="DIGEST_ARCHIVE_READER names a reader of the readers"):
         config.load({"archive_reader": "ann@example.org"}, {}, delivering=True)
+
+
+def test_no_readers_digest_goes_to_the_archive_beside_their_channel(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "readers.toml").write_text(READERS)
+    flags = {
+        "readers": tmp_path / "readers.toml",
+        "archive": tmp_path / "site",
+        "out": tmp_path / "out",
+        "notify": "json://localhost/hook",
+    }
+    settings = config.load(flags, {}, delivering=True)
+    deliverer = channels.deliverer(settings, dry_run=False)
+    assert not hasattr(deliverer, "others")  # the readers' own channel alone
+    said = channels.describe(settings)
+    assert said.endswith(f"and the public digest to the archive in {tmp_path / 'site'}")
+    assert "DIGEST_NOTIFY: only without DIGEST_READERS" in caplog.text
+    assert "DIGEST_ARCHIVE" not in caplog.text
