@@ -14,6 +14,7 @@ papers to the next, and without an archive folder it simply moves on with every 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NEEDS = frozenset({"html", "json"})  # what the archive's pages and feed are made of
+MARK = "public_since"  # the service's value that says the public reader is kept moving
 
 
 def publish(
@@ -45,6 +47,15 @@ def publish(
     try:
         public = store.join({"": None})[""]
         end = store.end()
+        if MARK not in store.service_state():
+            # The first run that keeps it (a state of a readers file from before, or of the
+            # one reader of DIGEST_TO): the public digest starts with this run's papers, not
+            # with every paper the state was given since that reader's last digest.
+            start = end - len(base.new_papers)
+            if start > public.upto:
+                store.publish(None, public.upto, start, "", now)
+                public = dataclasses.replace(public, upto=start)
+            store.set_service_state(**{MARK: now.isoformat(timespec="seconds")})
         if settings.archive is None:  # nothing to publish: the archive starts from here
             if end > public.upto:
                 store.publish(None, public.upto, end, "", now)
@@ -142,7 +153,6 @@ def public_copy(item: Outgoing, reader: ReaderState, unsubscribe: str) -> Outgoi
     """A reader's digest as the public sees it: its page and data without their own links
     (unsubscribe, preferences, more or less like this); None when their token or address
     is still in it."""
-    import dataclasses
     from email.utils import make_msgid
 
     from digest.archive import without_tokens

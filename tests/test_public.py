@@ -20,6 +20,8 @@ from digest import channels, config, pipeline
 from digest import state as states
 from digest.errors import ConfigError
 from digest.formats import parse
+from digest.identity.decide import identify
+from digest.models import Paper
 from digest.render.tex import unicode
 from tests.processes import clean_env
 from tests.test_archive import REAL, abstracts, valid_atom, words
@@ -147,6 +149,23 @@ def test_each_run_archives_one_public_digest_of_every_new_paper_and_no_readers_o
     assert pages(again) == pages(site)
     for name in [*pages(site), "index.html"]:
         assert (again / name).read_bytes() == (site / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_the_first_public_digest_of_a_state_is_its_runs_papers_not_all_the_state_had(
+    location: object, tmp_path: Path
+) -> None:
+    """A state whose readers file ran before there was a public digest: its papers were
+    offered to the readers, and the archive starts with the run it is first set for."""
+    with states.open(location) as store:  # type: ignore[call-overload]
+        earlier = [Paper(f"Earlier paper {n}", f"About {n}.") for n in range(3)]
+        store.record([], [], [identify(p) for p in earlier])
+        assert store.join({"": None})[""].upto == 0
+    run(location, tmp_path, "2025-03-18")
+    [page] = pages(tmp_path / "site")
+    text = page_text(tmp_path / "site" / page)
+    assert "Earlier paper" not in text
+    assert len(BeautifulSoup((tmp_path / "site" / page).read_text(), "html.parser")("h2")) == 18
 
 
 def delivered_html(out: Path, email: str) -> str:
