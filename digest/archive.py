@@ -12,8 +12,9 @@ fixed once the digest is stored, so a page's address never changes. Links are re
 the folder works from file:// and under any web server. Every file is written atomically.
 The state is read only through the StateStore protocol (`recent`, `get`, `all_readers`), so
 the archive is the same on every backend. It is the public digest's: the one reader of
-DIGEST_TO's (a reader of the readers file has a digest of their own, never published), and
-never with a reader's unsubscribe token.
+DIGEST_TO's, or with a readers file the one made for no one (digest.public), never a
+reader's own, and never with a reader's unsubscribe token. `feed` also makes a reader's
+private feed of their own digests (`digest web`).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def entry(outgoing: Outgoing) -> Entry:
     )
 
 
-def _without_tokens(html: str, unsubscribe: str) -> str:
+def without_tokens(html: str, unsubscribe: str) -> str:
     """The page without the reader's own links: DIGEST_UNSUBSCRIBE with {token} is a link
     that unsubscribes its reader, and the pages beside it (preferences, more or less like a
     paper) change what they get: none is for a public page."""
@@ -151,7 +152,7 @@ def page(outgoing: Outgoing, unsubscribe: str = "", before: str = "", after: str
         '<nav style="max-width:600px;margin:0 auto;padding:0 12px;font:14px/1.4 -apple-system,'
         "'Segoe UI',Helvetica,Arial,sans-serif\">" + " &middot; ".join(links) + "</nav>"
     )
-    html = _without_tokens(outgoing.part("html"), unsubscribe)
+    html = without_tokens(outgoing.part("html"), unsubscribe)
     found = _BODY.search(html)
     if found is None:  # a template of the user's own without a <body>: the links come first
         return nav + html
@@ -201,9 +202,12 @@ def feed(
     per: str = "digest",
     now: datetime | None = None,
     templates: Path | None = None,
+    own: str | None = None,
 ) -> bytes:
     """The Atom feed of these digests (newest first): one entry a digest, or one a paper
-    (`per` is "paper"), each linking to its digest's page."""
+    (`per` is "paper"), each linking to its digest's page. With `own` (the feed's own
+    address), a reader's private feed: one entry a digest, its content the digest's HTML
+    as it was delivered to them, and no page of the archive (it has none of theirs)."""
     from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
     from digest import __version__
@@ -215,14 +219,15 @@ def feed(
     fg.id(feed_id)
     fg.title(title)
     fg.author({"name": title})
-    fg.link(href=_link(base, FEED), rel="self", type="application/atom+xml")
-    fg.link(href=_link(base, INDEX), rel="alternate", type="text/html")
+    fg.link(href=own or _link(base, FEED), rel="self", type="application/atom+xml")
+    if own is None or base:  # a private feed's site is the public archive, when it has one
+        fg.link(href=_link(base, INDEX), rel="alternate", type="text/html")
     fg.generator("digest", version=__version__)
     fg.language("en")
     chosen = list(items)
     papers: list[tuple[Outgoing, int, dict[str, Any]]] = []
     seen: set[str] = set()
-    if per == "paper":  # the newest papers first, at most FEED_PAPERS of them
+    if per == "paper" and own is None:  # the newest papers first, at most FEED_PAPERS of them
         for outgoing in chosen:
             for n, paper in enumerate(_papers(_data(outgoing)), 1):
                 paper_id = str(paper.get("link") or f"{_message_uri(outgoing)}/{n}")
@@ -233,17 +238,21 @@ def feed(
     for outgoing in reversed(chosen):
         when = _when(outgoing)
         link = _link(base, page_name(outgoing))
-        if per == "digest":
+        if per == "digest" or own is not None:
             data = _data(outgoing)
             fe = fg.add_entry()
             fe.id(_message_uri(outgoing))
             fe.title(outgoing.subject)
-            fe.link(href=link, rel="alternate", type="text/html")
+            if own is None:
+                fe.link(href=link, rel="alternate", type="text/html")
             fe.published(outgoing.created if outgoing.created.tzinfo else when)
             fe.updated(when)
             fe.summary(str(data.get("summary") or outgoing.subject))
-            body = env.get_template("feed-digest.html.j2").render(
-                summary=data.get("summary") or "", papers=_papers(data), page=link
+            body = outgoing.part("html") if own is not None else ""
+            body = body or env.get_template("feed-digest.html.j2").render(
+                summary=data.get("summary") or "",
+                papers=_papers(data),
+                page=link if own is None else "",
             )
             fe.content(body, type="html")
     for outgoing, _, paper in reversed(papers):
@@ -417,9 +426,10 @@ class Archive:
 
 
 def _public(store: StateStore) -> Callable[[Outgoing], bool]:
-    """Whether a digest is the public one: made before there were readers, or for the one
-    reader of DIGEST_TO. A reader of the readers file has a digest of their own, shaped by
-    their interests and addressed to them: never published."""
+    """Whether a digest is the public one: made before there were readers, or for the
+    state's public reader (the one of DIGEST_TO; with a readers file, the one made for no
+    one). A reader of the readers file has a digest of their own, shaped by their
+    interests and addressed to them: never published."""
     ours = {r.id for r in store.all_readers() if r.key == ""}
     return lambda o: o.reader is None or o.reader in ours
 

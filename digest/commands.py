@@ -678,7 +678,8 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     Each reader's pages too (only those, without an archive folder), reached through the
     token of their unsubscribe link:
-    /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN and /like/TOKEN.
+    /unsubscribe/TOKEN (one click, RFC 8058), /preferences/TOKEN, /like/TOKEN and
+    /feed/TOKEN (an Atom feed of their own digests).
     Only the files the archive writes are served, nothing else of its folder; an archive
     folder that holds the state, the digests folder, the readers file or the env file is
     refused.

@@ -494,6 +494,10 @@ def run_once(
                     break  # the readers left get these papers from the next run
         if dry_run:
             return report
+        if settings.readers is not None and not report.stopped:
+            from digest import public  # the archive's digest, made for no one
+
+            report.failed.extend(public.publish(settings, store, states, base, now))
         if gathered.dumps or stored:
             read = _summary(base) if gathered.dumps else "no new dump"
             report.outcome = f"{read}; {run_line(report, len(audience), before)}"

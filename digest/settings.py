@@ -104,6 +104,8 @@ class Settings:
     archive: Path | None = None  # a folder: a static site of the digests delivered
     archive_url: str = ""  # its public address, for links from feeds and chats
     feed_entries: str = "digest"  # one feed entry a digest, or one a paper
+    # With a readers file: the reader whose digest the archive shows (empty: every new paper)
+    archive_reader: str = ""
     notify: str = field(default="", repr=False)  # Apprise URLs, which may hold secrets
     # `digest web`
     web_bind: str = "127.0.0.1"

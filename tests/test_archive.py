@@ -408,32 +408,6 @@ def test_a_page_never_carries_a_readers_unsubscribe_token(
     assert 'href="index.html"' in page and 'href="feed.xml"' in page  # its own nav links
 
 
-def test_with_a_readers_file_no_readers_digest_is_published(
-    inbox: Path, tmp_path: Path, site: Path
-) -> None:
-    (tmp_path / "readers.toml").write_text('[[reader]]\nemail = "ann@example.org"\n')
-    shutil.copy(REAL / "2025-03-18.json", inbox)
-    env = clean_env(
-        DIGEST_ARCHIVE=str(site),
-        DIGEST_OUT=str(tmp_path / "out"),
-        DIGEST_READERS=str(tmp_path / "readers.toml"),
-    )
-    done = subprocess.run(
-        digest_now(inbox, tmp_path / "state.sqlite3"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "DIGEST_ARCHIVE: only without DIGEST_READERS for now" in done.stderr
-    assert list((tmp_path / "out").glob("*.eml"))  # Ann's digest went
-    assert not site.exists()
-    built = archive_cmd(tmp_path / "state.sqlite3", site)
-    assert built.returncode == 0, built.stderr
-    assert built.stdout.startswith("0 digests in")
-
-
 def test_a_feed_entrys_title_reads_its_tex_as_unicode(inbox: Path, tmp_path: Path) -> None:
     (inbox / "day.txt").write_text(
         "Daily Papers\n\nThe $\\mu$-law of Poincar\\'e {\\em Disks}\n\nWe propose a disk.\n"

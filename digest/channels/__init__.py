@@ -8,6 +8,7 @@ deliverer is built from them, and what it says it does; the registry below names
     smtp.py     the mail message over SMTP
     preview.py  a dry run: one format into a preview file, nothing recorded
     archive.py  beside the chosen channel: each digest a page of the archive, index and feed
+                (with a readers file, the public digest's instead: digest.public)
     notify.py   beside the chosen channel: a short chat message through Apprise
     beside.py   the chosen channel, then those beside it, which never fail the digest
 
@@ -83,20 +84,24 @@ def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = 
 
 def _beside(settings: Settings) -> list[str]:
     """The channels beside the chosen one that are set. They are the public digest's, the
-    one reader of DIGEST_TO's: with a readers file, each reader's digest is their own."""
+    one reader of DIGEST_TO's: with a readers file, each reader's digest is their own, and
+    the archive gets the public digest of each run instead (digest.public)."""
     chosen = [name for name in BESIDE if getattr(settings, name)]
-    if chosen and settings.readers is not None:
+    if settings.readers is None:
+        return chosen
+    if refused := [name for name in chosen if name != "archive"]:
         import logging
 
         logging.getLogger(__name__).warning(
             "%s: only without DIGEST_READERS for now (each reader's digest is their own); not used",
-            " and ".join(f"DIGEST_{name.upper()}" for name in chosen),
+            " and ".join(f"DIGEST_{name.upper()}" for name in refused),
         )
-        return []
-    return chosen
+    return []
 
 
 def describe(settings: Settings) -> str:
     """Where digests go, in a few words, for the start-up line."""
     said = [channel(name).describe(settings) for name in [settings.deliver, *_beside(settings)]]
+    if settings.readers is not None and settings.archive is not None:
+        said.append(f"the public digest to {channel('archive').describe(settings)}")
     return ", and ".join(said)

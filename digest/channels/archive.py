@@ -105,6 +105,8 @@ def check(s: Settings) -> None:
         raise ConfigError(
             f"DIGEST_FEED_ENTRIES={s.feed_entries!r} is not one of {', '.join(FEED_ENTRIES)}"
         )
+    if s.archive_reader:
+        _check_reader(s)
     if s.archive_url and (
         not s.archive_url.startswith(("https://", "http://"))
         or any(ch.isspace() or ch in '<>"' for ch in s.archive_url)
@@ -115,9 +117,25 @@ def check(s: Settings) -> None:
         )
 
 
+def _check_reader(s: Settings) -> None:
+    """DIGEST_ARCHIVE_READER: one address, of a reader of the readers file."""
+    from digest.settings import addresses
+
+    if s.readers is None:
+        raise ConfigError(
+            "DIGEST_ARCHIVE_READER names a reader of the readers file, and DIGEST_READERS is"
+            " not set: without one the archive is DIGEST_TO's digest; set DIGEST_READERS or"
+            " leave DIGEST_ARCHIVE_READER empty"
+        )
+    if len(addresses(s.archive_reader, "DIGEST_ARCHIVE_READER")) != 1:
+        raise ConfigError(
+            "DIGEST_ARCHIVE_READER names one reader: give one address of the readers file"
+        )
+
+
 CHANNEL = Channel(
     "archive",
-    ("archive", "archive_url", "feed_entries", "templates"),
+    ("archive", "archive_url", "feed_entries", "templates", "archive_reader"),
     _build,
     _describe,
     check=check,

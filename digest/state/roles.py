@@ -18,6 +18,7 @@ from digest.state.catalogue import Catalogue, add_papers, end, learn
 from digest.state.dialect import Part
 from digest.state.dumps import DumpsRead, log_dumps, tell
 from digest.state.outbox import Outbox, add_digest
+from digest.state.published import Published
 from digest.state.readers import Readers
 
 TYPE_CHECKING = False
@@ -47,7 +48,7 @@ class ServiceState(Part):
                     )
 
 
-class Roles(DumpsRead, Catalogue, Readers, Outbox, ServiceState):
+class Roles(DumpsRead, Catalogue, Readers, Outbox, Published, ServiceState):
     """Every role of the state, on the connection of the backend class put before it."""
 
     def counts(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ main{max-width:36rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem}
 p{margin:0 0 1rem}
 .who{font-weight:600;overflow-wrap:anywhere}
+.feed{overflow-wrap:anywhere}
 .note,.error{margin:0 0 1rem}
 .note{background:#e4efe4;border-left:4px solid #2e6b34;padding:.75rem 1rem}
 .error{background:#f8e3e1;border-left:4px solid #a3261b;padding:.75rem 1rem}
@@ -55,10 +56,11 @@ a{color:#8ab4f8}
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """An answer: its status and its HTML."""
+    """An answer: its status and its HTML (or, of another `kind`, its text)."""
 
     status: int
     html: str
+    kind: str = "text/html"
 
 
 def page(title: str, body: str, status: int = 200) -> Page:
@@ -224,6 +226,7 @@ def preferences(
     saved: bool = False,
     errors: Sequence[str] = (),
     tastes: Tastes | None = None,
+    feed: str = "",
 ) -> Page:
     top = ""
     if saved:
@@ -245,8 +248,18 @@ def preferences(
         "Your digest preferences",
         f"{top}<p>For {who(address)}.</p>"
         + form(action, fields, inside, "Save")
-        + (tastes.html() if tastes else ""),
+        + (tastes.html() if tastes else "")
+        + (_feed(feed) if feed else ""),
         400 if errors else 200,
+    )
+
+
+def _feed(address: str) -> str:
+    """Where the reader's own feed is: their address for a feed reader, kept to themselves."""
+    return (
+        "<h2>Your feed</h2><p class=feed>Your digests as an Atom feed:"
+        f' <a href="{escape(address)}">{escape(address)}</a>.'
+        " Like this page's, its address is yours alone.</p>"
     )
 
 

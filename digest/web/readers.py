@@ -1,5 +1,6 @@
 """Each reader's own pages, reached only through their token (the `{token}` of their
-unsubscribe link): RFC 8058 one-click unsubscribe, their preferences, likes and dislikes.
+unsubscribe link): RFC 8058 one-click unsubscribe, their preferences, likes and dislikes,
+and the Atom feed of their own digests.
 
 The token in the address is the authority: a token that finds no reader (wrong, old,
 malformed) gets one plain page, the same for every failure, and changes nothing. A GET
@@ -20,7 +21,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from digest.errors import ConfigError, DigestError
@@ -38,6 +39,7 @@ FORM_LIMIT = 16_384  # bytes: a preferences form is far smaller
 FIELD_LIMIT = 2_000  # characters of one text field
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058's body
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+ATOM = "application/atom+xml; charset=utf-8"
 
 
 def csrf(secret: bytes, token: str, purpose: str) -> str:
@@ -122,6 +124,7 @@ class ReaderPages:
             Route("/unsubscribe/{token:path}", self._endpoint(self.unsubscribe), methods=both),
             Route("/preferences/{token:path}", self._endpoint(self.preferences), methods=both),
             Route("/like/{token:path}", self._endpoint(self.like), methods=both),
+            Route("/feed/{token:path}", self._endpoint(self.feed), methods=["GET"]),
         ]
 
     # -- the shell: a request in, the state opened, a page out -----------------------------
@@ -137,7 +140,7 @@ class ReaderPages:
                 found = pages.too_large()
             else:
                 found = await run_in_threadpool(self._with_reader, work, request, form)
-            return HTMLResponse(found.html, found.status, headers=NO_STORE)
+            return Response(found.html, found.status, headers=NO_STORE, media_type=found.kind)
 
         return answer
 
@@ -166,6 +169,14 @@ class ReaderPages:
     def _address(self, reader: ReaderState) -> str:
         """The reader's own address: their key, or DIGEST_TO for its one reader."""
         return reader.key or self.settings.to
+
+    def _own(self, page: str, token: str) -> str:
+        """The address of a reader's page: whole when DIGEST_UNSUBSCRIBE says where this
+        site is, else its path here."""
+        from digest.render.mail import reader_page
+
+        found = reader_page(self.settings.unsubscribe, page)
+        return found.replace("{token}", token) if found else f"/{page}/{token}"
 
     def _reader(self, key: str) -> Reader:
         """The reader of the readers file with this key (the file's values, none if gone)."""
@@ -219,18 +230,21 @@ class ReaderPages:
             f"/like/{token}",
             {"csrf": csrf(secret, token, "like")},
         )
+        feed = self._own("feed", token)
         if request.method == "GET":
             now = shown(reader.prefs, reader_settings.resolve(entry, self.settings, reader))
-            return pages.preferences(address, action, fields, now, tastes=tastes)
+            return pages.preferences(address, action, fields, now, tastes=tastes, feed=feed)
         if not genuine(secret, token, "preferences", form):
             return pages.refused(action)
         mine, sent, errors = chosen(form, readers.effective(entry, self.settings), reader.prefs)
         if errors:
-            return pages.preferences(address, action, fields, sent, errors=errors, tastes=tastes)
+            return pages.preferences(
+                address, action, fields, sent, errors=errors, tastes=tastes, feed=feed
+            )
         store.set_prefs(reader.id, mine)
         log.info("a reader changed their preferences")
         now = shown(mine, reader_settings.resolve(entry, self.settings, _with(reader, mine)))
-        return pages.preferences(address, action, fields, now, saved=True, tastes=tastes)
+        return pages.preferences(address, action, fields, now, saved=True, tastes=tastes, feed=feed)
 
     def like(
         self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
@@ -253,6 +267,27 @@ class ReaderPages:
             return pages.like_ask(title, value, f"/like/{token}", fields)
         store.like(reader.id, [paper], value)
         return pages.liked(title, value)
+
+    def feed(
+        self, store: StateStore, reader: ReaderState, request: Request, form: dict[str, str]
+    ) -> Page:
+        """The reader's own Atom feed: the last digests delivered to them, as delivered."""
+        import uuid
+
+        from digest.archive import FEED_DIGESTS, feed
+
+        token = request.path_params["token"]
+        ids = store.delivered_to(reader.id, FEED_DIGESTS)
+        base = self.settings.archive_url
+        atom = feed(
+            [d for d in map(store.get, ids) if d is not None],
+            title="Daily papers: your digests",
+            feed_id=uuid.uuid5(uuid.NAMESPACE_URL, f"digest:feed:{token}").urn,
+            base=base.rstrip("/") + "/" if base else "",
+            own=self._own("feed", token),
+            templates=self.settings.templates,
+        )
+        return Page(200, atom.decode("utf-8"), ATOM)
 
 
 def _with(reader: ReaderState, prefs: Mapping[str, object]) -> ReaderState:

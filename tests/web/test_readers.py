@@ -13,15 +13,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
+import feedparser
 import httpx
 import pytest
 
 from digest.state import open as open_state
 from tests.mailserver import Received, Server, free_port, smtp_server
 from tests.processes import clean_env
+from tests.test_archive import valid_atom
 from tests.web.test_app import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,6 +44,7 @@ email = "cy@example.org"
 """
 EMAILS = ("ann@example.org", "bob@example.org", "cy@example.org")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+PAPER_LINK = re.compile(r'href="(https://huggingface\.co/papers/[^"]+)"')
 MARKED = '<b class="hl" style="border-bottom:2px solid">Goose</b>'
 # Every reader the state knows (the one of DIGEST_TO too, "") with nothing of their own.
 UNCHANGED: dict[str, dict[str, object]] = {k: {} for k in ("", *EMAILS)}
@@ -54,6 +58,7 @@ class Site:
     env: dict[str, str]
     smtp: Server
     tokens: dict[str, str]  # by address
+    mails: dict[str, list[Received]] = field(default_factory=dict)  # every day's, by address
 
     def run_next_day(self, day: int) -> dict[str, list[Received]]:
         """Drop the day's listing into the inbox, run `digest now`, and what each got."""
@@ -72,6 +77,7 @@ class Site:
         for message in self.smtp.received:
             [to] = message.recipients
             got.setdefault(to, []).append(message)
+            self.mails.setdefault(to, []).append(message)
         return got
 
     def prefs(self) -> dict[str, dict[str, object]]:
@@ -377,8 +383,12 @@ def test_every_bad_token_gets_the_same_plain_page_and_changes_nothing(sqlite_sit
     assert not re.search(r"[\w.+-]+@[\w-]+\.", answers[0].text)  # no address of anyone
     for answer in answers:
         private(answer)
-    # No archive built yet (this site delivers mail only): its pages are simply not there.
-    assert httpx.get(sqlite_site.url + "/").status_code == 404
+    for token in bad:  # a reader's feed too
+        answers.append(httpx.get(f"{sqlite_site.url}/feed/{token}"))
+    assert {a.status_code for a in answers} == {404} and len({a.text for a in answers}) == 1
+    # The public archive of the readers file is there, with no reader's address.
+    public = httpx.get(sqlite_site.url + "/")
+    assert public.status_code == 200 and not any(email in public.text for email in EMAILS)
     assert sqlite_site.prefs() == UNCHANGED
 
 
@@ -540,3 +550,58 @@ def test_less_like_this_from_the_mail_is_asked_recorded_and_shapes_the_next_dige
         assert store.likes(reader.id) == []
     again = sqlite_site.run_next_day(2)
     assert titles_of(again[bob][0]) == titles_of(again[cy][0])
+
+
+def entries(response: httpx.Response) -> dict[str, feedparser.FeedParserDict]:
+    """A reader's feed, once it reads as Atom: its entries by the Message-ID each names."""
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    private(response)
+    valid_atom(response.content)
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    return {f"<{unquote(e.id.removeprefix('mid:'))}>": e for e in parsed.entries}
+
+
+@pytest.mark.slow
+def test_each_reader_has_a_private_feed_of_their_own_digests_as_delivered(
+    any_site: Site,
+) -> None:
+    """On SQLite and PostgreSQL: the feed behind a reader's token lists the digests delivered
+    to them and no one else's, each as they received it; any other token gets the one 404."""
+    any_site.run_next_day(1)
+    ann, bob = "ann@example.org", "bob@example.org"
+    feeds = {email: entries(any_site.page("feed", email)) for email in (ann, bob)}
+    for email, feed in feeds.items():
+        mails = {m.message["Message-ID"]: m for m in any_site.mails[email]}
+        assert len(mails) == 2 and sorted(feed) == sorted(mails)
+        for message_id, entry in feed.items():
+            assert entry.title == mails[message_id].message["Subject"]
+            html = entry.content[0].value
+            # Their digest whole: every paper their mail links to, and no other's token.
+            papers = set(PAPER_LINK.findall(html_of(mails[message_id])))
+            assert papers and papers <= set(PAPER_LINK.findall(html))
+            others = [t for e, t in any_site.tokens.items() if e != email]
+            assert not any(token in html for token in others)
+    assert all("match video" in e.title for e in feeds[ann].values())  # her highlight
+    assert not any("match" in e.title for e in feeds[bob].values())
+
+    # Any token that is not a reader's: the same 404 as every other failure, saying nothing.
+    ann_token = any_site.tokens[ann]
+    refused = [
+        httpx.get(f"{any_site.url}/feed/{token}")
+        for token in ("0" * 32, ann_token[:-1] + ("0" if ann_token[-1] != "0" else "1"), "x")
+    ]
+    assert [r.status_code for r in refused] == [404, 404, 404]
+    assert len({r.text for r in refused}) == 1
+    assert refused[0].text == httpx.get(f"{any_site.url}/preferences/{'0' * 32}").text
+
+    # The preferences page gives the feed's whole address.
+    feed_link = f"https://papers.example.org/feed/{ann_token}"
+    assert f'href="{feed_link}"' in any_site.page("preferences", ann).text
+
+    # The public archive beside them holds a digest a day, with no reader's address or token.
+    site = any_site.root / "site"
+    assert len(list(site.glob("2*.html"))) == 2
+    published = "".join(p.read_text() for p in site.iterdir())
+    assert not any(t in published for t in [*EMAILS, *any_site.tokens.values()])
