@@ -74,9 +74,7 @@ def fits(item: Outgoing, marks: Marks, expected: int) -> bool:
     """Whether every stand-in of the token survived the mail's encoding, whole or cut only by
     quoted-printable soft line breaks: the message holds as many as went into it (`expected`).
     Soft line breaks taken out, a stand-in (hex digits, which no encoding changes) is whole."""
-    if item.eml is None:
-        return True
-    return item.eml.replace(SOFT_BREAK, b"").count(marks.token.encode()) == expected
+    return item.eml is None or _whole(item.eml, marks.token) == expected
 
 
 SOFT_BREAK = b"=\r\n"  # quoted-printable's soft line break: a long line goes on below
@@ -92,6 +90,8 @@ def _swap(eml: bytes, mark: str, new: str) -> bytes:
     """Every `mark` replaced by `new` (as long, in characters mail encodings leave as they
     are), a soft line break inside it kept where it was: every line keeps its length."""
     value = new.encode()
+    if SOFT_BREAK not in eml or eml.count(mark.encode()) == _whole(eml, mark):
+        return eml.replace(mark.encode(), value)  # no stand-in is cut: a plain replacement
 
     def put(found: re.Match[bytes]) -> bytes:
         pieces, at = [], 0
@@ -101,6 +101,11 @@ def _swap(eml: bytes, mark: str, new: str) -> bytes:
         return SOFT_BREAK.join(pieces)
 
     return _spread(mark).sub(put, eml)
+
+
+def _whole(eml: bytes, mark: str) -> int:
+    """How many stand-ins the message holds, whole or cut by soft line breaks."""
+    return eml.replace(SOFT_BREAK, b"").count(mark.encode())
 
 
 def held(eml: bytes | None, token: str) -> int:

@@ -61,12 +61,16 @@ class Renderer:
         templates: Path | None = None,
         subject: str = DEFAULT_SUBJECT,
         fragments: Fragments | None = None,
+        like: Renderer | None = None,
     ) -> None:
         self.digest = digest
         self.templates = templates
         self.subject = subject  # the DIGEST_SUBJECT template
         self.fragments: Fragments = {} if fragments is None else fragments
-        self.view = DigestView.of(digest, subject, self.fragments)
+        if like is None:
+            self.view = DigestView.of(digest, subject, self.fragments)
+        else:  # the same digest in more detail: the same views, counts and subject
+            self.view = like.view.detailed(digest)
         self.renders: Counter[str] = Counter()
         self.fragment_renders: Counter[str] = Counter()
         self._made: dict[str, str] = {}
@@ -76,6 +80,8 @@ class Renderer:
         # same ones in each of its formats and layouts. Its views are the cache's, kept by
         # it, so that their ids stay theirs.
         self._found: dict[tuple[int, str, str, str, bool], str] = {}
+        if like is not None:
+            self._found = like._found  # the same views: the same fragments
 
     def detailed(self) -> Renderer:
         """This digest's renderer with every abstract (DIGEST_DETAIL=full): itself when it
@@ -85,11 +91,13 @@ class Renderer:
         from dataclasses import replace
 
         digest = replace(self.digest, detail="full")
-        made = Renderer(
-            digest, templates=self.templates, subject=self.subject, fragments=self.fragments
+        return Renderer(
+            digest,
+            templates=self.templates,
+            subject=self.subject,
+            fragments=self.fragments,
+            like=self,
         )
-        made._found = self._found  # the same views: the same fragments
-        return made
 
     def fragment(self, entry: Entry, fmt: str) -> str:
         """One paper drawn in `fmt` (html, text or markdown) in its entry's form, by the

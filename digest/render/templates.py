@@ -84,6 +84,8 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # Wrapped once for the same text: readers share their papers' titles and sentences.
+    env.filters["wordwrap"] = lru_cache(maxsize=8192)(env.filters["wordwrap"])
     env.filters["md"] = md_escape
     env.filters["md_block"] = md_block
     env.filters["md_url"] = md_url

@@ -8,7 +8,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -504,6 +504,22 @@ def preheader(digest: Digest, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _overview(
+    digest: Digest, views: dict[Paper, dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The overview's lines, each a paper's view with its number: the reader's matches, and
+    the top papers among the others when something ranks them."""
+    shown = digest.papers + digest.more
+    number = {p: n for n, p in enumerate(shown, 1)}
+    found = matches(digest)
+    known = set(found)
+    rest = [p for p in shown if p not in known]
+    top = _ranked(digest, rest)[:TOP] if _ranks(digest, shown) else []
+    return [{**views[p], "number": number[p]} for p in found], [
+        {**views[p], "number": number[p]} for p in top
+    ]
+
+
 def _ranks(digest: Digest, shown: Sequence[Paper]) -> bool:
     """Whether the digest can name its top papers: more papers than the overview's few, and
     a relevance score or upvotes to rank them by (a text listing has neither)."""
@@ -577,15 +593,9 @@ class DigestView:
         dated = len({p.listed or p.listing_date for p in shown}) > 1
         papers = [cached_view(made, p, digest, dated) for p in digest.papers]
         more = [cached_view(made, p, digest, dated) for p in digest.more]
-        number = {p: n for n, p in enumerate(shown, 1)}
         views = dict(zip(shown, papers + more, strict=True))
-
-        def line(p: Paper) -> dict[str, Any]:
-            return {**views[p], "number": number[p]}
-
+        lines = _overview(digest, views)  # of the papers' own views, before a lead's
         found = matches(digest)
-        known = set(found)
-        rest = [p for p in shown if p not in known]
         brief = digest.detail != "full"
         first, why = lead(digest) if brief else ([], {})
         for p, said in why.items():
@@ -601,13 +611,28 @@ class DigestView:
             headline(digest),
             listing_date(digest),
             counts(digest),
-            [line(p) for p in found],
-            [line(p) for p in _ranked(digest, rest)[:TOP]] if _ranks(digest, shown) else [],
+            *lines,
             order,
             len(first),
             brief,
             bool(why or found),
             preheader(digest),
+        )
+
+    def detailed(self, digest: Digest) -> DigestView:
+        """This view of the same digest with every abstract (`digest`, its DIGEST_DETAIL
+        "full"): its counts, subject and overview as they are, its papers in their order."""
+        shown = self.papers + self.more
+        found, top = _overview(digest, dict(zip(digest.papers + digest.more, shown, strict=True)))
+        return replace(
+            self,
+            digest=digest,
+            matches=found,
+            top=top,
+            order=shown,
+            lead=0,
+            brief=False,
+            ranked=bool(found),
         )
 
     def entries(self) -> list[Entry]:
