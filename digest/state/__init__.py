@@ -7,6 +7,7 @@
       catalogue.py   the papers, filed under their identity keys and candidate-index grams
       readers.py     the readers: positions, tokens, their own preferences, likes
       outbox.py      the digests to deliver, and the claims of the workers delivering them
+      chats.py       readers' chat messages of delivered digests, until their receivers take them
     rows.py        rows turned into values, the same on every backend
     dialect.py     what a backend gives the roles: its dialect and its connection
     migrations.py  the schema: one list of steps, each with its script for every backend

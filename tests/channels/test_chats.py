@@ -1,0 +1,191 @@
+"""Each reader's chat messages are retried like mail, on every state backend: a real HTTP
+receiver on loopback (Apprise's json://) that refuses for now then takes it, or refuses for
+good, beside a real SMTP server; the pending chat kept in the state across closing it, a
+second `digest now` and the service's looks; one service sends it, once; and the mail is
+delivered and recorded whatever the chat does."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+
+from digest import config
+from digest.channels import deliverer
+from digest.channels.base import Retrying
+from digest.pipeline import run_once
+from digest.service.service import Service
+from digest.state import open as open_state
+from tests.channels.test_notify import REAL, Chat, chat
+from tests.mailserver import Server, smtp_server
+from tests.processes import clean_env, digest_now
+
+__all__ = ["chat"]  # the receiver's fixture, shared with test_notify
+
+LATER = timedelta(minutes=1)  # past the first retry (DIGEST_RETRY_SECONDS=2)
+
+
+class Setup:
+    """A readers file, an inbox with a real day, a state of one backend, a real SMTP server."""
+
+    def __init__(self, tmp_path: Path, location: object, server: Server, notify: str) -> None:
+        self.inbox = tmp_path / "inbox"
+        self.inbox.mkdir(exist_ok=True)
+        shutil.copy(REAL / "2025-03-18.json", self.inbox)
+        self.file = tmp_path / "readers.toml"
+        self.file.write_text(f'[[reader]]\nemail = "ann@example.org"\nnotify = "{notify}"\n')
+        self.env = {
+            **server.environment(),
+            "DIGEST_INBOX": str(self.inbox),
+            "DIGEST_STATE": str(location),
+            "DIGEST_READERS": str(self.file),
+            "DIGEST_FROM": "papers@example.org",
+            "DIGEST_DELIVER": "smtp",
+            "DIGEST_RETRY_SECONDS": "2",
+        }
+        self.settings = config.load({}, self.env, delivering=True)
+        self.server = server
+
+    def run(self, now: datetime, *, scheduled: bool = False) -> None:
+        """A run (as `digest now`; `scheduled`, as the service's), on the state opened anew."""
+        with open_state(self.settings.state) as store:
+            run_once(
+                self.settings,
+                store,
+                deliverer(self.settings, dry_run=False),
+                now,
+                retry_all=not scheduled,
+            )
+
+    def counts(self) -> dict[str, int]:
+        """The chats pending and failed, read from the state opened anew."""
+        with open_state(self.settings.state) as store:
+            return store.chat_counts()
+
+    def mail_recorded(self) -> list[str]:
+        """The outbox's digests by status, read from the state opened anew."""
+        with open_state(self.settings.state) as store:
+            return [d.status for d in store.recent(bare=True)]
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with smtp_server() as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_a_chat_refused_for_now_is_kept_and_sent_on_its_retry_exactly_once(
+    location: object, chat: Chat, server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, got = chat
+    url = f"json://127.0.0.1:{port}/503-200/ann"
+    setup = Setup(tmp_path, location, server, url)
+    start = datetime.now(UTC)
+    setup.run(start)
+    assert [m.recipients for m in server.received] == [["ann@example.org"]]
+    assert setup.mail_recorded() == ["sent"]  # the mail is delivered, whatever the chat did
+    assert [path for path, _, _ in got] == ["/503-200/ann"]
+    assert setup.counts() == {"pending": 1, "failed": 0}  # kept in the state, closed since
+    [said] = [r.getMessage() for r in caplog.records if "HTTP 503" in r.getMessage()]
+    assert f"{setup.file}:1: reader ann@example.org: notify" in said
+    assert "tried again in 2s" in said
+    setup.run(start, scheduled=True)  # before its backoff passed: not yet
+    assert len(got) == 1
+    setup.run(start + LATER, scheduled=True)  # due: sent, and taken
+    assert [path for path, _, _ in got] == ["/503-200/ann"] * 2
+    assert got[0][2] == got[1][2]  # the same message
+    assert setup.counts() == {"pending": 0, "failed": 0}
+    setup.run(start + LATER * 100)  # as `digest now`, which retries whatever is pending
+    assert len(got) == 2  # never sent twice once taken
+    assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
+
+
+@pytest.mark.slow
+def test_a_chat_refused_for_good_is_recorded_and_logged_once_and_never_tried_again(
+    location: object, chat: Chat, server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, got = chat
+    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/404/ann")
+    start = datetime.now(UTC)
+    setup.run(start)
+    assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
+    assert setup.counts() == {"pending": 0, "failed": 1}
+    setup.run(start + LATER * 100)
+    setup.run(start + LATER * 100, scheduled=True)
+    assert len(got) == 1
+    lines = [r.getMessage() for r in caplog.records if "notify" in r.getMessage()]
+    assert len(lines) == 1
+    assert f"{setup.file}:1: reader ann@example.org: notify" in lines[0]
+    assert "refused the message (HTTP 404)" in lines[0] and "not tried again" in lines[0]
+    assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
+
+
+@pytest.mark.slow
+def test_a_pending_chat_is_sent_by_the_next_digest_now_process(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    port, got = chat
+    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
+    env = clean_env(**setup.env)
+    said = []
+    for _ in range(2):
+        done = subprocess.run(
+            digest_now(setup.inbox, location),  # type: ignore[arg-type]
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr  # the mail went: the run is a success
+        said.append(done.stderr)
+    assert [path for path, _, _ in got] == ["/503-200/ann"] * 2
+    assert "(HTTP 503)" in said[0] and "tried again in 2s" in said[0]
+    assert "HTTP" not in said[1]
+    assert len(server.received) == 1
+    assert setup.counts() == {"pending": 0, "failed": 0}
+
+
+@pytest.mark.slow
+def test_the_service_sends_a_due_chat_at_its_next_look_and_one_service_sends_it(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    """Two services on one state: while one holds a chat (sending it), the other's look
+    leaves it; once the first is gone, the other sends it, once."""
+    port, got = chat
+    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
+    start = datetime.now(UTC)
+    setup.run(start)
+    assert len(got) == 1
+    later = start + LATER
+    services = [
+        Service(
+            setup.settings,
+            deliverer(setup.settings, dry_run=False),
+            CronTrigger(hour=5, timezone=UTC),
+            UTC,
+            clock=lambda: later,
+        )
+        for _ in range(2)
+    ]
+    assert isinstance(services[0].deliverer, Retrying)
+    first = open_state(setup.settings.state)
+    with open_state(setup.settings.state) as second:
+        try:
+            [chat_id] = first.chats_due(later)
+            assert first.claim_chat(chat_id, later) is not None  # the first is sending it
+            services[1].poll(second)
+            assert len(got) == 1
+        finally:
+            first.close()  # its process died mid-send: its claim goes with it
+        services[1].poll(second)
+        assert [path for path, _, _ in got] == ["/503-200/ann"] * 2
+        services[0].poll(second)
+        assert len(got) == 2
+    assert setup.counts() == {"pending": 0, "failed": 0}
+    assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
