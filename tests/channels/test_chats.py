@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from digest import config
 from digest.channels import deliverer
 from digest.channels.base import Retrying
+from digest.cli import main
 from digest.pipeline import run_once
 from digest.service.service import Service
 from digest.state import open as open_state
@@ -67,6 +68,12 @@ class Setup:
         with open_state(self.settings.state) as store:
             return store.chat_counts()
 
+    def status(self, capsys: pytest.CaptureFixture[str]) -> str:
+        """What `digest status` says of the state."""
+        capsys.readouterr()
+        assert main(["status", "--state", str(self.settings.state)]) == 0
+        return capsys.readouterr().out
+
     def mail_recorded(self) -> list[str]:
         """The outbox's digests by status, read from the state opened anew."""
         with open_state(self.settings.state) as store:
@@ -81,7 +88,12 @@ def server() -> Iterator[Server]:
 
 @pytest.mark.slow
 def test_a_chat_refused_for_now_is_kept_and_sent_on_its_retry_exactly_once(
-    location: object, chat: Chat, server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    location: object,
+    chat: Chat,
+    server: Server,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     port, got = chat
     url = f"json://127.0.0.1:{port}/503-200/ann"
@@ -95,12 +107,14 @@ def test_a_chat_refused_for_now_is_kept_and_sent_on_its_retry_exactly_once(
     [said] = [r.getMessage() for r in caplog.records if "HTTP 503" in r.getMessage()]
     assert f"{setup.file}:1: reader ann@example.org: notify" in said
     assert "tried again in 2s" in said
+    assert "chat messages: 1 pending (tried again when due), 0 failed" in setup.status(capsys)
     setup.run(start, scheduled=True)  # before its backoff passed: not yet
     assert len(got) == 1
     setup.run(start + LATER, scheduled=True)  # due: sent, and taken
     assert [path for path, _, _ in got] == ["/503-200/ann"] * 2
     assert got[0][2] == got[1][2]  # the same message
     assert setup.counts() == {"pending": 0, "failed": 0}
+    assert "chat messages:" not in setup.status(capsys)
     setup.run(start + LATER * 100)  # as `digest now`, which retries whatever is pending
     assert len(got) == 2  # never sent twice once taken
     assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
@@ -108,7 +122,12 @@ def test_a_chat_refused_for_now_is_kept_and_sent_on_its_retry_exactly_once(
 
 @pytest.mark.slow
 def test_a_chat_refused_for_good_is_recorded_and_logged_once_and_never_tried_again(
-    location: object, chat: Chat, server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    location: object,
+    chat: Chat,
+    server: Server,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     port, got = chat
     setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/404/ann")
@@ -116,6 +135,7 @@ def test_a_chat_refused_for_good_is_recorded_and_logged_once_and_never_tried_aga
     setup.run(start)
     assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
     assert setup.counts() == {"pending": 0, "failed": 1}
+    assert "chat messages: 0 pending (tried again when due), 1 failed" in setup.status(capsys)
     setup.run(start + LATER * 100)
     setup.run(start + LATER * 100, scheduled=True)
     assert len(got) == 1
