@@ -209,3 +209,42 @@ def test_the_service_sends_a_due_chat_at_its_next_look_and_one_service_sends_it(
         assert len(got) == 2
     assert setup.counts() == {"pending": 0, "failed": 0}
     assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
+
+
+@pytest.mark.slow
+def test_a_chat_whose_url_left_the_readers_file_is_not_sent(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    """The URL stays in the readers file, not the state: a reader who took it out (or
+    changed it) gets nothing more there, and the chat is failed, not kept for ever."""
+    port, got = chat
+    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
+    start = datetime.now(UTC)
+    setup.run(start)
+    setup.file.write_text(
+        f'[[reader]]\nemail = "ann@example.org"\nnotify = "json://127.0.0.1:{port}/200/new"\n'
+    )
+    setup.run(start + LATER)
+    assert [path for path, _, _ in got] == ["/503-200/ann"]
+    assert setup.counts() == {"pending": 0, "failed": 1}
+
+
+@pytest.mark.slow
+def test_a_look_stops_after_several_chats_in_a_row_failed_for_now(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    """A receiver that fails every chat costs a look three attempts, not one a chat kept."""
+    port, got = chat
+    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503/ann")
+    setup.file.write_text(
+        "".join(
+            f'[[reader]]\nemail = "{name}@example.org"\nnotify = "json://127.0.0.1:{port}/503"\n'
+            for name in ("ann", "bob", "cy", "dee")
+        )
+    )
+    start = datetime.now(UTC)
+    setup.run(start)
+    assert len(server.received) == 4 and len(got) == 4  # each mail, then its chat
+    setup.run(start + LATER, scheduled=True)
+    assert len(got) == 4 + 3
+    assert setup.counts() == {"pending": 4, "failed": 0}
