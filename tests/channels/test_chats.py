@@ -32,9 +32,14 @@ LATER = timedelta(minutes=1)  # past the first retry (DIGEST_RETRY_SECONDS=2)
 
 
 class Setup:
-    """A readers file, an inbox with a real day, a state of one backend, a real SMTP server."""
+    """A readers file whose reader's chat is `path` on the receiver, an inbox with a real
+    day, a state of one backend, a real SMTP server."""
 
-    def __init__(self, tmp_path: Path, location: object, server: Server, notify: str) -> None:
+    def __init__(
+        self, tmp_path: Path, location: object, server: Server, chat: Chat, path: str
+    ) -> None:
+        self.port, self.got = chat
+        notify = self.url(path)
         self.inbox = tmp_path / "inbox"
         self.inbox.mkdir(exist_ok=True)
         shutil.copy(REAL / "2025-03-18.json", self.inbox)
@@ -51,6 +56,16 @@ class Setup:
         }
         self.settings = config.load({}, self.env, delivering=True)
         self.server = server
+
+    def url(self, path: str) -> str:
+        """The receiver's URL for `path` (its first part: the statuses it answers)."""
+        return f"json://127.0.0.1:{self.port}/{path}"
+
+    def first(self) -> datetime:
+        """The first run, now (as `digest now`): when it was."""
+        start = datetime.now(UTC)
+        self.run(start)
+        return start
 
     def run(self, now: datetime, *, scheduled: bool = False) -> None:
         """A run (as `digest now`; `scheduled`, as the service's), on the state opened anew."""
@@ -95,11 +110,8 @@ def test_a_chat_refused_for_now_is_kept_and_sent_on_its_retry_exactly_once(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    port, got = chat
-    url = f"json://127.0.0.1:{port}/503-200/ann"
-    setup = Setup(tmp_path, location, server, url)
-    start = datetime.now(UTC)
-    setup.run(start)
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    start, got = setup.first(), setup.got
     assert [m.recipients for m in server.received] == [["ann@example.org"]]
     assert setup.mail_recorded() == ["sent"]  # the mail is delivered, whatever the chat did
     assert [path for path, _, _ in got] == ["/503-200/ann"]
@@ -129,10 +141,8 @@ def test_a_chat_refused_for_good_is_recorded_and_logged_once_and_never_tried_aga
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    port, got = chat
-    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/404/ann")
-    start = datetime.now(UTC)
-    setup.run(start)
+    setup = Setup(tmp_path, location, server, chat, "404/ann")
+    start, got = setup.first(), setup.got
     assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
     assert setup.counts() == {"pending": 0, "failed": 1}
     assert "chat messages: 0 pending (tried again when due), 1 failed" in setup.status(capsys)
@@ -150,8 +160,7 @@ def test_a_chat_refused_for_good_is_recorded_and_logged_once_and_never_tried_aga
 def test_a_pending_chat_is_sent_by_the_next_digest_now_process(
     location: object, chat: Chat, server: Server, tmp_path: Path
 ) -> None:
-    port, got = chat
-    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
+    setup, got = Setup(tmp_path, location, server, chat, "503-200/ann"), chat[1]
     env = clean_env(**setup.env)
     said = []
     for _ in range(2):
@@ -177,10 +186,8 @@ def test_the_service_sends_a_due_chat_at_its_next_look_and_one_service_sends_it(
 ) -> None:
     """Two services on one state: while one holds a chat (sending it), the other's look
     leaves it; once the first is gone, the other sends it, once."""
-    port, got = chat
-    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
-    start = datetime.now(UTC)
-    setup.run(start)
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    start, got = setup.first(), setup.got
     assert len(got) == 1
     later = start + LATER
     services = [
@@ -217,13 +224,9 @@ def test_a_chat_whose_url_left_the_readers_file_is_not_sent(
 ) -> None:
     """The URL stays in the readers file, not the state: a reader who took it out (or
     changed it) gets nothing more there, and the chat is failed, not kept for ever."""
-    port, got = chat
-    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503-200/ann")
-    start = datetime.now(UTC)
-    setup.run(start)
-    setup.file.write_text(
-        f'[[reader]]\nemail = "ann@example.org"\nnotify = "json://127.0.0.1:{port}/200/new"\n'
-    )
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    start, got = setup.first(), setup.got
+    setup.file.write_text(f'[[reader]]\nemail = "ann@example.org"\nnotify = "{setup.url("200")}"\n')
     setup.run(start + LATER)
     assert [path for path, _, _ in got] == ["/503-200/ann"]
     assert setup.counts() == {"pending": 0, "failed": 1}
@@ -234,16 +237,14 @@ def test_a_look_stops_after_several_chats_in_a_row_failed_for_now(
     location: object, chat: Chat, server: Server, tmp_path: Path
 ) -> None:
     """A receiver that fails every chat costs a look three attempts, not one a chat kept."""
-    port, got = chat
-    setup = Setup(tmp_path, location, server, f"json://127.0.0.1:{port}/503/ann")
+    setup, got = Setup(tmp_path, location, server, chat, "503/ann"), chat[1]
     setup.file.write_text(
         "".join(
-            f'[[reader]]\nemail = "{name}@example.org"\nnotify = "json://127.0.0.1:{port}/503"\n'
+            f'[[reader]]\nemail = "{name}@example.org"\nnotify = "{setup.url("503")}"\n'
             for name in ("ann", "bob", "cy", "dee")
         )
     )
-    start = datetime.now(UTC)
-    setup.run(start)
+    start = setup.first()
     assert len(server.received) == 4 and len(got) == 4  # each mail, then its chat
     setup.run(start + LATER, scheduled=True)
     assert len(got) == 4 + 3
