@@ -320,11 +320,12 @@ def retry_kept(store: StateStore, deliverer: Deliverer, now: datetime, *, every:
     """Send what the deliverer keeps of its own that is due (each reader's chat messages;
     with `every`, each one not taken yet). A state that cannot record it is logged, and
     the run goes on: the mail comes first."""
-    from digest.channels.base import Retrying
-
-    if isinstance(deliverer, Retrying):
+    # Retrying (digest.channels.base), asked by name: loading the protocol loads typing,
+    # which cron would pay on every run.
+    retry_due = getattr(deliverer, "retry_due", None)
+    if retry_due is not None:
         try:
-            deliverer.retry_due(store, now, every=every)
+            retry_due(store, now, every=every)
         except StoreError as e:
             log.error("chat messages kept for later not sent now: %s", e)
 

@@ -279,12 +279,12 @@ class ReadersNotify:
         """Where a chat goes as the readers file says now (None: no longer the reader's)."""
         from digest.channels.chats import Address, target
 
-        reader, urls = self._urls.get(chat.reader_key, (None, ()))
-        for n, url in enumerate(urls, 1):
-            if reader is not None and target(url) == chat.target:
-                setting = f"{printable(str(self._file))}:{reader.line}: reader {reader.email}"
-                return Address(url, n, f"{setting}: notify")
-        return None
+        if chat.reader_key not in self._urls:
+            return None
+        reader, urls = self._urls[chat.reader_key]
+        setting = f"{printable(str(self._file))}:{reader.line}: reader {reader.email}: notify"
+        found = (Address(u, n, setting) for n, u in enumerate(urls, 1) if target(u) == chat.target)
+        return next(found, None)
 
     def _reread(self) -> bool:
         """Read the readers file again if it changed; whether any reader has `notify`."""

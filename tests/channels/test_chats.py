@@ -249,3 +249,17 @@ def test_a_look_stops_after_several_chats_in_a_row_failed_for_now(
     setup.run(start + LATER, scheduled=True)
     assert len(got) == 4 + 3
     assert setup.counts() == {"pending": 4, "failed": 0}
+
+
+@pytest.mark.slow
+def test_a_readers_chat_kept_for_later_is_sent_through_the_channels_beside_the_mail_too(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    from digest.channels.beside import Beside
+
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    start = setup.first()
+    beside = Beside(deliverer(setup.settings, dry_run=False), [])
+    with open_state(setup.settings.state) as store:
+        beside.retry_due(store, start + LATER)
+    assert [path for path, _, _ in setup.got] == ["/503-200/ann"] * 2
