@@ -25,8 +25,9 @@ from digest.state import open as open_state
 from tests.channels.test_notify import REAL, Chat, chat
 from tests.mailserver import Server, smtp_server
 from tests.processes import clean_env, digest_now
+from tests.service.test_service import Serve, serves, until
 
-__all__ = ["chat"]  # the receiver's fixture, shared with test_notify
+__all__ = ["chat", "serves"]  # fixtures shared with test_notify and test_service
 
 LATER = timedelta(minutes=1)  # past the first retry (DIGEST_RETRY_SECONDS=2)
 
@@ -178,6 +179,21 @@ def test_a_pending_chat_is_sent_by_the_next_digest_now_process(
     assert "HTTP" not in said[1]
     assert len(server.received) == 1
     assert setup.counts() == {"pending": 0, "failed": 0}
+
+
+@pytest.mark.slow
+def test_a_chat_kept_from_before_is_sent_by_digest_serve_once_due(
+    location: object, chat: Chat, server: Server, tmp_path: Path, serves: list[Serve]
+) -> None:
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    setup.first()
+    serve = Serve(tmp_path, setup.inbox, tmp_path / "out", **setup.env, DIGEST_SCHEDULE="0 5 * * *")
+    serves.append(serve)
+    until(lambda: len(setup.got) == 2, 30, "the chat sent by the service")
+    assert serve.stop() == 0
+    assert [path for path, _, _ in setup.got] == ["/503-200/ann"] * 2
+    assert setup.counts() == {"pending": 0, "failed": 0}
+    assert len(server.received) == 1 and setup.mail_recorded() == ["sent"]
 
 
 @pytest.mark.slow
