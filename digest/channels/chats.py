@@ -49,10 +49,13 @@ def send_new(
     store: StateStore, chat_ids: Iterable[int], find: Find, now: datetime, first_retry: timedelta
 ) -> None:
     """Send the chats just recorded, each claimed first."""
-    for chat_id in chat_ids:
-        chat = store.claim_chat(chat_id)
-        if chat is not None:
-            send(store, chat, find(chat), now, first_retry)
+    try:
+        for chat_id in chat_ids:
+            chat = store.claim_chat(chat_id)
+            if chat is not None:
+                send(store, chat, find(chat), now, first_retry)
+    finally:
+        store.let_go_of_chats()
 
 
 def retry(
@@ -64,16 +67,20 @@ def retry(
     from digest.pipeline import FAILURES_IN_A_ROW
 
     due, failing = None if every else now, 0
-    for chat_id in store.chats_due(due):
-        chat = store.claim_chat(chat_id, due)
-        if chat is None:
-            continue
-        failing = failing + 1 if send(store, chat, find(chat), now, first_retry) else 0
-        if failing >= FAILURES_IN_A_ROW:
-            log.warning(
-                "%d chat messages in a row failed for now; the others are tried later", failing
-            )
-            return
+    try:
+        for chat_id in store.chats_due(due):
+            chat = store.claim_chat(chat_id, due)
+            if chat is None:
+                continue
+            failing = failing + 1 if send(store, chat, find(chat), now, first_retry) else 0
+            if failing >= FAILURES_IN_A_ROW:
+                log.warning(
+                    "%d chat messages in a row failed for now; the others are tried later",
+                    failing,
+                )
+                return
+    finally:
+        store.let_go_of_chats()
 
 
 def send(

@@ -88,6 +88,11 @@ class Chats(Part):
             return None
         return Chat(*rows[0])
 
+    def let_go_of_chats(self) -> None:
+        """Let go of the claim this store holds (a worker done sending for now), so that
+        another may send a chat that stays pending, once it is due."""
+        self._let_go()
+
     def chat_attempt(self, chat_id: int, retry_at: datetime) -> int:
         """Record, before a chat is sent, that it is tried (as `Outbox.attempt` does): none
         again before `retry_at` unless its outcome is recorded. Returns how many attempts in

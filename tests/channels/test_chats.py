@@ -279,3 +279,20 @@ def test_a_readers_chat_kept_for_later_is_sent_through_the_channels_beside_the_m
     with open_state(setup.settings.state) as store:
         beside.retry_due(store, start + LATER)
     assert [path for path, _, _ in setup.got] == ["/503-200/ann"] * 2
+
+
+@pytest.mark.slow
+def test_a_chat_that_fails_again_is_left_for_any_service_to_try_when_due(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    """A service that stays up keeps no hold on a chat it tried: when it is due again,
+    another service sharing the state may send it."""
+    setup = Setup(tmp_path, location, server, chat, "503/ann")
+    start = setup.first()
+    one, other = (deliverer(setup.settings, dry_run=False) for _ in range(2))
+    assert isinstance(one, Retrying) and isinstance(other, Retrying)
+    with open_state(setup.settings.state) as first, open_state(setup.settings.state) as second:
+        one.retry_due(first, start + LATER)
+        assert len(setup.got) == 2  # failed again, and `first` stays open
+        other.retry_due(second, start + LATER * 10)
+        assert len(setup.got) == 3
