@@ -296,3 +296,20 @@ def test_a_chat_that_fails_again_is_left_for_any_service_to_try_when_due(
         assert len(setup.got) == 2  # failed again, and `first` stays open
         other.retry_due(second, start + LATER * 10)
         assert len(setup.got) == 3
+
+
+@pytest.mark.slow
+def test_a_chat_whose_last_attempts_left_no_outcome_is_held_not_sent_again(
+    location: object, chat: Chat, server: Server, tmp_path: Path
+) -> None:
+    """Two attempts whose process died before recording what came of them (so the receiver
+    may have it): the chat is failed with a line saying so, never sent a third time."""
+    setup = Setup(tmp_path, location, server, chat, "503-200/ann")
+    start = setup.first()
+    with open_state(setup.settings.state) as store:
+        [chat_id] = store.chats_due(start + LATER)
+        for _ in range(2):  # what two processes killed mid-send leave behind
+            store.chat_attempt(chat_id, start)
+    setup.run(start + LATER)
+    assert len(setup.got) == 1
+    assert setup.counts() == {"pending": 0, "failed": 1}
