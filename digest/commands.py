@@ -201,6 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             store.rejected_dumps(5),
             archive=str(settings.archive) if settings.archive else None,
             notify=notify,
+            chats=store.chat_counts(),
             service=status_lines(store, zone),
             zone=zone,
             names={r.id: r.key for r in store.all_readers()},

@@ -28,6 +28,7 @@ def status_lines(
     *,
     archive: str | None = None,
     notify: Sequence[str] = (),
+    chats: Mapping[str, int] | None = None,
     service: Sequence[str] = (),
     zone: tzinfo | None = None,
     names: Mapping[int, str] | None = None,
@@ -35,9 +36,10 @@ def status_lines(
     """`digest status`: the state's counts (`StateStore.counts`, `reader_counts`), the
     digests pending then failed (`outbox`), the last ones sent among `recent`, the dumps that
     could not be read (those no delivered digest named yet, `untold`, then the last ones),
-    where the archive is, the notification URLs (masked), and the service's lines; every
-    moment in `zone` (the service's time zone: DIGEST_TIMEZONE; None: UTC), named; each
-    digest with the address of its reader (`names`, by reader id), when it has one."""
+    where the archive is, the notification URLs (masked), readers' chat messages pending
+    and failed (`chats`, when there are any), and the service's lines; every moment in
+    `zone` (the service's time zone: DIGEST_TIMEZONE; None: UTC), named; each digest with
+    the address of its reader (`names`, by reader id), when it has one."""
     tz = zone or UTC
     names = names or {}
 
@@ -85,6 +87,11 @@ def status_lines(
         lines.append(f"archive: {archive}")
     if notify:
         lines.append(f"notify: {', '.join(notify)}")
+    if chats and (chats["pending"] or chats["failed"]):
+        lines.append(
+            f"chat messages: {chats['pending']} pending (tried again when due),"
+            f" {chats['failed']} failed"
+        )
     return lines + list(service)
 
 

@@ -239,6 +239,12 @@ def retry(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.retry_seconds)
 
 
+def backoff(first_retry: timedelta, attempts: int) -> timedelta:
+    """The wait before the next try after `attempts` made: doubled each time, up to 6 hours."""
+    wait: timedelta = first_retry * 2 ** min(attempts, 10)
+    return min(wait, LONGEST_BACKOFF)
+
+
 def send(
     store: StateStore,
     deliverer: Deliverer,
@@ -268,14 +274,14 @@ def send(
     if not claimed and store.shared and not store.claim(item.id):
         report.delivered.append(f"digest {item.id} is being delivered by another service")
         return
-    backoff = min(first_retry * 2 ** min(item.attempts, 10), LONGEST_BACKOFF)
+    wait = backoff(first_retry, item.attempts)
     try:
-        unrecorded = store.attempt(item.id, now + min(backoff, IN_FLIGHT))
+        unrecorded = store.attempt(item.id, now + min(wait, IN_FLIGHT))
     except StoreError as e:
         return _halt(report, f"digest {item.id} not sent: its attempt could not be recorded ({e})")
     if unrecorded >= UNRECORDED_LIMIT:
         return _hold(store, item, report, unrecorded)
-    tried = _try(store, deliverer, item, now, now + backoff)
+    tried = _try(store, deliverer, item, now, now + wait)
     try:
         tried.record()
     except StoreError as e:
@@ -283,7 +289,7 @@ def send(
         return _halt(
             report,
             f"{what}, but this could not be recorded ({e}); it is not tried again for"
-            f" {min(backoff, IN_FLIGHT).total_seconds():g} s at least, and sent once more at"
+            f" {min(wait, IN_FLIGHT).total_seconds():g} s at least, and sent once more at"
             " most",
         )
     if not tried.failure:
@@ -308,6 +314,20 @@ def send(
             f"{report.failing} deliveries in a row failed for now; the other digests of this"
             " run stay pending, tried again later",
         )
+
+
+def retry_kept(store: StateStore, deliverer: Deliverer, now: datetime, *, every: bool) -> None:
+    """Send what the deliverer keeps of its own that is due (each reader's chat messages;
+    with `every`, each one not taken yet). A state that cannot record it is logged, and
+    the run goes on: the mail comes first."""
+    # Retrying (digest.channels.base), asked by name: loading the protocol loads typing,
+    # which cron would pay on every run.
+    retry_due = getattr(deliverer, "retry_due", None)
+    if retry_due is not None:
+        try:
+            retry_due(store, now, every=every)
+        except StoreError as e:
+            log.error("chat messages kept for later not sent now: %s", e)
 
 
 def resend(
@@ -422,6 +442,8 @@ def run_once(
                 send(store, deliverer, item, report, now, retry(settings))
                 if len(report.delivered) > delivered:
                     log.info("digest %s, kept from before: %s", item.id, report.delivered[-1])
+            if report.halted is None:
+                retry_kept(store, deliverer, now, every=retry_all)
 
         if not roll.readers:
             # Papers read now would be offered to nobody, and a reader added later starts

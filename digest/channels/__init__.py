@@ -71,9 +71,11 @@ def deliverer(settings: Settings, *, dry_run: bool, recipients: Sequence[str] = 
         chosen = channel("preview")
     main = chosen.build(settings, recipients)
     if settings.readers is not None and not (dry_run or recipients):
+        from datetime import timedelta
+
         from digest.channels.notify import ReadersNotify  # each reader's own chat
 
-        main = ReadersNotify(main, settings.readers)
+        main = ReadersNotify(main, settings.readers, timedelta(seconds=settings.retry_seconds))
     others = [] if dry_run or recipients else _beside(settings)
     if not others:
         return main

@@ -10,6 +10,8 @@ from digest.models import Outgoing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from digest.state.protocol import StateStore
 
 
@@ -34,4 +36,15 @@ class Followed(Protocol):
 
     def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
         """Do it; a failure here is logged, never the digest's."""
+        ...
+
+
+@runtime_checkable
+class Retrying(Protocol):
+    """A deliverer that keeps messages of its own in the state until they are taken (each
+    reader's chat messages): runs and the service's looks ask it to send those due."""
+
+    def retry_due(self, store: StateStore, now: datetime, *, every: bool = False) -> None:
+        """Send those due at `now` (with `every`, each one not taken yet); a failure to send
+        one is recorded and logged, a state that cannot record raises StoreError."""
         ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager
 
-from digest.channels.base import Deliverer, Followed
+from digest.channels.base import Deliverer, Followed, Retrying
 from digest.channels.declare import session, stop
 from digest.errors import DeliveryError, TransientDeliveryError
 from digest.models import Outgoing
@@ -16,6 +16,7 @@ from digest.models import Outgoing
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from digest.state.protocol import StateStore
 
@@ -60,3 +61,9 @@ class Beside:
         for _, other in [("main", self.main), *self.others]:
             if isinstance(other, Followed):
                 other.after_sent(store, outgoing)
+
+    def retry_due(self, store: StateStore, now: datetime, *, every: bool = False) -> None:
+        """Those that keep messages of their own for later (Retrying) send those due."""
+        for _, other in [("main", self.main), *self.others]:
+            if isinstance(other, Retrying):
+                other.retry_due(store, now, every=every)

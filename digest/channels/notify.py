@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from digest.channels.declare import Channel
 from digest.errors import ConfigError, DeliveryError, TransientDeliveryError
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from digest.channels.base import Deliverer
+    from digest.channels.chats import Address
     from digest.readers import Reader
     from digest.settings import Settings
+    from digest.state.chats import Chat
     from digest.state.protocol import StateStore
 
 log = logging.getLogger(__name__)
@@ -144,13 +147,7 @@ def targets(raw: str) -> list[Target]:
 
 def masked(raw: str) -> list[str]:
     """DIGEST_NOTIFY's URLs as they may be shown."""
-    shown = []
-    for n, url in enumerate(urls(raw), 1):
-        try:
-            shown.append(Target(url, n).shown)
-        except ConfigError:
-            shown.append(_scheme(url) + " (not usable)")
-    return shown
+    return [_masked(url, n) for n, url in enumerate(urls(raw), 1)]
 
 
 def message(outgoing: Outgoing, page_url: str | None = None) -> tuple[str, str]:
@@ -212,15 +209,20 @@ class NotifyDeliverer:
 
 class ReadersNotify:
     """The chosen channel (`main`), then each reader's own chat notifications: once a
-    reader's digest is recorded as delivered, its short message (as for DIGEST_NOTIFY) goes
-    to the `notify` URLs the readers file gives them. A chat that fails is logged, never the
-    digest's, and is not tried again. The file is read again when it changes (`digest
-    serve`); without a reader with `notify`, nothing more is made or done."""
+    reader's digest is recorded as delivered, its short message (as for DIGEST_NOTIFY) is
+    recorded for each of the `notify` URLs the readers file gives them, and sent, retried
+    like mail when the failure may pass (digest.channels.chats); never the digest's
+    failure. The file is read again when it changes (`digest serve`); without a reader
+    with `notify`, nothing more is made or done."""
 
-    def __init__(self, main: Deliverer, readers: Path) -> None:
+    def __init__(
+        self, main: Deliverer, readers: Path, first_retry: timedelta = timedelta(minutes=1)
+    ) -> None:
         self.main = main
         self._file = readers
+        self._first_retry = first_retry  # DIGEST_RETRY_SECONDS, as for the mail
         self._read: tuple[int, int, int] | None = None  # the file's inode, size and time
+        self._loaded = False  # whether the file was ever read whole: its URLs are known
         self._urls: dict[str, tuple[Reader, tuple[str, ...]]] = {}  # key -> reader, URLs
         self._keys: dict[int, str] = {}  # the state's reader id -> key
         self.needs = main.needs
@@ -236,36 +238,53 @@ class ReadersNotify:
         return self.main.deliver(outgoing)
 
     def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
+        from digest.channels import chats
         from digest.channels.base import Followed
 
         if isinstance(self.main, Followed):
             self.main.after_sent(store, outgoing)
         if outgoing.reader is None or not self._reread():
             return
-        key = self._keys.get(outgoing.reader)
-        if key is None:  # a reader joined since: the state says who they are
-            self._keys = {r.id: r.key for r in store.all_readers()}
+        try:
             key = self._keys.get(outgoing.reader)
-        if key not in self._urls:
-            return
-        reader, urls = self._urls[key]
+            if key is None:  # a reader joined since: the state says who they are
+                self._keys = {r.id: r.key for r in store.all_readers()}
+                key = self._keys.get(outgoing.reader)
+            if key not in self._urls:
+                return
+            _, urls = self._urls[key]
+            title, body = message(outgoing)
+            found = [(chats.target(url), _masked(url, n)) for n, url in enumerate(urls, 1)]
+            added = store.add_chats(outgoing.id, title, body, found)
+            chats.send_new(store, added, self._address, datetime.now(UTC), self._first_retry)
+        except Exception as e:  # the digest went: nothing here may undo that
+            log.error(
+                "digest %s: its chat messages were not all sent (%s: %s); those recorded are"
+                " tried again later",
+                outgoing.id,
+                type(e).__name__,
+                e,
+            )
+            log.debug("the error in detail", exc_info=True)
+
+    def retry_due(self, store: StateStore, now: datetime, *, every: bool = False) -> None:
+        """Send the chat messages kept for later that are due (`every`: each one)."""
+        from digest.channels import chats
+
+        self._reread()
+        if self._loaded:  # else which URL a chat is for cannot be told yet
+            chats.retry(store, self._address, now, self._first_retry, every=every)
+
+    def _address(self, chat: Chat) -> Address | None:
+        """Where a chat goes as the readers file says now (None: no longer the reader's)."""
+        from digest.channels.chats import Address, target
+
+        if chat.reader_key not in self._urls:
+            return None
+        reader, urls = self._urls[chat.reader_key]
         setting = f"{printable(str(self._file))}:{reader.line}: reader {reader.email}: notify"
-        title, body = message(outgoing)
-        for n, url in enumerate(urls, 1):
-            try:
-                Target(url, n, setting, "remove their notify").send(title, body)
-            except (ConfigError, DeliveryError) as e:
-                said = str(e) if str(e).startswith(setting) else f"{setting}: {e}"
-                log.warning("digest %s: %s; not tried again", outgoing.id, said)
-            except Exception as e:  # the digest went: nothing here may undo that
-                log.warning(
-                    "digest %s: %s: URL %d failed: unexpected error (%s)",
-                    outgoing.id,
-                    setting,
-                    n,
-                    type(e).__name__,
-                )
-                log.debug("the error in detail", exc_info=True)
+        found = (Address(u, n, setting) for n, u in enumerate(urls, 1) if target(u) == chat.target)
+        return next(found, None)
 
     def _reread(self) -> bool:
         """Read the readers file again if it changed; whether any reader has `notify`."""
@@ -278,10 +297,19 @@ class ReadersNotify:
                 self._read = now
                 loaded = readers.load(self._file)
                 self._urls = {r.key: (r, r.notify) for r in loaded.readers if r.notify}
+                self._loaded = True
         except (OSError, ConfigError):  # the run says what is wrong; the last good one stays
             pass
         self.needs = self.main.needs | ({"json"} if self._urls else set())
         return bool(self._urls)
+
+
+def _masked(url: str, position: int) -> str:
+    """One URL as it may be shown (see `masked`)."""
+    try:
+        return Target(url, position).shown
+    except ConfigError:
+        return _scheme(url) + " (not usable)"
 
 
 def _build(settings: Settings, recipients: Sequence[str] = ()) -> NotifyDeliverer:

@@ -6,7 +6,8 @@ How the parts fit together:
   has it open for writing (Linux's /proc tells) and two polls in a row found it with the same
   size and modification time, or at once when its writer, seen at the last poll, closed it
   (while a file is being written, polls come every half second). Polling logs what it finds and
-  retries outbox digests whose backoff has passed; it records nothing about dumps.
+  retries outbox digests (then readers' chat messages) whose backoff has passed; it records
+  nothing about dumps.
 - An APScheduler job runs the pipeline on the schedule, reading only the ready files. The run is
   the unit of work: dumps, papers and the digest are recorded in one transaction before
   delivery, and papers count as seen only after it, so a kill at any moment leaves either
@@ -44,6 +45,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from digest import channels, formats, inbox, pipeline, reader_settings, state
 from digest.channels import session
+from digest.channels.base import Retrying
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
 from digest.service.fetching import Fetching, last_fire
@@ -137,6 +139,7 @@ class Service:
                 hashes[candidate] = sha
         self.hashes = hashes  # replaced whole, for the job's thread
         self.retry_due(store)
+        self.chats_due(store)
         return newly
 
     def _report_problem(self, kind: str, message: str) -> None:
@@ -186,6 +189,11 @@ class Service:
         self.rest.after(report, now)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
+
+    def chats_due(self, store: StateStore) -> None:
+        """Send the readers' chat messages kept for later whose backoff has passed."""
+        if isinstance(self.deliverer, Retrying) and not self.stopping.is_set():
+            self.deliverer.retry_due(store, self.clock())
 
     # -- the scheduled run (the scheduler's thread) -------------------------------------
 
@@ -453,6 +461,7 @@ class Service:
                 following = True
                 self._safely(self._leader_fetches, store)
             self._safely(self.deliver_due, store)
+            self._safely(self.chats_due, store)
             if self.stopping.wait(self._follow_interval()):
                 break
         return False

@@ -8,6 +8,7 @@
       readers.py     the readers: positions, tokens, their own preferences, likes
       outbox.py      the digests to deliver, and the claims of the workers delivering them
       published.py   the public digest of a readers file, and each reader's delivered ones
+      chats.py       readers' chat messages of delivered digests, until their receivers take them
     rows.py        rows turned into values, the same on every backend
     dialect.py     what a backend gives the roles: its dialect and its connection
     migrations.py  the schema: one list of steps, each with its script for every backend

@@ -275,6 +275,29 @@ CREATE INDEX digests_letter ON digests (letter_id) WHERE letter_id IS NOT NULL
 # could not be written), so that such a digest is sent once more at most, never in a loop.
 _OUTBOX_ATTEMPTS = "ALTER TABLE digests ADD COLUMN unrecorded INTEGER NOT NULL DEFAULT 0"
 
+# -- 12: each reader's chat messages, kept until their receiver takes them -------------------
+# One a digest and chat URL, tried as a digest is (attempts recorded before, outcomes after).
+# The URL often holds a token: it stays in the readers file, and a chat names it by its
+# SHA-256 (`target`) and shows it masked (`shown`). The message is kept until it is sent.
+_CHATS = """CREATE TABLE chats (
+    id {id},
+    digest_id {int} NOT NULL REFERENCES digests (id),
+    target TEXT NOT NULL,
+    shown TEXT NOT NULL,
+    title TEXT,
+    body TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    unrecorded INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    sent_at TEXT,
+    UNIQUE (digest_id, target)
+);
+CREATE INDEX chats_status ON chats (status, next_attempt_at)
+"""
+
 
 # -- 12: a run's renderings compressed against its base rendering -----------------------------
 # The key of the run's base rendering (a letter too) that a letter was compressed against.
@@ -316,6 +339,7 @@ MIGRATIONS: list[Step] = [
         ("m005_outbox_attempts", _OUTBOX_ATTEMPTS),
     ),
     Step(("_m012_letter_base", _LETTER_BASE), ("m006_letter_base", _LETTER_BASE)),
+    Step(("_m013_chats", _on("sqlite", _CHATS)), ("m007_chats", _on("postgres", _CHATS))),
 ]
 
 

@@ -52,8 +52,10 @@ _pool_log.propagate = False
 
 # Advisory lock keys (per database): the run lock, the lead of `digest serve`, migrations.
 RUN_LOCK, LEAD_LOCK, MIGRATE_LOCK, PAPERS_LOCK = 7_310_001, 7_310_002, 7_310_003, 7_310_004
-# The claims on digests being delivered: advisory locks of two keys, this one and the id.
+# The claims on digests being delivered: advisory locks of two keys, this one and the id;
+# on chat messages being sent, the next one and the chat's id.
 CLAIMS = 7_310_005
+QUEUES = (CLAIMS, 7_310_006)  # by queue: digests, chats
 # How a connection notices a lost peer: keepalive after 10 s idle, then 4 probes 5 s apart;
 # data the peer does not acknowledge within 30 s ends it too (keepalive only probes when idle).
 KEEPALIVE: dict[str, Any] = {
@@ -338,23 +340,24 @@ class PostgresStore(StateStore):
 
     # -- the claims on digests (see Outbox) ------------------------------------------------
 
-    def _try_claim(self, digest_id: int) -> bool:
-        """An advisory lock of two keys (CLAIMS and the digest's id) on this store's own
-        connection for claims: a worker that dies lets go of it with its connection, at
-        once, and one whose machine vanished within about 30 s (see SERVER_KEEPALIVE)."""
+    def _try_claim(self, item: int, queue: int = 0) -> bool:
+        """An advisory lock of two keys (the queue's, from QUEUES, and the item's id) on
+        this store's own connection for claims: a worker that dies lets go of it with its
+        connection, at once, and one whose machine vanished within about 30 s (see
+        SERVER_KEEPALIVE)."""
         with self._guard("cannot be used"):
             sql = "SELECT pg_try_advisory_lock(%s, mod(%s, 2147483648)::integer)"
-            row = self._on_own("claims", sql, (CLAIMS, digest_id)).fetchone()
+            row = self._on_own("claims", sql, (QUEUES[queue], item)).fetchone()
         return bool(row and row[0])
 
-    def _let_go(self, digest_id: int | None = None) -> None:
-        """Let go of this digest's claim (None: of every claim this store holds)."""
+    def _let_go(self, item: int | None = None, queue: int = 0) -> None:
+        """Let go of this item's claim (None: of every claim this store holds)."""
         with self._guard("cannot be used"):
-            if digest_id is None:
+            if item is None:
                 self._on_own("claims", "SELECT pg_advisory_unlock_all()")
             else:
                 sql = "SELECT pg_advisory_unlock(%s, mod(%s, 2147483648)::integer)"
-                self._on_own("claims", sql, (CLAIMS, digest_id))
+                self._on_own("claims", sql, (QUEUES[queue], item))
 
 
 def _connection_settings() -> dict[str, Any]:

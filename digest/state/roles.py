@@ -1,5 +1,5 @@
 """The state's roles together, as one store: each role written once (dumps.py, catalogue.py,
-readers.py, outbox.py, and the service's own values here), over the connection a backend
+readers.py, outbox.py, chats.py, and the service's own values here), over the connection a backend
 gives (dialect.py). `record` is the one write that spans them, in one transaction.
 
 A paper is recorded with the digest that shows it while that digest is still pending: the
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from digest.models import Dump, Outgoing, Rejected
 from digest.state.base import now
 from digest.state.catalogue import Catalogue, add_papers, end, learn
+from digest.state.chats import Chats
 from digest.state.dialect import Part
 from digest.state.dumps import DumpsRead, log_dumps, tell
 from digest.state.outbox import Outbox, add_digest
@@ -48,7 +49,7 @@ class ServiceState(Part):
                     )
 
 
-class Roles(DumpsRead, Catalogue, Readers, Outbox, Published, ServiceState):
+class Roles(DumpsRead, Catalogue, Readers, Chats, Outbox, Published, ServiceState):
     """Every role of the state, on the connection of the backend class put before it."""
 
     def counts(self) -> dict[str, int]:

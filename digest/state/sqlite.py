@@ -39,6 +39,9 @@ SQLITE = Dialect(
     flag="json_extract(prefs, '$.{name}')",
 )
 MIGRATIONS_TABLE = "migrations"
+# A queue's claims lie in the claims file from its number shifted by this many bits (digest
+# ids stay far below 2**56).
+QUEUE_BITS = 56
 
 log = logging.getLogger(__name__)
 
@@ -349,24 +352,27 @@ class _Connection:
         """Whether this store holds the lead: a lock on a file, held until it is closed."""
         return bool(self._leading)
 
-    def _try_claim(self, digest_id: int) -> bool:
-        """Claim this digest unless another worker holds it (see `_claim_lock`)."""
-        return self._claim_lock(fcntl.F_WRLCK, digest_id)
+    def _try_claim(self, item: int, queue: int = 0) -> bool:
+        """Claim this item of a queue (0: digests) unless another worker holds it (see
+        `_claim_lock`)."""
+        return self._claim_lock(fcntl.F_WRLCK, item, queue)
 
-    def _let_go(self, digest_id: int | None = None) -> None:
-        """Let go of this digest's claim (None: of every claim this store holds)."""
-        self._claim_lock(fcntl.F_UNLCK, digest_id or 0)
+    def _let_go(self, item: int | None = None, queue: int = 0) -> None:
+        """Let go of this item's claim (None: of every claim this store holds)."""
+        self._claim_lock(fcntl.F_UNLCK, item or 0, queue)
 
-    def _claim_lock(self, kind: int, digest_id: int = 0) -> bool:
-        """Lock (F_WRLCK) or let go (F_UNLCK) of a digest's claim: the byte at the digest's
-        id in the state's claims file; with id 0, let go of every claim this store holds.
-        False when another holds it. An open file description lock (Linux): like the
-        service lock, it is this store's, not its process's, and ends when the store closes
-        the file or its process dies, so a worker killed mid-delivery lets go at once."""
+    def _claim_lock(self, kind: int, item: int = 0, queue: int = 0) -> bool:
+        """Lock (F_WRLCK) or let go (F_UNLCK) of an item's claim: the byte at the item's id
+        in its queue's stretch of the state's claims file (the digests', then the chats');
+        with id 0, let go of every claim this store holds. False when another holds it. An
+        open file description lock (Linux): like the service lock, it is this store's, not
+        its process's, and ends when the store closes the file or its process dies, so a
+        worker killed mid-delivery lets go at once."""
         if self._claims is None:
             self._claims = os.open(lock_file(self.file, ".claims"), os.O_CREAT | os.O_RDWR, 0o600)
         # struct flock: l_type, l_whence, (padding), l_start, l_len, l_pid (0), padding.
-        flock = struct.pack("hhqqi4x", kind, os.SEEK_SET, digest_id, 1 if digest_id else 0, 0)
+        start = (queue << QUEUE_BITS) + item if item else 0
+        flock = struct.pack("hhqqi4x", kind, os.SEEK_SET, start, 1 if item else 0, 0)
         try:
             fcntl.fcntl(self._claims, fcntl.F_OFD_SETLK, flock)
         except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another holds it

@@ -2,10 +2,11 @@
 
 Everything a state holds goes: papers and their keys, dumps read, readers with their
 positions, unsubscribes, preferences and likes, the token secret (so that every link already
-mailed still works) and the outbox. Both sides are first opened as digest opens them (created
-and migrated to the same schema); the rows are then read from one snapshot of the source and
-written in one transaction, so that the target holds all of it or none of it. Afterwards each
-table's rows are counted and summed (an order-free checksum of every value) on both sides.
+mailed still works), the outbox and its chat messages. Both sides are first opened as digest
+opens them (created and migrated to the same schema); the rows are then read from one
+snapshot of the source and written in one transaction, so that the target holds all of it or
+none of it. Afterwards each table's rows are counted and summed (an order-free checksum of
+every value) on both sides.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ TABLES = (
     "letters",
     "readers",
     "digests",
+    "chats",
     "dumps",
     "papers",
     "paper_keys",
@@ -39,7 +41,7 @@ TABLES = (
     "positions",
 )
 BOOKKEEPING = frozenset({"migrations", "digest_migrations"})
-IDENTITIES = ("letters", "readers", "digests", "dumps")  # their ids go on after the copy
+IDENTITIES = ("letters", "readers", "digests", "chats", "dumps")  # their ids go on after the copy
 # What makes a target not empty: anything a run or a reader put there.
 HOLDINGS = {
     "papers": "",

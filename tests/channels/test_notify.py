@@ -30,14 +30,17 @@ MAIL = {
 
 
 class Recorder(BaseHTTPRequestHandler):
-    """Answers a POST by the status its path names (/200, /500, /404) and keeps it."""
+    """Answers a POST by the status its path names (/200, /500, /404; /503-200: 503 to the
+    first POST there, 200 to every later one) and keeps it."""
 
     got: list[tuple[str, dict[str, str], bytes]]
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.got.append((self.path, dict(self.headers), body))
-        self.send_response(int(self.path.strip("/").split("/")[0]))
+        statuses = self.path.strip("/").split("/")[0].split("-")
+        posted = sum(path == self.path for path, _, _ in self.got)
+        self.send_response(int(statuses[min(posted, len(statuses)) - 1]))
         self.send_header("Content-Length", "0")
         self.end_headers()
 

@@ -187,7 +187,9 @@ def test_every_role_is_written_once_whatever_the_backend(store: StateStore) -> N
         for name, _ in inspect.getmembers(Roles, inspect.isfunction)
         if not name.startswith("_") and name not in connection
     ]
-    assert len(asked) > 30  # every role: the dumps read, catalogue, readers, outbox, service
+    assert (
+        len(asked) > 30
+    )  # every role: dumps read, catalogue, readers, outbox, chats, the public digest, service
     written = {name: getattr(type(store), name).__module__ for name in asked}
     assert backend not in set(written.values()), written
     assert {m.rpartition(".")[2] for m in written.values()} == {
@@ -195,6 +197,8 @@ def test_every_role_is_written_once_whatever_the_backend(store: StateStore) -> N
         "catalogue",
         "readers",
         "outbox",
+        "chats",
+        "published",
         "roles",
     }
 
