@@ -138,7 +138,7 @@ def rendering(marks: Marks, lead: int = 60, *, text_form: bool = False) -> Outgo
         "Daily papers: 3 new",
         3,
         {"text": text, "html": html},
-        eml=mail.as_bytes(policy=mail.policy),
+        eml=mail,
     )
 
 

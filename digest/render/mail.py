@@ -22,6 +22,7 @@ dark-mode rules survive and text, not markup, fills the budget.
 from __future__ import annotations
 
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
@@ -357,7 +358,7 @@ def compose(
         html,
         text,
         markdown,
-        msg.as_bytes(),
+        msg,
         layout,
         shown,
         renderer.renders["html"] - before,
@@ -376,10 +377,11 @@ def message(
     date: str,
     default_domain: str = "localhost",
     attachment: tuple[str, str] | None = None,
-) -> EmailMessage:
+) -> bytes:
     """The MIME message: multipart/alternative (text, then HTML), inside multipart/mixed with
     the Markdown digest when there is an attachment. Headers are encoded by the email package
-    (RFC 2047 for non-ASCII), bodies quoted-printable; no line over 76 characters."""
+    (RFC 2047 for non-ASCII), bodies quoted-printable; no line over 76 characters. The same
+    digest and headers make the same bytes, whoever it is made for and whenever."""
     msg = EmailMessage(policy=MAIL_POLICY)
     sender = options.sender or Address(LIST_NAME, "digest", default_domain)
     headers = [("Subject", subject), ("From", str(sender))]
@@ -396,19 +398,50 @@ def message(
     for name, value in headers:
         msg.set_raw(name, folded(name, value))
     # The bodies are encoded by binascii (C) rather than the email package's pure-Python
-    # encoder: the same quoted-printable, twelve times faster on a digest of sixty papers.
-    body = _text_part(text, "plain")
+    # encoder: the same quoted-printable, twelve times faster on a digest of sixty papers. The
+    # email package writes the message around stand-ins for them (`_Bodies`), then they are
+    # put in, each line ended as it would have ended it.
+    bodies = _Bodies()
+    body = bodies.part(text, "plain")
     if html:  # none for a reader who asked for plain text
-        body = _multipart("alternative", [body, _text_part(html, "html")])
+        body = _multipart("alternative", [body, bodies.part(html, "html")])
     if attachment:
         name, content = attachment
-        attached = _text_part(content, "markdown")
+        attached = bodies.part(content, "markdown")
         attached["Content-Disposition"] = f'attachment; filename="{name}"'
         body = _multipart("mixed", [body, attached])
     for header, value in body.items():
         msg[header] = value
     msg.set_payload(body.get_payload())
-    return msg
+    return bodies.put(msg.as_bytes())
+
+
+class _Bodies:
+    """A message's bodies, quoted-printable: stand-ins in the parts while the email package
+    writes the message around them, then put in."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        self.mark = f"digest-body-{secrets.token_hex(8)}-"
+        self.encoded: list[bytes] = []
+
+    def part(self, content: str, subtype: str) -> MIMEPart:
+        """A text part in UTF-8, quoted-printable, lines within 76 characters."""
+        part = MIMEPart(policy=MAIL_POLICY)
+        part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        encoded = binascii.b2a_qp(content.encode("utf-8"), istext=True)
+        # Line ends as the email package writes a payload's: CRLF for each of them.
+        self.encoded.append(b"\r\n".join(re.split(rb"\r\n|\r|\n", encoded)))
+        part.set_payload(f"{self.mark}{len(self.encoded)}.")
+        return part
+
+    def put(self, written: bytes) -> bytes:
+        """The message written with the stand-ins, the bodies in their place."""
+        for n, encoded in enumerate(self.encoded, 1):
+            written = written.replace(f"{self.mark}{n}.".encode(), encoded, 1)
+        return written
 
 
 @lru_cache(maxsize=1024)
@@ -419,19 +452,15 @@ def folded(name: str, value: str) -> Any:
     return MAIL_POLICY.header_store_parse(name, value)[1]
 
 
-def _text_part(content: str, subtype: str) -> MIMEPart:
-    """A text part in UTF-8, quoted-printable, lines within 76 characters."""
-    part = MIMEPart(policy=MAIL_POLICY)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    encoded = binascii.b2a_qp(content.encode("utf-8"), istext=True)
-    part.set_payload(encoded.decode("ascii"))
-    return part
+# A multipart's boundary: "=_" never occurs in a quoted-printable body (an "=" there is
+# followed by two hex digits or a line end), so one boundary serves every message, and a
+# digest's message is the same bytes whenever it is made.
+BOUNDARY = "=_daily-papers-{}"
 
 
 def _multipart(subtype: str, parts: list[MIMEPart]) -> MIMEPart:
     whole = MIMEPart(policy=MAIL_POLICY)
-    whole["Content-Type"] = f"multipart/{subtype}"
+    whole["Content-Type"] = f'multipart/{subtype}; boundary="{BOUNDARY.format(subtype)}"'
     whole.set_payload(parts)  # type: ignore[arg-type]
     return whole
 
