@@ -341,7 +341,7 @@ def compose(
     html = mail.html(layout)[0]
     shown = mail.shown(layout)
     text = renderer.template("text", mail.context(layout))
-    markdown = renderer.render("markdown")
+    markdown = renderer.render("markdown") if shown else ""  # the attachment, when there is one
     domain = message_id.rpartition("@")[2].rstrip(">") or "localhost"
     msg = message(
         subject=renderer.view.subject,
