@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 
 from digest.models import Outgoing, Shared
 
@@ -80,27 +78,20 @@ def fits(item: Outgoing, marks: Marks, expected: int) -> bool:
 SOFT_BREAK = b"=\r\n"  # quoted-printable's soft line break: a long line goes on below
 
 
-@lru_cache(maxsize=64)
-def _spread(mark: str) -> re.Pattern[bytes]:
-    """`mark` in a mail body, where a soft line break may fall between any two characters."""
-    return re.compile(b"(?:=\r\n)?".join(re.escape(c.encode()) for c in mark))
-
-
 def _swap(eml: bytes, mark: str, new: str) -> bytes:
     """Every `mark` replaced by `new` (as long, in characters mail encodings leave as they
-    are), a soft line break inside it kept where it was: every line keeps its length."""
-    value = new.encode()
-    if SOFT_BREAK not in eml or eml.count(mark.encode()) == _whole(eml, mark):
-        return eml.replace(mark.encode(), value)  # no stand-in is cut: a plain replacement
-
-    def put(found: re.Match[bytes]) -> bytes:
-        pieces, at = [], 0
-        for piece in found[0].split(SOFT_BREAK):
-            pieces.append(value[at : at + len(piece)])
-            at += len(piece)
-        return SOFT_BREAK.join(pieces)
-
-    return _spread(mark).sub(put, eml)
+    are), a soft line break inside it kept where it was: every line keeps its length. The
+    stand-ins are replaced in the message with its soft line breaks taken out, which is then
+    cut where they were and joined by them again."""
+    pieces = eml.split(SOFT_BREAK)
+    flat = b"".join(pieces).replace(mark.encode(), new.encode())
+    if len(pieces) == 1:
+        return flat
+    cut, at = [], 0
+    for piece in pieces:
+        cut.append(flat[at : at + len(piece)])
+        at += len(piece)
+    return SOFT_BREAK.join(cut)
 
 
 def _whole(eml: bytes, mark: str) -> int:

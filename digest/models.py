@@ -44,8 +44,9 @@ class Paper:
 
     def __hash__(self) -> int:
         # Papers are the keys of a digest's maps, looked up thousands of times a run: hashed
-        # by the fields that tell papers apart, not by all of them (equal papers hash alike).
-        return hash((self.title, self.abstract, self.source, self.arxiv_id))
+        # by their title (a string keeps its hash), not by every field; equal papers have
+        # equal titles, so they still hash alike.
+        return hash(self.title)
 
     @property
     def link(self) -> str:
