@@ -94,14 +94,23 @@ def default_reader(settings: Settings) -> Reader:
     return Reader(email=settings.to, key="")
 
 
+_last: tuple[tuple[str, bytes], Loaded] | None = None  # the file last read, and what it gave
+
+
 def load(path: Path) -> Loaded:
     """The readers in a file. Raises ConfigError only for a file that cannot be read or is not
-    TOML; each bad entry is an error line in the result, and the others load."""
+    TOML; each bad entry is an error line in the result, and the others load. A file read
+    before and not changed since (the same bytes) is not read into readers again: a run and
+    the chats of its readers both ask for it."""
     import tomllib
 
+    global _last
     file = printable(str(path))
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
+        if _last is not None and _last[0] == (str(path), raw):
+            return _last[1]
+        text = raw.decode("utf-8-sig")
     except OSError as e:
         raise ConfigError(
             f"cannot read the readers file {file}: {e.strerror or e}; check DIGEST_READERS"
@@ -122,7 +131,9 @@ def load(path: Path) -> Loaded:
             f"{where}: not valid TOML: {printable(why)}; fix it (see readers.example.toml)"
         ) from None
     top, tables = _layout(text)
-    return _readers(data, top, tables, file)
+    loaded = _readers(data, top, tables, file)
+    _last = ((str(path), raw), loaded)
+    return loaded
 
 
 def _readers(
