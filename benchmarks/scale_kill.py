@@ -457,13 +457,12 @@ def storage(url: str, readers: int) -> str:
             t: db.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0]  # type: ignore[index]
             for t in ("readers", "digests", "letters", "papers", "paper_keys", "paper_grams")
         }
-        parts = db.execute(
-            "SELECT avg(length(parts::json->>'html')), avg(length(parts::json->>'text')),"
-            " avg(length(parts::json->>'markdown')), avg(length(parts::json->>'json')),"
-            " avg(length(eml)) FROM letters"
+        # Each rendering is stored packed: compressed against its run's base rendering.
+        packed = db.execute(
+            "SELECT count(*), avg(length(packed)) FROM letters WHERE base IS NOT NULL"
         ).fetchone()
         shared = db.execute("SELECT count(*) FROM letters").fetchone()[0]  # type: ignore[index]
-    assert parts is not None
+    assert packed is not None
     catalogue = sum(size[t] for t in size if t.startswith("paper"))
     return (
         f"state: {rows['readers']} reader rows, {rows['digests']} outbox rows,"
@@ -471,8 +470,8 @@ def storage(url: str, readers: int) -> str:
         f" {(size['digests'] + size['letters']) / readers / 1e3:.1f} kB (its {shared} shared"
         f" renderings {size['letters'] / 1e3:.0f} kB in all), reader row"
         f" {size['readers'] / readers:.0f} B; catalogue (papers, keys, grams)"
-        f" {catalogue / 1e6:.1f} MB in all; a rendering's parts before compression (html,"
-        f" text, markdown, json, eml): {', '.join(f'{float(x or 0) / 1e3:.0f}' for x in parts)} kB"
+        f" {catalogue / 1e6:.1f} MB in all; {packed[0]} renderings stored against their run's"
+        f" base rendering, {float(packed[1] or 0) / 1e3:.1f} kB each"
     )
 
 

@@ -22,7 +22,8 @@ from digest.errors import (
     TransientDeliveryError,
 )
 from digest.models import Digest, Dump, Outgoing, Paper, Rejected, Thresholds
-from digest.state import LONGEST_BACKOFF, state_files
+from digest.retries import FAILURES_IN_A_ROW, IN_FLIGHT, UNRECORDED_LIMIT, backoff
+from digest.state import state_files
 
 TYPE_CHECKING = False  # typing itself costs start-up time that cron pays on every run
 if TYPE_CHECKING:
@@ -39,17 +40,6 @@ if TYPE_CHECKING:
     Ready = Mapping[inbox.Candidate, str | None]
 
 log = logging.getLogger(__name__)
-
-# Attempts in a row that ended with no outcome recorded, after which a digest is held (failed)
-# instead of sent again: the first may have reached its reader, so it goes once more at most.
-UNRECORDED_LIMIT = 2
-# How long a digest whose delivery has no outcome recorded waits before it is tried again
-# (DIGEST_RETRY_SECONDS when that is shorter): its worker died mid-delivery, or could not
-# record; long enough for a live worker's claim to be seen, short enough that another worker
-# takes over a dead one's digest within seconds. UNRECORDED_LIMIT bounds the repeats.
-IN_FLIGHT = timedelta(seconds=5)
-# Deliveries failing for now in a row after which a run tries no more: the rest stay pending.
-FAILURES_IN_A_ROW = 3
 
 
 @dataclass
@@ -70,6 +60,12 @@ class Report:
     failing: int = 0  # deliveries that failed for now, in a row
     made: list[int] = field(default_factory=list)  # the papers of each digest made this run
     outcome: str = ""  # what the run read and delivered, in one line (see `run_line`)
+
+    @property
+    def stopped_short(self) -> bool:
+        """Whether delivery stopped short of the outbox for a reason that may go on (not a
+        signal): the state could not record, or the mail server failed several in a row."""
+        return self.halted is not None and not self.stopped
 
     @property
     def ok(self) -> bool:
@@ -237,12 +233,6 @@ def build(
 def retry(settings: Settings) -> timedelta:
     """The wait before a digest refused for now is first tried again (DIGEST_RETRY_SECONDS)."""
     return timedelta(seconds=settings.retry_seconds)
-
-
-def backoff(first_retry: timedelta, attempts: int) -> timedelta:
-    """The wait before the next try after `attempts` made: doubled each time, up to 6 hours."""
-    wait: timedelta = first_retry * 2 ** min(attempts, 10)
-    return min(wait, LONGEST_BACKOFF)
 
 
 def send(

@@ -17,16 +17,8 @@ from digest.config import Settings
 from digest.errors import DeliveryError, DeliveryStopped, TransientDeliveryError
 from digest.identity.decide import identify
 from digest.models import Outgoing, Paper
-from digest.pipeline import (
-    FAILURES_IN_A_ROW,
-    IN_FLIGHT,
-    UNRECORDED_LIMIT,
-    Report,
-    failed_of,
-    resend,
-    send,
-)
-from digest.state import LONGEST_BACKOFF
+from digest.pipeline import Report, failed_of, resend, send
+from digest.retries import FAILURES_IN_A_ROW, IN_FLIGHT, LONGEST_BACKOFF, UNRECORDED_LIMIT
 from digest.state.protocol import StateStore
 from tests.test_pipeline_unrecorded import disk, filling, free
 

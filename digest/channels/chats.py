@@ -37,6 +37,8 @@ class Address:
 
 # A chat's address as the readers file gives it now (None: the URL is no longer the reader's).
 Find = Callable[["Chat"], Address | None]
+# Posts a chat's title and body to its address (Apprise, see digest.channels.notify).
+Post = Callable[[Address, str, str], None]
 
 
 def target(url: str) -> str:
@@ -46,25 +48,36 @@ def target(url: str) -> str:
 
 
 def send_new(
-    store: StateStore, chat_ids: Iterable[int], find: Find, now: datetime, first_retry: timedelta
+    store: StateStore,
+    chat_ids: Iterable[int],
+    find: Find,
+    post: Post,
+    now: datetime,
+    first_retry: timedelta,
 ) -> None:
     """Send the chats just recorded, each claimed first."""
     try:
         for chat_id in chat_ids:
             chat = store.claim_chat(chat_id)
             if chat is not None:
-                send(store, chat, find(chat), now, first_retry)
+                send(store, chat, find(chat), post, now, first_retry)
     finally:
         store.let_go_of_chats()
 
 
 def retry(
-    store: StateStore, find: Find, now: datetime, first_retry: timedelta, *, every: bool = False
+    store: StateStore,
+    find: Find,
+    post: Post,
+    now: datetime,
+    first_retry: timedelta,
+    *,
+    every: bool = False,
 ) -> None:
     """Send the pending chats due at `now` (with `every`, each pending one), oldest first,
     each claimed first: those another worker holds are skipped, not waited for. Once several
     in a row failed for now, the others wait for a later look."""
-    from digest.pipeline import FAILURES_IN_A_ROW
+    from digest.retries import FAILURES_IN_A_ROW
 
     due, failing = None if every else now, 0
     try:
@@ -72,7 +85,7 @@ def retry(
             chat = store.claim_chat(chat_id, due)
             if chat is None:
                 continue
-            failing = failing + 1 if send(store, chat, find(chat), now, first_retry) else 0
+            failing = failing + 1 if send(store, chat, find(chat), post, now, first_retry) else 0
             if failing >= FAILURES_IN_A_ROW:
                 log.warning(
                     "%d chat messages in a row failed for now; the others are tried later",
@@ -84,13 +97,17 @@ def retry(
 
 
 def send(
-    store: StateStore, chat: Chat, address: Address | None, now: datetime, first_retry: timedelta
+    store: StateStore,
+    chat: Chat,
+    address: Address | None,
+    post: Post,
+    now: datetime,
+    first_retry: timedelta,
 ) -> bool:
     """Send one claimed chat, the attempt recorded before and its outcome after (as
     `pipeline.send` delivers a digest); whether it failed for now. A StoreError is raised
     as it comes: a chat whose outcome was not recorded is tried once more at most."""
-    from digest.channels.notify import Target
-    from digest.pipeline import IN_FLIGHT, UNRECORDED_LIMIT, backoff
+    from digest.retries import IN_FLIGHT, UNRECORDED_LIMIT, backoff
 
     if address is None:  # the reader's file no longer names it: it asks for nothing
         why = f"reader {chat.reader_key}: notify: {chat.shown} is no longer theirs; not sent"
@@ -108,8 +125,7 @@ def send(
         log.error("digest %s: %s", chat.digest_id, why)
         return False
     try:
-        to = Target(address.url, address.position, address.setting, "remove their notify")
-        to.send(chat.title, chat.body)
+        post(address, chat.title, chat.body)
     except TransientDeliveryError as e:
         said = _said(address, e)
         store.chat_retry(chat.id, said, now + wait)

@@ -238,8 +238,8 @@ class ReadersNotify:
         return self.main.deliver(outgoing)
 
     def after_sent(self, store: StateStore, outgoing: Outgoing) -> None:
-        from digest.channels import chats
         from digest.channels.base import Followed
+        from digest.channels.chats import send_new, target
 
         if isinstance(self.main, Followed):
             self.main.after_sent(store, outgoing)
@@ -254,9 +254,10 @@ class ReadersNotify:
                 return
             _, urls = self._urls[key]
             title, body = message(outgoing)
-            found = [(chats.target(url), _masked(url, n)) for n, url in enumerate(urls, 1)]
+            found = [(target(url), _masked(url, n)) for n, url in enumerate(urls, 1)]
             added = store.add_chats(outgoing.id, title, body, found)
-            chats.send_new(store, added, self._address, datetime.now(UTC), self._first_retry)
+            now = datetime.now(UTC)
+            send_new(store, added, self._address, _post, now, self._first_retry)
         except Exception as e:  # the digest went: nothing here may undo that
             log.error(
                 "digest %s: its chat messages were not all sent (%s: %s); those recorded are"
@@ -269,11 +270,11 @@ class ReadersNotify:
 
     def retry_due(self, store: StateStore, now: datetime, *, every: bool = False) -> None:
         """Send the chat messages kept for later that are due (`every`: each one)."""
-        from digest.channels import chats
+        from digest.channels.chats import retry
 
         self._reread()
         if self._loaded:  # else which URL a chat is for cannot be told yet
-            chats.retry(store, self._address, now, self._first_retry, every=every)
+            retry(store, self._address, _post, now, self._first_retry, every=every)
 
     def _address(self, chat: Chat) -> Address | None:
         """Where a chat goes as the readers file says now (None: no longer the reader's)."""
@@ -310,6 +311,12 @@ def _masked(url: str, position: int) -> str:
         return Target(url, position).shown
     except ConfigError:
         return _scheme(url) + " (not usable)"
+
+
+def _post(address: Address, title: str, body: str) -> None:
+    """A reader's chat posted to one of their URLs."""
+    to = Target(address.url, address.position, address.setting, "remove their notify")
+    to.send(title, body)
 
 
 def _build(settings: Settings, recipients: Sequence[str] = ()) -> NotifyDeliverer:

@@ -7,6 +7,7 @@ and the mail message. Pure: a Digest and a few plain values in, strings and byte
     templates.py  the Jinja2 environment (the user's templates first), template failures
     formats.py    the output formats, one entry each, and the Renderer of one digest
     as_json.py    the JSON output
+    explain.py    why each listed paper was left out (--explain)
     mail.py       the mail: sized from each paper's fragment, then built as MIME
 """
 
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 from digest.models import DEFAULT_SUBJECT, subject_line
 from digest.outputs import FORMATS, Format
+from digest.render.explain import explain
 from digest.render.formats import Renderer, render
 from digest.render.templates import template_failure
-from digest.render.views import day, explain, paper_view, subject, summary
+from digest.render.views import day, paper_view, subject, summary
 
 __all__ = [
     "DEFAULT_SUBJECT",

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
 
@@ -48,12 +48,13 @@ from digest.channels import session
 from digest.channels.base import Retrying
 from digest.errors import ConfigError, DigestError
 from digest.inbox import Candidate
+from digest.retries import Rest
 from digest.service.fetching import Fetching, last_fire
 from digest.service.schedule import missed_run, parse_schedule, reader_schedule
 from digest.service.status import when
 from digest.service.watch import WRITER_CHECK_SECONDS, Watch, unchanged
 from digest.settings import zone
-from digest.state import LONGEST_BACKOFF, StateChanged, state_files, timestamp
+from digest.state import StateChanged, state_files, timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class Service:
                 pipeline.send(
                     store, self.deliverer, item, report, now, pipeline.retry(self.settings)
                 )
-        self.rest.after(report, now)
+        self.rest.after(report.stopped_short, now)
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
 
@@ -267,7 +268,7 @@ class Service:
             log.error("scheduled run failed: %s", e)
             return f"failed: {e}", False
         if report.halted is not None:  # the polls' retries wait too
-            self.rest.after(report, self.clock())
+            self.rest.after(report.stopped_short, self.clock())
         digest = report.digest
         for dump in digest.dumps if digest else ():
             date = f", listed {dump.listing_date}" if dump.listing_date else ""
@@ -534,7 +535,7 @@ class Service:
                 if item is None:
                     break
                 pipeline.send(store, self.deliverer, item, report, now, retry, claimed=True)
-        self.rest.after(report, self.clock())
+        self.rest.after(report.stopped_short, self.clock())
         for line in report.delivered:
             log.info("pending digest delivered: %s", line)
 
@@ -606,31 +607,6 @@ class Service:
             self._report_problem(step.__name__, f"{type(e).__name__}: {e}")
         else:
             self._problems.pop(step.__name__, None)
-
-
-@dataclass
-class Rest:
-    """How long the service leaves the outbox alone after a delivery pass that stopped short
-    (the state could not record an outcome, or the mail server failed several digests in a
-    row): from DIGEST_RETRY_SECONDS, doubled while it goes on, up to the longest backoff. A
-    pass that goes through ends it. Kept in memory: a state that cannot be written cannot
-    keep it."""
-
-    first: timedelta
-    until: datetime | None = None
-    step: timedelta | None = None
-
-    def holds(self, now: datetime) -> bool:
-        """Whether the outbox is left alone at `now` (a clock turned back ends the rest)."""
-        return self.until is not None and now < self.until <= now + LONGEST_BACKOFF
-
-    def after(self, report: pipeline.Report, now: datetime) -> None:
-        """Rest after a pass that stopped short, or end the rest after one that did not."""
-        if report.halted is None or report.stopped:
-            self.until = self.step = None
-            return
-        self.step = self.first if self.step is None else min(self.step * 2, LONGEST_BACKOFF)
-        self.until = now + self.step
 
 
 def _result(report: pipeline.Report) -> str:

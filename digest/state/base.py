@@ -7,11 +7,12 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import ConfigError, StoreError
 from digest.redact import keep_secret, redact
+from digest.retries import LONGEST_BACKOFF as LONGEST_BACKOFF
 
 log = logging.getLogger("digest.state")  # as it always was named
 
@@ -19,7 +20,6 @@ log = logging.getLogger("digest.state")  # as it always was named
 BACKENDS = {"sqlite": "digest.state.sqlite", "postgresql": "digest.state.postgres"}
 ALIASES = {"postgres": "postgresql"}  # libpq takes both
 
-LONGEST_BACKOFF = timedelta(hours=6)  # a failed delivery is retried at least this often
 
 # A libpq keyword string (`host=db user=ann password=x`): a word and `=` first.
 _KEYWORDS = re.compile(r"\s*[A-Za-z_]+\s*=")
