@@ -75,6 +75,23 @@ def test_readers_of_one_settings_group_get_one_rendering_with_their_own_token(
         )
         assert done.returncode == 0, done.stderr
         received = {m.recipients[0]: m for m in mail.received}
+        # An old digest resent, by a process that never saw its run: its rendering is read
+        # back against the run's base from the state, into the very bytes that were sent.
+        with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db:
+            (digest_id,) = db.execute(
+                "SELECT d.id FROM digests d JOIN readers r ON r.id = d.reader_id"
+                " WHERE r.key = 'r21@example.org'"
+            ).fetchone()
+        again = subprocess.run(
+            [sys.executable, "-m", "digest", "resend", str(digest_id), "-q"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert again.returncode == 0, again.stderr
+        assert mail.received[-1].data == received["r21@example.org"].data
     assert len(received) == 8
     # The state keeps each rendering once, and of each reader only what is their own.
     with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db:
