@@ -202,7 +202,7 @@ def digests(
                     shows = _shows(digest, resolved.format)
                     letter = letters.get(shows)
                     if letter is None:
-                        if common is None:
+                        if common is None and len(chosen) > 1:  # a reader alone has no use for one
                             common = _base(base, papers, settings, needs, fragments)
                         letter = letters[shows] = _letter(
                             digest, settings, resolved.format, needs, fragments, common

@@ -153,26 +153,6 @@ def test_relevance_benchmark_ranks_ahead_of_listing_and_highlight_and_times_matc
     assert float(theirs_24) > 8 * float(theirs_20) and float(ours_24) < 5
 
 
-@pytest.mark.slow
-def test_readers_benchmark_small() -> None:
-    """Every reader's message accepted by the server, and one reader row each."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "readers.py"), "--readers", "4", "12"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [
-        line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["4"], ["12"])
-    ]
-    assert [(r[0], r[6]) for r in rows] == [("4", "4"), ("12", "12")]  # readers, accepted
-    assert "13 reader rows" in result.stdout  # the twelve, and the one reader of DIGEST_TO
-
-
 def test_tldr_benchmark_agrees_with_the_ai_summaries_better_than_the_old_chooser() -> None:
     from tests.processes import clean_env
 
