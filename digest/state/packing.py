@@ -14,6 +14,7 @@ rendering is their own order, numbers, highlights and counts.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -53,12 +54,14 @@ def pack(parts: Mapping[str, str], eml: bytes | None, preset: int = 6) -> bytes:
 
 class Dictionary:
     """A run's base rendering (`raw` bytes), that the run's other renderings are compressed
-    against; its tables made once, when first used."""
+    against; its tables made once, when first used. A Zstandard context serves one thread at
+    a time: a service's threads (its run, its deliveries) take turns."""
 
     def __init__(self, base: bytes) -> None:
         self.base = base
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
+        self._turn = threading.Lock()
 
     def _dict(self) -> zstandard.ZstdCompressionDict:
         import zstandard
@@ -67,19 +70,22 @@ class Dictionary:
 
     def pack(self, parts: Mapping[str, str], eml: bytes | None) -> bytes:
         """A rendering compressed against the base."""
-        if self._compressor is None:
-            import zstandard
+        data = raw(parts, eml)
+        with self._turn:
+            if self._compressor is None:
+                import zstandard
 
-            self._compressor = zstandard.ZstdCompressor(dict_data=self._dict(), level=LEVEL)
-        return self._compressor.compress(raw(parts, eml))
+                self._compressor = zstandard.ZstdCompressor(dict_data=self._dict(), level=LEVEL)
+            return self._compressor.compress(data)
 
     def unpack(self, packed: bytes) -> bytes:
         """What `pack` compressed, as `raw` bytes."""
-        if self._decompressor is None:
-            import zstandard
+        with self._turn:
+            if self._decompressor is None:
+                import zstandard
 
-            self._decompressor = zstandard.ZstdDecompressor(dict_data=self._dict())
-        return self._decompressor.decompress(packed)
+                self._decompressor = zstandard.ZstdDecompressor(dict_data=self._dict())
+            return self._decompressor.decompress(packed)
 
 
 # The bases last used, by their key (unique to one run's base: the same in every state it is
@@ -89,14 +95,22 @@ _KNOWN: OrderedDict[str, Dictionary] = OrderedDict()
 KNOWN = 4
 
 
+_KNOWING = threading.Lock()  # the bases last used are shared by a service's threads
+
+
 def dictionary(key: str, base: Callable[[], bytes]) -> Dictionary:
     """The base rendering of this key: `base()` gives its raw bytes when it is not known."""
-    found = _KNOWN.get(key)
-    if found is None:
-        found = _KNOWN[key] = Dictionary(base())
+    with _KNOWING:
+        found = _KNOWN.get(key)
+        if found is not None:
+            _KNOWN.move_to_end(key)
+            return found
+    made = Dictionary(base())  # read outside the lock: it may take the state's time
+    with _KNOWING:
+        found = _KNOWN.setdefault(key, made)
+        _KNOWN.move_to_end(key)
         if len(_KNOWN) > KNOWN:
             _KNOWN.popitem(last=False)
-    _KNOWN.move_to_end(key)
     return found
 
 
