@@ -335,14 +335,15 @@ def shaped(
 
 
 def _base(
-    base: Digest, fresh: Sequence[Paper], settings: Settings, needs: Set[str], fragments: Fragments
+    base: Digest, papers: Sequence[Paper], settings: Settings, needs: Set[str], fragments: Fragments
 ) -> Base:
-    """The run's base rendering: every new paper in the listings' order, in every format the
-    readers' digests are made in (each paper's fragments made once, for them too)."""
+    """The run's base rendering: the papers new to its first reader with a digest, in the
+    listings' order, in every format the readers' digests are made in (each paper's fragments
+    made once, for them too)."""
     from digest.envelope import ident
     from digest.interests import Interests
 
-    digest = shaped(base, fresh, Interests(detail=settings.detail))
+    digest = shaped(base, papers, Interests(detail=settings.detail))
     item = outgoing(
         digest, settings, needs=needs, message_id=f"<{ident()}@base>", fragments=fragments
     )
