@@ -61,7 +61,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "digest/reader_settings.py": ("tests/test_reader_settings.py", "tests/test_readers*.py"),
     "digest/envelope.py": ("tests/test_envelope*.py", "tests/test_letters.py"),
     "digest/state/packing.py": ("tests/state/test_packing.py",),
-    "digest/retries.py": ("tests/test_pipeline_outbox.py",),
+    "digest/retries.py": ("tests/test_retries.py", "tests/test_pipeline_outbox.py"),
     "digest/formats/common.py": ("tests/formats/test_*.py",),
     "digest/formats/text.py": ("tests/formats/test_*.py",),
     "digest/formats/json.py": ("tests/formats/test_*.py",),
