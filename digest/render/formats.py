@@ -159,9 +159,20 @@ class Renderer:
             found = self.fragments[key] = any(term.found(unicode(t)) for t in texts if t)
         return bool(found)
 
+    def joined(self, entries: list[Entry], fmt: str, before: str = "", after: str = "") -> str:
+        """The fragments of these entries one after another, each between `before` and
+        `after`: one call from a template for a list of papers, not one a paper."""
+        made = "".join(f"{before}{self.fragment(entry, fmt)}{after}" for entry in entries)
+        if fmt == "html":
+            import markupsafe
+
+            return markupsafe.Markup(made)
+        return made
+
     def context(self) -> dict[str, Any]:
-        """What every template is given: the view's context, and `fragment(entry, fmt)`."""
-        return {**self.view.context(), "fragment": self.fragment}
+        """What every template is given: the view's context, `fragment(entry, fmt)` and
+        `fragments(entries, fmt, before="", after="")`."""
+        return {**self.view.context(), "fragment": self.fragment, "fragments": self.joined}
 
     @property
     def environment(self) -> jinja2.Environment:
