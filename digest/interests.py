@@ -67,7 +67,7 @@ def matching(terms: Iterable[Term], paper: Paper) -> tuple[str, ...]:
     return tuple(t.text for t in terms if _occurs(t, paper))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=8192)  # a run's words times its papers; each entry keeps its paper
 def _occurs(term: Term, paper: Paper) -> bool:
     """Whether a term occurs in a paper: looked for once, however many readers share the
     term (a term is its text, compiled alike each time)."""

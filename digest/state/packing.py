@@ -92,7 +92,7 @@ class Dictionary:
 # copied to): a run compresses each reader's rendering against the same one, and reading an
 # outbox back meets the same few.
 _KNOWN: OrderedDict[str, Dictionary] = OrderedDict()
-KNOWN = 4
+KNOWN = 2  # each about 12 MB with its Zstandard contexts: a service keeps few
 
 
 _KNOWING = threading.Lock()  # the bases last used are shared by a service's threads
