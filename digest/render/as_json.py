@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from digest.models import Skip
-from digest.render.views import DigestView, paper_view
+from digest.render.views import DigestView, kept, paper_view
 
 T = TypeVar("T")
 
@@ -91,12 +91,8 @@ def _items(written: list[str]) -> str:
 
 
 def _once(made: dict[Hashable, Any] | None, value: T, shape: Callable[[T], object]) -> str:
-    """A list item's JSON (`shape(value)`, written at depth 2), once a run for the same value:
-    the value is kept beside its text, so the id in the key always names it."""
+    """A list item's JSON (`shape(value)`, written at depth 2), once a run for the same value
+    (see views.kept)."""
     if made is None:
         return _dumped(shape(value), 2)
-    key = ("json", id(value))
-    found = made.get(key)
-    if found is None or found[0] is not value:
-        found = made[key] = (value, _dumped(shape(value), 2))
-    return found[1]
+    return kept(made, ("json", id(value)), value, lambda: _dumped(shape(value), 2))

@@ -10,10 +10,12 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from digest.models import DEFAULT_SUBJECT, Digest, Paper, Stats, subject_line
 from digest.patterns import Term
+
+T = TypeVar("T")
 
 # Characters that would start Markdown or inline HTML if left bare in a title or abstract.
 # Parentheses stay bare: with brackets escaped they cannot form a link. An underscore only
@@ -266,30 +268,35 @@ def paper_view(
     return {k: _no_number(v) for k, v in view.items()}
 
 
+def kept(
+    made: dict[Hashable, Any], key: tuple[Any, ...], owner: object, make: Callable[[], T]
+) -> T:
+    """`make()` once a run for `key`, in `made` (a run's cache), whose key holds `id(owner)`:
+    the value is kept beside its owner, so the id in the key always names that owner, never
+    another made after it died at the same address."""
+    found = made.get(key)
+    if found is None or found[0] is not owner:
+        found = made[key] = (owner, make())
+    return found[1]
+
+
 def cached_view(
     made: dict[Hashable, Any] | None, paper: Paper, digest: Digest, show_date: bool = False
 ) -> dict[str, Any]:
     """paper_view(), made once a run for every digest that shows the paper alike (the same
-    highlights, reason and score): `made` is the run's cache (None: none). The view is kept
-    beside its paper, so that the paper's id in the key always names this paper, and no one
-    changes a view: those who need another make a copy."""
+    highlights, reason and score): `made` is the run's cache (None: none). No one changes
+    a view: those who need another make a copy."""
     if made is None:
         return paper_view(paper, digest, show_date)
-    key = (
-        "view",
-        id(paper),
-        tuple(digest.highlights.get(paper, ())),
-        digest.reasons.get(paper, ""),
-        show_date,
-        digest.scores.get(paper),
-        digest.created,
-    )
-    found = made.get(key)
-    if found is None or found[0] is not paper:
+    terms = tuple(digest.highlights.get(paper, ()))
+    shows = (id(paper), terms, digest.reasons.get(paper, ""), show_date, digest.created)
+
+    def make() -> dict[str, Any]:
         view = paper_view(paper, digest, show_date)
-        found = made[key] = (paper, view)
-        made[("drawn", id(view))] = (view, key[:-2] + key[-1:])  # what a fragment shows
-    return found[1]
+        made[("drawn", id(view))] = (view, shows)  # what a fragment shows: no score
+        return view
+
+    return kept(made, ("view", *shows, digest.scores.get(paper)), paper, make)
 
 
 def drawn(made: dict[Hashable, Any], view: dict[str, Any]) -> Hashable | None:
@@ -306,14 +313,15 @@ def _with_why(made: dict[Hashable, Any] | None, view: dict[str, Any], said: str)
         return view
     if made is None:
         return {**view, "why": said}
-    key = ("why", id(view), said)
-    found = made.get(key)
-    if found is None or found[0] is not view:
-        found = made[key] = (view, {**view, "why": said})
+
+    def make() -> dict[str, Any]:
+        led = {**view, "why": said}
         shown = drawn(made, view)
         if shown is not None:
-            made[("drawn", id(found[1]))] = (found[1], (shown, said))
-    return found[1]
+            made[("drawn", id(led))] = (led, (shown, said))
+        return led
+
+    return kept(made, ("why", id(view), said), view, make)
 
 
 def summary(digest: Digest) -> str:
