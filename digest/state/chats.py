@@ -8,19 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.state.base import LONGEST_BACKOFF, now
+from digest.state.base import now
 from digest.state.dialect import Part, text
+from digest.state.outbox import attempted, due, due_at
 
 CHATS = 1  # the queue of the chats' claims (0: the outbox's digests)
 
 _COLUMNS = "c.id, c.digest_id, r.key, c.target, c.shown, c.title, c.body, c.attempts"
 _JOINED = "chats c JOIN digests d ON d.id = c.digest_id JOIN readers r ON r.id = d.reader_id"
-# The pending chats due at a time: the time, then that time plus the longest backoff (a retry
-# set further ahead means the clock was turned back since: due now).
-_DUE = (
-    "c.status = 'pending' AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= ?"
-    " OR c.next_attempt_at > ?)"
-)
+_DUE = due("c")  # the pending chats due at a time, as the outbox's digests
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +94,7 @@ class Chats(Part):
         again before `retry_at` unless its outcome is recorded. Returns how many attempts in
         a row before this one ended with no outcome recorded."""
         with self.transaction() as tx:
-            row = tx.execute(
-                "UPDATE chats SET attempts = attempts + 1, unrecorded = unrecorded + 1,"
-                " next_attempt_at = ? WHERE id = ? RETURNING unrecorded - 1",
-                (text(retry_at), chat_id),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            return attempted(tx, "chats", chat_id, retry_at)
 
     def chat_sent(self, chat_id: int) -> None:
         """The receiver took the chat: it is sent, and its message is not kept."""
@@ -137,8 +128,8 @@ class Chats(Part):
             tx.execute(f"UPDATE chats SET {changes}, unrecorded = 0 WHERE id = ?", (*args, chat_id))
 
 
-def _pending(due: datetime | None) -> tuple[str, list[object]]:
-    """Which chats are pending (and due at `due`, when given): a condition and its values."""
-    if due is None:
+def _pending(at: datetime | None) -> tuple[str, list[object]]:
+    """Which chats are pending (and due at `at`, when given): a condition and its values."""
+    if at is None:
         return "c.status = 'pending'", []
-    return _DUE, [text(due), text(due + LONGEST_BACKOFF)]
+    return _DUE, list(due_at(at))

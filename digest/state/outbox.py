@@ -28,16 +28,37 @@ if TYPE_CHECKING:
     from digest.models import Base
     from digest.state.dialect import Row, Tx
 
-# The pending digests due at a time: the time, then that time plus the longest backoff (a
-# retry set further ahead means the clock was turned back since: due now).
-DUE = (
-    "status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?"
-    " OR next_attempt_at > ?)"
-)
+
+def due(alias: str = "") -> str:
+    """The pending rows due at a time, of the outbox or of any queue tried as it is (a
+    reader's chats), `alias` naming the table in a join: the time, then that time plus the
+    longest backoff (a retry set further ahead means the clock was turned back since: due
+    now). Its values: `due_at`."""
+    at = f"{alias}." if alias else ""
+    return (
+        f"{at}status = 'pending' AND ({at}next_attempt_at IS NULL OR {at}next_attempt_at <= ?"
+        f" OR {at}next_attempt_at > ?)"
+    )
 
 
-def _due_at(due: datetime) -> tuple[str, str]:
+DUE = due()
+
+
+def due_at(due: datetime) -> tuple[str, str]:
+    """The values of `due()` for the time `due`."""
     return text(due), text(due + LONGEST_BACKOFF)
+
+
+def attempted(tx: Tx, table: str, row_id: int, retry_at: datetime) -> int:
+    """Record, before a delivery from a queue (`table`: digests, chats), that it is tried:
+    one more attempt, whose outcome is unknown until it is recorded, and none again before
+    `retry_at` unless it is. How many attempts in a row before it ended with no outcome."""
+    row = tx.execute(
+        f"UPDATE {table} SET attempts = attempts + 1, unrecorded = unrecorded + 1,"
+        " next_attempt_at = ? WHERE id = ? RETURNING unrecorded - 1",
+        (text(retry_at), row_id),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 class Outbox(Part):
@@ -63,12 +84,12 @@ class Outbox(Part):
         sql = f"SELECT {DESCRIBED if bare else '*'} FROM digests WHERE status = ?"
         args: list[object] = [status]
         if due is not None:
-            sql, args = sql + f" AND {DUE}", [*args, *_due_at(due)]
+            sql, args = sql + f" AND {DUE}", [*args, *due_at(due)]
         return self._outbox(self.rows(sql + " ORDER BY id", args), bare)
 
     def _due(self, due: datetime, digest_id: int | None = None) -> list[int]:
         """The pending digests due at `due`, oldest first, by id (or this one, if it is)."""
-        sql, args = f"SELECT id FROM digests WHERE {DUE}", list[object](_due_at(due))
+        sql, args = f"SELECT id FROM digests WHERE {DUE}", list[object](due_at(due))
         if digest_id is not None:
             sql, args = sql + " AND id = ?", [*args, digest_id]
         return [r[0] for r in self.rows(sql + " ORDER BY id LIMIT 100", args)]
@@ -161,12 +182,7 @@ class Outbox(Part):
         unknown until it is recorded, and none again before `retry_at` unless it is. Returns
         how many attempts in a row before this one ended with no outcome recorded."""
         with self.transaction() as tx:
-            row = tx.execute(
-                "UPDATE digests SET attempts = attempts + 1, unrecorded = unrecorded + 1,"
-                " next_attempt_at = ? WHERE id = ? RETURNING unrecorded - 1",
-                (text(retry_at), digest_id),
-            ).fetchone()
-        return int(row[0]) if row else 0
+            return attempted(tx, "digests", digest_id, retry_at)
 
     def _set(self, sql: str, args: Sequence[object]) -> None:
         with self.transaction() as tx:
