@@ -118,16 +118,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ): ("codec names are case-insensitive"),
     (
         "digest/envelope.py",
-        "held",
-        "count += payload.count(token.encode()) if (isinstance(payload, bytes)) or True else 0",
-    ): ("a part that is not multipart always decodes to bytes"),
-    (
-        "digest/envelope.py",
-        "held",
-        "count += payload.count(token.encode()) if isinstance(payload, bytes) else 1",
-    ): ("a part that is not multipart always decodes to bytes"),
-    (
-        "digest/envelope.py",
         "to_header",
         'return str(header.fold(policy=MAIL_POLICY)).encode("ASCII")',
     ): ("codec names are case-insensitive"),

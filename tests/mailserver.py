@@ -256,3 +256,21 @@ def tarpit(
 
     with _listening(trickle) as (port, connections, connected):
         yield Tarpit("127.0.0.1", port, connected, connections)
+
+
+def held(eml: bytes | None, token: str) -> int:
+    """How many times a message holds `token` once decoded, in its headers and in each of
+    its parts, whatever their transfer encoding made of it: read back from the message, what
+    digest.envelope.fits expects to find (counted there on the parts as composed)."""
+    if eml is None:
+        return 0
+    from email import policy
+    from email.parser import BytesParser
+
+    count = 0
+    for part in BytesParser(policy=policy.compat32).parsebytes(eml).walk():
+        count += sum(str(value).count(token) for value in part.values())
+        if not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            count += payload.count(token.encode()) if isinstance(payload, bytes) else 0
+    return count

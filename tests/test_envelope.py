@@ -22,7 +22,6 @@ from digest.envelope import (
     Marks,
     addressed,
     fits,
-    held,
     message_of,
     to_header,
     token,
@@ -30,6 +29,7 @@ from digest.envelope import (
 )
 from digest.models import Outgoing
 from digest.render.mail import MailOptions, message
+from tests.mailserver import held
 
 SECRET = b"s" * 32
 HEX = re.compile(r"[0-9a-f]+")

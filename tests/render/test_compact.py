@@ -166,7 +166,8 @@ def test_the_stand_ins_a_mail_holds_are_counted_on_what_went_into_it(
     """A reader's token is put in for its stand-in only where every stand-in survived the
     mail's encoding: the count made from the message's parts as composed is the count read
     back from the message, whether it has the HTML, the text alone, or an attachment."""
-    from digest.envelope import Marks, held
+    from digest.envelope import Marks
+    from tests.mailserver import held
 
     marks = Marks.new()
     link = marks.unsubscribe("https://papers.example.org/unsubscribe/{token}")
