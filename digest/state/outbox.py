@@ -11,7 +11,7 @@ from digest.models import Outgoing
 from digest.state.base import LONGEST_BACKOFF, now
 from digest.state.catalogue import count
 from digest.state.dialect import Part, text
-from digest.state.packing import Dictionary, dictionary, pack, raw, unraw
+from digest.state.packing import Dictionary, alone, dictionary, pack, raw, unraw
 from digest.state.rows import (
     DESCRIBED,
     OUTCOME,
@@ -285,10 +285,8 @@ def _stored_base(tx: Tx, base: Base) -> Dictionary:
     """The run's base rendering, stored once (LZMA, as a letter no digest is made from)."""
     made = dictionary(base.key, lambda: raw(base.parts, base.eml))
     if tx.execute("SELECT 1 FROM letters WHERE key = ?", (base.key,)).fetchone() is None:
-        import lzma
-
         tx.execute(
             "INSERT INTO letters (key, marks, packed) VALUES (?, '[]', ?)",
-            (base.key, lzma.compress(made.base, preset=1)),
+            (base.key, alone(made.base, 1)),
         )
     return made
