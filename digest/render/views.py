@@ -602,8 +602,7 @@ class DigestView:
         papers = [cached_view(made, p, digest, dated) for p in digest.papers]
         more = [cached_view(made, p, digest, dated) for p in digest.more]
         views = dict(zip(shown, papers + more, strict=True))
-        lines = _overview(digest, views)  # of the papers' own views, before a lead's
-        found = matches(digest)
+        found, top = _overview(digest, views)  # of the papers' own views, before a lead's
         brief = digest.detail != "full"
         first, why = lead(digest) if brief else ([], {})
         for p, said in why.items():
@@ -619,7 +618,8 @@ class DigestView:
             headline(digest),
             listing_date(digest),
             counts(digest),
-            *lines,
+            found,
+            top,
             order,
             len(first),
             brief,
