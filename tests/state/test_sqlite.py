@@ -23,7 +23,7 @@ from digest import pipeline
 from digest.errors import StoreError
 from digest.identity.decide import Identified, decide, identify
 from digest.identity.keys import Identity, keys
-from digest.models import Outgoing, Paper
+from digest.models import Paper
 from digest.state import open as open_state
 from digest.state.migrations import run as run_step
 from digest.state.migrations import steps
@@ -352,18 +352,6 @@ def test_not_a_database(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot be used"):
         open_state(path)
-
-
-def _outgoing() -> Outgoing:
-    return Outgoing(
-        0,
-        datetime(2025, 3, 12, tzinfo=UTC),
-        "pending",
-        "<m@x>",
-        "S",
-        1,
-        {"html": "<p>h</p>", "text": "t", "markdown": "m", "json": "{}"},
-    )
 
 
 def test_a_state_file_from_before_gets_the_delivery_note(tmp_path: Path) -> None:

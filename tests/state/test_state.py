@@ -17,6 +17,7 @@ from digest.identity.keys import Identity
 from digest.models import Dump, Outgoing, Paper, Rejected
 from digest.state import BACKENDS
 from digest.state.protocol import StateStore
+from tests.state import outgoing
 
 
 def filed(paper: Paper, *keys: str) -> Identified:
@@ -24,24 +25,12 @@ def filed(paper: Paper, *keys: str) -> Identified:
     return Identified(paper, keys, (), Identity(paper.title, ""))
 
 
-def _outgoing() -> Outgoing:
-    return Outgoing(
-        0,
-        datetime(2025, 3, 12, tzinfo=UTC),
-        "pending",
-        "<m@x>",
-        "S",
-        1,
-        {"html": "<p>h</p>", "text": "t", "markdown": "m", "json": "{}"},
-    )
-
-
 def test_a_failed_write_leaves_nothing_and_says_so_as_a_store_error(store: StateStore) -> None:
     """Whatever the backend, a write the database refuses is rolled back whole and reaches
     the caller as the state's own error, never the driver's."""
-    store.record([], [], [filed(Paper("A Paper", "abs", "d.txt"), "t:a paper")], _outgoing())
+    store.record([], [], [filed(Paper("A Paper", "abs", "d.txt"), "t:a paper")], outgoing())
     with pytest.raises(StoreError, match="message_id"):  # the same Message-ID twice
-        store.record([], [], [filed(Paper("B", "b", "d.txt"), "t:b")], _outgoing())
+        store.record([], [], [filed(Paper("B", "b", "d.txt"), "t:b")], outgoing())
     assert store.lookup(["t:b"]) == {}
     assert store.counts()["papers_pending"] == 1
     assert [p.title for _, p in store.offered(0, store.end())] == ["A Paper"]
@@ -54,7 +43,7 @@ def test_record_lookup_and_outbox_lifecycle(store: StateStore) -> None:
         [dump],
         [(Rejected("bad.txt", "why"), "e" * 64)],
         [filed(paper, "t:a paper")],
-        _outgoing(),
+        outgoing(),
     )
     assert digest_id is not None
     assert store.known_dumps(["f" * 64, "e" * 64, "0" * 64]) == {"f" * 64, "e" * 64}
@@ -77,7 +66,7 @@ def test_record_lookup_and_outbox_lifecycle(store: StateStore) -> None:
 def test_the_attempt_is_recorded_before_and_its_outcome_after(store: StateStore) -> None:
     """An attempt counts once, is due again only after its time when no outcome follows,
     and the attempts in a row that ended with no outcome recorded are told."""
-    digest_id = store.record([], [], [], _outgoing())
+    digest_id = store.record([], [], [], outgoing())
     assert digest_id is not None
     moment = datetime.now(UTC)
     later = moment + timedelta(minutes=1)
@@ -111,7 +100,7 @@ def test_the_attempt_is_recorded_before_and_its_outcome_after(store: StateStore)
 def test_a_clock_turned_back_does_not_hold_a_retry_for_the_length_of_the_jump(
     store: StateStore,
 ) -> None:
-    digest_id = store.record([], [], [], _outgoing())
+    digest_id = store.record([], [], [], outgoing())
     assert digest_id is not None
     store.mark_retry(digest_id, "down", datetime.now(UTC) + timedelta(minutes=30))
     now = datetime.now(UTC)
@@ -250,7 +239,7 @@ def test_a_dump_is_recorded_once_whoever_records_it(location: object) -> None:
     with state.open(location) as one, state.open(location) as two:  # type: ignore[arg-type]
         one.record([dump], [], [filed(paper, "t:a paper")], seen=True)
         with pytest.raises(StoreError, match=r"d\.txt was recorded by another digest run"):
-            two.record([dump], [], [filed(paper, "t:a paper")], _outgoing())
+            two.record([dump], [], [filed(paper, "t:a paper")], outgoing())
         assert two.counts() == {"papers_seen": 1, "papers_pending": 0, "dumps": 1}
         assert two.recent() == []
 
@@ -261,8 +250,8 @@ def test_a_digest_is_claimed_by_one_worker_until_it_is_done_with_it(location: ob
         state.open(location) as two,  # type: ignore[arg-type]
         state.open(location) as three,  # type: ignore[arg-type]
     ):
-        first = one.record([], [], [], _outgoing())
-        second = one.record([], [], [], replace(_outgoing(), message_id="<n@x>"))
+        first = one.record([], [], [], outgoing())
+        second = one.record([], [], [], replace(outgoing(), message_id="<n@x>"))
         now = datetime.now(UTC)
         taken = one.claim_due(now)
         assert taken is not None and taken.id == first and taken.message_id == "<m@x>"
@@ -297,7 +286,7 @@ def test_a_claim_ends_at_once_with_the_process_that_holds_it(location: object) -
     import time
 
     with state.open(location) as store:  # type: ignore[arg-type]
-        digest_id = store.record([], [], [], _outgoing())
+        digest_id = store.record([], [], [], outgoing())
         assert digest_id is not None
         argv = [sys.executable, "-c", CLAIMER, str(location), str(digest_id)]
         with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as holder:
@@ -327,7 +316,7 @@ def test_one_process_leads_and_the_lead_is_let_go_on_closing(location: object) -
 
 def test_counts_follow_every_write_of_papers(store: StateStore) -> None:
     papers = [Paper(f"Paper {n}", "", "d.txt") for n in range(5)]
-    first = store.record([], [], [identify(p) for p in papers[:2]], _outgoing())
+    first = store.record([], [], [identify(p) for p in papers[:2]], outgoing())
     assert first is not None
     store.record([], [], [identify(p) for p in papers[2:]], seen=True)
     assert store.counts() == {"papers_seen": 3, "papers_pending": 2, "dumps": 0}
@@ -403,7 +392,7 @@ def test_a_readers_digest_is_stored_once_a_period_and_only_from_where_they_are(
         "Paper 0",
         "Paper 1",
     ]
-    item = dataclasses.replace(_outgoing(), reader=ann.id, after=0, upto=4)
+    item = dataclasses.replace(outgoing(), reader=ann.id, after=0, upto=4)
     [stored] = store.enqueue([item], period="daily@2026-03-10T07:00:00+00:00")
     assert (stored.reader, stored.after, stored.upto) == (ann.id, 0, 4)
     # The same period again (a second leader): left out, and the reader stays where they are.
@@ -554,7 +543,7 @@ def test_the_outbox_is_listed_bare_without_renderings_or_messages(store: StateSt
     and reads none of what it holds: the same digests as the full listing."""
     import dataclasses
 
-    item = dataclasses.replace(_outgoing(), eml=b"Subject: S\r\n\r\nbody\r\n")
+    item = dataclasses.replace(outgoing(), eml=b"Subject: S\r\n\r\nbody\r\n")
     digest_id = store.record([], [], [], item)
     assert digest_id is not None
     [full] = store.outgoing(status="pending")
