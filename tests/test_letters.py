@@ -4,18 +4,16 @@ address, Message-ID and unsubscribe token put in, wherever the mail's encoding c
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from digest.state.protocol import StateStore
 from tests.mailserver import Received, smtp_server
+from tests.processes import run_digest
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 DAY = ["2025-07-22.json", "2025-12-10.json", "2026-04-29.json", "2026-08-21.json"]
@@ -56,45 +54,29 @@ def test_readers_of_one_settings_group_get_one_rendering_with_their_own_token(
     (tmp_path / "readers.toml").write_text("\n".join(readers))
     with smtp_server() as mail:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
             **mail.environment(),
             "DIGEST_INBOX": str(inbox),
-            "DIGEST_STATE": str(tmp_path / "state.sqlite3"),
             "DIGEST_READERS": str(tmp_path / "readers.toml"),
             "DIGEST_FROM": "Papers <papers@example.org>",
             "DIGEST_DELIVER": "smtp",
             "DIGEST_UNSUBSCRIBE": "https://papers.example.org/u/{token}",
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "digest", "now", "-q"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        done = run_digest(tmp_path, "now", "-q", env=env)
         assert done.returncode == 0, done.stderr
         received = {m.recipients[0]: m for m in mail.received}
         # An old digest resent, by a process that never saw its run: its rendering is read
         # back against the run's base from the state, into the very bytes that were sent.
-        with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db:
+        with contextlib.closing(sqlite3.connect(tmp_path / "s.sqlite3")) as db:
             (digest_id,) = db.execute(
                 "SELECT d.id FROM digests d JOIN readers r ON r.id = d.reader_id"
                 " WHERE r.key = 'r21@example.org'"
             ).fetchone()
-        again = subprocess.run(
-            [sys.executable, "-m", "digest", "resend", str(digest_id), "-q"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        again = run_digest(tmp_path, "resend", str(digest_id), "-q", env=env)
         assert again.returncode == 0, again.stderr
         assert mail.received[-1].data == received["r21@example.org"].data
     assert len(received) == 8
     # The state keeps each rendering once, and of each reader only what is their own.
-    with contextlib.closing(sqlite3.connect(tmp_path / "state.sqlite3")) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / "s.sqlite3")) as db:
         # A rendering a group, and the run's base that they are compressed against.
         assert db.execute("SELECT count(*) FROM letters WHERE base IS NOT NULL").fetchone() == (
             len(SETTINGS),
