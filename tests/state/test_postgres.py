@@ -17,6 +17,7 @@ from digest import state
 from digest.state.migrations import steps
 from tests.mailserver import Handler, smtp_server
 from tests.service.test_service import Serve, digests, serves, until
+from tests.state import outgoing
 from tests.test_printable import digest
 
 __all__ = ["serves"]  # the fixture, used by name
@@ -215,11 +216,9 @@ def test_a_digest_being_sent_is_never_doubled_and_a_killed_senders_is_taken_over
 def test_a_restart_of_the_server_ends_the_lead_and_the_claims_and_they_can_be_taken_again(
     own_postgres: Any,
 ) -> None:
-    from tests.state.test_state import _outgoing
-
     with state.open(own_postgres.url) as store:
         assert store.lead() and store.still_leading()
-        digest_id = store.record([], [], [], _outgoing())
+        digest_id = store.record([], [], [], outgoing())
         assert digest_id is not None and store.claim(digest_id)
         own_postgres.restart()
         assert not store.still_leading()  # the lock went with the connection that held it
